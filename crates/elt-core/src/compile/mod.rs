@@ -1,0 +1,743 @@
+//! Runs the pipeline: project -> rendered nodes -> relations -> graph -> validated SQL ->
+//! manifest.
+//!
+//! Rendering happens in two passes, like dbt's parse and compile, but the second is usually
+//! free: the first pass renders every node with placeholders for the relations of `ref()` and
+//! `this` (which depend on configs not known yet); once configs are known the placeholders are
+//! substituted. Only a node whose template inspected a relation (e.g. `ref('x').schema`) is
+//! rendered again.
+
+mod ephemeral;
+mod nodes;
+mod relations;
+mod sources;
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::Value;
+use rayon::prelude::*;
+use serde_json::{Map, Value as Json, json};
+
+use crate::diagnostics::{Diagnostic, Errors, Result, closest};
+use crate::graph::Dag;
+use crate::manifest::{DocNode, MacroNode, Manifest, Node, ResourceType, SourceNode};
+use crate::project::Project;
+use crate::sql;
+use crate::template::context::{PLACEHOLDER, RefTarget};
+use crate::template::{NodeContext, Pass, RenderRecord, Renderer, Resolver, blocks};
+
+pub use relations::EPHEMERAL_PREFIX;
+pub use tests::synthesize_names;
+use tests::TestCall;
+
+/// The result of compiling a project.
+pub struct Compiled {
+    pub manifest: Manifest,
+    pub dag: Dag,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A node to render, and for generic tests the call of their test macro.
+struct Job {
+    node: Node,
+    test: Option<TestCall>,
+}
+
+/// One render's output: SQL (with placeholders in the first pass) and what it recorded.
+struct Rendered {
+    sql: String,
+    record: RenderRecord,
+}
+
+/// Compiles the whole project. Errors from every node are gathered before returning.
+pub fn compile(project: &Project) -> Result<Compiled> {
+    let mut warnings = project.warnings.clone();
+    let renderer =
+        Renderer::new(&project.config.name, &project.files.macros).map_err(|e| Errors(e).sorted())?;
+    let docs = docs(project)?;
+    let index = nodes::index_properties(project)?;
+    let file_nodes = nodes::file_nodes(project, &index)?;
+    warnings.extend(unmatched_properties(project, &index));
+    let source_nodes = sources::sources(project)?;
+    let macro_names: Vec<&str> = renderer.macros.iter().map(|m| m.name.as_str()).collect();
+    let generic = tests::generic_tests(project, &index, &macro_names)?;
+    let mut jobs: Vec<Job> = file_nodes.into_iter().map(|node| Job { node, test: None }).collect();
+    jobs.extend(generic.into_iter().map(|g| Job {
+        node: g.node,
+        test: Some(g.call),
+    }));
+
+    let generated_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let resolver = Arc::new(first_pass_resolver(project, &renderer, &jobs, &source_nodes, &docs, &generated_at));
+    let yaml_sources: HashMap<&Path, &str> = project
+        .files
+        .properties
+        .iter()
+        .map(|f| (f.path.as_path(), f.contents.as_str()))
+        .collect();
+    let macro_ids: HashMap<&str, String> = renderer
+        .macros
+        .iter()
+        .map(|m| (m.name.as_str(), format!("macro.{}.{}", m.package, m.name)))
+        .collect();
+    let renders = Renders {
+        renderer: &renderer,
+        yaml_sources: &yaml_sources,
+        macro_ids: &macro_ids,
+    };
+
+    // First pass: configs, refs and SQL with placeholders, for every node in parallel.
+    let mut rendered = renders.all(&resolver, &jobs, None, Pass::Collect)?;
+    for (job, out) in jobs.iter_mut().zip(&rendered) {
+        renders.apply(&mut job.node, &out.record);
+        warnings.extend(out.record.warnings.iter().map(|w| {
+            Diagnostic::warning(w.clone()).at(&job.node.original_file_path, 0, 0)
+        }));
+    }
+
+    // Relations, now that every config is known.
+    let namer = relations::Namer::new(&renderer, resolver.clone(), &project.target, &project.config.quoting);
+    let relations: Vec<_> = jobs.par_iter().map(|j| namer.relation(&j.node)).collect();
+    let mut errors = Vec::new();
+    for (job, relation) in jobs.iter_mut().zip(relations) {
+        match relation {
+            Ok(r) => job.node.relation = Some(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Errors(errors).sorted());
+    }
+
+    // Final SQL: substitute placeholders, or render again where a template inspected relations.
+    let mut final_resolver = (*resolver).clone();
+    for job in &jobs {
+        if let Some(target) = final_resolver.refable.get_mut(&job.node.name)
+            && target.unique_id == job.node.unique_id
+        {
+            target.relation = job.node.relation.clone();
+        }
+    }
+    let final_resolver = Arc::new(final_resolver);
+    let again: Vec<usize> = (0..jobs.len()).filter(|&i| rendered[i].record.needs_final_pass).collect();
+    if !again.is_empty() {
+        let outs = renders.all(&final_resolver, &jobs, Some(&again), Pass::Final)?;
+        for (i, out) in again.into_iter().zip(outs) {
+            renders.apply(&mut jobs[i].node, &out.record);
+            rendered[i] = out;
+        }
+    }
+    let mut all_nodes = Vec::with_capacity(jobs.len());
+    for (job, out) in jobs.into_iter().zip(rendered) {
+        let mut node = job.node;
+        if node.resource_type != ResourceType::Seed {
+            node.compiled_code = Some(substitute(&out.sql, &node, &final_resolver));
+        }
+        substitute_in_config(&mut node, &final_resolver);
+        all_nodes.push(node);
+    }
+    render_descriptions(&renderer, &final_resolver, &mut all_nodes)?;
+
+    // Enabled nodes, the graph, and the errors only the graph can show.
+    let (mut enabled, disabled) = split_disabled(all_nodes, &final_resolver);
+    link(project, &mut enabled, &disabled, &final_resolver)?;
+    let parents: Vec<(&str, &[String])> = enabled
+        .values()
+        .map(|n| (n.unique_id.as_str(), n.depends_on_nodes.as_slice()))
+        .chain(source_nodes.keys().map(|id| (id.as_str(), &[][..])))
+        .collect();
+    let dag = Dag::new(parents);
+    if let Some(cycle) = dag.find_cycle() {
+        return Err(cycle_error(&cycle, &enabled).into());
+    }
+    validate_sql(project, &enabled, &yaml_sources)?;
+    inject_ephemerals(&mut enabled, &dag);
+    warnings.extend(project.unused_config_paths());
+
+    let manifest = Manifest {
+        project_name: project.config.name.clone(),
+        target: project.target.clone(),
+        invocation_id: final_resolver.invocation_id.clone(),
+        generated_at,
+        nodes: enabled,
+        disabled,
+        sources: source_nodes,
+        macros: macro_nodes(&renderer),
+        docs,
+    };
+    Ok(Compiled {
+        manifest,
+        dag,
+        warnings,
+    })
+}
+
+fn first_pass_resolver(
+    project: &Project,
+    renderer: &Renderer,
+    jobs: &[Job],
+    sources: &BTreeMap<String, SourceNode>,
+    docs: &BTreeMap<String, DocNode>,
+    generated_at: &str,
+) -> Resolver {
+    let refable = jobs
+        .iter()
+        .map(|j| &j.node)
+        .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot))
+        .map(|n| {
+            (
+                n.name.clone(),
+                RefTarget {
+                    unique_id: n.unique_id.clone(),
+                    relation: None,
+                },
+            )
+        })
+        .collect();
+    Resolver {
+        project_name: project.config.name.clone(),
+        dialect: Some(project.target.dialect),
+        target: target_value(project),
+        vars: project.vars.clone(),
+        refable,
+        sources: sources
+            .values()
+            .map(|s| ((s.source_name.clone(), s.name.clone()), (s.unique_id.clone(), s.relation.clone())))
+            .collect(),
+        docs: docs.values().map(|d| (d.name.clone(), d.block_contents.clone())).collect(),
+        macros: renderer.macro_values(),
+        project_macros: renderer
+            .macros
+            .iter()
+            .filter(|m| m.package == project.config.name)
+            .map(|m| m.name.clone())
+            .collect(),
+        dispatch: project.config.dispatch.clone(),
+        invocation_id: uuid::Uuid::new_v4().to_string(),
+        run_started_at: generated_at.to_string(),
+    }
+}
+
+/// `target` as templates see it: the profile's fields without secrets.
+fn target_value(project: &Project) -> Value {
+    let target = &project.target;
+    let mut map = target.redacted_settings();
+    map.remove("password");
+    map.insert("name".into(), json!(target.name));
+    map.insert("target_name".into(), json!(target.name));
+    map.insert("profile_name".into(), json!(target.profile_name));
+    map.insert("type".into(), json!(target.dialect.name()));
+    map.insert("schema".into(), json!(target.schema));
+    map.insert("database".into(), json!(target.database));
+    map.insert("threads".into(), json!(target.threads));
+    crate::template::json_value(Json::Object(map))
+}
+
+/// The `model` variable: the node as a mapping.
+pub(crate) fn model_value(node: &Node) -> Value {
+    let relation = node.relation.as_ref();
+    crate::template::json_value(json!({
+        "unique_id": node.unique_id,
+        "name": node.name,
+        "resource_type": node.resource_type.as_str(),
+        "package_name": node.package_name,
+        "path": node.path,
+        "original_file_path": node.original_file_path,
+        "fqn": node.fqn,
+        "config": node.config,
+        "tags": node.tags,
+        "meta": node.meta,
+        "description": node.description,
+        "columns": node.columns.keys().map(|c| (c.clone(), json!({"name": c}))).collect::<Map<_, _>>(),
+        "database": relation.and_then(|r| r.database.clone()),
+        "schema": relation.map(|r| r.schema.clone()),
+        "alias": relation.map(|r| r.identifier.clone()),
+        "raw_code": node.raw_code,
+        "version": Json::Null,
+    }))
+}
+
+/// Rendering of jobs, shared by both passes.
+struct Renders<'a> {
+    renderer: &'a Renderer,
+    yaml_sources: &'a HashMap<&'a Path, &'a str>,
+    macro_ids: &'a HashMap<&'a str, String>,
+}
+
+impl Renders<'_> {
+    /// Renders the jobs (or those at `only`), in parallel; all errors are returned together.
+    fn all(&self, resolver: &Arc<Resolver>, jobs: &[Job], only: Option<&[usize]>, pass: Pass) -> Result<Vec<Rendered>> {
+        let selected: Vec<&Job> = match only {
+            Some(indices) => indices.iter().map(|&i| &jobs[i]).collect(),
+            None => jobs.iter().collect(),
+        };
+        let results: Vec<std::result::Result<Rendered, Diagnostic>> =
+            selected.par_iter().map(|job| self.one(resolver, job, pass)).collect();
+        let mut out = Vec::with_capacity(results.len());
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok(r) => out.push(r),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() { Ok(out) } else { Err(Errors(errors).sorted()) }
+    }
+
+    fn one(&self, resolver: &Arc<Resolver>, job: &Job, pass: Pass) -> std::result::Result<Rendered, Diagnostic> {
+        let node = &job.node;
+        let mut ctx = NodeContext::new(resolver.clone(), pass, model_value(node), node.config.clone());
+        if pass == Pass::Final {
+            ctx.this = node.relation.clone();
+        }
+        let ctx = Arc::new(ctx);
+        let what = format!("{} '{}'", node.resource_type.as_str(), node.name);
+        let sql = match &job.test {
+            _ if node.resource_type == ResourceType::Seed => String::new(),
+            None => {
+                let source = blocks::at_line(&node.raw_code, node.raw_line);
+                let out = self.renderer.render(&node.original_file_path, &source, &ctx, &what)?;
+                strip_padding(out, node.raw_line)
+            }
+            Some(call) => self.test(&ctx, node, call, &what)?,
+        };
+        let record = ctx.record().clone();
+        Ok(Rendered { sql, record })
+    }
+
+    /// Evaluates a generic test's arguments and renders its macro call.
+    fn test(&self, ctx: &Arc<NodeContext>, node: &Node, call: &TestCall, what: &str) -> std::result::Result<String, Diagnostic> {
+        let yaml = self.yaml_sources.get(call.yaml_file.as_path()).copied().unwrap_or("");
+        let at_yaml = |d: Diagnostic| -> Diagnostic {
+            if d.location.as_ref().is_some_and(|l| l.file == call.yaml_file) {
+                Diagnostic { location: None, source_line: None, ..d }.at_source(&call.yaml_file, yaml, call.yaml_line, call.yaml_col)
+            } else {
+                d
+            }
+        };
+        let mut kwargs: BTreeMap<String, Value> = BTreeMap::new();
+        for (key, value) in &call.args {
+            let evaluated = match value {
+                Json::String(s) if is_relation_call(s) => self.renderer.eval(s.trim(), ctx),
+                Json::String(s) if s.contains("{{") || s.contains("{%") => self
+                    .renderer
+                    .env
+                    .render_str(s, Value::from_dyn_object(ctx.clone()))
+                    .map(Value::from),
+                other => Ok(crate::template::json_value(other)),
+            };
+            let evaluated = evaluated.map_err(|e| {
+                at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, &format!("argument '{key}' of {what}")))
+            })?;
+            kwargs.insert(key.clone(), evaluated);
+        }
+        let model = self
+            .renderer
+            .eval(&call.model_expression, ctx)
+            .map_err(|e| at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, what)))?;
+        kwargs.insert("model".into(), model);
+        ctx.extra
+            .lock()
+            .expect("extra lock")
+            .insert("_dbt_generic_test_kwargs".into(), Value::from(kwargs));
+        let source = blocks::at_line(&node.raw_code, call.yaml_line);
+        self.renderer
+            .render(&call.yaml_file, &source, ctx, what)
+            .map(|out| strip_padding(out, call.yaml_line))
+            .map_err(at_yaml)
+    }
+
+    /// Takes what a render recorded into the node.
+    fn apply(&self, node: &mut Node, record: &RenderRecord) {
+        node.config = record.config.clone();
+        nodes::sync_tags_and_meta(node);
+        node.refs = record.refs.clone();
+        node.sources = record.sources.clone();
+        node.depends_on_macros = record
+            .macros
+            .iter()
+            .filter_map(|m| self.macro_ids.get(m.as_str()).cloned())
+            .collect();
+    }
+}
+
+fn is_relation_call(text: &str) -> bool {
+    let t = text.trim();
+    (t.starts_with("ref(") || t.starts_with("source(")) && t.ends_with(')')
+}
+
+/// Removes the newlines that kept line numbers right for a block starting at `line`.
+fn strip_padding(mut out: String, line: u32) -> String {
+    let padding = line.saturating_sub(1) as usize;
+    let leading = out.bytes().take(padding).take_while(|b| *b == b'\n').count();
+    out.drain(..leading);
+    out
+}
+
+/// Replaces relation placeholders with the relations they stand for.
+fn substitute(sql: &str, node: &Node, resolver: &Resolver) -> String {
+    if !sql.contains(PLACEHOLDER) {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 64);
+    let mut parts = sql.split(PLACEHOLDER);
+    out.push_str(parts.next().unwrap_or_default());
+    while let Some(key) = parts.next() {
+        let relation = match key {
+            "T" => node.relation.clone(),
+            _ => key
+                .strip_prefix('R')
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| node.refs.get(i))
+                .and_then(|r| resolver.refable.get(&r.name))
+                .and_then(|t| t.relation.clone()),
+        };
+        if let Some(relation) = relation {
+            out.push_str(&relation.to_string());
+        }
+        out.push_str(parts.next().unwrap_or_default());
+    }
+    out
+}
+
+/// Hooks and other configs may hold `{{ this }}` rendered in the first pass.
+fn substitute_in_config(node: &mut Node, resolver: &Resolver) {
+    fn walk(value: &mut Json, node: &Node, resolver: &Resolver) {
+        match value {
+            Json::String(s) if s.contains(PLACEHOLDER) => *s = substitute(s, node, resolver),
+            Json::Array(items) => items.iter_mut().for_each(|v| walk(v, node, resolver)),
+            Json::Object(map) => map.values_mut().for_each(|v| walk(v, node, resolver)),
+            _ => {}
+        }
+    }
+    let mut config = Json::Object(std::mem::take(&mut node.config));
+    walk(&mut config, node, resolver);
+    if let Json::Object(map) = config {
+        node.config = map;
+    }
+}
+
+/// Renders `{{ doc('x') }}` and other Jinja in YAML descriptions.
+fn render_descriptions(renderer: &Renderer, resolver: &Arc<Resolver>, nodes: &mut [Node]) -> Result<()> {
+    let errors: Vec<Diagnostic> = nodes
+        .par_iter_mut()
+        .filter_map(|node| {
+            let templated = |s: &str| s.contains("{{") || s.contains("{%");
+            if !templated(&node.description) && !node.columns.values().any(|c| templated(&c.description)) {
+                return None;
+            }
+            let ctx = Arc::new(NodeContext::new(resolver.clone(), Pass::Final, model_value(node), node.config.clone()));
+            let file = node.patch_path.clone().unwrap_or_else(|| node.original_file_path.clone());
+            let what = format!("the description of {} '{}'", node.resource_type.as_str(), node.name);
+            let render = |text: &str| -> std::result::Result<String, Diagnostic> {
+                if !templated(text) {
+                    return Ok(text.to_string());
+                }
+                renderer
+                    .env
+                    .render_str(text, Value::from_dyn_object(ctx.clone()))
+                    .map_err(|e| Diagnostic::error(format!("{} (in {what})", e.detail().unwrap_or("cannot render"))).at(&file, 0, 0))
+            };
+            let result = (|| {
+                node.description = render(&node.description)?;
+                for column in node.columns.values_mut() {
+                    column.description = render(&column.description)?;
+                }
+                Ok(())
+            })();
+            result.err()
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(Errors(errors).sorted()) }
+}
+
+/// Separates disabled nodes; tests that depend on a disabled node are disabled with it.
+fn split_disabled(nodes: Vec<Node>, resolver: &Resolver) -> (BTreeMap<String, Node>, BTreeMap<String, Node>) {
+    let disabled_names: HashSet<String> = nodes
+        .iter()
+        .filter(|n| !n.enabled() && n.resource_type != ResourceType::Test)
+        .map(|n| n.name.clone())
+        .collect();
+    let mut enabled = BTreeMap::new();
+    let mut disabled = BTreeMap::new();
+    for node in nodes {
+        let test_of_disabled = node.resource_type == ResourceType::Test
+            && node.refs.iter().any(|r| {
+                disabled_names.contains(&r.name)
+                    && resolver.refable.get(&r.name).is_some()
+            });
+        if node.enabled() && !test_of_disabled {
+            enabled.insert(node.unique_id.clone(), node);
+        } else {
+            disabled.insert(node.unique_id.clone(), node);
+        }
+    }
+    (enabled, disabled)
+}
+
+/// Fills `depends_on_nodes` from refs and sources; a ref to a disabled node is an error.
+fn link(project: &Project, enabled: &mut BTreeMap<String, Node>, disabled: &BTreeMap<String, Node>, resolver: &Resolver) -> Result<()> {
+    let enabled_ids: HashSet<String> = enabled.keys().cloned().collect();
+    let mut errors = Vec::new();
+    for node in enabled.values_mut() {
+        let mut parents = Vec::new();
+        for call in &node.refs {
+            let Some(target) = resolver.refable.get(&call.name) else {
+                continue;
+            };
+            if !enabled_ids.contains(&target.unique_id) && disabled.contains_key(&target.unique_id) {
+                let (line, col) = find_call(&node.raw_code, "ref", &call.name);
+                let source = file_text(project, &node.original_file_path).unwrap_or(&node.raw_code);
+                errors.push(
+                    Diagnostic::error(format!(
+                        "{} '{}' depends on '{}', which is disabled",
+                        node.resource_type.as_str(),
+                        node.name,
+                        call.name
+                    ))
+                    .at_source(&node.original_file_path, source, line + node.raw_line.saturating_sub(1), col)
+                    .with_help(format!("enable '{}' or remove this ref()", call.name)),
+                );
+                continue;
+            }
+            if !parents.contains(&target.unique_id) {
+                parents.push(target.unique_id.clone());
+            }
+        }
+        for key in &node.sources {
+            if let Some((id, _)) = resolver.sources.get(key)
+                && !parents.contains(id)
+            {
+                parents.push(id.clone());
+            }
+        }
+        node.depends_on_nodes = parents;
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Errors(errors).sorted()) }
+}
+
+fn file_text<'a>(project: &'a Project, path: &Path) -> Option<&'a str> {
+    let files = &project.files;
+    files
+        .models
+        .iter()
+        .chain(&files.snapshots)
+        .chain(&files.analyses)
+        .chain(&files.singular_tests)
+        .chain(&files.properties)
+        .find(|f| f.path == path)
+        .map(|f| f.contents.as_str())
+}
+
+/// The 1-based line and column of `func('name'` in a template, or (0, 0).
+fn find_call(raw: &str, func: &str, name: &str) -> (u32, u32) {
+    for (i, line) in raw.lines().enumerate() {
+        for quote in ['\'', '"'] {
+            let needle = format!("{quote}{name}{quote}");
+            if let Some(col) = line.find(&needle)
+                && line[..col].contains(&format!("{func}("))
+            {
+                let start = line[..col].rfind(&format!("{func}(")).unwrap_or(col);
+                return (i as u32 + 1, line[..start].chars().count() as u32 + 1);
+            }
+        }
+    }
+    (0, 0)
+}
+
+fn cycle_error(cycle: &[String], nodes: &BTreeMap<String, Node>) -> Diagnostic {
+    let name = |id: &String| nodes.get(id).map_or(id.clone(), |n| n.name.clone());
+    let path: Vec<String> = cycle.iter().map(name).collect();
+    let mut diagnostic = Diagnostic::error(format!("dependency cycle: {}", path.join(" -> ")))
+        .with_help("break the cycle: one of these models must not ref() the next");
+    if let (Some(first), Some(second)) = (cycle.first().and_then(|id| nodes.get(id)), cycle.get(1)) {
+        let (line, col) = find_call(&first.raw_code, "ref", &name(second));
+        diagnostic = diagnostic.at_source(&first.original_file_path, &first.raw_code, line, col);
+    }
+    for id in cycle.iter().skip(1).take(cycle.len().saturating_sub(2)) {
+        if let Some(node) = nodes.get(id) {
+            diagnostic = diagnostic.with_note(format!("{} is {}", node.name, node.original_file_path.display()));
+        }
+    }
+    diagnostic
+}
+
+/// Parses every compiled node in the target's dialect, unless `static_analysis: off`.
+fn validate_sql(project: &Project, nodes: &BTreeMap<String, Node>, yaml_sources: &HashMap<&Path, &str>) -> Result<()> {
+    let dialect = project.target.dialect;
+    let errors: Vec<Diagnostic> = nodes
+        .par_iter()
+        .filter(|(_, n)| n.resource_type != ResourceType::Seed)
+        .filter(|(_, n)| n.config_str("static_analysis") != Some("off"))
+        .filter_map(|(_, node)| {
+            let compiled = node.compiled_code.as_deref()?;
+            let expect = if node.resource_type == ResourceType::Analysis {
+                sql::Expect::Statements
+            } else {
+                sql::Expect::Query
+            };
+            let error = sql::validate(dialect, compiled, expect).err()?;
+            Some(sql_error(project, node, compiled, &error, yaml_sources))
+        })
+        .collect();
+    if errors.is_empty() { Ok(()) } else { Err(Errors(errors).sorted()) }
+}
+
+fn sql_error(project: &Project, node: &Node, compiled: &str, error: &sql::SyntaxError, yaml_sources: &HashMap<&Path, &str>) -> Diagnostic {
+    let dialect = project.target.dialect;
+    let message = format!("SQL syntax error in {} '{}': {}", node.resource_type.as_str(), node.name, error.message);
+    let compiled_line = compiled.lines().nth(error.line.saturating_sub(1) as usize).unwrap_or("").trim();
+    let mut diagnostic = Diagnostic::error(message);
+    if node.test.is_some() {
+        let yaml = yaml_sources.get(node.original_file_path.as_path()).copied().unwrap_or("");
+        diagnostic = diagnostic.at_source(&node.original_file_path, yaml, node.raw_line, 0);
+    } else {
+        let (line, exact) = sql::source_line(&node.raw_code, compiled, error.line);
+        let line = line + node.raw_line.saturating_sub(1);
+        let source = file_text(project, &node.original_file_path).unwrap_or(&node.raw_code);
+        diagnostic = diagnostic.at_source(&node.original_file_path, source, line, if exact { error.col } else { 0 });
+    }
+    diagnostic
+        .with_note(format!("compiled SQL line {}: {compiled_line}", error.line))
+        .with_help(format!(
+            "fix the SQL; if it is valid {dialect} SQL that elt cannot parse, set `static_analysis: off` in the node's config"
+        ))
+}
+
+/// Inlines ephemeral models into the SQL of the nodes that use them.
+fn inject_ephemerals(nodes: &mut BTreeMap<String, Node>, dag: &Dag) {
+    let order = dag.topological();
+    for id in order {
+        let Some(node) = nodes.get(&id) else {
+            continue;
+        };
+        let ctes = ephemeral::ctes_for(node, nodes);
+        if ctes.is_empty() {
+            continue;
+        }
+        let node = nodes.get_mut(&id).expect("node exists");
+        if let Some(sql) = &node.compiled_code {
+            node.compiled_code = Some(ephemeral::inject(sql, &ctes));
+        }
+        node.extra_ctes = ctes.into_iter().map(|(id, sql)| (id, sql.trim_start().to_string())).collect();
+    }
+}
+
+/// `{% docs %}` blocks from the project's .md files.
+fn docs(project: &Project) -> Result<BTreeMap<String, DocNode>> {
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for file in &project.files.docs {
+        match blocks::find_blocks(&file.contents, &["docs"]) {
+            Ok(found) => {
+                for block in found {
+                    let id = format!("doc.{}.{}", project.config.name, block.name);
+                    if out.contains_key(&id) {
+                        errors.push(
+                            Diagnostic::error(format!("docs block '{}' is defined twice", block.name))
+                                .at_source(&file.path, &file.contents, block.line, 0)
+                                .with_help("give each docs block a unique name"),
+                        );
+                        continue;
+                    }
+                    out.insert(
+                        id.clone(),
+                        DocNode {
+                            unique_id: id,
+                            name: block.name,
+                            package_name: project.config.name.clone(),
+                            path: file.path.clone(),
+                            block_contents: block.body.trim().to_string(),
+                        },
+                    );
+                }
+            }
+            Err(e) => errors.push(
+                Diagnostic::error(e.message)
+                    .at_source(&file.path, &file.contents, e.line, e.col)
+                    .with_help(e.help),
+            ),
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(Errors(errors).sorted()) }
+}
+
+/// Properties YAML entries that name no existing node: a warning with "did you mean".
+fn unmatched_properties(project: &Project, index: &nodes::PropertiesIndex) -> Vec<Diagnostic> {
+    let mut names: HashMap<ResourceType, Vec<String>> = HashMap::new();
+    for file in project
+        .files
+        .models
+        .iter()
+        .map(|f| (ResourceType::Model, f))
+        .chain(project.files.seeds.iter().map(|f| (ResourceType::Seed, f)))
+        .chain(project.files.analyses.iter().map(|f| (ResourceType::Analysis, f)))
+    {
+        names.entry(file.0).or_default().push(file.1.stem());
+    }
+    let snapshot_names: Vec<String> = project
+        .files
+        .snapshots
+        .iter()
+        .flat_map(|f| blocks::find_blocks(&f.contents, &["snapshot"]).unwrap_or_default())
+        .map(|b| b.name)
+        .collect();
+    names.insert(ResourceType::Snapshot, snapshot_names);
+    let mut warnings = Vec::new();
+    for ((kind, name), (props, path)) in index {
+        let known = names.get(kind).map(Vec::as_slice).unwrap_or_default();
+        if known.contains(name) {
+            continue;
+        }
+        let source = nodes::source_of(project, path);
+        let mut warning = Diagnostic::warning(format!(
+            "properties for {} '{name}', but there is no such {}",
+            kind.as_str(),
+            kind.as_str()
+        ))
+        .at_source(path, source, props.line, 0);
+        if let Some(best) = closest(name, known.iter().map(String::as_str)) {
+            warning = warning.with_help(format!("did you mean '{best}'?"));
+        }
+        warnings.push(warning);
+    }
+    warnings
+}
+
+fn macro_nodes(renderer: &Renderer) -> BTreeMap<String, MacroNode> {
+    renderer
+        .macros
+        .iter()
+        .map(|m| {
+            let id = format!("macro.{}.{}", m.package, m.name);
+            let node = MacroNode {
+                unique_id: id.clone(),
+                name: m.name.clone(),
+                package_name: m.package.clone(),
+                path: m.path.clone(),
+                line: m.line,
+                macro_sql: m.source.clone(),
+                description: String::new(),
+                meta: Map::new(),
+                arguments: Vec::new(),
+            };
+            (id, node)
+        })
+        .collect()
+}
+
+/// Where a node's compiled SQL is written, like dbt: `target/compiled/<project>/<file>`, and
+/// for generic tests `<yml file>/<test>.sql`.
+pub fn compiled_path(target_dir: &Path, node: &Node) -> PathBuf {
+    let base = target_dir.join("compiled").join(&node.package_name);
+    if node.test.is_some() {
+        base.join(&node.original_file_path).join(&node.path)
+    } else if node.resource_type == ResourceType::Snapshot {
+        base.join(&node.original_file_path).with_file_name(format!("{}.sql", node.name))
+    } else {
+        base.join(&node.original_file_path)
+    }
+}

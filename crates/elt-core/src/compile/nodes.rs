@@ -1,0 +1,258 @@
+//! Nodes before rendering: one per model, seed, snapshot, analysis and singular test file, with
+//! the configs and documentation that the project file and properties YAML give them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value as Json};
+
+use crate::diagnostics::{Diagnostic, Errors, Result};
+use crate::manifest::{Column, Node, ResourceType};
+use crate::project::node_config::{self, as_string_list};
+use crate::project::properties::{ColumnProperties, NodeProperties, Section};
+use crate::project::{Project, ProjectFile};
+use crate::template::blocks;
+
+/// Properties by (resource type, name), with the file they are in.
+pub type PropertiesIndex<'a> = HashMap<(ResourceType, String), (&'a NodeProperties, &'a Path)>;
+
+/// Indexes the properties of models, seeds, snapshots and analyses; a node documented twice is
+/// an error.
+pub fn index_properties(project: &Project) -> Result<PropertiesIndex<'_>> {
+    let mut index: PropertiesIndex = HashMap::new();
+    let mut errors = Vec::new();
+    for file in &project.properties {
+        for props in &file.nodes {
+            let kind = section_type(props.section);
+            let key = (kind, props.name.clone());
+            if let Some((_, first)) = index.get(&key) {
+                let source = source_of(project, &file.path);
+                errors.push(
+                    Diagnostic::error(format!(
+                        "{} '{}' has properties in two files",
+                        kind.as_str(),
+                        props.name
+                    ))
+                    .at_source(&file.path, source, props.line, 0)
+                    .with_note(format!("also documented in {}", first.display()))
+                    .with_help("keep one entry per resource"),
+                );
+                continue;
+            }
+            index.insert(key, (props, &file.path));
+        }
+    }
+    if errors.is_empty() {
+        Ok(index)
+    } else {
+        Err(Errors(errors))
+    }
+}
+
+fn section_type(section: Section) -> ResourceType {
+    match section {
+        Section::Models => ResourceType::Model,
+        Section::Seeds => ResourceType::Seed,
+        Section::Snapshots => ResourceType::Snapshot,
+        Section::Analyses => ResourceType::Analysis,
+    }
+}
+
+/// The text of a project file by path (for error snippets).
+pub fn source_of<'a>(project: &'a Project, path: &Path) -> &'a str {
+    project
+        .files
+        .properties
+        .iter()
+        .chain(&project.files.models)
+        .find(|f| f.path == path)
+        .map_or("", |f| f.contents.as_str())
+}
+
+/// Builds every file-based node. Snapshot files may hold several `{% snapshot %}` blocks.
+pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node>> {
+    let name = &project.config.name;
+    let mut nodes = Vec::new();
+    let mut errors = Vec::new();
+    let mut add = |kind: ResourceType, file: &ProjectFile, node_name: String, raw: String, raw_line: u32| {
+        let mut fqn = vec![name.clone()];
+        fqn.extend(file.folders());
+        if kind == ResourceType::Snapshot {
+            fqn.push(file.stem());
+        }
+        fqn.push(node_name.clone());
+        let unique_id = format!("{}.{name}.{node_name}", kind.as_str());
+        let mut node = new_node(unique_id, kind, node_name, name, file, fqn, raw, raw_line);
+        apply_configs(project, index, &mut node);
+        nodes.push(node);
+    };
+    for file in &project.files.models {
+        add(ResourceType::Model, file, file.stem(), file.contents.clone(), 1);
+    }
+    for file in &project.files.analyses {
+        add(ResourceType::Analysis, file, file.stem(), file.contents.clone(), 1);
+    }
+    for file in &project.files.singular_tests {
+        add(ResourceType::Test, file, file.stem(), file.contents.clone(), 1);
+    }
+    for file in &project.files.seeds {
+        add(ResourceType::Seed, file, file.stem(), String::new(), 1);
+    }
+    for file in &project.files.snapshots {
+        match blocks::find_blocks(&file.contents, &["snapshot"]) {
+            Ok(found) => {
+                for block in found {
+                    add(ResourceType::Snapshot, file, block.name.clone(), block.body, block.body_line);
+                }
+            }
+            Err(e) => errors.push(
+                Diagnostic::error(e.message)
+                    .at_source(&file.path, &file.contents, e.line, e.col)
+                    .with_help(e.help),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Errors(errors));
+    }
+    check_unique_names(&nodes)?;
+    Ok(nodes)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_node(
+    unique_id: String,
+    resource_type: ResourceType,
+    name: String,
+    package: &str,
+    file: &ProjectFile,
+    fqn: Vec<String>,
+    raw_code: String,
+    raw_line: u32,
+) -> Node {
+    Node {
+        unique_id,
+        resource_type,
+        name,
+        package_name: package.to_string(),
+        path: file.resource_relative.clone(),
+        original_file_path: file.path.clone(),
+        patch_path: None,
+        fqn,
+        raw_code,
+        raw_line,
+        checksum: file.checksum.clone(),
+        config: Map::new(),
+        description: String::new(),
+        columns: IndexMap::new(),
+        meta: Map::new(),
+        tags: Vec::new(),
+        docs: Map::new(),
+        refs: Vec::new(),
+        sources: Vec::new(),
+        depends_on_macros: Vec::new(),
+        depends_on_nodes: Vec::new(),
+        relation: None,
+        compiled_code: None,
+        extra_ctes: Vec::new(),
+        test: None,
+        extra: Map::new(),
+    }
+}
+
+/// The config tree of the project file for a resource type.
+pub fn tree_kind(kind: ResourceType) -> &'static str {
+    match kind {
+        ResourceType::Model => "models",
+        ResourceType::Seed => "seeds",
+        ResourceType::Snapshot => "snapshots",
+        ResourceType::Test => "tests",
+        ResourceType::Analysis => "analyses",
+        ResourceType::Source => "sources",
+    }
+}
+
+/// Project-file configs, then the properties YAML (config, docs, columns, tags, meta).
+fn apply_configs(project: &Project, index: &PropertiesIndex, node: &mut Node) {
+    let mut config = project
+        .config_tree(tree_kind(node.resource_type))
+        .map(|t| t.configs_for(&node.fqn))
+        .unwrap_or_default();
+    if let Some((props, path)) = index.get(&(node.resource_type, node.name.clone())) {
+        node_config::merge(&mut config, &props.described.config);
+        let mut yaml_level = Map::new();
+        if !props.described.tags.is_empty() {
+            yaml_level.insert("tags".into(), Json::from(props.described.tags.clone()));
+        }
+        if !props.described.meta.is_empty() {
+            yaml_level.insert("meta".into(), Json::Object(props.described.meta.clone()));
+        }
+        if !props.docs.is_empty() {
+            yaml_level.insert("docs".into(), Json::Object(props.docs.clone()));
+        }
+        node_config::merge(&mut config, &yaml_level);
+        node.description = props.described.description.clone();
+        node.columns = columns(&props.columns);
+        node.patch_path = Some(path.to_path_buf());
+        node.docs = props.docs.clone();
+        node.extra = props.extra.clone();
+    }
+    node.config = config;
+    sync_tags_and_meta(node);
+}
+
+/// After configs change, `tags` and `meta` of the node follow its config.
+pub fn sync_tags_and_meta(node: &mut Node) {
+    node.tags = as_string_list(node.config.get("tags"));
+    if let Some(Json::Object(meta)) = node.config.get("meta") {
+        node.meta = meta.clone();
+    }
+}
+
+pub fn columns(props: &[ColumnProperties]) -> IndexMap<String, Column> {
+    props
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                Column {
+                    name: c.name.clone(),
+                    description: c.described.description.clone(),
+                    data_type: c.data_type.clone(),
+                    meta: c.described.meta.clone(),
+                    tags: c.described.tags.clone(),
+                    quote: c.quote,
+                    constraints: c.constraints.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Models, seeds and snapshots share one namespace for `ref()`; tests and analyses have their own.
+fn check_unique_names(nodes: &[Node]) -> Result<()> {
+    let mut seen: HashMap<(bool, &str), &PathBuf> = HashMap::new();
+    let mut errors = Vec::new();
+    for node in nodes {
+        let refable = matches!(
+            node.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        );
+        let namespace = (refable, node.name.as_str());
+        let namespace = if refable { namespace } else { (false, node.unique_id.as_str()) };
+        if let Some(first) = seen.insert(namespace, &node.original_file_path) {
+            errors.push(
+                Diagnostic::error(format!(
+                    "two resources are named '{}': {} and {}",
+                    node.name,
+                    first.display(),
+                    node.original_file_path.display()
+                ))
+                .at(&node.original_file_path, 0, 0)
+                .with_help("rename one of them; names of models, seeds and snapshots must be unique"),
+            );
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Errors(errors)) }
+}

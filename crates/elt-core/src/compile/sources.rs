@@ -1,0 +1,104 @@
+//! Sources: tables declared under `sources:`, with their relations in the warehouse.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value as Json};
+
+use super::nodes::{columns, source_of};
+use crate::adapter::Relation;
+use crate::diagnostics::{Diagnostic, Errors, Result};
+use crate::manifest::SourceNode;
+use crate::project::Project;
+use crate::project::node_config::{self, as_string_list};
+
+pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
+    let package = &project.config.name;
+    let target = &project.target;
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for file in &project.properties {
+        let folders: Vec<String> = file
+            .path
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components().skip(1))
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        for source in &file.sources {
+            for table in &source.tables {
+                let unique_id = format!("source.{package}.{}.{}", source.name, table.name);
+                if out.contains_key(&unique_id) {
+                    errors.push(
+                        Diagnostic::error(format!("source table '{}.{}' is declared twice", source.name, table.name))
+                            .at_source(&file.path, source_of(project, &file.path), table.line, 0)
+                            .with_help("declare each table once"),
+                    );
+                    continue;
+                }
+                let mut fqn = vec![package.clone()];
+                fqn.extend(folders.iter().cloned());
+                fqn.push(source.name.clone());
+                fqn.push(table.name.clone());
+                let mut config = project
+                    .config_tree("sources")
+                    .map(|t| t.configs_for(&fqn))
+                    .unwrap_or_default();
+                node_config::merge(&mut config, &source.described.config);
+                node_config::merge(&mut config, &table.described.config);
+                let mut tags = as_string_list(config.get("tags"));
+                for tag in source.described.tags.iter().chain(&table.described.tags) {
+                    if !tags.contains(tag) {
+                        tags.push(tag.clone());
+                    }
+                }
+                let identifier = table.identifier.clone().unwrap_or_else(|| table.name.clone());
+                let database = source.database.clone().unwrap_or_else(|| target.database.clone());
+                let schema = source.schema.clone().unwrap_or_else(|| source.name.clone());
+                let mut relation = Relation::new(target.dialect, Some(database), schema, identifier.clone());
+                apply_quoting(&mut relation, &project.config.quoting);
+                apply_quoting(&mut relation, &source.quoting);
+                apply_quoting(&mut relation, &table.quoting);
+                out.insert(
+                    unique_id.clone(),
+                    SourceNode {
+                        unique_id,
+                        source_name: source.name.clone(),
+                        name: table.name.clone(),
+                        package_name: package.clone(),
+                        path: file.path.clone(),
+                        fqn,
+                        source_description: source.described.description.clone(),
+                        description: table.described.description.clone(),
+                        loader: table.loader.clone().or_else(|| source.loader.clone()).unwrap_or_default(),
+                        identifier,
+                        loaded_at_field: table.loaded_at_field.clone().or_else(|| source.loaded_at_field.clone()),
+                        freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
+                        external: table.external.clone(),
+                        columns: columns(&table.columns),
+                        meta: table.described.meta.clone(),
+                        source_meta: source.described.meta.clone(),
+                        tags,
+                        config,
+                        relation,
+                        line: table.line,
+                    },
+                );
+            }
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(Errors(errors)) }
+}
+
+/// `quoting: {database: false, schema: true, identifier: false}`.
+pub fn apply_quoting(relation: &mut Relation, quoting: &Map<String, Json>) {
+    let flag = |k: &str| quoting.get(k).and_then(Json::as_bool);
+    if let Some(q) = flag("database") {
+        relation.quote_database = q;
+    }
+    if let Some(q) = flag("schema") {
+        relation.quote_schema = q;
+    }
+    if let Some(q) = flag("identifier") {
+        relation.quote_identifier = q;
+    }
+}

@@ -1,0 +1,396 @@
+//! Generic data tests: one test node per entry under `tests:`/`data_tests:` in properties YAML,
+//! named and hashed the way dbt names them.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value as Json, json};
+
+use super::nodes::{PropertiesIndex, source_of, sync_tags_and_meta};
+use crate::adapter::Dialect;
+use crate::diagnostics::{Diagnostic, Errors, Result, closest};
+use crate::manifest::{Node, ResourceType, TestMetadata};
+use crate::project::Project;
+use crate::project::node_config;
+use crate::project::properties::TestDefinition;
+
+/// A generic test node and how its test macro is called.
+pub struct GenericTest {
+    pub node: Node,
+    pub call: TestCall,
+}
+
+/// The arguments of a generic test's macro call and where the test is written.
+#[derive(Debug, Clone)]
+pub struct TestCall {
+    /// The test's arguments as written (with `column_name`, without `model`).
+    pub args: Map<String, Json>,
+    /// The expression for the tested relation, e.g. `get_where_subquery(ref('orders'))`.
+    pub model_expression: String,
+    pub yaml_file: PathBuf,
+    pub yaml_line: u32,
+    pub yaml_col: u32,
+}
+
+/// What a test is attached to.
+struct Attached<'a> {
+    /// `ref('orders')` or `source('raw', 'orders')`.
+    relation_call: String,
+    /// The name used in the test's name: `orders`, or `raw_orders` for a source table.
+    target_name: String,
+    attached_node: Option<String>,
+    file_key_name: String,
+    tags: &'a [String],
+}
+
+pub fn generic_tests(
+    project: &Project,
+    index: &PropertiesIndex,
+    known_macros: &[&str],
+) -> Result<Vec<GenericTest>> {
+    let package = &project.config.name;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let dialect = project.target.dialect;
+    for file in &project.properties {
+        let source = source_of(project, &file.path);
+        let folders: Vec<String> = file
+            .path
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components().skip(1))
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let mut make = |attached: &Attached, column: Option<(&str, Option<bool>, &[String])>, test: &TestDefinition| {
+            match build(package, project, &folders, &file.path, attached, column, test, known_macros, dialect) {
+                Ok(t) => out.push(t),
+                Err(d) => errors.push(d.at_source(&file.path, source, test.line, test.col)),
+            }
+        };
+        for props in &file.nodes {
+            let kind = match props.section {
+                crate::project::properties::Section::Models => ResourceType::Model,
+                crate::project::properties::Section::Seeds => ResourceType::Seed,
+                crate::project::properties::Section::Snapshots => ResourceType::Snapshot,
+                crate::project::properties::Section::Analyses => continue,
+            };
+            if !index.contains_key(&(kind, props.name.clone())) {
+                continue;
+            }
+            let attached = Attached {
+                relation_call: format!("ref('{}')", props.name),
+                target_name: props.name.clone(),
+                attached_node: Some(format!("{}.{package}.{}", kind.as_str(), props.name)),
+                file_key_name: format!("{}s.{}", kind.as_str(), props.name),
+                tags: &props.described.tags,
+            };
+            for test in &props.tests {
+                make(&attached, None, test);
+            }
+            for column in &props.columns {
+                for test in &column.tests {
+                    make(&attached, Some((&column.name, column.quote, &column.described.tags)), test);
+                }
+            }
+        }
+        for src in &file.sources {
+            for table in &src.tables {
+                let mut tags = src.described.tags.clone();
+                tags.extend(table.described.tags.iter().cloned());
+                let attached = Attached {
+                    relation_call: format!("source('{}', '{}')", src.name, table.name),
+                    target_name: format!("{}_{}", src.name, table.name),
+                    attached_node: None,
+                    file_key_name: format!("sources.{}", src.name),
+                    tags: &tags,
+                };
+                for test in &table.tests {
+                    make(&attached, None, test);
+                }
+                for column in &table.columns {
+                    for test in &column.tests {
+                        make(&attached, Some((&column.name, column.quote, &column.described.tags)), test);
+                    }
+                }
+            }
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(Errors(errors)) }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    package: &str,
+    project: &Project,
+    folders: &[String],
+    yaml_file: &Path,
+    attached: &Attached,
+    column: Option<(&str, Option<bool>, &[String])>,
+    test: &TestDefinition,
+    known_macros: &[&str],
+    dialect: Dialect,
+) -> std::result::Result<GenericTest, Diagnostic> {
+    let (namespace, test_name) = match test.test_name.split_once('.') {
+        Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
+        None => (None, test.test_name.clone()),
+    };
+    if let Some(ns) = &namespace
+        && ns != "dbt"
+        && ns != package
+    {
+        return Err(Diagnostic::error(format!(
+            "test '{}' comes from package '{ns}', and packages are not supported",
+            test.test_name
+        ))
+        .with_help(format!("copy the test into macros/ as {{% test {test_name}(model, column_name) %}}")));
+    }
+    let macro_name = format!("test_{test_name}");
+    if !known_macros.contains(&macro_name.as_str()) {
+        let tests: Vec<&str> = known_macros.iter().filter_map(|m| m.strip_prefix("test_")).collect();
+        let hint = match closest(&test_name, tests.iter().copied()) {
+            Some(best) => format!("did you mean '{best}'?"),
+            None => format!("define it with {{% test {test_name}(model, column_name) %}} in macros/ or tests/generic/"),
+        };
+        return Err(Diagnostic::error(format!("unknown test '{}'", test.test_name)).with_help(hint));
+    }
+    let mut args = test.args.clone();
+    let column_name = column.map(|(name, quote, _)| {
+        if quote == Some(true) {
+            dialect.quote(name)
+        } else {
+            name.to_string()
+        }
+    });
+    if let Some(column_name) = &column_name {
+        args.insert("column_name".into(), Json::from(column_name.clone()));
+    }
+    let (short_name, full_name) = synthesize_names(&test_name, &attached.target_name, &args);
+    let name = test.custom_name.clone().unwrap_or(full_name);
+    let model_value = format!("{{{{ get_where_subquery({}) }}}}", attached.relation_call);
+    let mut kwargs = args.clone();
+    kwargs.insert("model".into(), Json::from(model_value));
+    let metadata = json!({"name": test_name, "kwargs": kwargs, "namespace": namespace});
+    let hash = {
+        let digest = crate::local_md5(&format!("{name}{}", python_repr_hashable(&metadata)));
+        digest[digest.len() - 10..].to_string()
+    };
+    let mut fqn = vec![package.to_string()];
+    fqn.extend(folders.iter().cloned());
+    fqn.push(name.clone());
+    let mut config = project
+        .config_tree("tests")
+        .map(|t| t.configs_for(&fqn))
+        .unwrap_or_default();
+    let mut inherited = Map::new();
+    let mut tags: Vec<String> = attached.tags.to_vec();
+    if let Some((_, _, column_tags)) = column {
+        tags.extend(column_tags.iter().cloned());
+    }
+    if !tags.is_empty() {
+        inherited.insert("tags".into(), Json::from(tags));
+    }
+    node_config::merge(&mut config, &inherited);
+    node_config::merge(&mut config, &test.config);
+    for (key, default) in [
+        ("enabled", json!(true)),
+        ("materialized", json!("test")),
+        ("severity", json!("ERROR")),
+        ("store_failures", Json::Null),
+        ("where", Json::Null),
+        ("limit", Json::Null),
+        ("fail_calc", json!("count(*)")),
+        ("warn_if", json!("!= 0")),
+        ("error_if", json!("!= 0")),
+    ] {
+        config.entry(key).or_insert(default);
+    }
+    if test.custom_name.is_none() {
+        config.entry("alias").or_insert(Json::from(short_name.clone()));
+    }
+    let raw_code = format!("{{{{ {macro_name}(**_dbt_generic_test_kwargs) }}}}");
+    let mut node = Node {
+        unique_id: format!("test.{package}.{name}.{hash}"),
+        resource_type: ResourceType::Test,
+        name: name.clone(),
+        package_name: package.to_string(),
+        path: PathBuf::from(format!("{}.sql", test.custom_name.as_deref().unwrap_or(&short_name))),
+        original_file_path: yaml_file.to_path_buf(),
+        patch_path: None,
+        fqn,
+        raw_code,
+        raw_line: test.line,
+        checksum: String::new(),
+        config,
+        description: test.description.clone().unwrap_or_default(),
+        columns: IndexMap::new(),
+        meta: Map::new(),
+        tags: Vec::new(),
+        docs: Map::new(),
+        refs: Vec::new(),
+        sources: Vec::new(),
+        depends_on_macros: Vec::new(),
+        depends_on_nodes: Vec::new(),
+        relation: None,
+        compiled_code: None,
+        extra_ctes: Vec::new(),
+        test: Some(TestMetadata {
+            name: test_name,
+            namespace,
+            kwargs,
+            column_name,
+            attached_node: attached.attached_node.clone(),
+            file_key_name: attached.file_key_name.clone(),
+        }),
+        extra: Map::new(),
+    };
+    sync_tags_and_meta(&mut node);
+    Ok(GenericTest {
+        node,
+        call: TestCall {
+            args,
+            model_expression: format!("get_where_subquery({})", attached.relation_call),
+            yaml_file: yaml_file.to_path_buf(),
+            yaml_line: test.line,
+            yaml_col: test.col,
+        },
+    })
+}
+
+/// dbt's test names: `{test}_{target}_{flattened args}`; names of 64 characters or more are
+/// shortened to the first 30 characters of `{test}_{target}` plus an MD5 of the full name.
+/// Returns (short name for files and aliases, full name).
+pub fn synthesize_names(test_name: &str, target_name: &str, args: &Map<String, Json>) -> (String, String) {
+    let mut keys: Vec<&String> = args.keys().filter(|k| *k != "model").collect();
+    keys.sort();
+    let mut flat = Vec::new();
+    for key in keys {
+        match &args[key] {
+            Json::Object(map) => flat.extend(map.values().map(python_str)),
+            Json::Array(items) => flat.extend(items.iter().map(python_str)),
+            other => flat.push(python_str(other)),
+        }
+    }
+    let clean: Vec<String> = flat
+        .iter()
+        .map(|part| {
+            let mut out = String::new();
+            let mut in_run = false;
+            for c in part.chars() {
+                if c.is_ascii_alphanumeric() || c == '_' {
+                    out.push(c);
+                    in_run = false;
+                } else if !in_run {
+                    out.push('_');
+                    in_run = true;
+                }
+            }
+            out
+        })
+        .collect();
+    let identifier = format!("{test_name}_{target_name}");
+    let full = format!("{identifier}_{}", clean.join("__"));
+    if full.len() >= 64 {
+        let truncated: String = identifier.chars().take(30).collect();
+        (format!("{truncated}_{}", crate::local_md5(&full)), full)
+    } else {
+        (full.clone(), full)
+    }
+}
+
+/// Python's `str()` of a YAML value, as dbt flattens test arguments.
+fn python_str(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        Json::Bool(true) => "True".into(),
+        Json::Bool(false) => "False".into(),
+        Json::Null => "None".into(),
+        Json::Number(n) => n.to_string(),
+        other => python_repr(other),
+    }
+}
+
+/// Python's `repr()` of a JSON value.
+fn python_repr(value: &Json) -> String {
+    match value {
+        Json::String(s) => python_repr_str(s),
+        Json::Array(items) => format!("[{}]", items.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
+        Json::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", python_repr_str(k), python_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => python_str(other),
+    }
+}
+
+fn python_repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let mut out = String::from(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// dbt hashes `repr()` of the test metadata with dict keys sorted and scalars as `str()`.
+fn python_repr_hashable(value: &Json) -> String {
+    fn hashable(value: &Json) -> Json {
+        match value {
+            Json::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                Json::Object(keys.into_iter().map(|k| (k.clone(), hashable(&map[k]))).collect())
+            }
+            Json::Array(items) => Json::Array(items.iter().map(hashable).collect()),
+            other => Json::String(python_str(other)),
+        }
+    }
+    python_repr(&hashable(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(value: Json) -> Map<String, Json> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn names_like_dbt() {
+        let (short, full) = synthesize_names("unique", "orders", &args(json!({"column_name": "order_id"})));
+        assert_eq!((short.as_str(), full.as_str()), ("unique_orders_order_id", "unique_orders_order_id"));
+        let (_, full) = synthesize_names(
+            "relationships",
+            "orders",
+            &args(json!({"column_name": "customer_id", "to": "ref('customers')", "field": "customer_id"})),
+        );
+        assert_eq!(full, "relationships_orders_customer_id__customer_id__ref_customers_");
+        let (short, full) = synthesize_names(
+            "accepted_values",
+            "orders",
+            &args(json!({"column_name": "status", "values": ["placed", "shipped", "completed", "return_pending", "returned"]})),
+        );
+        assert_eq!(full, "accepted_values_orders_status__placed__shipped__completed__return_pending__returned");
+        assert_eq!(short, format!("accepted_values_orders_{}", crate::local_md5(&full)));
+    }
+
+    #[test]
+    fn python_reprs() {
+        assert_eq!(python_repr(&json!({"a": ["x", true, null]})), "{'a': ['x', True, None]}");
+        assert_eq!(python_repr_str("ref('x')"), "\"ref('x')\"");
+    }
+}

@@ -1,0 +1,217 @@
+//! The compiled project: every node with its config, dependencies and compiled SQL. Written as
+//! `target/manifest.json` with dbt's field names (see [`json`]).
+
+pub mod json;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value as Json};
+
+use crate::adapter::Relation;
+use crate::project::Target;
+use crate::template::RefCall;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceType {
+    Model,
+    Seed,
+    Snapshot,
+    Test,
+    Analysis,
+    Source,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Seed => "seed",
+            Self::Snapshot => "snapshot",
+            Self::Test => "test",
+            Self::Analysis => "analysis",
+            Self::Source => "source",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "model" => Self::Model,
+            "seed" => Self::Seed,
+            "snapshot" => Self::Snapshot,
+            "test" | "data_test" => Self::Test,
+            "analysis" => Self::Analysis,
+            "source" => Self::Source,
+            _ => return None,
+        })
+    }
+}
+
+/// A column as documented in YAML.
+#[derive(Debug, Clone, Default)]
+pub struct Column {
+    pub name: String,
+    pub description: String,
+    pub data_type: Option<String>,
+    pub meta: Map<String, Json>,
+    pub tags: Vec<String>,
+    pub quote: Option<bool>,
+    pub constraints: Vec<Json>,
+}
+
+/// What a generic test was made from.
+#[derive(Debug, Clone)]
+pub struct TestMetadata {
+    /// The test's name without namespace: `unique`, `accepted_values`.
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Arguments as written, plus `column_name` and `model`.
+    pub kwargs: Map<String, Json>,
+    pub column_name: Option<String>,
+    /// The node or source the test is defined on.
+    pub attached_node: Option<String>,
+    /// The YAML entry the test came from (`models: orders`).
+    pub file_key_name: String,
+}
+
+/// A model, seed, snapshot, test or analysis.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub unique_id: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub package_name: String,
+    /// Relative to the resource folder (dbt's `path`).
+    pub path: PathBuf,
+    /// Relative to the project root.
+    pub original_file_path: PathBuf,
+    /// The properties file that documents it.
+    pub patch_path: Option<PathBuf>,
+    pub fqn: Vec<String>,
+    pub raw_code: String,
+    /// Line of `raw_code`'s first character in `original_file_path` (snapshot blocks start later).
+    pub raw_line: u32,
+    pub checksum: String,
+    pub config: Map<String, Json>,
+    pub description: String,
+    pub columns: IndexMap<String, Column>,
+    pub meta: Map<String, Json>,
+    pub tags: Vec<String>,
+    pub docs: Map<String, Json>,
+    pub refs: Vec<RefCall>,
+    pub sources: Vec<(String, String)>,
+    pub depends_on_macros: Vec<String>,
+    /// Unique ids of the nodes and sources this node reads.
+    pub depends_on_nodes: Vec<String>,
+    pub relation: Option<Relation>,
+    pub compiled_code: Option<String>,
+    /// Ephemeral models inlined as CTEs: (unique id, `__dbt__cte__x as (...)`).
+    pub extra_ctes: Vec<(String, String)>,
+    pub test: Option<TestMetadata>,
+    /// Other YAML properties kept as written (access, group, constraints, ...).
+    pub extra: Map<String, Json>,
+}
+
+impl Node {
+    pub fn materialized(&self) -> &str {
+        self.config
+            .get("materialized")
+            .and_then(Json::as_str)
+            .unwrap_or(match self.resource_type {
+                ResourceType::Seed => "seed",
+                ResourceType::Snapshot => "snapshot",
+                ResourceType::Test => "test",
+                _ => "view",
+            })
+    }
+
+    pub fn is_ephemeral(&self) -> bool {
+        self.resource_type == ResourceType::Model && self.materialized() == "ephemeral"
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.config.get("enabled").and_then(Json::as_bool).unwrap_or(true)
+    }
+
+    pub fn config_str(&self, key: &str) -> Option<&str> {
+        self.config.get(key).and_then(Json::as_str)
+    }
+}
+
+/// A table declared under `sources:`.
+#[derive(Debug, Clone)]
+pub struct SourceNode {
+    pub unique_id: String,
+    pub source_name: String,
+    pub name: String,
+    pub package_name: String,
+    pub path: PathBuf,
+    pub fqn: Vec<String>,
+    pub source_description: String,
+    pub description: String,
+    pub loader: String,
+    pub identifier: String,
+    pub loaded_at_field: Option<String>,
+    pub freshness: Option<Json>,
+    pub external: Option<Json>,
+    pub columns: IndexMap<String, Column>,
+    pub meta: Map<String, Json>,
+    pub source_meta: Map<String, Json>,
+    pub tags: Vec<String>,
+    pub config: Map<String, Json>,
+    pub relation: Relation,
+    pub line: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct MacroNode {
+    pub unique_id: String,
+    pub name: String,
+    pub package_name: String,
+    pub path: PathBuf,
+    pub line: u32,
+    pub macro_sql: String,
+    pub description: String,
+    pub meta: Map<String, Json>,
+    pub arguments: Vec<Json>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DocNode {
+    pub unique_id: String,
+    pub name: String,
+    pub package_name: String,
+    pub path: PathBuf,
+    pub block_contents: String,
+}
+
+/// The compiled project.
+#[derive(Debug)]
+pub struct Manifest {
+    pub project_name: String,
+    pub target: Target,
+    pub invocation_id: String,
+    pub generated_at: String,
+    /// Enabled nodes by unique id, in a stable order.
+    pub nodes: BTreeMap<String, Node>,
+    pub disabled: BTreeMap<String, Node>,
+    pub sources: BTreeMap<String, SourceNode>,
+    pub macros: BTreeMap<String, MacroNode>,
+    pub docs: BTreeMap<String, DocNode>,
+}
+
+impl Manifest {
+    /// Parents of a node or source (what it depends on).
+    pub fn parents(&self, unique_id: &str) -> &[String] {
+        self.nodes
+            .get(unique_id)
+            .map(|n| n.depends_on_nodes.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Every enabled node and source id.
+    pub fn all_ids(&self) -> impl Iterator<Item = &String> {
+        self.nodes.keys().chain(self.sources.keys())
+    }
+}

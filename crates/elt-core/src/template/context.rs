@@ -1,0 +1,454 @@
+//! What a template sees while it renders: the node's context (`this`, `model`, `config`, ...)
+//! and the objects behind `ref()`, `adapter` and `exceptions`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, from_args};
+use minijinja::{Error, ErrorKind, State, Value};
+use serde_json::{Map, Value as Json};
+
+use crate::adapter::{Dialect, Relation};
+use crate::project::node_config;
+
+/// The name under which the node context is reachable from every state (also macro states).
+pub const CONTEXT_KEY: &str = "__elt_ctx";
+
+/// Marks relation placeholders in first-pass output; never appears in SQL text.
+pub const PLACEHOLDER: char = '\u{1}';
+
+/// Something `ref()` can point at.
+#[derive(Debug, Clone)]
+pub struct RefTarget {
+    pub unique_id: String,
+    /// Known from the second pass on; `None` while configs are still being collected.
+    pub relation: Option<Relation>,
+}
+
+/// Compile-wide facts every render can read. Built once per pass.
+#[derive(Debug, Default, Clone)]
+pub struct Resolver {
+    pub project_name: String,
+    pub dialect: Option<Dialect>,
+    /// `target` as templates see it (secrets masked).
+    pub target: Value,
+    pub vars: Map<String, Json>,
+    /// Models, seeds and snapshots by name.
+    pub refable: HashMap<String, RefTarget>,
+    /// Sources by (source name, table name).
+    pub sources: HashMap<(String, String), (String, Relation)>,
+    /// `{% docs %}` blocks by name.
+    pub docs: HashMap<String, String>,
+    /// Every macro by name, as a callable value.
+    pub macros: HashMap<String, Value>,
+    /// Names of macros defined by the project (searched first by `adapter.dispatch`).
+    pub project_macros: BTreeSet<String>,
+    /// `dispatch:` search orders from the project file.
+    pub dispatch: Vec<(String, Vec<String>)>,
+    pub invocation_id: String,
+    pub run_started_at: String,
+}
+
+impl Resolver {
+    pub fn dialect(&self) -> Dialect {
+        self.dialect.unwrap_or(Dialect::DuckDb)
+    }
+
+    /// The macro `adapter.dispatch(name, namespace)` resolves to: `<adapter>__name`, then
+    /// `default__name`, project macros before built-ins.
+    pub fn dispatch(&self, name: &str, namespace: Option<&str>) -> Option<(&str, &Value)> {
+        let adapter_name = format!("{}__{name}", self.dialect().name());
+        let default_name = format!("default__{name}");
+        let candidates = [adapter_name.as_str(), default_name.as_str(), name];
+        let search_project = match namespace {
+            Some(ns) => self
+                .dispatch
+                .iter()
+                .find(|(n, _)| n == ns)
+                .is_none_or(|(_, order)| order.iter().any(|p| p == &self.project_name)),
+            None => true,
+        };
+        let project_first = candidates
+            .iter()
+            .filter(|_| search_project)
+            .find(|c| self.project_macros.contains(**c));
+        let builtin = || candidates.iter().find(|c| self.macros.contains_key(**c));
+        let chosen = project_first.or_else(builtin)?;
+        self.macros.get_key_value(*chosen).map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+/// Whether a render collects configs (first pass) or produces final SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Relations of refs and `this` render as placeholders, resolved once every config is known.
+    Collect,
+    /// Relations are known and render as SQL.
+    Final,
+}
+
+/// A `ref()` call as recorded for the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefCall {
+    pub name: String,
+    pub package: Option<String>,
+    pub version: Option<String>,
+}
+
+/// What a render found out about its node.
+#[derive(Debug, Default, Clone)]
+pub struct RenderRecord {
+    /// The node's config: project and YAML levels, then each `config()` call.
+    pub config: Map<String, Json>,
+    pub refs: Vec<RefCall>,
+    pub sources: Vec<(String, String)>,
+    pub macros: BTreeSet<String>,
+    /// The template inspected a relation it could not know in the first pass.
+    pub needs_final_pass: bool,
+    /// Warnings raised by `exceptions.warn`.
+    pub warnings: Vec<String>,
+}
+
+/// The per-node context object: the root of every render of one node.
+#[derive(Debug)]
+pub struct NodeContext {
+    pub resolver: Arc<Resolver>,
+    pub pass: Pass,
+    /// This node's own relation (`this`), known in the final pass.
+    pub this: Option<Relation>,
+    pub is_incremental: bool,
+    /// The `model` variable (the node as a mapping).
+    pub model: Value,
+    /// Extra variables (e.g. a generic test's arguments).
+    pub extra: Mutex<HashMap<String, Value>>,
+    pub record: Mutex<RenderRecord>,
+    return_slot: Mutex<Option<Value>>,
+}
+
+impl NodeContext {
+    pub fn new(resolver: Arc<Resolver>, pass: Pass, model: Value, config: Map<String, Json>) -> Self {
+        NodeContext {
+            resolver,
+            pass,
+            this: None,
+            is_incremental: false,
+            model,
+            extra: Mutex::new(HashMap::new()),
+            record: Mutex::new(RenderRecord {
+                config,
+                ..Default::default()
+            }),
+            return_slot: Mutex::new(None),
+        }
+    }
+
+    /// The context object of the state's current render.
+    pub fn of(state: &State) -> Result<Arc<NodeContext>, Error> {
+        state
+            .lookup(CONTEXT_KEY)
+            .and_then(|v| v.downcast_object::<NodeContext>())
+            .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "not rendering a node"))
+    }
+
+    pub fn record(&self) -> std::sync::MutexGuard<'_, RenderRecord> {
+        self.record.lock().expect("render record lock")
+    }
+
+    /// Stores a `return()` value for the macro call that is unwinding.
+    pub fn set_return(&self, value: Value) {
+        *self.return_slot.lock().expect("return slot") = Some(value);
+    }
+
+    pub fn take_return(&self) -> Option<Value> {
+        self.return_slot.lock().expect("return slot").take()
+    }
+
+    /// `this`: the final relation, or a placeholder in the first pass.
+    fn this_value(self: &Arc<Self>) -> Value {
+        match &self.this {
+            Some(relation) => RelationValue::resolved(relation.clone()),
+            None => RelationValue::placeholder(self, "T".into()),
+        }
+    }
+}
+
+impl Object for NodeContext {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        Some(match key {
+            CONTEXT_KEY => Value::from_dyn_object(self.clone()),
+            "this" => self.this_value(),
+            "model" => self.model.clone(),
+            "target" => self.resolver.target.clone(),
+            "config" => Value::from_object(ConfigObject(self.clone())),
+            "adapter" => Value::from_object(AdapterObject),
+            "exceptions" => Value::from_object(ExceptionsObject),
+            "execute" => Value::from(true),
+            "project_name" => Value::from(self.resolver.project_name.clone()),
+            "invocation_id" => Value::from(self.resolver.invocation_id.clone()),
+            "run_started_at" => Value::from(self.resolver.run_started_at.clone()),
+            "dbt_version" => Value::from(crate::DBT_VERSION),
+            "elt_version" => Value::from(env!("CARGO_PKG_VERSION")),
+            "flags" => crate::template::json_value(serde_json::json!({
+                "FULL_REFRESH": false, "STORE_FAILURES": false, "WHICH": "compile"
+            })),
+            "database" => self.resolver.target.get_attr("database").ok()?,
+            "schema" => self.resolver.target.get_attr("schema").ok()?,
+            other => self.extra.lock().expect("extra lock").get(other)?.clone(),
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["this", "model", "target", "config", "adapter", "exceptions", "execute"])
+    }
+}
+
+/// A relation as templates see it. Renders as SQL; attributes like `.schema` and methods like
+/// `.include()` work as in dbt.
+#[derive(Debug)]
+pub struct RelationValue {
+    relation: Option<Relation>,
+    /// First pass: the text standing in for the relation, and the node to flag on inspection.
+    placeholder: Option<(String, Arc<NodeContext>)>,
+}
+
+impl RelationValue {
+    pub fn resolved(relation: Relation) -> Value {
+        Value::from_object(RelationValue {
+            relation: Some(relation),
+            placeholder: None,
+        })
+    }
+
+    /// `key` identifies the relation in the node's record: `R<i>` for its i-th ref, `T` for this.
+    pub fn placeholder(ctx: &Arc<NodeContext>, key: String) -> Value {
+        Value::from_object(RelationValue {
+            relation: None,
+            placeholder: Some((format!("{PLACEHOLDER}{key}{PLACEHOLDER}"), ctx.clone())),
+        })
+    }
+
+    /// The relation to inspect; in the first pass a guess, and the node is marked for a final pass.
+    fn inspect(&self) -> Relation {
+        if let Some(relation) = &self.relation {
+            return relation.clone();
+        }
+        let (_, ctx) = self.placeholder.as_ref().expect("placeholder without relation");
+        ctx.record().needs_final_pass = true;
+        let target = &ctx.resolver.target;
+        let part = |k: &str| target.get_attr(k).ok().map(|v| v.to_string()).unwrap_or_default();
+        Relation::new(ctx.resolver.dialect(), Some(part("database")), part("schema"), "__unresolved__".into())
+    }
+
+    pub fn relation(value: &Value) -> Option<Relation> {
+        value.downcast_object_ref::<RelationValue>().map(RelationValue::inspect)
+    }
+}
+
+impl Object for RelationValue {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let relation = self.inspect();
+        Some(match key.as_str()? {
+            "database" => Value::from(relation.database.clone()),
+            "schema" => Value::from(relation.schema.clone()),
+            "identifier" | "name" | "table" => Value::from(relation.identifier.clone()),
+            "type" => Value::from(()),
+            "is_table" | "is_view" | "is_cte" => Value::from(false),
+            _ => return None,
+        })
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "render" => Ok(Value::from(self.to_sql())),
+            "include" | "quote" => {
+                let (kwargs,): (Kwargs,) = from_args(args)?;
+                let mut relation = self.inspect();
+                let flag = |k: &str| -> Result<Option<bool>, Error> { kwargs.get::<Option<bool>>(k) };
+                let (db, schema, ident) = (flag("database")?, flag("schema")?, flag("identifier")?);
+                kwargs.assert_all_used()?;
+                if method == "quote" {
+                    relation.quote_database = db.unwrap_or(relation.quote_database);
+                    relation.quote_schema = schema.unwrap_or(relation.quote_schema);
+                    relation.quote_identifier = ident.unwrap_or(relation.quote_identifier);
+                    return Ok(RelationValue::resolved(relation));
+                }
+                let text = relation.render_parts(db.unwrap_or(true), schema.unwrap_or(true), ident.unwrap_or(true));
+                Ok(Value::from_safe_string(text))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_sql())
+    }
+}
+
+impl RelationValue {
+    fn to_sql(&self) -> String {
+        match (&self.relation, &self.placeholder) {
+            (Some(relation), _) => relation.to_string(),
+            (None, Some((text, _))) => text.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// `config`: callable (`config(materialized='table')`) with `get` and `require` methods.
+#[derive(Debug)]
+pub struct ConfigObject(pub Arc<NodeContext>);
+
+impl Object for ConfigObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let mut overlay = Map::new();
+        for arg in args {
+            if let Some(kwargs) = Kwargs::try_from(arg.clone()).ok().filter(|_| !arg.is_undefined()) {
+                for key in kwargs.args() {
+                    let value: Value = kwargs.get(key)?;
+                    overlay.insert(key.to_string(), to_json(&value)?);
+                }
+            } else {
+                match to_json(arg)? {
+                    Json::Object(map) => overlay.extend(map),
+                    _ => {
+                        return Err(Error::new(
+                            ErrorKind::InvalidOperation,
+                            "config() takes keyword arguments or one mapping",
+                        ));
+                    }
+                }
+            }
+        }
+        node_config::merge(&mut self.0.record().config, &overlay);
+        Ok(Value::from(""))
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "get" => {
+                let (key, default): (String, Option<Value>) = from_args(args)?;
+                let value = self.0.record().config.get(&key).cloned();
+                Ok(match value {
+                    Some(Json::Null) | None => default.unwrap_or(Value::from(())),
+                    Some(v) => crate::template::json_value(&v),
+                })
+            }
+            "require" => {
+                let (key,): (String,) = from_args(args)?;
+                let value = self.0.record().config.get(&key).cloned();
+                value.filter(|v| !v.is_null()).map(|v| crate::template::json_value(&v)).ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidOperation, format!("required config '{key}' was not set"))
+                })
+            }
+            "set" => {
+                let (key, value): (String, Value) = from_args(args)?;
+                let mut overlay = Map::new();
+                overlay.insert(key, to_json(&value)?);
+                node_config::merge(&mut self.0.record().config, &overlay);
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("")
+    }
+}
+
+/// `adapter`: dispatch, quoting and the adapter's type. Warehouse introspection needs a
+/// connection, which the compiler does not have.
+#[derive(Debug)]
+pub struct AdapterObject;
+
+impl Object for AdapterObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let ctx = NodeContext::of(state)?;
+        let dialect = ctx.resolver.dialect();
+        match method {
+            "dispatch" => {
+                let (name, namespace, kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
+                let namespace = namespace.or(kwargs.get::<Option<String>>("macro_namespace")?);
+                kwargs.assert_all_used()?;
+                match ctx.resolver.dispatch(&name, namespace.as_deref()) {
+                    Some((found, value)) => {
+                        ctx.record().macros.insert(found.to_string());
+                        Ok(value.clone())
+                    }
+                    None => Err(Error::new(
+                        ErrorKind::UnknownFunction,
+                        format!(
+                            "adapter.dispatch found no macro for '{name}': define {dialect}__{name} or default__{name}"
+                        ),
+                    )),
+                }
+            }
+            "quote" => {
+                let (identifier,): (String,) = from_args(args)?;
+                Ok(Value::from(dialect.quote(&identifier)))
+            }
+            "type" => Ok(Value::from(dialect.name())),
+            "get_relation" | "get_columns_in_relation" | "get_relations_by_pattern" | "list_relations_without_caching" | "execute" | "run_query" => {
+                Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("adapter.{method}() needs a warehouse connection, which compilation does not open"),
+                ))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// `exceptions.raise_compiler_error(msg)` and `exceptions.warn(msg)`.
+#[derive(Debug)]
+pub struct ExceptionsObject;
+
+/// The error detail prefix that marks a user-raised compiler error.
+pub const COMPILER_ERROR: &str = "compilation error: ";
+
+impl Object for ExceptionsObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        let (message,): (String,) = from_args(args)?;
+        match method {
+            "raise_compiler_error" | "raise_not_implemented" => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("{COMPILER_ERROR}{message}"),
+            )),
+            "warn" => {
+                NodeContext::of(state)?.record().warnings.push(message);
+                Ok(Value::from(""))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// Converts a template value to JSON (relations become their SQL text).
+pub fn to_json(value: &Value) -> Result<Json, Error> {
+    if let Some(relation) = value.downcast_object_ref::<RelationValue>() {
+        return Ok(Json::String(relation.to_sql()));
+    }
+    if value.is_undefined() || value.is_none() {
+        return Ok(Json::Null);
+    }
+    serde_json::to_value(value).map_err(|e| {
+        Error::new(ErrorKind::InvalidOperation, format!("value cannot be stored in a config: {e}"))
+    })
+}

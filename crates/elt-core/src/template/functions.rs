@@ -1,0 +1,250 @@
+//! The global functions of the template language: `ref`, `source`, `var`, `env_var`,
+//! `is_incremental`, `doc`, `log`, `return`, and the callable wrapper around every macro.
+
+use std::sync::Arc;
+
+use minijinja::value::{Kwargs, Object, ObjectRepr, Rest};
+use minijinja::{Error, ErrorKind, State, Value};
+
+use super::context::{NodeContext, Pass, RefCall, RelationValue};
+use crate::diagnostics::closest;
+
+/// The error detail that unwinds a macro after `return()`; caught by [`MacroFunction`].
+const RETURN_SIGNAL: &str = "\u{1}return";
+
+pub fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
+    let ctx = NodeContext::of(state)?;
+    let (positional, kwargs) = split_kwargs(&args);
+    let version = kwargs
+        .as_ref()
+        .map(|k| k.get::<Option<Value>>("version").or_else(|_| k.get::<Option<Value>>("v")))
+        .transpose()?
+        .flatten()
+        .map(|v| v.to_string());
+    let (package, name) = match positional.as_slice() {
+        [name] => (None, name.to_string()),
+        [package, name] => (Some(package.to_string()), name.to_string()),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "ref() takes a model name, or a package and a model name",
+            ));
+        }
+    };
+    if let Some(package) = &package
+        && package != &ctx.resolver.project_name
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("ref('{package}', '{name}'): package '{package}' is not installed (elt runs a single project)"),
+        ));
+    }
+    let Some(target) = ctx.resolver.refable.get(&name) else {
+        let hint = closest(&name, ctx.resolver.refable.keys().map(String::as_str))
+            .map(|c| format!("; did you mean '{c}'?"))
+            .unwrap_or_default();
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("ref('{name}') points at no model, seed or snapshot{hint}"),
+        ));
+    };
+    let index = {
+        let mut record = ctx.record();
+        let call = RefCall {
+            name: name.clone(),
+            package,
+            version,
+        };
+        match record.refs.iter().position(|r| r == &call) {
+            Some(i) => i,
+            None => {
+                record.refs.push(call);
+                record.refs.len() - 1
+            }
+        }
+    };
+    Ok(match (&target.relation, ctx.pass) {
+        (Some(relation), Pass::Final) => RelationValue::resolved(relation.clone()),
+        _ => RelationValue::placeholder(&ctx, format!("R{index}")),
+    })
+}
+
+/// Splits trailing keyword arguments from positional ones.
+fn split_kwargs(args: &[Value]) -> (Vec<Value>, Option<Kwargs>) {
+    match args.split_last() {
+        Some((last, rest)) if !last.is_undefined() => match Kwargs::try_from(last.clone()) {
+            Ok(kwargs) => (rest.to_vec(), Some(kwargs)),
+            Err(_) => (args.to_vec(), None),
+        },
+        _ => (args.to_vec(), None),
+    }
+}
+
+pub fn source_fn(state: &State, source_name: String, table_name: String) -> Result<Value, Error> {
+    let ctx = NodeContext::of(state)?;
+    let key = (source_name.clone(), table_name.clone());
+    let Some((_, relation)) = ctx.resolver.sources.get(&key) else {
+        let known: Vec<String> = ctx
+            .resolver
+            .sources
+            .keys()
+            .map(|(s, t)| format!("{s}.{t}"))
+            .collect();
+        let wanted = format!("{source_name}.{table_name}");
+        let hint = closest(&wanted, known.iter().map(String::as_str))
+            .map(|c| format!("; did you mean '{c}'?"))
+            .unwrap_or_else(|| "; declare it under `sources:` in a properties YAML file".into());
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("source('{source_name}', '{table_name}') is not defined{hint}"),
+        ));
+    };
+    let mut record = ctx.record();
+    if !record.sources.contains(&key) {
+        record.sources.push(key);
+    }
+    Ok(RelationValue::resolved(relation.clone()))
+}
+
+pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+    let ctx = NodeContext::of(state)?;
+    match (ctx.resolver.vars.get(&name), default) {
+        (Some(value), _) => Ok(crate::template::json_value(value)),
+        (None, Some(default)) => Ok(default),
+        (None, None) => Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("required var '{name}' is not set: define it under `vars:` in the project file or pass --vars"),
+        )),
+    }
+}
+
+pub fn env_var(name: String, default: Option<Value>) -> Result<Value, Error> {
+    match (std::env::var(&name), default) {
+        (Ok(value), _) => Ok(Value::from(value)),
+        (Err(_), Some(default)) => Ok(default),
+        (Err(_), None) => Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("env var '{name}' is required but not set; set it or give env_var() a default"),
+        )),
+    }
+}
+
+pub fn is_incremental(state: &State) -> Result<bool, Error> {
+    Ok(NodeContext::of(state)?.is_incremental)
+}
+
+pub fn doc_fn(state: &State, name: String) -> Result<Value, Error> {
+    let ctx = NodeContext::of(state)?;
+    match ctx.resolver.docs.get(&name) {
+        Some(text) => Ok(Value::from(text.clone())),
+        None => {
+            let hint = closest(&name, ctx.resolver.docs.keys().map(String::as_str))
+                .map(|c| format!("; did you mean '{c}'?"))
+                .unwrap_or_else(|| "; define it in a .md file with {% docs name %}...{% enddocs %}".into());
+            Err(Error::new(ErrorKind::InvalidOperation, format!("doc('{name}') is not defined{hint}")))
+        }
+    }
+}
+
+pub fn log_fn(message: Value, info: Option<bool>) -> String {
+    if info.unwrap_or(false) {
+        tracing::info!(target: "elt::log", "{message}");
+    } else {
+        tracing::debug!(target: "elt::log", "{message}");
+    }
+    String::new()
+}
+
+pub fn print_fn(message: Value) -> String {
+    tracing::info!(target: "elt::log", "{message}");
+    String::new()
+}
+
+pub fn return_fn(state: &State, value: Option<Value>) -> Result<Value, Error> {
+    NodeContext::of(state)?.set_return(value.unwrap_or(Value::from(())));
+    Err(Error::new(ErrorKind::InvalidOperation, RETURN_SIGNAL))
+}
+
+pub fn tojson(value: Value) -> Result<String, Error> {
+    let json = super::context::to_json(&value)?;
+    Ok(json.to_string())
+}
+
+pub fn fromjson(text: String, default: Option<Value>) -> Result<Value, Error> {
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(json) => Ok(crate::template::json_value(&json)),
+        Err(_) if default.is_some() => Ok(default.unwrap_or_default()),
+        Err(e) => Err(Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}"))),
+    }
+}
+
+pub fn local_md5(text: String) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(text.as_bytes()))
+}
+
+/// A macro callable from any template. Each call evaluates the macro's own template in a new
+/// state that shares the caller's node context, so `return()` ends exactly this macro.
+#[derive(Debug)]
+pub struct MacroFunction {
+    /// The template holding only this macro.
+    pub template: String,
+    pub name: String,
+}
+
+impl Object for MacroFunction {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let ctx = NodeContext::of(state)?;
+        ctx.record().macros.insert(self.name.clone());
+        let template = state.env().get_template(&self.template)?;
+        let root = Value::from_dyn_object(ctx.clone());
+        let mut captured = template.render_captured(root)?;
+        let result = captured.with_state_mut(|macro_state| macro_state.call_macro(&self.name, args));
+        match result {
+            Ok(output) => Ok(Value::from_safe_string(output)),
+            Err(e) if e.detail() == Some(RETURN_SIGNAL) => Ok(ctx.take_return().unwrap_or_default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "name" => Some(Value::from(self.name.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an error is a `return()` that escaped every macro (used outside a macro).
+pub fn is_stray_return(error: &Error) -> bool {
+    error.detail() == Some(RETURN_SIGNAL)
+}
+
+/// `zip(a, b, ...)`: lists of the i-th items, as long as the shortest input.
+pub fn zip_fn(args: Rest<Value>) -> Result<Value, Error> {
+    let lists: Vec<Vec<Value>> = args
+        .iter()
+        .map(|a| a.try_iter().map(|it| it.collect()))
+        .collect::<Result<_, _>>()?;
+    let len = lists.iter().map(Vec::len).min().unwrap_or(0);
+    Ok(Value::from(
+        (0..len)
+            .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `set(list)`: the distinct items, in first-seen order.
+pub fn set_fn(values: Value) -> Result<Value, Error> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in values.try_iter()? {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(Value::from(out))
+}
