@@ -28,7 +28,11 @@ pub fn write_compiled_sql(target_dir: &Path, compiled: &Compiled) -> Result<()> 
                 .map(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))
         })
         .collect();
-    if errors.is_empty() { Ok(()) } else { Err(Errors(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Errors(errors))
+    }
 }
 
 /// Writes `target/manifest.json`.

@@ -13,6 +13,9 @@
 //!
 //! [`compile`] runs the stages in order and is what the CLI calls.
 
+// Diagnostics are large by design (file, line, snippet, help) and only built on failures.
+#![allow(clippy::result_large_err)]
+
 pub mod adapter;
 pub mod artifacts;
 pub mod compile;

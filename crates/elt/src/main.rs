@@ -1,1 +1,74 @@
-fn main() {}
+//! The `elt` command.
+//!
+//! Exit codes follow dbt: 0 success, 1 an error in the project or its run, 2 bad usage.
+
+mod cli;
+mod commands;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use elt_core::diagnostics::{Diagnostic, Errors};
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        cli::Command::Parse(args) => commands::parse(&args),
+        cli::Command::Compile(args) => commands::compile(&args),
+        cli::Command::Ls(args) => commands::list(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(errors) => {
+            report_errors(&errors);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ELT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,elt::log=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn report_errors(errors: &Errors) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{errors}");
+    let count = errors.0.len();
+    if count > 1 {
+        let _ = writeln!(stderr, "\n{count} errors");
+    }
+}
+
+/// Prints warnings to stderr; with `--warn-error` they become errors.
+pub fn report_warnings(
+    warnings: &[Diagnostic],
+    warn_error: bool,
+    quiet: bool,
+) -> Result<(), Errors> {
+    if warn_error && !warnings.is_empty() {
+        let as_errors = warnings
+            .iter()
+            .map(|w| Diagnostic {
+                severity: elt_core::diagnostics::Severity::Error,
+                ..w.clone()
+            })
+            .collect();
+        return Err(Errors(as_errors));
+    }
+    if !quiet {
+        let mut stderr = std::io::stderr().lock();
+        for warning in warnings {
+            let _ = write!(stderr, "{warning}");
+        }
+    }
+    Ok(())
+}

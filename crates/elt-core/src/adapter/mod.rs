@@ -97,7 +97,12 @@ pub struct Relation {
 }
 
 impl Relation {
-    pub fn new(dialect: Dialect, database: Option<String>, schema: String, identifier: String) -> Self {
+    pub fn new(
+        dialect: Dialect,
+        database: Option<String>,
+        schema: String,
+        identifier: String,
+    ) -> Self {
         Self {
             dialect,
             database: database.filter(|d| dialect.has_database() && !d.is_empty()),
@@ -163,10 +168,23 @@ mod tests {
 
     #[test]
     fn relations_render_per_dialect() {
-        let duck = Relation::new(Dialect::DuckDb, Some("dev".into()), "main".into(), "orders".into());
+        let duck = Relation::new(
+            Dialect::DuckDb,
+            Some("dev".into()),
+            "main".into(),
+            "orders".into(),
+        );
         assert_eq!(duck.to_string(), "\"dev\".\"main\".\"orders\"");
-        let ch = Relation::new(Dialect::ClickHouse, Some("x".into()), "analytics".into(), "orders".into());
+        let ch = Relation::new(
+            Dialect::ClickHouse,
+            Some("x".into()),
+            "analytics".into(),
+            "orders".into(),
+        );
         assert_eq!(ch.to_string(), "`analytics`.`orders`");
-        assert_eq!(Relation::bare(Dialect::Postgres, "__dbt__cte__x".into()).to_string(), "__dbt__cte__x");
+        assert_eq!(
+            Relation::bare(Dialect::Postgres, "__dbt__cte__x".into()).to_string(),
+            "__dbt__cte__x"
+        );
     }
 }

@@ -14,7 +14,12 @@ pub fn ctes_for(node: &Node, nodes: &BTreeMap<String, Node>) -> Vec<(String, Str
     ctes
 }
 
-fn collect(node: &Node, nodes: &BTreeMap<String, Node>, seen: &mut HashSet<String>, out: &mut Vec<(String, String)>) {
+fn collect(
+    node: &Node,
+    nodes: &BTreeMap<String, Node>,
+    seen: &mut HashSet<String>,
+    out: &mut Vec<(String, String)>,
+) {
     for parent_id in &node.depends_on_nodes {
         let Some(parent) = nodes.get(parent_id) else {
             continue;
@@ -37,7 +42,11 @@ pub fn inject(sql: &str, ctes: &[(String, String)]) -> String {
     if ctes.is_empty() {
         return sql.to_string();
     }
-    let joined = ctes.iter().map(|(_, c)| c.as_str()).collect::<Vec<_>>().join(", ");
+    let joined = ctes
+        .iter()
+        .map(|(_, c)| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let first_token = sql.len() - sql.trim_start().len();
     match leading_with_end(sql) {
         Some(end) => format!("{}{joined},{}", &sql[..end], &sql[end..]),
@@ -87,7 +96,10 @@ mod tests {
     #[test]
     fn injects_before_existing_ctes() {
         assert_eq!(
-            inject("-- c\nWITH a as (select 1) select * from a", &cte("select 2")),
+            inject(
+                "-- c\nWITH a as (select 1) select * from a",
+                &cte("select 2")
+            ),
             "-- c\nWITH __dbt__cte__e as (\nselect 2\n), a as (select 1) select * from a"
         );
     }

@@ -8,10 +8,10 @@
 //! rendered again.
 
 mod ephemeral;
+mod generic_tests;
 mod nodes;
 mod relations;
 mod sources;
-mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -29,9 +29,9 @@ use crate::sql;
 use crate::template::context::{PLACEHOLDER, RefTarget};
 use crate::template::{NodeContext, Pass, RenderRecord, Renderer, Resolver, blocks};
 
+use generic_tests::TestCall;
+pub use generic_tests::synthesize_names;
 pub use relations::EPHEMERAL_PREFIX;
-pub use tests::synthesize_names;
-use tests::TestCall;
 
 /// The result of compiling a project.
 pub struct Compiled {
@@ -55,23 +55,35 @@ struct Rendered {
 /// Compiles the whole project. Errors from every node are gathered before returning.
 pub fn compile(project: &Project) -> Result<Compiled> {
     let mut warnings = project.warnings.clone();
-    let renderer =
-        Renderer::new(&project.config.name, &project.files.macros).map_err(|e| Errors(e).sorted())?;
+    let renderer = Renderer::new(&project.config.name, &project.files.macros)
+        .map_err(|e| Errors(e).sorted())?;
     let docs = docs(project)?;
     let index = nodes::index_properties(project)?;
     let file_nodes = nodes::file_nodes(project, &index)?;
     warnings.extend(unmatched_properties(project, &index));
     let source_nodes = sources::sources(project)?;
     let macro_names: Vec<&str> = renderer.macros.iter().map(|m| m.name.as_str()).collect();
-    let generic = tests::generic_tests(project, &index, &macro_names)?;
-    let mut jobs: Vec<Job> = file_nodes.into_iter().map(|node| Job { node, test: None }).collect();
+    let generic = generic_tests::generic_tests(project, &index, &macro_names)?;
+    let mut jobs: Vec<Job> = file_nodes
+        .into_iter()
+        .map(|node| Job { node, test: None })
+        .collect();
     jobs.extend(generic.into_iter().map(|g| Job {
         node: g.node,
         test: Some(g.call),
     }));
 
-    let generated_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    let resolver = Arc::new(first_pass_resolver(project, &renderer, &jobs, &source_nodes, &docs, &generated_at));
+    let generated_at = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let resolver = Arc::new(first_pass_resolver(
+        project,
+        &renderer,
+        &jobs,
+        &source_nodes,
+        &docs,
+        &generated_at,
+    ));
     let yaml_sources: HashMap<&Path, &str> = project
         .files
         .properties
@@ -93,13 +105,21 @@ pub fn compile(project: &Project) -> Result<Compiled> {
     let mut rendered = renders.all(&resolver, &jobs, None, Pass::Collect)?;
     for (job, out) in jobs.iter_mut().zip(&rendered) {
         renders.apply(&mut job.node, &out.record);
-        warnings.extend(out.record.warnings.iter().map(|w| {
-            Diagnostic::warning(w.clone()).at(&job.node.original_file_path, 0, 0)
-        }));
+        warnings.extend(
+            out.record
+                .warnings
+                .iter()
+                .map(|w| Diagnostic::warning(w.clone()).at(&job.node.original_file_path, 0, 0)),
+        );
     }
 
     // Relations, now that every config is known.
-    let namer = relations::Namer::new(&renderer, resolver.clone(), &project.target, &project.config.quoting);
+    let namer = relations::Namer::new(
+        &renderer,
+        resolver.clone(),
+        &project.target,
+        &project.config.quoting,
+    );
     let relations: Vec<_> = jobs.par_iter().map(|j| namer.relation(&j.node)).collect();
     let mut errors = Vec::new();
     for (job, relation) in jobs.iter_mut().zip(relations) {
@@ -122,7 +142,9 @@ pub fn compile(project: &Project) -> Result<Compiled> {
         }
     }
     let final_resolver = Arc::new(final_resolver);
-    let again: Vec<usize> = (0..jobs.len()).filter(|&i| rendered[i].record.needs_final_pass).collect();
+    let again: Vec<usize> = (0..jobs.len())
+        .filter(|&i| rendered[i].record.needs_final_pass)
+        .collect();
     if !again.is_empty() {
         let outs = renders.all(&final_resolver, &jobs, Some(&again), Pass::Final)?;
         for (i, out) in again.into_iter().zip(outs) {
@@ -186,7 +208,12 @@ fn first_pass_resolver(
     let refable = jobs
         .iter()
         .map(|j| &j.node)
-        .filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot))
+        .filter(|n| {
+            matches!(
+                n.resource_type,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+            )
+        })
         .map(|n| {
             (
                 n.name.clone(),
@@ -205,9 +232,17 @@ fn first_pass_resolver(
         refable,
         sources: sources
             .values()
-            .map(|s| ((s.source_name.clone(), s.name.clone()), (s.unique_id.clone(), s.relation.clone())))
+            .map(|s| {
+                (
+                    (s.source_name.clone(), s.name.clone()),
+                    (s.unique_id.clone(), s.relation.clone()),
+                )
+            })
             .collect(),
-        docs: docs.values().map(|d| (d.name.clone(), d.block_contents.clone())).collect(),
+        docs: docs
+            .values()
+            .map(|d| (d.name.clone(), d.block_contents.clone()))
+            .collect(),
         macros: renderer.macro_values(),
         project_macros: renderer
             .macros
@@ -269,13 +304,21 @@ struct Renders<'a> {
 
 impl Renders<'_> {
     /// Renders the jobs (or those at `only`), in parallel; all errors are returned together.
-    fn all(&self, resolver: &Arc<Resolver>, jobs: &[Job], only: Option<&[usize]>, pass: Pass) -> Result<Vec<Rendered>> {
+    fn all(
+        &self,
+        resolver: &Arc<Resolver>,
+        jobs: &[Job],
+        only: Option<&[usize]>,
+        pass: Pass,
+    ) -> Result<Vec<Rendered>> {
         let selected: Vec<&Job> = match only {
             Some(indices) => indices.iter().map(|&i| &jobs[i]).collect(),
             None => jobs.iter().collect(),
         };
-        let results: Vec<std::result::Result<Rendered, Diagnostic>> =
-            selected.par_iter().map(|job| self.one(resolver, job, pass)).collect();
+        let results: Vec<std::result::Result<Rendered, Diagnostic>> = selected
+            .par_iter()
+            .map(|job| self.one(resolver, job, pass))
+            .collect();
         let mut out = Vec::with_capacity(results.len());
         let mut errors = Vec::new();
         for result in results {
@@ -284,22 +327,39 @@ impl Renders<'_> {
                 Err(e) => errors.push(e),
             }
         }
-        if errors.is_empty() { Ok(out) } else { Err(Errors(errors).sorted()) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(Errors(errors).sorted())
+        }
     }
 
-    fn one(&self, resolver: &Arc<Resolver>, job: &Job, pass: Pass) -> std::result::Result<Rendered, Diagnostic> {
+    fn one(
+        &self,
+        resolver: &Arc<Resolver>,
+        job: &Job,
+        pass: Pass,
+    ) -> std::result::Result<Rendered, Diagnostic> {
         let node = &job.node;
-        let mut ctx = NodeContext::new(resolver.clone(), pass, model_value(node), node.config.clone());
+        let mut ctx = NodeContext::new(
+            resolver.clone(),
+            pass,
+            model_value(node),
+            node.config.clone(),
+        );
         if pass == Pass::Final {
             ctx.this = node.relation.clone();
         }
         let ctx = Arc::new(ctx);
         let what = format!("{} '{}'", node.resource_type.as_str(), node.name);
+        self.render_config_values(&ctx, node, job.test.as_ref(), &what)?;
         let sql = match &job.test {
             _ if node.resource_type == ResourceType::Seed => String::new(),
             None => {
                 let source = blocks::at_line(&node.raw_code, node.raw_line);
-                let out = self.renderer.render(&node.original_file_path, &source, &ctx, &what)?;
+                let out = self
+                    .renderer
+                    .render(&node.original_file_path, &source, &ctx, &what)?;
                 strip_padding(out, node.raw_line)
             }
             Some(call) => self.test(&ctx, node, call, &what)?,
@@ -308,12 +368,70 @@ impl Renders<'_> {
         Ok(Rendered { sql, record })
     }
 
+    /// Renders Jinja in config values from YAML and the project file (e.g. a test's `where`),
+    /// as dbt does. Hooks are left as written: they render when they run.
+    fn render_config_values(
+        &self,
+        ctx: &Arc<NodeContext>,
+        node: &Node,
+        test: Option<&TestCall>,
+        what: &str,
+    ) -> std::result::Result<(), Diagnostic> {
+        let templated: Vec<(String, String)> = node
+            .config
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "pre-hook" | "post-hook"))
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .filter(|(_, v)| v.contains("{{") || v.contains("{%"))
+            .collect();
+        for (key, text) in templated {
+            let rendered = self
+                .renderer
+                .env
+                .render_str(&text, Value::from_dyn_object(ctx.clone()))
+                .map_err(|e| {
+                    let what = format!("config '{key}' of {what}");
+                    let (file, line) = match test {
+                        Some(call) => (&call.yaml_file, call.yaml_line),
+                        None => (
+                            node.patch_path.as_ref().unwrap_or(&node.original_file_path),
+                            0,
+                        ),
+                    };
+                    let source = self.yaml_sources.get(file.as_path()).copied().unwrap_or("");
+                    let message = e.detail().unwrap_or("cannot render").to_string();
+                    Diagnostic::error(format!("{message} (in {what})"))
+                        .at_source(file, source, line, 0)
+                })?;
+            ctx.record().config.insert(key, Json::String(rendered));
+        }
+        Ok(())
+    }
+
     /// Evaluates a generic test's arguments and renders its macro call.
-    fn test(&self, ctx: &Arc<NodeContext>, node: &Node, call: &TestCall, what: &str) -> std::result::Result<String, Diagnostic> {
-        let yaml = self.yaml_sources.get(call.yaml_file.as_path()).copied().unwrap_or("");
+    fn test(
+        &self,
+        ctx: &Arc<NodeContext>,
+        node: &Node,
+        call: &TestCall,
+        what: &str,
+    ) -> std::result::Result<String, Diagnostic> {
+        let yaml = self
+            .yaml_sources
+            .get(call.yaml_file.as_path())
+            .copied()
+            .unwrap_or("");
         let at_yaml = |d: Diagnostic| -> Diagnostic {
-            if d.location.as_ref().is_some_and(|l| l.file == call.yaml_file) {
-                Diagnostic { location: None, source_line: None, ..d }.at_source(&call.yaml_file, yaml, call.yaml_line, call.yaml_col)
+            if d.location
+                .as_ref()
+                .is_some_and(|l| l.file == call.yaml_file)
+            {
+                Diagnostic {
+                    location: None,
+                    source_line: None,
+                    ..d
+                }
+                .at_source(&call.yaml_file, yaml, call.yaml_line, call.yaml_col)
             } else {
                 d
             }
@@ -330,7 +448,12 @@ impl Renders<'_> {
                 other => Ok(crate::template::json_value(other)),
             };
             let evaluated = evaluated.map_err(|e| {
-                at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, &format!("argument '{key}' of {what}")))
+                at_yaml(self.renderer.diagnostic(
+                    &e,
+                    &call.yaml_file,
+                    yaml,
+                    &format!("argument '{key}' of {what}"),
+                ))
             })?;
             kwargs.insert(key.clone(), evaluated);
         }
@@ -372,7 +495,11 @@ fn is_relation_call(text: &str) -> bool {
 /// Removes the newlines that kept line numbers right for a block starting at `line`.
 fn strip_padding(mut out: String, line: u32) -> String {
     let padding = line.saturating_sub(1) as usize;
-    let leading = out.bytes().take(padding).take_while(|b| *b == b'\n').count();
+    let leading = out
+        .bytes()
+        .take(padding)
+        .take_while(|b| *b == b'\n')
+        .count();
     out.drain(..leading);
     out
 }
@@ -421,17 +548,35 @@ fn substitute_in_config(node: &mut Node, resolver: &Resolver) {
 }
 
 /// Renders `{{ doc('x') }}` and other Jinja in YAML descriptions.
-fn render_descriptions(renderer: &Renderer, resolver: &Arc<Resolver>, nodes: &mut [Node]) -> Result<()> {
+fn render_descriptions(
+    renderer: &Renderer,
+    resolver: &Arc<Resolver>,
+    nodes: &mut [Node],
+) -> Result<()> {
     let errors: Vec<Diagnostic> = nodes
         .par_iter_mut()
         .filter_map(|node| {
             let templated = |s: &str| s.contains("{{") || s.contains("{%");
-            if !templated(&node.description) && !node.columns.values().any(|c| templated(&c.description)) {
+            if !templated(&node.description)
+                && !node.columns.values().any(|c| templated(&c.description))
+            {
                 return None;
             }
-            let ctx = Arc::new(NodeContext::new(resolver.clone(), Pass::Final, model_value(node), node.config.clone()));
-            let file = node.patch_path.clone().unwrap_or_else(|| node.original_file_path.clone());
-            let what = format!("the description of {} '{}'", node.resource_type.as_str(), node.name);
+            let ctx = Arc::new(NodeContext::new(
+                resolver.clone(),
+                Pass::Final,
+                model_value(node),
+                node.config.clone(),
+            ));
+            let file = node
+                .patch_path
+                .clone()
+                .unwrap_or_else(|| node.original_file_path.clone());
+            let what = format!(
+                "the description of {} '{}'",
+                node.resource_type.as_str(),
+                node.name
+            );
             let render = |text: &str| -> std::result::Result<String, Diagnostic> {
                 if !templated(text) {
                     return Ok(text.to_string());
@@ -439,7 +584,13 @@ fn render_descriptions(renderer: &Renderer, resolver: &Arc<Resolver>, nodes: &mu
                 renderer
                     .env
                     .render_str(text, Value::from_dyn_object(ctx.clone()))
-                    .map_err(|e| Diagnostic::error(format!("{} (in {what})", e.detail().unwrap_or("cannot render"))).at(&file, 0, 0))
+                    .map_err(|e| {
+                        Diagnostic::error(format!(
+                            "{} (in {what})",
+                            e.detail().unwrap_or("cannot render")
+                        ))
+                        .at(&file, 0, 0)
+                    })
             };
             let result = (|| {
                 node.description = render(&node.description)?;
@@ -451,11 +602,18 @@ fn render_descriptions(renderer: &Renderer, resolver: &Arc<Resolver>, nodes: &mu
             result.err()
         })
         .collect();
-    if errors.is_empty() { Ok(()) } else { Err(Errors(errors).sorted()) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Errors(errors).sorted())
+    }
 }
 
 /// Separates disabled nodes; tests that depend on a disabled node are disabled with it.
-fn split_disabled(nodes: Vec<Node>, resolver: &Resolver) -> (BTreeMap<String, Node>, BTreeMap<String, Node>) {
+fn split_disabled(
+    nodes: Vec<Node>,
+    resolver: &Resolver,
+) -> (BTreeMap<String, Node>, BTreeMap<String, Node>) {
     let disabled_names: HashSet<String> = nodes
         .iter()
         .filter(|n| !n.enabled() && n.resource_type != ResourceType::Test)
@@ -466,8 +624,7 @@ fn split_disabled(nodes: Vec<Node>, resolver: &Resolver) -> (BTreeMap<String, No
     for node in nodes {
         let test_of_disabled = node.resource_type == ResourceType::Test
             && node.refs.iter().any(|r| {
-                disabled_names.contains(&r.name)
-                    && resolver.refable.get(&r.name).is_some()
+                disabled_names.contains(&r.name) && resolver.refable.contains_key(&r.name)
             });
         if node.enabled() && !test_of_disabled {
             enabled.insert(node.unique_id.clone(), node);
@@ -479,7 +636,12 @@ fn split_disabled(nodes: Vec<Node>, resolver: &Resolver) -> (BTreeMap<String, No
 }
 
 /// Fills `depends_on_nodes` from refs and sources; a ref to a disabled node is an error.
-fn link(project: &Project, enabled: &mut BTreeMap<String, Node>, disabled: &BTreeMap<String, Node>, resolver: &Resolver) -> Result<()> {
+fn link(
+    project: &Project,
+    enabled: &mut BTreeMap<String, Node>,
+    disabled: &BTreeMap<String, Node>,
+    resolver: &Resolver,
+) -> Result<()> {
     let enabled_ids: HashSet<String> = enabled.keys().cloned().collect();
     let mut errors = Vec::new();
     for node in enabled.values_mut() {
@@ -488,7 +650,8 @@ fn link(project: &Project, enabled: &mut BTreeMap<String, Node>, disabled: &BTre
             let Some(target) = resolver.refable.get(&call.name) else {
                 continue;
             };
-            if !enabled_ids.contains(&target.unique_id) && disabled.contains_key(&target.unique_id) {
+            if !enabled_ids.contains(&target.unique_id) && disabled.contains_key(&target.unique_id)
+            {
                 let (line, col) = find_call(&node.raw_code, "ref", &call.name);
                 let source = file_text(project, &node.original_file_path).unwrap_or(&node.raw_code);
                 errors.push(
@@ -498,7 +661,12 @@ fn link(project: &Project, enabled: &mut BTreeMap<String, Node>, disabled: &BTre
                         node.name,
                         call.name
                     ))
-                    .at_source(&node.original_file_path, source, line + node.raw_line.saturating_sub(1), col)
+                    .at_source(
+                        &node.original_file_path,
+                        source,
+                        line + node.raw_line.saturating_sub(1),
+                        col,
+                    )
                     .with_help(format!("enable '{}' or remove this ref()", call.name)),
                 );
                 continue;
@@ -516,7 +684,11 @@ fn link(project: &Project, enabled: &mut BTreeMap<String, Node>, disabled: &BTre
         }
         node.depends_on_nodes = parents;
     }
-    if errors.is_empty() { Ok(()) } else { Err(Errors(errors).sorted()) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Errors(errors).sorted())
+    }
 }
 
 fn file_text<'a>(project: &'a Project, path: &Path) -> Option<&'a str> {
@@ -553,20 +725,29 @@ fn cycle_error(cycle: &[String], nodes: &BTreeMap<String, Node>) -> Diagnostic {
     let path: Vec<String> = cycle.iter().map(name).collect();
     let mut diagnostic = Diagnostic::error(format!("dependency cycle: {}", path.join(" -> ")))
         .with_help("break the cycle: one of these models must not ref() the next");
-    if let (Some(first), Some(second)) = (cycle.first().and_then(|id| nodes.get(id)), cycle.get(1)) {
+    if let (Some(first), Some(second)) = (cycle.first().and_then(|id| nodes.get(id)), cycle.get(1))
+    {
         let (line, col) = find_call(&first.raw_code, "ref", &name(second));
         diagnostic = diagnostic.at_source(&first.original_file_path, &first.raw_code, line, col);
     }
     for id in cycle.iter().skip(1).take(cycle.len().saturating_sub(2)) {
         if let Some(node) = nodes.get(id) {
-            diagnostic = diagnostic.with_note(format!("{} is {}", node.name, node.original_file_path.display()));
+            diagnostic = diagnostic.with_note(format!(
+                "{} is {}",
+                node.name,
+                node.original_file_path.display()
+            ));
         }
     }
     diagnostic
 }
 
 /// Parses every compiled node in the target's dialect, unless `static_analysis: off`.
-fn validate_sql(project: &Project, nodes: &BTreeMap<String, Node>, yaml_sources: &HashMap<&Path, &str>) -> Result<()> {
+fn validate_sql(
+    project: &Project,
+    nodes: &BTreeMap<String, Node>,
+    yaml_sources: &HashMap<&Path, &str>,
+) -> Result<()> {
     let dialect = project.target.dialect;
     let errors: Vec<Diagnostic> = nodes
         .par_iter()
@@ -583,22 +764,49 @@ fn validate_sql(project: &Project, nodes: &BTreeMap<String, Node>, yaml_sources:
             Some(sql_error(project, node, compiled, &error, yaml_sources))
         })
         .collect();
-    if errors.is_empty() { Ok(()) } else { Err(Errors(errors).sorted()) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Errors(errors).sorted())
+    }
 }
 
-fn sql_error(project: &Project, node: &Node, compiled: &str, error: &sql::SyntaxError, yaml_sources: &HashMap<&Path, &str>) -> Diagnostic {
+fn sql_error(
+    project: &Project,
+    node: &Node,
+    compiled: &str,
+    error: &sql::SyntaxError,
+    yaml_sources: &HashMap<&Path, &str>,
+) -> Diagnostic {
     let dialect = project.target.dialect;
-    let message = format!("SQL syntax error in {} '{}': {}", node.resource_type.as_str(), node.name, error.message);
-    let compiled_line = compiled.lines().nth(error.line.saturating_sub(1) as usize).unwrap_or("").trim();
+    let message = format!(
+        "SQL syntax error in {} '{}': {}",
+        node.resource_type.as_str(),
+        node.name,
+        error.message
+    );
+    let compiled_line = compiled
+        .lines()
+        .nth(error.line.saturating_sub(1) as usize)
+        .unwrap_or("")
+        .trim();
     let mut diagnostic = Diagnostic::error(message);
     if node.test.is_some() {
-        let yaml = yaml_sources.get(node.original_file_path.as_path()).copied().unwrap_or("");
+        let yaml = yaml_sources
+            .get(node.original_file_path.as_path())
+            .copied()
+            .unwrap_or("");
         diagnostic = diagnostic.at_source(&node.original_file_path, yaml, node.raw_line, 0);
     } else {
         let (line, exact) = sql::source_line(&node.raw_code, compiled, error.line);
         let line = line + node.raw_line.saturating_sub(1);
         let source = file_text(project, &node.original_file_path).unwrap_or(&node.raw_code);
-        diagnostic = diagnostic.at_source(&node.original_file_path, source, line, if exact { error.col } else { 0 });
+        diagnostic = diagnostic.at_source(
+            &node.original_file_path,
+            source,
+            line,
+            if exact { error.col } else { 0 },
+        );
     }
     diagnostic
         .with_note(format!("compiled SQL line {}: {compiled_line}", error.line))
@@ -622,7 +830,10 @@ fn inject_ephemerals(nodes: &mut BTreeMap<String, Node>, dag: &Dag) {
         if let Some(sql) = &node.compiled_code {
             node.compiled_code = Some(ephemeral::inject(sql, &ctes));
         }
-        node.extra_ctes = ctes.into_iter().map(|(id, sql)| (id, sql.trim_start().to_string())).collect();
+        node.extra_ctes = ctes
+            .into_iter()
+            .map(|(id, sql)| (id, sql.trim_start().to_string()))
+            .collect();
     }
 }
 
@@ -637,9 +848,12 @@ fn docs(project: &Project) -> Result<BTreeMap<String, DocNode>> {
                     let id = format!("doc.{}.{}", project.config.name, block.name);
                     if out.contains_key(&id) {
                         errors.push(
-                            Diagnostic::error(format!("docs block '{}' is defined twice", block.name))
-                                .at_source(&file.path, &file.contents, block.line, 0)
-                                .with_help("give each docs block a unique name"),
+                            Diagnostic::error(format!(
+                                "docs block '{}' is defined twice",
+                                block.name
+                            ))
+                            .at_source(&file.path, &file.contents, block.line, 0)
+                            .with_help("give each docs block a unique name"),
                         );
                         continue;
                     }
@@ -662,7 +876,11 @@ fn docs(project: &Project) -> Result<BTreeMap<String, DocNode>> {
             ),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(Errors(errors).sorted()) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Errors(errors).sorted())
+    }
 }
 
 /// Properties YAML entries that name no existing node: a warning with "did you mean".
@@ -674,7 +892,13 @@ fn unmatched_properties(project: &Project, index: &nodes::PropertiesIndex) -> Ve
         .iter()
         .map(|f| (ResourceType::Model, f))
         .chain(project.files.seeds.iter().map(|f| (ResourceType::Seed, f)))
-        .chain(project.files.analyses.iter().map(|f| (ResourceType::Analysis, f)))
+        .chain(
+            project
+                .files
+                .analyses
+                .iter()
+                .map(|f| (ResourceType::Analysis, f)),
+        )
     {
         names.entry(file.0).or_default().push(file.1.stem());
     }
@@ -736,7 +960,8 @@ pub fn compiled_path(target_dir: &Path, node: &Node) -> PathBuf {
     if node.test.is_some() {
         base.join(&node.original_file_path).join(&node.path)
     } else if node.resource_type == ResourceType::Snapshot {
-        base.join(&node.original_file_path).with_file_name(format!("{}.sql", node.name))
+        base.join(&node.original_file_path)
+            .with_file_name(format!("{}.sql", node.name))
     } else {
         base.join(&node.original_file_path)
     }

@@ -75,26 +75,45 @@ pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node
     let name = &project.config.name;
     let mut nodes = Vec::new();
     let mut errors = Vec::new();
-    let mut add = |kind: ResourceType, file: &ProjectFile, node_name: String, raw: String, raw_line: u32| {
-        let mut fqn = vec![name.clone()];
-        fqn.extend(file.folders());
-        if kind == ResourceType::Snapshot {
-            fqn.push(file.stem());
-        }
-        fqn.push(node_name.clone());
-        let unique_id = format!("{}.{name}.{node_name}", kind.as_str());
-        let mut node = new_node(unique_id, kind, node_name, name, file, fqn, raw, raw_line);
-        apply_configs(project, index, &mut node);
-        nodes.push(node);
-    };
+    let mut add =
+        |kind: ResourceType, file: &ProjectFile, node_name: String, raw: String, raw_line: u32| {
+            let mut fqn = vec![name.clone()];
+            fqn.extend(file.folders());
+            if kind == ResourceType::Snapshot {
+                fqn.push(file.stem());
+            }
+            fqn.push(node_name.clone());
+            let unique_id = format!("{}.{name}.{node_name}", kind.as_str());
+            let mut node = new_node(unique_id, kind, node_name, name, file, fqn, raw, raw_line);
+            apply_configs(project, index, &mut node);
+            nodes.push(node);
+        };
     for file in &project.files.models {
-        add(ResourceType::Model, file, file.stem(), file.contents.clone(), 1);
+        add(
+            ResourceType::Model,
+            file,
+            file.stem(),
+            file.contents.clone(),
+            1,
+        );
     }
     for file in &project.files.analyses {
-        add(ResourceType::Analysis, file, file.stem(), file.contents.clone(), 1);
+        add(
+            ResourceType::Analysis,
+            file,
+            file.stem(),
+            file.contents.clone(),
+            1,
+        );
     }
     for file in &project.files.singular_tests {
-        add(ResourceType::Test, file, file.stem(), file.contents.clone(), 1);
+        add(
+            ResourceType::Test,
+            file,
+            file.stem(),
+            file.contents.clone(),
+            1,
+        );
     }
     for file in &project.files.seeds {
         add(ResourceType::Seed, file, file.stem(), String::new(), 1);
@@ -103,7 +122,13 @@ pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node
         match blocks::find_blocks(&file.contents, &["snapshot"]) {
             Ok(found) => {
                 for block in found {
-                    add(ResourceType::Snapshot, file, block.name.clone(), block.body, block.body_line);
+                    add(
+                        ResourceType::Snapshot,
+                        file,
+                        block.name.clone(),
+                        block.body,
+                        block.body_line,
+                    );
                 }
             }
             Err(e) => errors.push(
@@ -240,7 +265,11 @@ fn check_unique_names(nodes: &[Node]) -> Result<()> {
             ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
         );
         let namespace = (refable, node.name.as_str());
-        let namespace = if refable { namespace } else { (false, node.unique_id.as_str()) };
+        let namespace = if refable {
+            namespace
+        } else {
+            (false, node.unique_id.as_str())
+        };
         if let Some(first) = seen.insert(namespace, &node.original_file_path) {
             errors.push(
                 Diagnostic::error(format!(
@@ -250,9 +279,15 @@ fn check_unique_names(nodes: &[Node]) -> Result<()> {
                     node.original_file_path.display()
                 ))
                 .at(&node.original_file_path, 0, 0)
-                .with_help("rename one of them; names of models, seeds and snapshots must be unique"),
+                .with_help(
+                    "rename one of them; names of models, seeds and snapshots must be unique",
+                ),
             );
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Errors(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Errors(errors))
+    }
 }

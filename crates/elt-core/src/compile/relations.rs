@@ -39,9 +39,13 @@ impl<'a> Namer<'a> {
     ) -> Self {
         let overridden = |name: &str| {
             let dialect = target.dialect.name();
-            [name.to_string(), format!("default__{name}"), format!("{dialect}__{name}")]
-                .iter()
-                .any(|m| resolver.project_macros.contains(m))
+            [
+                name.to_string(),
+                format!("default__{name}"),
+                format!("{dialect}__{name}"),
+            ]
+            .iter()
+            .any(|m| resolver.project_macros.contains(m))
         };
         Namer {
             custom_database: overridden("generate_database_name"),
@@ -60,25 +64,40 @@ impl<'a> Namer<'a> {
             return Ok(Relation::bare(self.target.dialect, name));
         }
         let config = |key: &str| node.config_str(key).map(str::to_string);
-        let legacy_snapshot = node.resource_type == ResourceType::Snapshot && config("target_schema").is_some();
+        let legacy_snapshot =
+            node.resource_type == ResourceType::Snapshot && config("target_schema").is_some();
         let schema = if legacy_snapshot {
             config("target_schema").unwrap_or_default()
         } else {
             let custom = config("schema").or_else(|| {
                 (node.resource_type == ResourceType::Test).then(|| "dbt_test__audit".to_string())
             });
-            self.name("generate_schema_name", self.custom_schema, custom, node, || {
-                Some(self.target.schema.clone())
-            })?
+            self.name(
+                "generate_schema_name",
+                self.custom_schema,
+                custom,
+                node,
+                || Some(self.target.schema.clone()),
+            )?
         };
         let database = if legacy_snapshot && config("target_database").is_some() {
             config("target_database").unwrap_or_default()
         } else {
-            self.name("generate_database_name", self.custom_database, config("database"), node, || {
-                Some(self.target.database.clone())
-            })?
+            self.name(
+                "generate_database_name",
+                self.custom_database,
+                config("database"),
+                node,
+                || Some(self.target.database.clone()),
+            )?
         };
-        let alias = self.name("generate_alias_name", self.custom_alias, config("alias"), node, || None)?;
+        let alias = self.name(
+            "generate_alias_name",
+            self.custom_alias,
+            config("alias"),
+            node,
+            || None,
+        )?;
         let mut relation = Relation::new(self.target.dialect, Some(database), schema, alias);
         apply_quoting(&mut relation, self.quoting);
         Ok(relation)
@@ -106,23 +125,33 @@ impl<'a> Namer<'a> {
         })
     }
 
-    fn call_macro(&self, macro_name: &str, custom: Option<String>, node: &Node) -> Result<String, Diagnostic> {
+    fn call_macro(
+        &self,
+        macro_name: &str,
+        custom: Option<String>,
+        node: &Node,
+    ) -> Result<String, Diagnostic> {
         let ctx = Arc::new(NodeContext::new(
             self.resolver.clone(),
             Pass::Final,
             model_value(node),
             node.config.clone(),
         ));
-        ctx.extra
-            .lock()
-            .expect("extra lock")
-            .insert("__custom".into(), custom.map(Value::from).unwrap_or(Value::from(())));
-        let what = format!("{macro_name} for {} '{}'", node.resource_type.as_str(), node.name);
+        ctx.extra.lock().expect("extra lock").insert(
+            "__custom".into(),
+            custom.map(Value::from).unwrap_or(Value::from(())),
+        );
+        let what = format!(
+            "{macro_name} for {} '{}'",
+            node.resource_type.as_str(),
+            node.name
+        );
         let value = self
             .renderer
             .eval(&format!("{macro_name}(__custom, model)"), &ctx)
             .map_err(|e| {
-                self.renderer.diagnostic(&e, &node.original_file_path, &node.raw_code, &what)
+                self.renderer
+                    .diagnostic(&e, &node.original_file_path, &node.raw_code, &what)
             })?;
         let name = value.to_string().trim().to_string();
         if name.is_empty() {

@@ -29,9 +29,12 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                 let unique_id = format!("source.{package}.{}.{}", source.name, table.name);
                 if out.contains_key(&unique_id) {
                     errors.push(
-                        Diagnostic::error(format!("source table '{}.{}' is declared twice", source.name, table.name))
-                            .at_source(&file.path, source_of(project, &file.path), table.line, 0)
-                            .with_help("declare each table once"),
+                        Diagnostic::error(format!(
+                            "source table '{}.{}' is declared twice",
+                            source.name, table.name
+                        ))
+                        .at_source(&file.path, source_of(project, &file.path), table.line, 0)
+                        .with_help("declare each table once"),
                     );
                     continue;
                 }
@@ -51,10 +54,17 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                         tags.push(tag.clone());
                     }
                 }
-                let identifier = table.identifier.clone().unwrap_or_else(|| table.name.clone());
-                let database = source.database.clone().unwrap_or_else(|| target.database.clone());
+                let identifier = table
+                    .identifier
+                    .clone()
+                    .unwrap_or_else(|| table.name.clone());
+                let database = source
+                    .database
+                    .clone()
+                    .unwrap_or_else(|| target.database.clone());
                 let schema = source.schema.clone().unwrap_or_else(|| source.name.clone());
-                let mut relation = Relation::new(target.dialect, Some(database), schema, identifier.clone());
+                let mut relation =
+                    Relation::new(target.dialect, Some(database), schema, identifier.clone());
                 apply_quoting(&mut relation, &project.config.quoting);
                 apply_quoting(&mut relation, &source.quoting);
                 apply_quoting(&mut relation, &table.quoting);
@@ -69,9 +79,16 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                         fqn,
                         source_description: source.described.description.clone(),
                         description: table.described.description.clone(),
-                        loader: table.loader.clone().or_else(|| source.loader.clone()).unwrap_or_default(),
+                        loader: table
+                            .loader
+                            .clone()
+                            .or_else(|| source.loader.clone())
+                            .unwrap_or_default(),
                         identifier,
-                        loaded_at_field: table.loaded_at_field.clone().or_else(|| source.loaded_at_field.clone()),
+                        loaded_at_field: table
+                            .loaded_at_field
+                            .clone()
+                            .or_else(|| source.loaded_at_field.clone()),
                         freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
                         external: table.external.clone(),
                         columns: columns(&table.columns),
@@ -86,7 +103,11 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
             }
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(Errors(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Errors(errors))
+    }
 }
 
 /// `quoting: {database: false, schema: true, identifier: false}`.

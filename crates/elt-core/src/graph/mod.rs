@@ -113,7 +113,12 @@ impl Dag {
 
     /// Ancestors (`Incoming`) or descendants (`Outgoing`) of `id` up to `depth` steps (all when
     /// `None`), not including `id` itself.
-    pub fn reachable(&self, id: &str, direction: Direction, depth: Option<usize>) -> HashSet<String> {
+    pub fn reachable(
+        &self,
+        id: &str,
+        direction: Direction,
+        depth: Option<usize>,
+    ) -> HashSet<String> {
         let mut seen = HashSet::new();
         let Some(&start) = self.index.get(id) else {
             return seen;
@@ -141,7 +146,11 @@ impl Dag {
                 .node_indices()
                 .map(|i| {
                     let id = self.graph[i].clone();
-                    let list = self.neighbors(&id, direction).into_iter().map(str::to_string).collect();
+                    let list = self
+                        .neighbors(&id, direction)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect();
                     (id, list)
                 })
                 .collect()
@@ -177,7 +186,10 @@ mod tests {
     #[test]
     fn reachable_with_depth() {
         let d = dag(&[("a", &[]), ("b", &["a"]), ("c", &["b"])]);
-        assert_eq!(d.reachable("a", Direction::Outgoing, Some(1)), HashSet::from(["b".to_string()]));
+        assert_eq!(
+            d.reachable("a", Direction::Outgoing, Some(1)),
+            HashSet::from(["b".to_string()])
+        );
         assert_eq!(d.reachable("c", Direction::Incoming, None).len(), 2);
         assert_eq!(d.topological(), ["a", "b", "c"]);
         assert!(d.find_cycle().is_none());

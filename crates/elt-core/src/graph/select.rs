@@ -17,9 +17,27 @@ use crate::diagnostics::{Diagnostic, Result, closest};
 use crate::manifest::{Manifest, Node, ResourceType};
 
 const METHODS: &[&str] = &[
-    "fqn", "tag", "path", "file", "source", "resource_type", "config", "test_type", "test_name",
-    "package", "state", "exposure", "metric", "result", "source_status", "group", "access",
-    "version", "semantic_model", "saved_query", "unit_test",
+    "fqn",
+    "tag",
+    "path",
+    "file",
+    "source",
+    "resource_type",
+    "config",
+    "test_type",
+    "test_name",
+    "package",
+    "state",
+    "exposure",
+    "metric",
+    "result",
+    "source_status",
+    "group",
+    "access",
+    "version",
+    "semantic_model",
+    "saved_query",
+    "unit_test",
 ];
 
 /// How tests next to selected nodes are picked up (dbt's `--indirect-selection`).
@@ -94,7 +112,9 @@ pub fn parse_criterion(raw: &str) -> Result<Criterion> {
         return Err(bad(format!("unknown method '{method_name}'{hint}")));
     }
     if method_name == "config" && method_args.is_empty() {
-        return Err(bad("write config.<key>:<value>, e.g. config.materialized:table".into()));
+        return Err(bad(
+            "write config.<key>:<value>, e.g. config.materialized:table".into(),
+        ));
     }
     if value.is_empty() {
         return Err(bad(format!("'{method_name}:' needs a value")));
@@ -142,7 +162,11 @@ impl Selector<'_> {
     /// `--select` and `--exclude` lists (each item may hold several space-separated terms).
     /// With no `--select`, everything is selected. Returns the ids and warnings for terms that
     /// matched nothing.
-    pub fn select(&self, select: &[String], exclude: &[String]) -> Result<(BTreeSet<String>, Vec<Diagnostic>)> {
+    pub fn select(
+        &self,
+        select: &[String],
+        exclude: &[String],
+    ) -> Result<(BTreeSet<String>, Vec<Diagnostic>)> {
         let mut warnings = Vec::new();
         let included = if select.is_empty() {
             self.manifest.all_ids().cloned().collect()
@@ -196,12 +220,7 @@ impl Selector<'_> {
         indirect
             .iter()
             .filter(|id| !direct.contains(*id))
-            .filter(|id| {
-                self.manifest
-                    .parents(id)
-                    .iter()
-                    .all(|p| direct.contains(p))
-            })
+            .filter(|id| self.manifest.parents(id).iter().all(|p| direct.contains(p)))
             .cloned()
             .collect()
     }
@@ -274,35 +293,63 @@ impl Selector<'_> {
             c.method.as_str()
         };
         let glob = |pattern: &str| -> Result<GlobMatcher> {
-            Glob::new(pattern).map(|g| g.compile_matcher()).map_err(|e| {
-                Diagnostic::error(format!("invalid selector '{}': bad pattern: {e}", c.raw)).into()
-            })
+            Glob::new(pattern)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| {
+                    Diagnostic::error(format!("invalid selector '{}': bad pattern: {e}", c.raw))
+                        .into()
+                })
         };
         let nodes = self.manifest.nodes.values();
         let ids: Vec<String> = match method {
-            "fqn" => nodes.filter(|n| fqn_matches(&n.fqn, &c.value)).map(|n| n.unique_id.clone()).collect(),
+            "fqn" => nodes
+                .filter(|n| fqn_matches(&n.fqn, &c.value))
+                .map(|n| n.unique_id.clone())
+                .collect(),
             "tag" => {
                 let m = glob(&c.value)?;
-                nodes.filter(|n| n.tags.iter().any(|t| m.is_match(t))).map(|n| n.unique_id.clone())
-                    .chain(self.manifest.sources.values().filter(|s| s.tags.iter().any(|t| m.is_match(t))).map(|s| s.unique_id.clone()))
+                nodes
+                    .filter(|n| n.tags.iter().any(|t| m.is_match(t)))
+                    .map(|n| n.unique_id.clone())
+                    .chain(
+                        self.manifest
+                            .sources
+                            .values()
+                            .filter(|s| s.tags.iter().any(|t| m.is_match(t)))
+                            .map(|s| s.unique_id.clone()),
+                    )
                     .collect()
             }
             "path" => {
                 let wanted = c.value.trim_end_matches('/').to_string();
                 let m = glob(&wanted)?;
-                let hit = |p: &std::path::Path| {
-                    p.starts_with(&wanted) || m.is_match(p)
-                };
-                nodes.filter(|n| hit(&n.original_file_path)).map(|n| n.unique_id.clone())
-                    .chain(self.manifest.sources.values().filter(|s| hit(&s.path)).map(|s| s.unique_id.clone()))
+                let hit = |p: &std::path::Path| p.starts_with(&wanted) || m.is_match(p);
+                nodes
+                    .filter(|n| hit(&n.original_file_path))
+                    .map(|n| n.unique_id.clone())
+                    .chain(
+                        self.manifest
+                            .sources
+                            .values()
+                            .filter(|s| hit(&s.path))
+                            .map(|s| s.unique_id.clone()),
+                    )
                     .collect()
             }
             "file" => {
                 let m = glob(&c.value)?;
                 nodes
                     .filter(|n| {
-                        let file = n.original_file_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                        let stem = n.original_file_path.file_stem().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                        let file = n
+                            .original_file_path
+                            .file_name()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        let stem = n
+                            .original_file_path
+                            .file_stem()
+                            .map(|f| f.to_string_lossy().into_owned())
+                            .unwrap_or_default();
                         m.is_match(&file) || m.is_match(&stem)
                     })
                     .map(|n| n.unique_id.clone())
@@ -314,8 +361,13 @@ impl Selector<'_> {
                     .sources
                     .values()
                     .filter(|s| {
-                        let with_package = [s.package_name.as_str(), s.source_name.as_str(), s.name.as_str()];
-                        parts_match(&parts, &with_package[1..]) || parts_match(&parts, &with_package)
+                        let with_package = [
+                            s.package_name.as_str(),
+                            s.source_name.as_str(),
+                            s.name.as_str(),
+                        ];
+                        parts_match(&parts, &with_package[1..])
+                            || parts_match(&parts, &with_package)
                     })
                     .map(|s| s.unique_id.clone())
                     .collect()
@@ -332,10 +384,16 @@ impl Selector<'_> {
                 if kind == ResourceType::Source {
                     self.manifest.sources.keys().cloned().collect()
                 } else {
-                    nodes.filter(|n| n.resource_type == kind).map(|n| n.unique_id.clone()).collect()
+                    nodes
+                        .filter(|n| n.resource_type == kind)
+                        .map(|n| n.unique_id.clone())
+                        .collect()
                 }
             }
-            "config" => nodes.filter(|n| config_matches(n, &c.method_args, &c.value)).map(|n| n.unique_id.clone()).collect(),
+            "config" => nodes
+                .filter(|n| config_matches(n, &c.method_args, &c.value))
+                .map(|n| n.unique_id.clone())
+                .collect(),
             "test_type" => nodes
                 .filter(|n| n.resource_type == ResourceType::Test)
                 .filter(|n| match c.value.as_str() {
@@ -354,8 +412,16 @@ impl Selector<'_> {
             }
             "package" => {
                 let m = glob(&c.value)?;
-                nodes.filter(|n| m.is_match(&n.package_name)).map(|n| n.unique_id.clone())
-                    .chain(self.manifest.sources.values().filter(|s| m.is_match(&s.package_name)).map(|s| s.unique_id.clone()))
+                nodes
+                    .filter(|n| m.is_match(&n.package_name))
+                    .map(|n| n.unique_id.clone())
+                    .chain(
+                        self.manifest
+                            .sources
+                            .values()
+                            .filter(|s| m.is_match(&s.package_name))
+                            .map(|s| s.unique_id.clone()),
+                    )
                     .collect()
             }
             other => {
@@ -376,7 +442,10 @@ impl Selector<'_> {
 fn default_method(value: &str) -> &'static str {
     if value.contains('/') || value.contains('\\') {
         "path"
-    } else if [".sql", ".csv", ".yml", ".yaml", ".py"].iter().any(|e| value.ends_with(e)) {
+    } else if [".sql", ".csv", ".yml", ".yaml", ".py"]
+        .iter()
+        .any(|e| value.ends_with(e))
+    {
         "file"
     } else {
         "fqn"
@@ -466,7 +535,10 @@ mod tests {
     #[test]
     fn bad_selectors_explain() {
         let err = parse_criterion("tagg:x").unwrap_err().to_string();
-        assert!(err.contains("unknown method 'tagg'; did you mean 'tag'?"), "{err}");
+        assert!(
+            err.contains("unknown method 'tagg'; did you mean 'tag'?"),
+            "{err}"
+        );
         assert!(parse_criterion("@+x").is_err());
         assert!(parse_criterion("config:x").is_err());
     }

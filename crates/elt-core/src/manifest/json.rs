@@ -13,7 +13,12 @@ use crate::diagnostics::{Diagnostic, Result};
 pub const SCHEMA_URL: &str = "https://schemas.getdbt.com/dbt/manifest/v12.json";
 
 /// Writes `manifest.json` to `path` (atomically: a temporary file renamed into place).
-pub fn write(manifest: &Manifest, parent_map: &BTreeMap<String, Vec<String>>, child_map: &BTreeMap<String, Vec<String>>, path: &Path) -> Result<()> {
+pub fn write(
+    manifest: &Manifest,
+    parent_map: &BTreeMap<String, Vec<String>>,
+    child_map: &BTreeMap<String, Vec<String>>,
+    path: &Path,
+) -> Result<()> {
     let value = to_json(manifest, parent_map, child_map);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
@@ -29,7 +34,11 @@ pub fn write(manifest: &Manifest, parent_map: &BTreeMap<String, Vec<String>>, ch
     write().map_err(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())).into())
 }
 
-pub fn to_json(manifest: &Manifest, parent_map: &BTreeMap<String, Vec<String>>, child_map: &BTreeMap<String, Vec<String>>) -> Json {
+pub fn to_json(
+    manifest: &Manifest,
+    parent_map: &BTreeMap<String, Vec<String>>,
+    child_map: &BTreeMap<String, Vec<String>>,
+) -> Json {
     let nodes: Map<String, Json> = manifest
         .nodes
         .iter()
@@ -148,24 +157,33 @@ fn node_json(node: &Node) -> Json {
     let relation = node.relation.as_ref();
     let relation_name = match node.resource_type {
         ResourceType::Model if node.is_ephemeral() => None,
-        ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => relation.map(|r| r.to_string()),
-        ResourceType::Test if node.config.get("store_failures").and_then(Json::as_bool) == Some(true) => {
+        ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => {
+            relation.map(|r| r.to_string())
+        }
+        ResourceType::Test
+            if node.config.get("store_failures").and_then(Json::as_bool) == Some(true) =>
+        {
             relation.map(|r| r.to_string())
         }
         _ => None,
     };
     let mut config = node.config.clone();
     config.entry("enabled").or_insert(json!(true));
-    config.entry("materialized").or_insert(json!(node.materialized()));
+    config
+        .entry("materialized")
+        .or_insert(json!(node.materialized()));
     config.entry("tags").or_insert(json!([]));
     config.entry("meta").or_insert(json!({}));
     config.entry("pre-hook").or_insert(json!([]));
     config.entry("post-hook").or_insert(json!([]));
-    let compiled_path = node.compiled_code.as_ref().map(|_| {
-        Path::new("target/compiled")
-            .join(&node.package_name)
-            .join(&node.original_file_path)
-    });
+    let compiled_path = node
+        .compiled_code
+        .as_ref()
+        .map(|_| crate::compile::compiled_path(Path::new("target"), node));
+    let checksum = match node.checksum.as_str() {
+        "" => json!({"name": "none", "checksum": ""}),
+        sha => json!({"name": "sha256", "checksum": sha}),
+    };
     let mut value = json!({
         "database": relation.and_then(|r| r.database.clone()),
         "schema": relation.map(|r| r.schema.clone()),
@@ -177,7 +195,7 @@ fn node_json(node: &Node) -> Json {
         "unique_id": node.unique_id,
         "fqn": node.fqn,
         "alias": relation.map(|r| r.identifier.clone()).unwrap_or_else(|| node.name.clone()),
-        "checksum": {"name": "sha256", "checksum": node.checksum},
+        "checksum": checksum,
         "config": config,
         "tags": node.tags,
         "description": node.description,
@@ -208,8 +226,17 @@ fn node_json(node: &Node) -> Json {
     });
     let object = value.as_object_mut().expect("node json is an object");
     if node.resource_type == ResourceType::Model {
-        object.insert("access".into(), node.extra.get("access").cloned().unwrap_or(json!("protected")));
-        object.insert("constraints".into(), node.extra.get("constraints").cloned().unwrap_or(json!([])));
+        object.insert(
+            "access".into(),
+            node.extra
+                .get("access")
+                .cloned()
+                .unwrap_or(json!("protected")),
+        );
+        object.insert(
+            "constraints".into(),
+            node.extra.get("constraints").cloned().unwrap_or(json!([])),
+        );
         object.insert("version".into(), Json::Null);
         object.insert("latest_version".into(), Json::Null);
         object.insert("deprecation_date".into(), Json::Null);

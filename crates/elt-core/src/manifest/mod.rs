@@ -131,7 +131,10 @@ impl Node {
     }
 
     pub fn enabled(&self) -> bool {
-        self.config.get("enabled").and_then(Json::as_bool).unwrap_or(true)
+        self.config
+            .get("enabled")
+            .and_then(Json::as_bool)
+            .unwrap_or(true)
     }
 
     pub fn config_str(&self, key: &str) -> Option<&str> {

@@ -98,12 +98,13 @@ impl ProjectConfig {
                 "no elt_project.yml or dbt_project.yml in {}",
                 root.display()
             ))
-            .with_help("run elt in a project folder, pass --project-dir, or create one with `elt init`")
+            .with_help(
+                "run elt in a project folder, pass --project-dir, or create one with `elt init`",
+            )
             .into());
         };
-        let source = std::fs::read_to_string(root.join(&file)).map_err(|e| {
-            Diagnostic::error(format!("cannot read {}: {e}", file.display()))
-        })?;
+        let source = std::fs::read_to_string(root.join(&file))
+            .map_err(|e| Diagnostic::error(format!("cannot read {}: {e}", file.display())))?;
         Self::parse(file, source)
     }
 
@@ -122,7 +123,14 @@ impl ProjectConfig {
         for (key, _) in entries {
             let name = key.key_text();
             if !KNOWN_KEYS.contains(&name.as_str()) {
-                warnings.push(unknown_key_warning(&file, &source, key, &name, KNOWN_KEYS, "the project file"));
+                warnings.push(unknown_key_warning(
+                    &file,
+                    &source,
+                    key,
+                    &name,
+                    KNOWN_KEYS,
+                    "the project file",
+                ));
             }
         }
         let str_at = |key: &str| -> Result<Option<String>> {
@@ -188,10 +196,18 @@ impl ProjectConfig {
             },
             target_path: str_at("target-path")?.unwrap_or_else(|| "target".into()),
             vars: mapping(&file, &source, &doc, "vars")?,
-            config_trees: ["models", "seeds", "snapshots", "tests", "data_tests", "sources", "analyses"]
-                .iter()
-                .filter_map(|k| doc.get(k).map(|n| (k.to_string(), n.clone())))
-                .collect(),
+            config_trees: [
+                "models",
+                "seeds",
+                "snapshots",
+                "tests",
+                "data_tests",
+                "sources",
+                "analyses",
+            ]
+            .iter()
+            .filter_map(|k| doc.get(k).map(|n| (k.to_string(), n.clone())))
+            .collect(),
             on_run_start: hooks("on-run-start")?,
             on_run_end: hooks("on-run-end")?,
             dispatch: dispatch(&file, &source, &doc)?,
@@ -233,9 +249,11 @@ fn mapping(file: &Path, source: &str, doc: &YNode, key: &str) -> Result<Map<Stri
         Some(n) if n.is_null() => Ok(Map::new()),
         Some(n) => match n.to_json() {
             Json::Object(map) => Ok(map),
-            _ => Err(Diagnostic::error(format!("'{key}' must be a mapping, found {}", n.kind()))
-                .at_source(file, source, n.line, n.col)
-                .into()),
+            _ => Err(
+                Diagnostic::error(format!("'{key}' must be a mapping, found {}", n.kind()))
+                    .at_source(file, source, n.line, n.col)
+                    .into(),
+            ),
         },
     }
 }
@@ -305,7 +323,10 @@ mod tests {
     fn unknown_key_warns_with_suggestion() {
         let (_, warnings) = parse("name: shop\nmodel-path: [m]\n").unwrap();
         assert_eq!(warnings.len(), 1);
-        assert_eq!(warnings[0].help.as_deref(), Some("did you mean 'model-paths'?"));
+        assert_eq!(
+            warnings[0].help.as_deref(),
+            Some("did you mean 'model-paths'?")
+        );
         assert_eq!(warnings[0].location.as_ref().unwrap().line, 2);
     }
 

@@ -94,9 +94,11 @@ pub fn discover(root: &Path, config: &ProjectConfig) -> Result<(ProjectFiles, Ve
                     ("csv", Kind::Seed) => Kind::Seed,
                     ("py", Kind::Model) => {
                         warnings.push(
-                            Diagnostic::warning("Python models are not supported; this file is skipped")
-                                .at(&path, 0, 0)
-                                .with_help("write the model in SQL"),
+                            Diagnostic::warning(
+                                "Python models are not supported; this file is skipped",
+                            )
+                            .at(&path, 0, 0)
+                            .with_help("write the model in SQL"),
                         );
                         continue;
                     }

@@ -16,8 +16,20 @@ use crate::diagnostics::Diagnostic;
 /// Keys whose value is a mapping but that are configs, not sub-folders, when written
 /// without `+` in a config tree.
 const MAPPING_CONFIGS: &[&str] = &[
-    "meta", "docs", "persist_docs", "grants", "contract", "column_types", "quoting", "settings",
-    "snapshot_meta_column_names", "partition_by", "labels", "freshness", "config", "query_settings",
+    "meta",
+    "docs",
+    "persist_docs",
+    "grants",
+    "contract",
+    "column_types",
+    "quoting",
+    "settings",
+    "snapshot_meta_column_names",
+    "partition_by",
+    "labels",
+    "freshness",
+    "config",
+    "query_settings",
 ];
 
 /// Keys merged key by key instead of replaced.
@@ -159,9 +171,13 @@ fn as_hook_list(value: Option<&Json>) -> Vec<Json> {
     items
         .into_iter()
         .map(|item| match item {
-            Json::String(sql) => serde_json::json!({"sql": sql, "transaction": true, "index": null}),
+            Json::String(sql) => {
+                serde_json::json!({"sql": sql, "transaction": true, "index": null})
+            }
             Json::Object(map) => Json::Object(map),
-            other => serde_json::json!({"sql": other.to_string(), "transaction": true, "index": null}),
+            other => {
+                serde_json::json!({"sql": other.to_string(), "transaction": true, "index": null})
+            }
         })
         .collect()
 }
@@ -194,8 +210,18 @@ mod tests {
     #[test]
     fn hooks_accumulate_and_meta_merges() {
         let mut base = Map::new();
-        merge(&mut base, json!({"pre_hook": "a", "meta": {"x": 1}}).as_object().unwrap());
-        merge(&mut base, json!({"pre-hook": ["b"], "meta": {"y": 2}}).as_object().unwrap());
+        merge(
+            &mut base,
+            json!({"pre_hook": "a", "meta": {"x": 1}})
+                .as_object()
+                .unwrap(),
+        );
+        merge(
+            &mut base,
+            json!({"pre-hook": ["b"], "meta": {"y": 2}})
+                .as_object()
+                .unwrap(),
+        );
         assert_eq!(base["pre-hook"].as_array().unwrap().len(), 2);
         assert_eq!(base["meta"], json!({"x": 1, "y": 2}));
     }

@@ -49,7 +49,14 @@ impl Target {
             .iter()
             .map(|(k, v)| {
                 let secret = SECRET_KEYS.iter().any(|s| k.to_lowercase().contains(s));
-                (k.clone(), if secret { Json::from("********") } else { v.clone() })
+                (
+                    k.clone(),
+                    if secret {
+                        Json::from("********")
+                    } else {
+                        v.clone()
+                    },
+                )
             })
             .collect()
     }
@@ -109,7 +116,11 @@ pub fn load_target(dirs: &[PathBuf], request: &ProfileRequest) -> Result<Target>
             .with_help("add `profile: <name>` naming a profile in profiles.yml")
             .into());
     };
-    let Some(path) = dirs.iter().map(|d| d.join("profiles.yml")).find(|p| p.is_file()) else {
+    let Some(path) = dirs
+        .iter()
+        .map(|d| d.join("profiles.yml"))
+        .find(|p| p.is_file())
+    else {
         let searched: Vec<_> = dirs.iter().map(|d| d.display().to_string()).collect();
         return Err(Diagnostic::error(format!(
             "no profiles.yml found for profile '{profile_name}'"
@@ -124,9 +135,15 @@ pub fn load_target(dirs: &[PathBuf], request: &ProfileRequest) -> Result<Target>
     parse_target(&path, &source, profile_name, request)
 }
 
-fn parse_target(path: &Path, source: &str, profile_name: &str, request: &ProfileRequest) -> Result<Target> {
+fn parse_target(
+    path: &Path,
+    source: &str,
+    profile_name: &str,
+    request: &ProfileRequest,
+) -> Result<Target> {
     let doc = yaml::parse(source).map_err(|e| {
-        Diagnostic::error(format!("invalid YAML: {}", e.message)).at_source(path, source, e.line, e.col)
+        Diagnostic::error(format!("invalid YAML: {}", e.message))
+            .at_source(path, source, e.line, e.col)
     })?;
     let Some(profile) = doc.get(profile_name) else {
         let names: Vec<String> = doc
@@ -140,7 +157,12 @@ fn parse_target(path: &Path, source: &str, profile_name: &str, request: &Profile
             "profile '{profile_name}' is not in {}",
             path.display()
         ))
-        .at_source(request.project_file, request.project_source, request.profile_line, 0);
+        .at_source(
+            request.project_file,
+            request.project_source,
+            request.profile_line,
+            0,
+        );
         error = match closest(profile_name, names.iter().map(String::as_str)) {
             Some(best) => error.with_help(format!("did you mean '{best}'?")),
             None if names.is_empty() => error.with_help("add the profile to profiles.yml"),
@@ -158,7 +180,12 @@ fn parse_target(path: &Path, source: &str, profile_name: &str, request: &Profile
             .unwrap_or_else(|| "dev".into()),
     };
     let outputs = profile.get("outputs").ok_or_else(|| {
-        at(path, source, profile, format!("profile '{profile_name}' has no 'outputs'"))
+        at(
+            path,
+            source,
+            profile,
+            format!("profile '{profile_name}' has no 'outputs'"),
+        )
     })?;
     let Some(output) = outputs.get(&target_name) else {
         let names: Vec<String> = outputs
@@ -181,11 +208,15 @@ fn parse_target(path: &Path, source: &str, profile_name: &str, request: &Profile
     };
     let mut settings = Map::new();
     for (key, value) in output.as_map().unwrap_or_default() {
-        let rendered = render_json(value.to_json(), request.vars).map_err(|m| at(path, source, value, m))?;
+        let rendered =
+            render_json(value.to_json(), request.vars).map_err(|m| at(path, source, value, m))?;
         settings.insert(key.key_text(), rendered);
     }
     let type_node = output.get("type");
-    let type_name = settings.get("type").and_then(Json::as_str).unwrap_or_default();
+    let type_name = settings
+        .get("type")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
     let dialect = Dialect::from_type(type_name).ok_or_else(|| {
         at(
             path,
@@ -203,12 +234,16 @@ fn parse_target(path: &Path, source: &str, profile_name: &str, request: &Profile
             (database, text("schema").unwrap_or_else(|| "main".into()))
         }
         Dialect::Postgres => (
-            text("dbname").or_else(|| text("database")).unwrap_or_else(|| "postgres".into()),
+            text("dbname")
+                .or_else(|| text("database"))
+                .unwrap_or_else(|| "postgres".into()),
             text("schema").unwrap_or_else(|| "public".into()),
         ),
         Dialect::ClickHouse => (
             String::new(),
-            text("schema").or_else(|| text("database")).unwrap_or_else(|| "default".into()),
+            text("schema")
+                .or_else(|| text("database"))
+                .unwrap_or_else(|| "default".into()),
         ),
     };
     let threads = match settings.get("threads") {
@@ -218,7 +253,12 @@ fn parse_target(path: &Path, source: &str, profile_name: &str, request: &Profile
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
             .filter(|n| *n > 0)
             .ok_or_else(|| {
-                at(path, source, output.get("threads").unwrap_or(output), "'threads' must be a positive integer")
+                at(
+                    path,
+                    source,
+                    output.get("threads").unwrap_or(output),
+                    "'threads' must be a positive integer",
+                )
             })? as usize,
     };
     Ok(Target {
@@ -272,18 +312,22 @@ pub fn render(text: &str, vars: &Map<String, Json>) -> std::result::Result<Strin
     let mut env = minijinja::Environment::new();
     env.add_function("env_var", crate::template::functions::env_var);
     let vars = vars.clone();
-    env.add_function("var", move |name: String, default: Option<minijinja::Value>| {
-        match (vars.get(&name), default) {
+    env.add_function(
+        "var",
+        move |name: String, default: Option<minijinja::Value>| match (vars.get(&name), default) {
             (Some(v), _) => Ok(crate::template::json_value(v)),
             (None, Some(d)) => Ok(d),
             (None, None) => Err(minijinja::Error::new(
                 minijinja::ErrorKind::UndefinedError,
                 format!("required var '{name}' not found"),
             )),
-        }
-    });
+        },
+    );
     env.render_str(text, ()).map_err(|e| {
-        let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.to_string());
+        let detail = e
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.to_string());
         format!("cannot render '{text}': {detail}")
     })
 }
@@ -309,8 +353,17 @@ mod tests {
         unsafe { std::env::set_var("ELT_TEST_PROFILE_PATH", "warehouse/dev.duckdb") };
         let src = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: \"{{ env_var('ELT_TEST_PROFILE_PATH') }}\"\n      threads: 4\n      password: hunter2\n";
         let vars = Map::new();
-        let t = parse_target(Path::new("profiles.yml"), src, "shop", &request(&vars, None)).unwrap();
-        assert_eq!((t.database.as_str(), t.schema.as_str(), t.threads), ("dev", "main", 4));
+        let t = parse_target(
+            Path::new("profiles.yml"),
+            src,
+            "shop",
+            &request(&vars, None),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.database.as_str(), t.schema.as_str(), t.threads),
+            ("dev", "main", 4)
+        );
         assert!(!format!("{t:?}").contains("hunter2"));
     }
 
@@ -318,7 +371,13 @@ mod tests {
     fn unknown_target_suggests() {
         let src = "shop:\n  outputs:\n    dev:\n      type: duckdb\n";
         let vars = Map::new();
-        let err = parse_target(Path::new("profiles.yml"), src, "shop", &request(&vars, Some("deb"))).unwrap_err();
+        let err = parse_target(
+            Path::new("profiles.yml"),
+            src,
+            "shop",
+            &request(&vars, Some("deb")),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("did you mean 'dev'?"), "{err}");
     }
 
@@ -326,7 +385,13 @@ mod tests {
     fn missing_env_var_is_an_error() {
         let src = "shop:\n  outputs:\n    dev:\n      type: postgres\n      password: \"{{ env_var('ELT_SURELY_UNSET_VAR') }}\"\n";
         let vars = Map::new();
-        let err = parse_target(Path::new("profiles.yml"), src, "shop", &request(&vars, None)).unwrap_err();
+        let err = parse_target(
+            Path::new("profiles.yml"),
+            src,
+            "shop",
+            &request(&vars, None),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("ELT_SURELY_UNSET_VAR"), "{err}");
     }
 }

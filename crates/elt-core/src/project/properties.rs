@@ -13,28 +13,97 @@ use super::yaml::{self, YNode};
 use crate::diagnostics::{Diagnostic, Result};
 
 const TOP_KEYS: &[&str] = &[
-    "version", "models", "seeds", "snapshots", "analyses", "sources", "macros", "exposures",
-    "metrics", "semantic_models", "saved_queries", "groups", "unit_tests", "data_tests", "functions",
+    "version",
+    "models",
+    "seeds",
+    "snapshots",
+    "analyses",
+    "sources",
+    "macros",
+    "exposures",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "groups",
+    "unit_tests",
+    "data_tests",
+    "functions",
 ];
 /// Top-level sections we accept but do not use yet.
 const IGNORED_SECTIONS: &[&str] = &[
-    "exposures", "metrics", "semantic_models", "saved_queries", "groups", "unit_tests", "functions",
+    "exposures",
+    "metrics",
+    "semantic_models",
+    "saved_queries",
+    "groups",
+    "unit_tests",
+    "functions",
 ];
 const NODE_KEYS: &[&str] = &[
-    "name", "description", "config", "columns", "tests", "data_tests", "docs", "meta", "tags",
-    "access", "group", "latest_version", "versions", "constraints", "deprecation_date", "time_spine",
+    "name",
+    "description",
+    "config",
+    "columns",
+    "tests",
+    "data_tests",
+    "docs",
+    "meta",
+    "tags",
+    "access",
+    "group",
+    "latest_version",
+    "versions",
+    "constraints",
+    "deprecation_date",
+    "time_spine",
 ];
 const COLUMN_KEYS: &[&str] = &[
-    "name", "description", "data_type", "tests", "data_tests", "meta", "tags", "quote",
-    "constraints", "policy_tags", "granularity", "config",
+    "name",
+    "description",
+    "data_type",
+    "tests",
+    "data_tests",
+    "meta",
+    "tags",
+    "quote",
+    "constraints",
+    "policy_tags",
+    "granularity",
+    "config",
 ];
 const SOURCE_KEYS: &[&str] = &[
-    "name", "description", "database", "schema", "loader", "loaded_at_field", "loaded_at_query",
-    "meta", "tags", "config", "freshness", "quoting", "tables", "overrides", "event_time",
+    "name",
+    "description",
+    "database",
+    "schema",
+    "loader",
+    "loaded_at_field",
+    "loaded_at_query",
+    "meta",
+    "tags",
+    "config",
+    "freshness",
+    "quoting",
+    "tables",
+    "overrides",
+    "event_time",
 ];
 const SOURCE_TABLE_KEYS: &[&str] = &[
-    "name", "description", "identifier", "loaded_at_field", "loaded_at_query", "meta", "tags",
-    "config", "freshness", "quoting", "external", "columns", "tests", "data_tests", "loader",
+    "name",
+    "description",
+    "identifier",
+    "loaded_at_field",
+    "loaded_at_query",
+    "meta",
+    "tags",
+    "config",
+    "freshness",
+    "quoting",
+    "external",
+    "columns",
+    "tests",
+    "data_tests",
+    "loader",
     "event_time",
 ];
 const MACRO_KEYS: &[&str] = &["name", "description", "docs", "meta", "arguments", "config"];
@@ -154,8 +223,20 @@ pub struct TestDefinition {
 
 /// Config keys that may be written beside a test's arguments (dbt's older style).
 const TEST_CONFIG_KEYS: &[&str] = &[
-    "severity", "tags", "enabled", "where", "limit", "warn_if", "error_if", "fail_calc",
-    "store_failures", "store_failures_as", "meta", "alias", "schema", "database",
+    "severity",
+    "tags",
+    "enabled",
+    "where",
+    "limit",
+    "warn_if",
+    "error_if",
+    "fail_calc",
+    "store_failures",
+    "store_failures_as",
+    "meta",
+    "alias",
+    "schema",
+    "database",
 ];
 
 /// Parses one properties file. Errors stop the file; warnings are returned beside it.
@@ -217,8 +298,14 @@ impl Parser<'_> {
     }
 
     fn warn_unknown(&mut self, key: &YNode, name: &str, valid: &[&str], what: &str) {
-        self.warnings
-            .push(unknown_key_warning(self.path, self.source, key, name, valid, what));
+        self.warnings.push(unknown_key_warning(
+            self.path,
+            self.source,
+            key,
+            name,
+            valid,
+            what,
+        ));
     }
 
     fn list<'n>(&self, node: &'n YNode, what: &str) -> Result<&'n [YNode]> {
@@ -226,16 +313,22 @@ impl Parser<'_> {
             return Ok(&[]);
         }
         node.as_seq().ok_or_else(|| {
-            self.error(node, format!("'{what}' must be a list, found {}", node.kind()))
-                .with_help(format!("write each entry of '{what}' as `- name: ...`"))
-                .into()
+            self.error(
+                node,
+                format!("'{what}' must be a list, found {}", node.kind()),
+            )
+            .with_help(format!("write each entry of '{what}' as `- name: ...`"))
+            .into()
         })
     }
 
     fn map<'n>(&self, node: &'n YNode, what: &str) -> Result<&'n [(YNode, YNode)]> {
         node.as_map().ok_or_else(|| {
-            self.error(node, format!("{what} must be a mapping, found {}", node.kind()))
-                .into()
+            self.error(
+                node,
+                format!("{what} must be a mapping, found {}", node.kind()),
+            )
+            .into()
         })
     }
 
@@ -244,7 +337,10 @@ impl Parser<'_> {
             super::yaml::YValue::Scalar { text, .. } => Ok(text.clone()),
             super::yaml::YValue::Null => Ok(String::new()),
             _ => Err(self
-                .error(node, format!("'{key}' must be a string, found {}", node.kind()))
+                .error(
+                    node,
+                    format!("'{key}' must be a string, found {}", node.kind()),
+                )
                 .into()),
         }
     }
@@ -254,7 +350,10 @@ impl Parser<'_> {
             Json::Object(map) => Ok(map),
             Json::Null => Ok(Map::new()),
             _ => Err(self
-                .error(node, format!("'{key}' must be a mapping, found {}", node.kind()))
+                .error(
+                    node,
+                    format!("'{key}' must be a mapping, found {}", node.kind()),
+                )
                 .into()),
         }
     }
@@ -270,7 +369,9 @@ impl Parser<'_> {
                 })
                 .collect(),
             Json::Null => Ok(vec![]),
-            _ => Err(self.error(node, "'tags' must be a string or a list of strings").into()),
+            _ => Err(self
+                .error(node, "'tags' must be a string or a list of strings")
+                .into()),
         }
     }
 
@@ -282,7 +383,9 @@ impl Parser<'_> {
             .find(|(k, _)| k.as_str() == Some("name"))
             .map(|(_, v)| v);
         match name {
-            Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => Ok(n.as_str().unwrap().to_string()),
+            Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => {
+                Ok(n.as_str().unwrap().to_string())
+            }
             _ => Err(self
                 .error(item, format!("a {what} entry has no 'name'"))
                 .with_help(format!("start each {what} with `- name: ...`"))
@@ -302,7 +405,12 @@ impl Parser<'_> {
         Ok(true)
     }
 
-    fn nodes(&mut self, value: &YNode, section: Section, out: &mut Vec<NodeProperties>) -> Result<()> {
+    fn nodes(
+        &mut self,
+        value: &YNode,
+        section: Section,
+        out: &mut Vec<NodeProperties>,
+    ) -> Result<()> {
         let what = section.resource_type();
         for item in self.list(value, &format!("{what}s"))? {
             let mut node = NodeProperties {
@@ -406,7 +514,9 @@ impl Parser<'_> {
                 "database" => source.database = Some(self.string(value, "database")?),
                 "schema" => source.schema = Some(self.string(value, "schema")?),
                 "loader" => source.loader = Some(self.string(value, "loader")?),
-                "loaded_at_field" => source.loaded_at_field = Some(self.string(value, "loaded_at_field")?),
+                "loaded_at_field" => {
+                    source.loaded_at_field = Some(self.string(value, "loaded_at_field")?)
+                }
                 "freshness" => source.freshness = Some(value.to_json()),
                 "quoting" => source.quoting = self.json_map(value, "quoting")?,
                 "tables" => {
@@ -444,7 +554,9 @@ impl Parser<'_> {
             match name.as_str() {
                 "name" | "event_time" | "loaded_at_query" => {}
                 "identifier" => table.identifier = Some(self.string(value, "identifier")?),
-                "loaded_at_field" => table.loaded_at_field = Some(self.string(value, "loaded_at_field")?),
+                "loaded_at_field" => {
+                    table.loaded_at_field = Some(self.string(value, "loaded_at_field")?)
+                }
                 "freshness" => table.freshness = Some(value.to_json()),
                 "quoting" => table.quoting = self.json_map(value, "quoting")?,
                 "external" => table.external = Some(value.to_json()),
@@ -505,7 +617,10 @@ impl Parser<'_> {
                 (entries[0].0.key_text(), Some(&entries[0].1))
             } else {
                 return Err(self
-                    .error(item, "a test must be a name or a mapping with one test name as key")
+                    .error(
+                        item,
+                        "a test must be a name or a mapping with one test name as key",
+                    )
                     .with_help("e.g. `- accepted_values: {values: ['a', 'b']}`")
                     .into());
             }
@@ -584,7 +699,10 @@ models:
         assert_eq!(orders.columns[0].tests.len(), 2);
         let accepted = &orders.columns[1].tests[0];
         assert_eq!(accepted.test_name, "accepted_values");
-        assert_eq!(accepted.args["values"], serde_json::json!(["placed", "shipped"]));
+        assert_eq!(
+            accepted.args["values"],
+            serde_json::json!(["placed", "shipped"])
+        );
         assert_eq!(accepted.config["severity"], "warn");
         let rel = &orders.columns[2].tests[0];
         assert_eq!(rel.args["to"], "ref('customers')");
@@ -595,9 +713,15 @@ models:
     fn unknown_keys_warn_with_line() {
         let src = "models:\n  - name: a\n    descripton: x\n    columns:\n      - name: id\n        test: [unique]\n";
         let (_, warnings) = parse(Path::new("m.yml"), src).unwrap();
-        let lines: Vec<_> = warnings.iter().map(|w| w.location.as_ref().unwrap().line).collect();
+        let lines: Vec<_> = warnings
+            .iter()
+            .map(|w| w.location.as_ref().unwrap().line)
+            .collect();
         assert_eq!(lines, [3, 6]);
-        assert_eq!(warnings[0].help.as_deref(), Some("did you mean 'description'?"));
+        assert_eq!(
+            warnings[0].help.as_deref(),
+            Some("did you mean 'description'?")
+        );
         assert_eq!(warnings[1].help.as_deref(), Some("did you mean 'tests'?"));
     }
 

@@ -77,7 +77,10 @@ impl Builder {
         match &mut parent.value {
             YValue::Seq(items) => items.push(node),
             YValue::Map(entries) => {
-                let pending = self.pending_keys.last_mut().expect("a key slot per mapping");
+                let pending = self
+                    .pending_keys
+                    .last_mut()
+                    .expect("a key slot per mapping");
                 match pending.take() {
                     None => *pending = Some(node),
                     Some(key) => entries.push((key, node)),
@@ -105,8 +108,9 @@ fn resolve_merge_keys(entries: &mut Vec<(YNode, YNode)>) {
     if !entries.iter().any(|(k, _)| k.as_str() == Some("<<")) {
         return;
     }
-    let (merges, mut own): (Vec<_>, Vec<_>) =
-        entries.drain(..).partition(|(k, _)| k.as_str() == Some("<<"));
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries
+        .drain(..)
+        .partition(|(k, _)| k.as_str() == Some("<<"));
     for (_, merged) in merges {
         let sources = match merged.value {
             YValue::Seq(items) => items,
@@ -262,10 +266,11 @@ fn resolve_plain_scalar(text: &str) -> Json {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_digit() || c == '.');
-    if numeric_shape && let Ok(f) = text.parse::<f64>() {
-        if let Some(n) = serde_json::Number::from_f64(f) {
-            return Json::Number(n);
-        }
+    if numeric_shape
+        && let Ok(f) = text.parse::<f64>()
+        && let Some(n) = serde_json::Number::from_f64(f)
+    {
+        return Json::Number(n);
     }
     Json::String(text.to_string())
 }
@@ -276,10 +281,9 @@ mod tests {
 
     #[test]
     fn positions_anchors_and_merge_keys() {
-        let doc = parse(
-            "base: &b\n  x: 1\n  y: 'two'\nother:\n  <<: *b\n  y: 3\nlist: [a, ~, 1.5]\n",
-        )
-        .unwrap();
+        let doc =
+            parse("base: &b\n  x: 1\n  y: 'two'\nother:\n  <<: *b\n  y: 3\nlist: [a, ~, 1.5]\n")
+                .unwrap();
         let other = doc.get("other").unwrap();
         assert_eq!(other.line, 5);
         assert_eq!(

@@ -27,7 +27,8 @@ pub enum Expect {
 
 /// Parses compiled SQL and checks it has the expected shape.
 pub fn validate(dialect: Dialect, sql: &str, expect: Expect) -> Result<(), SyntaxError> {
-    let statements = Parser::parse_sql(&*dialect.sql_dialect(), sql).map_err(|e| from_parser_error(&e, sql))?;
+    let statements =
+        Parser::parse_sql(&*dialect.sql_dialect(), sql).map_err(|e| from_parser_error(&e, sql))?;
     if expect == Expect::Statements {
         return Ok(());
     }
@@ -39,7 +40,8 @@ pub fn validate(dialect: Dialect, sql: &str, expect: Expect) -> Result<(), Synta
         }),
         [Statement::Query(_)] => Ok(()),
         [_] => Err(SyntaxError {
-            message: "expected a SELECT (or WITH ... SELECT) query; elt wraps it in the DDL itself".into(),
+            message: "expected a SELECT (or WITH ... SELECT) query; elt wraps it in the DDL itself"
+                .into(),
             line: first_code_line(sql),
             col: 0,
         }),
@@ -127,16 +129,33 @@ mod tests {
     #[test]
     fn accepts_queries_in_each_dialect() {
         for d in Dialect::ALL {
-            validate(d, "with x as (select 1 as a) select a from x", Expect::Query).unwrap();
+            validate(
+                d,
+                "with x as (select 1 as a) select a from x",
+                Expect::Query,
+            )
+            .unwrap();
         }
-        validate(Dialect::DuckDb, "select * exclude (a) from t qualify row_number() over () = 1", Expect::Query).unwrap();
+        validate(
+            Dialect::DuckDb,
+            "select * exclude (a) from t qualify row_number() over () = 1",
+            Expect::Query,
+        )
+        .unwrap();
     }
 
     #[test]
     fn rejects_ddl_and_many_statements() {
         assert!(validate(Dialect::Postgres, "create table t (a int)", Expect::Query).is_err());
         assert!(validate(Dialect::Postgres, "select 1; select 2", Expect::Query).is_err());
-        assert!(validate(Dialect::Postgres, "create table t (a int)", Expect::Statements).is_ok());
+        assert!(
+            validate(
+                Dialect::Postgres,
+                "create table t (a int)",
+                Expect::Statements
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@ fn next_tag(text: &str, from: usize) -> Result<Option<Tag<'_>>, BlockError> {
             let Some(close) = rest.find("%}") else {
                 return Err(unclosed(text, start, "tag", "close it with %}"));
             };
-            let inner = rest[2..close].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+            let inner =
+                rest[2..close].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
             if inner == "raw" {
                 pos = skip_raw(text, start + close + 2)?;
                 continue;
@@ -77,7 +78,10 @@ fn skip_raw(text: &str, from: usize) -> Result<usize, BlockError> {
     let mut pos = from;
     while let Some(offset) = text[pos..].find("{%") {
         let start = pos + offset;
-        let close = text[start..].find("%}").map(|c| start + c + 2).unwrap_or(text.len());
+        let close = text[start..]
+            .find("%}")
+            .map(|c| start + c + 2)
+            .unwrap_or(text.len());
         let inner = text[start + 2..close.saturating_sub(2)]
             .trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
         if inner == "endraw" {
@@ -85,7 +89,12 @@ fn skip_raw(text: &str, from: usize) -> Result<usize, BlockError> {
         }
         pos = close;
     }
-    Err(unclosed(text, from, "raw block", "close it with {% endraw %}"))
+    Err(unclosed(
+        text,
+        from,
+        "raw block",
+        "close it with {% endraw %}",
+    ))
 }
 
 fn unclosed(text: &str, offset: usize, what: &str, help: &str) -> BlockError {
@@ -99,7 +108,10 @@ fn unclosed(text: &str, offset: usize, what: &str, help: &str) -> BlockError {
 }
 
 fn first_word(inner: &str) -> &str {
-    inner.split(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("")
+    inner
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("")
 }
 
 /// Finds the top-level blocks of the given kinds (see [`BLOCK_KINDS`]).
@@ -181,7 +193,9 @@ pub fn test_as_macro(block: &Block) -> String {
     let open_end = block.full.len() - block.body.len() - closing_len(&block.full);
     let open = &block.full[..open_end];
     let close = &block.full[open_end + block.body.len()..];
-    let open = open.replacen("test", "macro", 1).replacen(&block.name, &format!("test_{}", block.name), 1);
+    let open =
+        open.replacen("test", "macro", 1)
+            .replacen(&block.name, &format!("test_{}", block.name), 1);
     let close = close.replacen("endtest", "endmacro", 1);
     format!("{open}{}{close}", block.body)
 }
@@ -198,7 +212,10 @@ mod tests {
     fn finds_macros_tests_and_skips_comments_and_raw() {
         let text = "{# {% macro hidden() %} #}\n{% raw %}{% macro raw_one() %}{% endraw %}\n{% macro a(x) -%}\n{{ x }}\n{%- endmacro %}\n\n{%- test positive(model, column_name) %}\nselect 1\n{% endtest %}\n";
         let blocks = find_blocks(text, &["macro", "test"]).unwrap();
-        let names: Vec<_> = blocks.iter().map(|b| (b.kind.as_str(), b.name.as_str(), b.line)).collect();
+        let names: Vec<_> = blocks
+            .iter()
+            .map(|b| (b.kind.as_str(), b.name.as_str(), b.line))
+            .collect();
         assert_eq!(names, [("macro", "a", 3), ("test", "positive", 7)]);
         assert_eq!(
             test_as_macro(&blocks[1]),
@@ -210,12 +227,16 @@ mod tests {
     #[test]
     fn unclosed_macro_is_an_error_with_line() {
         let err = find_blocks("\n{% macro a() %}\nselect 1\n", &["macro"]).unwrap_err();
-        assert_eq!((err.line, err.message.as_str()), (2, "macro 'a' is never closed"));
+        assert_eq!(
+            (err.line, err.message.as_str()),
+            (2, "macro 'a' is never closed")
+        );
     }
 
     #[test]
     fn docs_blocks() {
-        let blocks = find_blocks("{% docs orders %}\nAll orders.\n{% enddocs %}", &["docs"]).unwrap();
+        let blocks =
+            find_blocks("{% docs orders %}\nAll orders.\n{% enddocs %}", &["docs"]).unwrap();
         assert_eq!(blocks[0].body.trim(), "All orders.");
     }
 }

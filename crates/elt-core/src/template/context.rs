@@ -74,7 +74,9 @@ impl Resolver {
             .find(|c| self.project_macros.contains(**c));
         let builtin = || candidates.iter().find(|c| self.macros.contains_key(**c));
         let chosen = project_first.or_else(builtin)?;
-        self.macros.get_key_value(*chosen).map(|(k, v)| (k.as_str(), v))
+        self.macros
+            .get_key_value(*chosen)
+            .map(|(k, v)| (k.as_str(), v))
     }
 }
 
@@ -126,7 +128,12 @@ pub struct NodeContext {
 }
 
 impl NodeContext {
-    pub fn new(resolver: Arc<Resolver>, pass: Pass, model: Value, config: Map<String, Json>) -> Self {
+    pub fn new(
+        resolver: Arc<Resolver>,
+        pass: Pass,
+        model: Value,
+        config: Map<String, Json>,
+    ) -> Self {
         NodeContext {
             resolver,
             pass,
@@ -199,7 +206,15 @@ impl Object for NodeContext {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["this", "model", "target", "config", "adapter", "exceptions", "execute"])
+        Enumerator::Str(&[
+            "this",
+            "model",
+            "target",
+            "config",
+            "adapter",
+            "exceptions",
+            "execute",
+        ])
     }
 }
 
@@ -233,15 +248,31 @@ impl RelationValue {
         if let Some(relation) = &self.relation {
             return relation.clone();
         }
-        let (_, ctx) = self.placeholder.as_ref().expect("placeholder without relation");
+        let (_, ctx) = self
+            .placeholder
+            .as_ref()
+            .expect("placeholder without relation");
         ctx.record().needs_final_pass = true;
         let target = &ctx.resolver.target;
-        let part = |k: &str| target.get_attr(k).ok().map(|v| v.to_string()).unwrap_or_default();
-        Relation::new(ctx.resolver.dialect(), Some(part("database")), part("schema"), "__unresolved__".into())
+        let part = |k: &str| {
+            target
+                .get_attr(k)
+                .ok()
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        Relation::new(
+            ctx.resolver.dialect(),
+            Some(part("database")),
+            part("schema"),
+            "__unresolved__".into(),
+        )
     }
 
     pub fn relation(value: &Value) -> Option<Relation> {
-        value.downcast_object_ref::<RelationValue>().map(RelationValue::inspect)
+        value
+            .downcast_object_ref::<RelationValue>()
+            .map(RelationValue::inspect)
     }
 }
 
@@ -262,13 +293,19 @@ impl Object for RelationValue {
         })
     }
 
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         match method {
             "render" => Ok(Value::from(self.to_sql())),
             "include" | "quote" => {
                 let (kwargs,): (Kwargs,) = from_args(args)?;
                 let mut relation = self.inspect();
-                let flag = |k: &str| -> Result<Option<bool>, Error> { kwargs.get::<Option<bool>>(k) };
+                let flag =
+                    |k: &str| -> Result<Option<bool>, Error> { kwargs.get::<Option<bool>>(k) };
                 let (db, schema, ident) = (flag("database")?, flag("schema")?, flag("identifier")?);
                 kwargs.assert_all_used()?;
                 if method == "quote" {
@@ -277,7 +314,11 @@ impl Object for RelationValue {
                     relation.quote_identifier = ident.unwrap_or(relation.quote_identifier);
                     return Ok(RelationValue::resolved(relation));
                 }
-                let text = relation.render_parts(db.unwrap_or(true), schema.unwrap_or(true), ident.unwrap_or(true));
+                let text = relation.render_parts(
+                    db.unwrap_or(true),
+                    schema.unwrap_or(true),
+                    ident.unwrap_or(true),
+                );
                 Ok(Value::from_safe_string(text))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
@@ -311,7 +352,10 @@ impl Object for ConfigObject {
     fn call(self: &Arc<Self>, _state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let mut overlay = Map::new();
         for arg in args {
-            if let Some(kwargs) = Kwargs::try_from(arg.clone()).ok().filter(|_| !arg.is_undefined()) {
+            if let Some(kwargs) = Kwargs::try_from(arg.clone())
+                .ok()
+                .filter(|_| !arg.is_undefined())
+            {
                 for key in kwargs.args() {
                     let value: Value = kwargs.get(key)?;
                     overlay.insert(key.to_string(), to_json(&value)?);
@@ -332,7 +376,12 @@ impl Object for ConfigObject {
         Ok(Value::from(""))
     }
 
-    fn call_method(self: &Arc<Self>, _state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         match method {
             "get" => {
                 let (key, default): (String, Option<Value>) = from_args(args)?;
@@ -345,9 +394,15 @@ impl Object for ConfigObject {
             "require" => {
                 let (key,): (String,) = from_args(args)?;
                 let value = self.0.record().config.get(&key).cloned();
-                value.filter(|v| !v.is_null()).map(|v| crate::template::json_value(&v)).ok_or_else(|| {
-                    Error::new(ErrorKind::InvalidOperation, format!("required config '{key}' was not set"))
-                })
+                value
+                    .filter(|v| !v.is_null())
+                    .map(|v| crate::template::json_value(&v))
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!("required config '{key}' was not set"),
+                        )
+                    })
             }
             "set" => {
                 let (key, value): (String, Value) = from_args(args)?;
@@ -375,7 +430,12 @@ impl Object for AdapterObject {
         ObjectRepr::Plain
     }
 
-    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         let ctx = NodeContext::of(state)?;
         let dialect = ctx.resolver.dialect();
         match method {
@@ -401,12 +461,17 @@ impl Object for AdapterObject {
                 Ok(Value::from(dialect.quote(&identifier)))
             }
             "type" => Ok(Value::from(dialect.name())),
-            "get_relation" | "get_columns_in_relation" | "get_relations_by_pattern" | "list_relations_without_caching" | "execute" | "run_query" => {
-                Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    format!("adapter.{method}() needs a warehouse connection, which compilation does not open"),
-                ))
-            }
+            "get_relation"
+            | "get_columns_in_relation"
+            | "get_relations_by_pattern"
+            | "list_relations_without_caching"
+            | "execute"
+            | "run_query" => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "adapter.{method}() needs a warehouse connection, which compilation does not open"
+                ),
+            )),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
@@ -424,7 +489,12 @@ impl Object for ExceptionsObject {
         ObjectRepr::Plain
     }
 
-    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
         let (message,): (String,) = from_args(args)?;
         match method {
             "raise_compiler_error" | "raise_not_implemented" => Err(Error::new(
@@ -449,6 +519,9 @@ pub fn to_json(value: &Value) -> Result<Json, Error> {
         return Ok(Json::Null);
     }
     serde_json::to_value(value).map_err(|e| {
-        Error::new(ErrorKind::InvalidOperation, format!("value cannot be stored in a config: {e}"))
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("value cannot be stored in a config: {e}"),
+        )
     })
 }

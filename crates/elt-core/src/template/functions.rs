@@ -17,7 +17,10 @@ pub fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     let (positional, kwargs) = split_kwargs(&args);
     let version = kwargs
         .as_ref()
-        .map(|k| k.get::<Option<Value>>("version").or_else(|_| k.get::<Option<Value>>("v")))
+        .map(|k| {
+            k.get::<Option<Value>>("version")
+                .or_else(|_| k.get::<Option<Value>>("v"))
+        })
         .transpose()?
         .flatten()
         .map(|v| v.to_string());
@@ -36,7 +39,9 @@ pub fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("ref('{package}', '{name}'): package '{package}' is not installed (elt runs a single project)"),
+            format!(
+                "ref('{package}', '{name}'): package '{package}' is not installed (elt runs a single project)"
+            ),
         ));
     }
     let Some(target) = ctx.resolver.refable.get(&name) else {
@@ -113,7 +118,9 @@ pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
         (None, Some(default)) => Ok(default),
         (None, None) => Err(Error::new(
             ErrorKind::UndefinedError,
-            format!("required var '{name}' is not set: define it under `vars:` in the project file or pass --vars"),
+            format!(
+                "required var '{name}' is not set: define it under `vars:` in the project file or pass --vars"
+            ),
         )),
     }
 }
@@ -140,8 +147,13 @@ pub fn doc_fn(state: &State, name: String) -> Result<Value, Error> {
         None => {
             let hint = closest(&name, ctx.resolver.docs.keys().map(String::as_str))
                 .map(|c| format!("; did you mean '{c}'?"))
-                .unwrap_or_else(|| "; define it in a .md file with {% docs name %}...{% enddocs %}".into());
-            Err(Error::new(ErrorKind::InvalidOperation, format!("doc('{name}') is not defined{hint}")))
+                .unwrap_or_else(|| {
+                    "; define it in a .md file with {% docs name %}...{% enddocs %}".into()
+                });
+            Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("doc('{name}') is not defined{hint}"),
+            ))
         }
     }
 }
@@ -174,7 +186,10 @@ pub fn fromjson(text: String, default: Option<Value>) -> Result<Value, Error> {
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(json) => Ok(crate::template::json_value(&json)),
         Err(_) if default.is_some() => Ok(default.unwrap_or_default()),
-        Err(e) => Err(Error::new(ErrorKind::InvalidOperation, format!("fromjson: {e}"))),
+        Err(e) => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("fromjson: {e}"),
+        )),
     }
 }
 
@@ -203,10 +218,13 @@ impl Object for MacroFunction {
         let template = state.env().get_template(&self.template)?;
         let root = Value::from_dyn_object(ctx.clone());
         let mut captured = template.render_captured(root)?;
-        let result = captured.with_state_mut(|macro_state| macro_state.call_macro(&self.name, args));
+        let result =
+            captured.with_state_mut(|macro_state| macro_state.call_macro(&self.name, args));
         match result {
             Ok(output) => Ok(Value::from_safe_string(output)),
-            Err(e) if e.detail() == Some(RETURN_SIGNAL) => Ok(ctx.take_return().unwrap_or_default()),
+            Err(e) if e.detail() == Some(RETURN_SIGNAL) => {
+                Ok(ctx.take_return().unwrap_or_default())
+            }
             Err(e) => Err(e),
         }
     }

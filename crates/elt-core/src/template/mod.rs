@@ -102,14 +102,19 @@ impl Renderer {
     fn add_macro_file(&mut self, file: &ProjectFile, package: &str) -> Result<(), Vec<Diagnostic>> {
         let text: Arc<str> = Arc::from(file.contents.as_str());
         let blocks = blocks::find_blocks(&text, &["macro", "test"]).map_err(|e| {
-            vec![Diagnostic::error(e.message)
-                .at_source(&file.path, &text, e.line, e.col)
-                .with_help(e.help)]
+            vec![
+                Diagnostic::error(e.message)
+                    .at_source(&file.path, &text, e.line, e.col)
+                    .with_help(e.help),
+            ]
         })?;
         let mut errors = Vec::new();
         for block in blocks {
             let (name, source) = if block.kind == "test" {
-                (format!("test_{}", block.name), blocks::test_as_macro(&block))
+                (
+                    format!("test_{}", block.name),
+                    blocks::test_as_macro(&block),
+                )
             } else {
                 (block.name.clone(), block.full.clone())
             };
@@ -128,7 +133,8 @@ impl Renderer {
                     name: name.clone(),
                 }),
             );
-            self.macros.retain(|m| m.name != name || m.package != package);
+            self.macros
+                .retain(|m| m.name != name || m.package != package);
             self.macros.push(MacroDef {
                 name,
                 package: package.to_string(),
@@ -137,20 +143,33 @@ impl Renderer {
                 source: block.full,
             });
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// Every macro as a callable value, by name (project macros override built-ins).
     pub fn macro_values(&self) -> HashMap<String, Value> {
         self.env
             .globals()
-            .filter(|(_, v)| v.downcast_object_ref::<functions::MacroFunction>().is_some())
+            .filter(|(_, v)| {
+                v.downcast_object_ref::<functions::MacroFunction>()
+                    .is_some()
+            })
             .map(|(k, v)| (k.to_string(), v))
             .collect()
     }
 
     /// Renders a node's SQL. `file` and `source` locate errors raised in the node's own text.
-    pub fn render(&self, file: &Path, source: &str, ctx: &Arc<NodeContext>, what: &str) -> Result<String, Diagnostic> {
+    pub fn render(
+        &self,
+        file: &Path,
+        source: &str,
+        ctx: &Arc<NodeContext>,
+        what: &str,
+    ) -> Result<String, Diagnostic> {
         let name = file.display().to_string();
         self.env
             .render_named_str(&name, source, Value::from_dyn_object(ctx.clone()))
@@ -166,10 +185,11 @@ impl Renderer {
 
     /// Turns a template error into a diagnostic at the right file and line.
     pub fn diagnostic(&self, error: &Error, file: &Path, source: &str, what: &str) -> Diagnostic {
-        let (path, text): (&Path, &str) = match error.name().and_then(|n| self.template_files.get(n)) {
-            Some((path, text)) => (path, text),
-            None => (file, source),
-        };
+        let (path, text): (&Path, &str) =
+            match error.name().and_then(|n| self.template_files.get(n)) {
+                Some((path, text)) => (path, text),
+                None => (file, source),
+            };
         let message = describe(error, what);
         let mut diagnostic = Diagnostic::error(message);
         let line = error.line().unwrap_or(0) as u32;
@@ -188,7 +208,8 @@ impl Renderer {
             diagnostic = diagnostic.with_help(help);
         }
         if path != file {
-            diagnostic = diagnostic.with_note(format!("while rendering {what} ({})", file.display()));
+            diagnostic =
+                diagnostic.with_note(format!("while rendering {what} ({})", file.display()));
         }
         diagnostic
     }
@@ -206,7 +227,9 @@ fn describe(error: &Error, what: &str) -> String {
         ErrorKind::SyntaxError => format!("Jinja syntax error in {what}: {detail}"),
         ErrorKind::UnknownFunction => format!("unknown macro or function in {what}: {detail}"),
         ErrorKind::UndefinedError if detail.is_empty() => format!("undefined value used in {what}"),
-        ErrorKind::TemplateNotFound => format!("{what} includes a template that does not exist: {detail}"),
+        ErrorKind::TemplateNotFound => {
+            format!("{what} includes a template that does not exist: {detail}")
+        }
         _ if detail.is_empty() => format!("{} in {what}", error.kind()),
         _ => format!("{detail} (in {what})"),
     }
@@ -214,7 +237,9 @@ fn describe(error: &Error, what: &str) -> String {
 
 fn help_for(error: &Error) -> Option<String> {
     match error.kind() {
-        ErrorKind::SyntaxError => Some("check that every {{ }}, {% %} and block tag is closed and matched".into()),
+        ErrorKind::SyntaxError => {
+            Some("check that every {{ }}, {% %} and block tag is closed and matched".into())
+        }
         ErrorKind::UnknownFunction => {
             Some("define the macro in a file under macros/, or check its spelling".into())
         }

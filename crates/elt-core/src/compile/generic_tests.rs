@@ -61,8 +61,20 @@ pub fn generic_tests(
             .flat_map(|p| p.components().skip(1))
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect();
-        let mut make = |attached: &Attached, column: Option<(&str, Option<bool>, &[String])>, test: &TestDefinition| {
-            match build(package, project, &folders, &file.path, attached, column, test, known_macros, dialect) {
+        let mut make = |attached: &Attached,
+                        column: Option<(&str, Option<bool>, &[String])>,
+                        test: &TestDefinition| {
+            match build(
+                package,
+                project,
+                &folders,
+                &file.path,
+                attached,
+                column,
+                test,
+                known_macros,
+                dialect,
+            ) {
                 Ok(t) => out.push(t),
                 Err(d) => errors.push(d.at_source(&file.path, source, test.line, test.col)),
             }
@@ -89,7 +101,11 @@ pub fn generic_tests(
             }
             for column in &props.columns {
                 for test in &column.tests {
-                    make(&attached, Some((&column.name, column.quote, &column.described.tags)), test);
+                    make(
+                        &attached,
+                        Some((&column.name, column.quote, &column.described.tags)),
+                        test,
+                    );
                 }
             }
         }
@@ -109,13 +125,21 @@ pub fn generic_tests(
                 }
                 for column in &table.columns {
                     for test in &column.tests {
-                        make(&attached, Some((&column.name, column.quote, &column.described.tags)), test);
+                        make(
+                            &attached,
+                            Some((&column.name, column.quote, &column.described.tags)),
+                            test,
+                        );
                     }
                 }
             }
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(Errors(errors)) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Errors(errors))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -142,16 +166,25 @@ fn build(
             "test '{}' comes from package '{ns}', and packages are not supported",
             test.test_name
         ))
-        .with_help(format!("copy the test into macros/ as {{% test {test_name}(model, column_name) %}}")));
+        .with_help(format!(
+            "copy the test into macros/ as {{% test {test_name}(model, column_name) %}}"
+        )));
     }
     let macro_name = format!("test_{test_name}");
     if !known_macros.contains(&macro_name.as_str()) {
-        let tests: Vec<&str> = known_macros.iter().filter_map(|m| m.strip_prefix("test_")).collect();
+        let tests: Vec<&str> = known_macros
+            .iter()
+            .filter_map(|m| m.strip_prefix("test_"))
+            .collect();
         let hint = match closest(&test_name, tests.iter().copied()) {
             Some(best) => format!("did you mean '{best}'?"),
-            None => format!("define it with {{% test {test_name}(model, column_name) %}} in macros/ or tests/generic/"),
+            None => format!(
+                "define it with {{% test {test_name}(model, column_name) %}} in macros/ or tests/generic/"
+            ),
         };
-        return Err(Diagnostic::error(format!("unknown test '{}'", test.test_name)).with_help(hint));
+        return Err(
+            Diagnostic::error(format!("unknown test '{}'", test.test_name)).with_help(hint),
+        );
     }
     let mut args = test.args.clone();
     let column_name = column.map(|(name, quote, _)| {
@@ -205,7 +238,9 @@ fn build(
         config.entry(key).or_insert(default);
     }
     if test.custom_name.is_none() {
-        config.entry("alias").or_insert(Json::from(short_name.clone()));
+        config
+            .entry("alias")
+            .or_insert(Json::from(short_name.clone()));
     }
     let raw_code = format!("{{{{ {macro_name}(**_dbt_generic_test_kwargs) }}}}");
     let mut node = Node {
@@ -213,7 +248,10 @@ fn build(
         resource_type: ResourceType::Test,
         name: name.clone(),
         package_name: package.to_string(),
-        path: PathBuf::from(format!("{}.sql", test.custom_name.as_deref().unwrap_or(&short_name))),
+        path: PathBuf::from(format!(
+            "{}.sql",
+            test.custom_name.as_deref().unwrap_or(&short_name)
+        )),
         original_file_path: yaml_file.to_path_buf(),
         patch_path: None,
         fqn,
@@ -259,7 +297,11 @@ fn build(
 /// dbt's test names: `{test}_{target}_{flattened args}`; names of 64 characters or more are
 /// shortened to the first 30 characters of `{test}_{target}` plus an MD5 of the full name.
 /// Returns (short name for files and aliases, full name).
-pub fn synthesize_names(test_name: &str, target_name: &str, args: &Map<String, Json>) -> (String, String) {
+pub fn synthesize_names(
+    test_name: &str,
+    target_name: &str,
+    args: &Map<String, Json>,
+) -> (String, String) {
     let mut keys: Vec<&String> = args.keys().filter(|k| *k != "model").collect();
     keys.sort();
     let mut flat = Vec::new();
@@ -313,7 +355,10 @@ fn python_str(value: &Json) -> String {
 fn python_repr(value: &Json) -> String {
     match value {
         Json::String(s) => python_repr_str(s),
-        Json::Array(items) => format!("[{}]", items.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
+        Json::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
+        ),
         Json::Object(map) => format!(
             "{{{}}}",
             map.iter()
@@ -326,7 +371,11 @@ fn python_repr(value: &Json) -> String {
 }
 
 fn python_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::from(quote);
     for c in s.chars() {
         match c {
@@ -352,7 +401,11 @@ fn python_repr_hashable(value: &Json) -> String {
             Json::Object(map) => {
                 let mut keys: Vec<&String> = map.keys().collect();
                 keys.sort();
-                Json::Object(keys.into_iter().map(|k| (k.clone(), hashable(&map[k]))).collect())
+                Json::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), hashable(&map[k])))
+                        .collect(),
+                )
             }
             Json::Array(items) => Json::Array(items.iter().map(hashable).collect()),
             other => Json::String(python_str(other)),
@@ -371,26 +424,49 @@ mod tests {
 
     #[test]
     fn names_like_dbt() {
-        let (short, full) = synthesize_names("unique", "orders", &args(json!({"column_name": "order_id"})));
-        assert_eq!((short.as_str(), full.as_str()), ("unique_orders_order_id", "unique_orders_order_id"));
+        let (short, full) = synthesize_names(
+            "unique",
+            "orders",
+            &args(json!({"column_name": "order_id"})),
+        );
+        assert_eq!(
+            (short.as_str(), full.as_str()),
+            ("unique_orders_order_id", "unique_orders_order_id")
+        );
         let (_, full) = synthesize_names(
             "relationships",
             "orders",
-            &args(json!({"column_name": "customer_id", "to": "ref('customers')", "field": "customer_id"})),
+            &args(
+                json!({"column_name": "customer_id", "to": "ref('customers')", "field": "customer_id"}),
+            ),
         );
-        assert_eq!(full, "relationships_orders_customer_id__customer_id__ref_customers_");
+        assert_eq!(
+            full,
+            "relationships_orders_customer_id__customer_id__ref_customers_"
+        );
         let (short, full) = synthesize_names(
             "accepted_values",
             "orders",
-            &args(json!({"column_name": "status", "values": ["placed", "shipped", "completed", "return_pending", "returned"]})),
+            &args(
+                json!({"column_name": "status", "values": ["placed", "shipped", "completed", "return_pending", "returned"]}),
+            ),
         );
-        assert_eq!(full, "accepted_values_orders_status__placed__shipped__completed__return_pending__returned");
-        assert_eq!(short, format!("accepted_values_orders_{}", crate::local_md5(&full)));
+        assert_eq!(
+            full,
+            "accepted_values_orders_status__placed__shipped__completed__return_pending__returned"
+        );
+        assert_eq!(
+            short,
+            format!("accepted_values_orders_{}", crate::local_md5(&full))
+        );
     }
 
     #[test]
     fn python_reprs() {
-        assert_eq!(python_repr(&json!({"a": ["x", true, null]})), "{'a': ['x', True, None]}");
+        assert_eq!(
+            python_repr(&json!({"a": ["x", true, null]})),
+            "{'a': ['x', True, None]}"
+        );
         assert_eq!(python_repr_str("ref('x')"), "\"ref('x')\"");
     }
 }

@@ -1,0 +1,244 @@
+//! `elt parse`, `elt compile` and `elt ls`.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use elt_core::artifacts;
+use elt_core::compile::{Compiled, compile as compile_project};
+use elt_core::diagnostics::{Diagnostic, Errors};
+use elt_core::graph::select::{IndirectSelection, Selector};
+use elt_core::manifest::{Manifest, ResourceType};
+use elt_core::project::{LoadOptions, Project};
+use serde_json::{Map, Value as Json, json};
+
+use crate::cli::{
+    CompileArgs, Indirect, ListArgs, Output, ProjectArgs, ResourceTypeArg, SelectArgs,
+};
+use crate::report_warnings;
+
+type Result<T> = std::result::Result<T, Errors>;
+
+fn load(args: &ProjectArgs) -> Result<Project> {
+    Project::load(&LoadOptions {
+        project_dir: args.project_dir.clone(),
+        profiles_dir: args.profiles_dir.clone(),
+        target: args.target.clone(),
+        vars: args.vars.clone(),
+    })
+}
+
+/// Loads and compiles the project and writes the manifest.
+fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
+    let project = load(args)?;
+    let compiled = compile_project(&project)?;
+    artifacts::write_manifest(&project.target_dir(), &compiled)?;
+    Ok((project, compiled))
+}
+
+fn select(
+    compiled: &Compiled,
+    selection: &SelectArgs,
+) -> Result<(BTreeSet<String>, Vec<Diagnostic>)> {
+    let selector = Selector {
+        manifest: &compiled.manifest,
+        dag: &compiled.dag,
+        indirect: match selection.indirect_selection {
+            Indirect::Eager => IndirectSelection::Eager,
+            Indirect::Cautious => IndirectSelection::Cautious,
+            Indirect::Buildable => IndirectSelection::Buildable,
+            Indirect::Empty => IndirectSelection::Empty,
+        },
+    };
+    selector.select(&selection.select, &selection.exclude)
+}
+
+pub fn parse(args: &ProjectArgs) -> Result<()> {
+    let start = Instant::now();
+    let (project, compiled) = compiled(args)?;
+    report_warnings(&compiled.warnings, args.warn_error, args.quiet)?;
+    if !args.quiet {
+        println!(
+            "Parsed {} in {:.2}s; wrote {}",
+            summary(&compiled.manifest),
+            start.elapsed().as_secs_f64(),
+            project.target_dir().join("manifest.json").display()
+        );
+    }
+    Ok(())
+}
+
+pub fn compile(args: &CompileArgs) -> Result<()> {
+    let start = Instant::now();
+    let (project, mut compiled) = compiled(&args.project)?;
+    let (selected, selection_warnings) = select(&compiled, &args.selection)?;
+    compiled.warnings.extend(selection_warnings);
+    report_warnings(
+        &compiled.warnings,
+        args.project.warn_error,
+        args.project.quiet,
+    )?;
+    let all: Vec<String> = compiled.manifest.nodes.keys().cloned().collect();
+    for id in all.iter().filter(|id| !selected.contains(*id)) {
+        compiled.manifest.nodes.remove(id);
+    }
+    artifacts::write_compiled_sql(&project.target_dir(), &compiled)?;
+    let count = compiled
+        .manifest
+        .nodes
+        .values()
+        .filter(|n| n.compiled_code.is_some())
+        .count();
+    if args.project.quiet {
+        return Ok(());
+    }
+    let single: Vec<_> = compiled
+        .manifest
+        .nodes
+        .values()
+        .filter(|n| n.resource_type != ResourceType::Test && n.compiled_code.is_some())
+        .collect();
+    if !args.selection.select.is_empty() && single.len() == 1 {
+        println!(
+            "Compiled node '{}' is:\n{}",
+            single[0].name,
+            single[0]
+                .compiled_code
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+        );
+    }
+    println!(
+        "Compiled {count} node{} in {:.2}s to {}",
+        if count == 1 { "" } else { "s" },
+        start.elapsed().as_secs_f64(),
+        project.target_dir().join("compiled").display()
+    );
+    Ok(())
+}
+
+pub fn list(args: &ListArgs) -> Result<()> {
+    let (_, compiled) = compiled(&args.project)?;
+    let (selected, selection_warnings) = select(&compiled, &args.selection)?;
+    let mut warnings = compiled.warnings.clone();
+    warnings.extend(selection_warnings);
+    report_warnings(&warnings, args.project.warn_error, args.project.quiet)?;
+    let manifest = &compiled.manifest;
+    let wanted = |kind: ResourceType| {
+        args.resource_types.is_empty()
+            || args.resource_types.iter().any(|t| {
+                *t == ResourceTypeArg::All
+                    || matches!(
+                        (t, kind),
+                        (ResourceTypeArg::Model, ResourceType::Model)
+                            | (ResourceTypeArg::Seed, ResourceType::Seed)
+                            | (ResourceTypeArg::Snapshot, ResourceType::Snapshot)
+                            | (ResourceTypeArg::Test, ResourceType::Test)
+                            | (ResourceTypeArg::Analysis, ResourceType::Analysis)
+                            | (ResourceTypeArg::Source, ResourceType::Source)
+                    )
+            })
+    };
+    let mut lines: Vec<String> = selected
+        .iter()
+        .filter_map(|id| line_for(manifest, id, args))
+        .filter(|(kind, _)| wanted(*kind))
+        .map(|(_, line)| line)
+        .collect();
+    lines.sort();
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn line_for(manifest: &Manifest, id: &str, args: &ListArgs) -> Option<(ResourceType, String)> {
+    if let Some(source) = manifest.sources.get(id) {
+        let text = match args.output {
+            Output::Selector => format!("source:{}", source.fqn.join(".")),
+            Output::Name => format!("{}.{}", source.source_name, source.name),
+            Output::Path => source.path.display().to_string(),
+            Output::Json => keys(
+                json!({
+                    "name": source.name,
+                    "resource_type": "source",
+                    "package_name": source.package_name,
+                    "original_file_path": source.path,
+                    "unique_id": source.unique_id,
+                    "source_name": source.source_name,
+                    "config": source.config,
+                    "tags": source.tags,
+                }),
+                &args.output_keys,
+            ),
+        };
+        return Some((ResourceType::Source, text));
+    }
+    let node = manifest.nodes.get(id)?;
+    let text = match args.output {
+        Output::Selector => node.fqn.join("."),
+        Output::Name => node.name.clone(),
+        Output::Path => node.original_file_path.display().to_string(),
+        Output::Json => keys(
+            json!({
+                "name": node.name,
+                "resource_type": node.resource_type.as_str(),
+                "package_name": node.package_name,
+                "original_file_path": node.original_file_path,
+                "unique_id": node.unique_id,
+                "alias": node.relation.as_ref().map(|r| r.identifier.clone()),
+                "config": node.config,
+                "tags": node.tags,
+                "depends_on": {"macros": node.depends_on_macros, "nodes": node.depends_on_nodes},
+            }),
+            &args.output_keys,
+        ),
+    };
+    Some((node.resource_type, text))
+}
+
+/// A JSON line with only the requested keys (all when none are given).
+fn keys(value: Json, wanted: &[String]) -> String {
+    let Json::Object(map) = value else {
+        return value.to_string();
+    };
+    let filtered: Map<String, Json> = if wanted.is_empty() {
+        map
+    } else {
+        map.into_iter()
+            .filter(|(k, _)| wanted.contains(k))
+            .collect()
+    };
+    Json::Object(filtered).to_string()
+}
+
+fn summary(manifest: &Manifest) -> String {
+    let count = |kind: ResourceType| {
+        manifest
+            .nodes
+            .values()
+            .filter(|n| n.resource_type == kind)
+            .count()
+    };
+    let parts = [
+        (count(ResourceType::Model), "model"),
+        (count(ResourceType::Test), "test"),
+        (count(ResourceType::Seed), "seed"),
+        (count(ResourceType::Snapshot), "snapshot"),
+        (count(ResourceType::Analysis), "analysis"),
+        (manifest.sources.len(), "source"),
+        (manifest.macros.len(), "macro"),
+    ];
+    parts
+        .iter()
+        .map(|(n, what)| {
+            let plural = match (*n, *what) {
+                (1, _) => what.to_string(),
+                (_, "analysis") => "analyses".to_string(),
+                _ => format!("{what}s"),
+            };
+            format!("{n} {plural}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
