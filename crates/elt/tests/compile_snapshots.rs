@@ -41,9 +41,21 @@ fn relations_follow_configs_and_custom_schema_macro() {
             .map(|r| r.to_string())
             .unwrap()
     };
-    assert_eq!(relation("fct_orders"), r#""warehouse"."marts"."fct_orders""#);
+    assert_eq!(
+        relation("fct_orders"),
+        r#""warehouse"."marts"."fct_orders""#
+    );
     assert_eq!(relation("stg_orders"), r#""warehouse"."main"."stg_orders""#);
-    assert_eq!(relation("countries"), r#""warehouse"."reference"."countries""#);
-    assert_eq!(relation("customers_snapshot"), r#""warehouse"."snapshots"."customers_snapshot""#);
-    assert_eq!(relation("int_order_amounts"), "__dbt__cte__int_order_amounts");
+    assert_eq!(
+        relation("countries"),
+        r#""warehouse"."reference"."countries""#
+    );
+    assert_eq!(
+        relation("customers_snapshot"),
+        r#""warehouse"."snapshots"."customers_snapshot""#
+    );
+    assert_eq!(
+        relation("int_order_amounts"),
+        "__dbt__cte__int_order_amounts"
+    );
 }

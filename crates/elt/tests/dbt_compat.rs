@@ -103,10 +103,19 @@ fn models_compile_to_dbts_sql() {
 #[test]
 fn generic_tests_compile_to_dbts_sql_and_names() {
     let compiled = compile_dir(&fixtures().join("jaffle_shop"), None);
-    assert_eq!(sql(&compiled, "unique_customers_customer_id"), UNIQUE_CUSTOMERS_CUSTOMER_ID);
-    assert_eq!(sql(&compiled, "not_null_orders_amount"), NOT_NULL_ORDERS_AMOUNT);
     assert_eq!(
-        sql(&compiled, "relationships_orders_customer_id__customer_id__ref_customers_"),
+        sql(&compiled, "unique_customers_customer_id"),
+        UNIQUE_CUSTOMERS_CUSTOMER_ID
+    );
+    assert_eq!(
+        sql(&compiled, "not_null_orders_amount"),
+        NOT_NULL_ORDERS_AMOUNT
+    );
+    assert_eq!(
+        sql(
+            &compiled,
+            "relationships_orders_customer_id__customer_id__ref_customers_"
+        ),
         RELATIONSHIPS
     );
     let accepted = compiled
@@ -115,7 +124,10 @@ fn generic_tests_compile_to_dbts_sql_and_names() {
         .values()
         .find(|n| n.name == "accepted_values_orders_status__placed__shipped__completed__return_pending__returned")
         .expect("dbt's full test name");
-    assert_eq!(accepted.compiled_code.as_deref(), Some(ACCEPTED_VALUES_ORDERS_STATUS));
+    assert_eq!(
+        accepted.compiled_code.as_deref(),
+        Some(ACCEPTED_VALUES_ORDERS_STATUS)
+    );
     // dbt shortens names of 64+ characters for the file name: a prefix plus an MD5.
     assert_eq!(
         accepted.path.to_str(),
@@ -143,16 +155,46 @@ fn manifest_has_dbts_nodes_and_edges() {
             "model.jaffle_shop.stg_payments",
         ])
     );
-    let tests = manifest.nodes.values().filter(|n| n.resource_type.as_str() == "test").count();
-    assert_eq!(tests, 20, "the 20 generic tests of jaffle_shop's schema files");
+    let tests = manifest
+        .nodes
+        .values()
+        .filter(|n| n.resource_type.as_str() == "test")
+        .count();
+    assert_eq!(
+        tests, 20,
+        "the 20 generic tests of jaffle_shop's schema files"
+    );
     let orders = &manifest.nodes["model.jaffle_shop.orders"];
-    assert_eq!(orders.depends_on_nodes, ["model.jaffle_shop.stg_orders", "model.jaffle_shop.stg_payments"]);
+    assert_eq!(
+        orders.depends_on_nodes,
+        [
+            "model.jaffle_shop.stg_orders",
+            "model.jaffle_shop.stg_payments"
+        ]
+    );
     assert_eq!(orders.materialized(), "table");
-    assert_eq!(manifest.nodes["model.jaffle_shop.stg_orders"].materialized(), "view");
-    assert!(orders.columns["status"].description.starts_with("Orders can be one of the following statuses:"));
+    assert_eq!(
+        manifest.nodes["model.jaffle_shop.stg_orders"].materialized(),
+        "view"
+    );
+    assert!(
+        orders.columns["status"]
+            .description
+            .starts_with("Orders can be one of the following statuses:")
+    );
     assert_eq!(orders.fqn, ["jaffle_shop", "orders"]);
-    assert_eq!(manifest.nodes["model.jaffle_shop.stg_orders"].fqn, ["jaffle_shop", "staging", "stg_orders"]);
+    assert_eq!(
+        manifest.nodes["model.jaffle_shop.stg_orders"].fqn,
+        ["jaffle_shop", "staging", "stg_orders"]
+    );
     let (parents, children) = compiled.dag.maps();
-    assert_eq!(parents["model.jaffle_shop.stg_orders"], ["seed.jaffle_shop.raw_orders"]);
-    assert_eq!(children["model.jaffle_shop.customers"].len(), 3, "unique, not_null and the relationships test");
+    assert_eq!(
+        parents["model.jaffle_shop.stg_orders"],
+        ["seed.jaffle_shop.raw_orders"]
+    );
+    assert_eq!(
+        children["model.jaffle_shop.customers"].len(),
+        3,
+        "unique, not_null and the relationships test"
+    );
 }

@@ -161,7 +161,7 @@ pub fn compile(project: &Project) -> Result<Compiled> {
         substitute_in_config(&mut node, &final_resolver);
         all_nodes.push(node);
     }
-    render_descriptions(&renderer, &final_resolver, &mut all_nodes)?;
+    render_descriptions(&renders, &final_resolver, &mut all_nodes)?;
 
     // Enabled nodes, the graph, and the errors only the graph can show.
     let (mut enabled, disabled) = split_disabled(all_nodes, &final_resolver);
@@ -382,7 +382,7 @@ impl Renders<'_> {
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "pre-hook" | "post-hook"))
             .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .filter(|(_, v)| v.contains("{{") || v.contains("{%"))
+            .filter(|(_, v)| is_templated(v))
             .collect();
         for (key, text) in templated {
             let rendered = self
@@ -390,22 +390,32 @@ impl Renders<'_> {
                 .env
                 .render_str(&text, Value::from_dyn_object(ctx.clone()))
                 .map_err(|e| {
-                    let what = format!("config '{key}' of {what}");
-                    let (file, line) = match test {
-                        Some(call) => (&call.yaml_file, call.yaml_line),
-                        None => (
-                            node.patch_path.as_ref().unwrap_or(&node.original_file_path),
-                            0,
-                        ),
+                    let file = match test {
+                        Some(call) => &call.yaml_file,
+                        None => node.patch_path.as_ref().unwrap_or(&node.original_file_path),
                     };
-                    let source = self.yaml_sources.get(file.as_path()).copied().unwrap_or("");
-                    let message = e.detail().unwrap_or("cannot render").to_string();
-                    Diagnostic::error(format!("{message} (in {what})"))
-                        .at_source(file, source, line, 0)
+                    let what = format!("config '{key}' of {what}");
+                    self.locate_in_yaml(self.renderer.diagnostic(&e, file, "", &what), file, &text)
                 })?;
             ctx.record().config.insert(key, Json::String(rendered));
         }
         Ok(())
+    }
+
+    /// Points a diagnostic about a YAML value at the line that holds `text`.
+    fn locate_in_yaml(&self, diagnostic: Diagnostic, file: &Path, text: &str) -> Diagnostic {
+        let source = self.yaml_sources.get(file).copied().unwrap_or("");
+        let first_line = text.lines().next().unwrap_or(text);
+        let line = source
+            .lines()
+            .position(|l| l.contains(first_line))
+            .map_or(0, |i| i as u32 + 1);
+        Diagnostic {
+            location: None,
+            source_line: None,
+            ..diagnostic
+        }
+        .at_source(file, source, line, 0)
     }
 
     /// Evaluates a generic test's arguments and renders its macro call.
@@ -440,7 +450,7 @@ impl Renders<'_> {
         for (key, value) in &call.args {
             let evaluated = match value {
                 Json::String(s) if is_relation_call(s) => self.renderer.eval(s.trim(), ctx),
-                Json::String(s) if s.contains("{{") || s.contains("{%") => self
+                Json::String(s) if is_templated(s) => self
                     .renderer
                     .env
                     .render_str(s, Value::from_dyn_object(ctx.clone()))
@@ -549,19 +559,17 @@ fn substitute_in_config(node: &mut Node, resolver: &Resolver) {
 
 /// Renders `{{ doc('x') }}` and other Jinja in YAML descriptions.
 fn render_descriptions(
-    renderer: &Renderer,
+    renders: &Renders,
     resolver: &Arc<Resolver>,
     nodes: &mut [Node],
 ) -> Result<()> {
     let errors: Vec<Diagnostic> = nodes
         .par_iter_mut()
+        .filter(|node| {
+            is_templated(&node.description)
+                || node.columns.values().any(|c| is_templated(&c.description))
+        })
         .filter_map(|node| {
-            let templated = |s: &str| s.contains("{{") || s.contains("{%");
-            if !templated(&node.description)
-                && !node.columns.values().any(|c| templated(&c.description))
-            {
-                return None;
-            }
             let ctx = Arc::new(NodeContext::new(
                 resolver.clone(),
                 Pass::Final,
@@ -578,27 +586,23 @@ fn render_descriptions(
                 node.name
             );
             let render = |text: &str| -> std::result::Result<String, Diagnostic> {
-                if !templated(text) {
+                if !is_templated(text) {
                     return Ok(text.to_string());
                 }
-                renderer
+                renders
+                    .renderer
                     .env
                     .render_str(text, Value::from_dyn_object(ctx.clone()))
                     .map_err(|e| {
-                        Diagnostic::error(format!(
-                            "{} (in {what})",
-                            e.detail().unwrap_or("cannot render")
-                        ))
-                        .at(&file, 0, 0)
+                        let diagnostic = renders.renderer.diagnostic(&e, &file, "", &what);
+                        renders.locate_in_yaml(diagnostic, &file, text)
                     })
             };
-            let result = (|| {
-                node.description = render(&node.description)?;
-                for column in node.columns.values_mut() {
-                    column.description = render(&column.description)?;
-                }
-                Ok(())
-            })();
+            let mut result = render(&node.description).map(|d| node.description = d);
+            for column in node.columns.values_mut() {
+                result = result
+                    .and_then(|_| render(&column.description).map(|d| column.description = d));
+            }
             result.err()
         })
         .collect();
@@ -607,6 +611,10 @@ fn render_descriptions(
     } else {
         Err(Errors(errors).sorted())
     }
+}
+
+fn is_templated(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
 }
 
 /// Separates disabled nodes; tests that depend on a disabled node are disabled with it.

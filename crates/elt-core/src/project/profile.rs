@@ -118,7 +118,10 @@ pub fn load_target(dirs: &[PathBuf], request: &ProfileRequest) -> Result<Target>
     };
     let Some(path) = dirs
         .iter()
-        .map(|d| d.join("profiles.yml"))
+        .map(|d| match d.to_str() {
+            Some(".") => PathBuf::from("profiles.yml"),
+            _ => d.join("profiles.yml"),
+        })
         .find(|p| p.is_file())
     else {
         let searched: Vec<_> = dirs.iter().map(|d| d.display().to_string()).collect();
@@ -179,6 +182,12 @@ fn parse_target(
             .transpose()?
             .unwrap_or_else(|| "dev".into()),
     };
+    let outputs_key = profile
+        .as_map()
+        .unwrap_or_default()
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("outputs"))
+        .map(|(k, _)| k);
     let outputs = profile.get("outputs").ok_or_else(|| {
         at(
             path,
@@ -197,7 +206,7 @@ fn parse_target(
         let mut error = at(
             path,
             source,
-            outputs,
+            outputs_key.unwrap_or(outputs),
             format!("target '{target_name}' is not an output of profile '{profile_name}'"),
         );
         error = match closest(&target_name, names.iter().map(String::as_str)) {

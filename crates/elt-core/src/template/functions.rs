@@ -12,6 +12,32 @@ use crate::diagnostics::closest;
 /// The error detail that unwinds a macro after `return()`; caught by [`MacroFunction`].
 const RETURN_SIGNAL: &str = "\u{1}return";
 
+/// Separates an error's message from the hint shown as its help (see [`split_hint`]).
+const HINT: char = '\u{0}';
+
+/// An error whose diagnostic shows `hint` as help.
+fn hinted(kind: ErrorKind, message: String, hint: String) -> Error {
+    Error::new(kind, format!("{message}{HINT}{hint}"))
+}
+
+/// Splits an error detail into its message and hint.
+pub fn split_hint(detail: &str) -> (&str, Option<&str>) {
+    match detail.split_once(HINT) {
+        Some((message, hint)) => (message, Some(hint)),
+        None => (detail, None),
+    }
+}
+
+fn did_you_mean<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    otherwise: &str,
+) -> String {
+    closest(wanted, candidates)
+        .map(|c| format!("did you mean '{c}'?"))
+        .unwrap_or_else(|| otherwise.to_string())
+}
+
 pub fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     let ctx = NodeContext::of(state)?;
     let (positional, kwargs) = split_kwargs(&args);
@@ -37,20 +63,22 @@ pub fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     if let Some(package) = &package
         && package != &ctx.resolver.project_name
     {
-        return Err(Error::new(
+        return Err(hinted(
             ErrorKind::InvalidOperation,
-            format!(
-                "ref('{package}', '{name}'): package '{package}' is not installed (elt runs a single project)"
-            ),
+            format!("ref('{package}', '{name}'): package '{package}' is not installed"),
+            format!("elt runs a single project: use ref('{name}') for a model of this project"),
         ));
     }
     let Some(target) = ctx.resolver.refable.get(&name) else {
-        let hint = closest(&name, ctx.resolver.refable.keys().map(String::as_str))
-            .map(|c| format!("; did you mean '{c}'?"))
-            .unwrap_or_default();
-        return Err(Error::new(
+        let hint = did_you_mean(
+            &name,
+            ctx.resolver.refable.keys().map(String::as_str),
+            "create the model, or check the name",
+        );
+        return Err(hinted(
             ErrorKind::InvalidOperation,
-            format!("ref('{name}') points at no model, seed or snapshot{hint}"),
+            format!("ref('{name}') points at no model, seed or snapshot"),
+            hint,
         ));
     };
     let index = {
@@ -96,12 +124,15 @@ pub fn source_fn(state: &State, source_name: String, table_name: String) -> Resu
             .map(|(s, t)| format!("{s}.{t}"))
             .collect();
         let wanted = format!("{source_name}.{table_name}");
-        let hint = closest(&wanted, known.iter().map(String::as_str))
-            .map(|c| format!("; did you mean '{c}'?"))
-            .unwrap_or_else(|| "; declare it under `sources:` in a properties YAML file".into());
-        return Err(Error::new(
+        let hint = did_you_mean(
+            &wanted,
+            known.iter().map(String::as_str),
+            "declare it under `sources:` in a properties YAML file",
+        );
+        return Err(hinted(
             ErrorKind::InvalidOperation,
-            format!("source('{source_name}', '{table_name}') is not defined{hint}"),
+            format!("source('{source_name}', '{table_name}') is not defined"),
+            hint,
         ));
     };
     let mut record = ctx.record();
@@ -116,11 +147,11 @@ pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
     match (ctx.resolver.vars.get(&name), default) {
         (Some(value), _) => Ok(crate::template::json_value(value)),
         (None, Some(default)) => Ok(default),
-        (None, None) => Err(Error::new(
+        (None, None) => Err(hinted(
             ErrorKind::UndefinedError,
-            format!(
-                "required var '{name}' is not set: define it under `vars:` in the project file or pass --vars"
-            ),
+            format!("required var '{name}' is not set"),
+            "define it under `vars:` in the project file, pass --vars, or give var() a default"
+                .into(),
         )),
     }
 }
@@ -129,9 +160,10 @@ pub fn env_var(name: String, default: Option<Value>) -> Result<Value, Error> {
     match (std::env::var(&name), default) {
         (Ok(value), _) => Ok(Value::from(value)),
         (Err(_), Some(default)) => Ok(default),
-        (Err(_), None) => Err(Error::new(
+        (Err(_), None) => Err(hinted(
             ErrorKind::UndefinedError,
-            format!("env var '{name}' is required but not set; set it or give env_var() a default"),
+            format!("env var '{name}' is required but not set"),
+            "set it, or give env_var() a default".into(),
         )),
     }
 }
@@ -145,14 +177,15 @@ pub fn doc_fn(state: &State, name: String) -> Result<Value, Error> {
     match ctx.resolver.docs.get(&name) {
         Some(text) => Ok(Value::from(text.clone())),
         None => {
-            let hint = closest(&name, ctx.resolver.docs.keys().map(String::as_str))
-                .map(|c| format!("; did you mean '{c}'?"))
-                .unwrap_or_else(|| {
-                    "; define it in a .md file with {% docs name %}...{% enddocs %}".into()
-                });
-            Err(Error::new(
+            let hint = did_you_mean(
+                &name,
+                ctx.resolver.docs.keys().map(String::as_str),
+                "define it in a .md file with {% docs name %}...{% enddocs %}",
+            );
+            Err(hinted(
                 ErrorKind::InvalidOperation,
-                format!("doc('{name}') is not defined{hint}"),
+                format!("doc('{name}') is not defined"),
+                hint,
             ))
         }
     }

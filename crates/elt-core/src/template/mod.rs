@@ -190,7 +190,7 @@ impl Renderer {
                 Some((path, text)) => (path, text),
                 None => (file, source),
             };
-        let message = describe(error, what);
+        let (message, hint) = describe(error, what);
         let mut diagnostic = Diagnostic::error(message);
         let line = error.line().unwrap_or(0) as u32;
         if line > 0 {
@@ -204,7 +204,7 @@ impl Renderer {
         } else {
             diagnostic = diagnostic.at(path, 0, 0);
         }
-        if let Some(help) = help_for(error) {
+        if let Some(help) = hint.or_else(|| help_for(error)) {
             diagnostic = diagnostic.with_help(help);
         }
         if path != file {
@@ -215,15 +215,17 @@ impl Renderer {
     }
 }
 
-fn describe(error: &Error, what: &str) -> String {
+/// The message for a template error, and the hint it carries.
+fn describe(error: &Error, what: &str) -> (String, Option<String>) {
     if functions::is_stray_return(error) {
-        return format!("return() used outside a macro in {what}");
+        return (format!("return() used outside a macro in {what}"), None);
     }
-    let detail = error.detail().unwrap_or("");
+    let (detail, hint) = functions::split_hint(error.detail().unwrap_or(""));
+    let hint = hint.map(str::to_string);
     if let Some(message) = detail.strip_prefix(context::COMPILER_ERROR) {
-        return format!("compilation error in {what}: {message}");
+        return (format!("compilation error in {what}: {message}"), hint);
     }
-    match error.kind() {
+    let message = match error.kind() {
         ErrorKind::SyntaxError => format!("Jinja syntax error in {what}: {detail}"),
         ErrorKind::UnknownFunction => format!("unknown macro or function in {what}: {detail}"),
         ErrorKind::UndefinedError if detail.is_empty() => format!("undefined value used in {what}"),
@@ -232,7 +234,8 @@ fn describe(error: &Error, what: &str) -> String {
         }
         _ if detail.is_empty() => format!("{} in {what}", error.kind()),
         _ => format!("{detail} (in {what})"),
-    }
+    };
+    (message, hint)
 }
 
 fn help_for(error: &Error) -> Option<String> {
