@@ -24,6 +24,7 @@ pub mod graph;
 pub mod manifest;
 pub mod project;
 pub mod sql;
+pub mod stopwatch;
 pub mod template;
 
 /// The dbt version whose project format and artifacts elt follows.

@@ -9,6 +9,7 @@ use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::graph::select::{IndirectSelection, Selector};
 use elt_core::manifest::{Manifest, ResourceType};
 use elt_core::project::{LoadOptions, Project};
+use elt_core::stopwatch::Stopwatch;
 use serde_json::{Map, Value as Json, json};
 
 use crate::cli::{
@@ -29,9 +30,13 @@ fn load(args: &ProjectArgs) -> Result<Project> {
 
 /// Loads and compiles the project and writes the manifest.
 fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
+    let clock = Stopwatch::start();
     let project = load(args)?;
+    clock.lap("read the project");
     let compiled = compile_project(&project)?;
+    clock.lap("compiled");
     artifacts::write_manifest(&project.target_dir(), &compiled)?;
+    clock.lap("wrote manifest.json");
     Ok((project, compiled))
 }
 

@@ -224,19 +224,6 @@ fn build(
     }
     node_config::merge(&mut config, &inherited);
     node_config::merge(&mut config, &test.config);
-    for (key, default) in [
-        ("enabled", json!(true)),
-        ("materialized", json!("test")),
-        ("severity", json!("ERROR")),
-        ("store_failures", Json::Null),
-        ("where", Json::Null),
-        ("limit", Json::Null),
-        ("fail_calc", json!("count(*)")),
-        ("warn_if", json!("!= 0")),
-        ("error_if", json!("!= 0")),
-    ] {
-        config.entry(key).or_insert(default);
-    }
     if test.custom_name.is_none() {
         config
             .entry("alias")

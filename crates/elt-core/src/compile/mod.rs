@@ -54,13 +54,16 @@ struct Rendered {
 
 /// Compiles the whole project. Errors from every node are gathered before returning.
 pub fn compile(project: &Project) -> Result<Compiled> {
+    let clock = crate::stopwatch::Stopwatch::start();
     let mut warnings = project.warnings.clone();
     let renderer = Renderer::new(&project.config.name, &project.files.macros)
         .map_err(|e| Errors(e).sorted())?;
+    clock.lap("macros");
     let docs = docs(project)?;
     let index = nodes::index_properties(project)?;
     let file_nodes = nodes::file_nodes(project, &index)?;
     warnings.extend(unmatched_properties(project, &index));
+    clock.lap("models, seeds, snapshots, analyses");
     let source_nodes = sources::sources(project)?;
     let macro_names: Vec<&str> = renderer.macros.iter().map(|m| m.name.as_str()).collect();
     let generic = generic_tests::generic_tests(project, &index, &macro_names)?;
@@ -101,16 +104,25 @@ pub fn compile(project: &Project) -> Result<Compiled> {
         macro_ids: &macro_ids,
     };
 
+    clock.lap("generic tests");
+
     // First pass: configs, refs and SQL with placeholders, for every node in parallel.
-    let mut rendered = renders.all(&resolver, &jobs, None, Pass::Collect)?;
-    for (job, out) in jobs.iter_mut().zip(&rendered) {
-        renders.apply(&mut job.node, &out.record);
+    let rendered = renders.all(&resolver, &jobs, None, Pass::Collect)?;
+    clock.lap("first render pass");
+    let mut sqls = Vec::with_capacity(jobs.len());
+    let mut again = Vec::new();
+    for (i, (job, out)) in jobs.iter_mut().zip(rendered).enumerate() {
+        if out.record.needs_final_pass {
+            again.push(i);
+        }
         warnings.extend(
             out.record
                 .warnings
                 .iter()
                 .map(|w| Diagnostic::warning(w.clone()).at(&job.node.original_file_path, 0, 0)),
         );
+        renders.apply(&mut job.node, out.record);
+        sqls.push(out.sql);
     }
 
     // Relations, now that every config is known.
@@ -132,6 +144,8 @@ pub fn compile(project: &Project) -> Result<Compiled> {
         return Err(Errors(errors).sorted());
     }
 
+    clock.lap("relations");
+
     // Final SQL: substitute placeholders, or render again where a template inspected relations.
     let mut final_resolver = (*resolver).clone();
     for job in &jobs {
@@ -142,26 +156,25 @@ pub fn compile(project: &Project) -> Result<Compiled> {
         }
     }
     let final_resolver = Arc::new(final_resolver);
-    let again: Vec<usize> = (0..jobs.len())
-        .filter(|&i| rendered[i].record.needs_final_pass)
-        .collect();
     if !again.is_empty() {
         let outs = renders.all(&final_resolver, &jobs, Some(&again), Pass::Final)?;
         for (i, out) in again.into_iter().zip(outs) {
-            renders.apply(&mut jobs[i].node, &out.record);
-            rendered[i] = out;
+            renders.apply(&mut jobs[i].node, out.record);
+            sqls[i] = out.sql;
         }
     }
     let mut all_nodes = Vec::with_capacity(jobs.len());
-    for (job, out) in jobs.into_iter().zip(rendered) {
+    for (job, sql) in jobs.into_iter().zip(sqls) {
         let mut node = job.node;
         if node.resource_type != ResourceType::Seed {
-            node.compiled_code = Some(substitute(&out.sql, &node, &final_resolver));
+            node.compiled_code = Some(substitute(sql, &node, &final_resolver));
         }
         substitute_in_config(&mut node, &final_resolver);
         all_nodes.push(node);
     }
     render_descriptions(&renders, &final_resolver, &mut all_nodes)?;
+
+    clock.lap("final SQL");
 
     // Enabled nodes, the graph, and the errors only the graph can show.
     let (mut enabled, disabled) = split_disabled(all_nodes, &final_resolver);
@@ -175,7 +188,9 @@ pub fn compile(project: &Project) -> Result<Compiled> {
     if let Some(cycle) = dag.find_cycle() {
         return Err(cycle_error(&cycle, &enabled).into());
     }
+    clock.lap("graph");
     validate_sql(project, &enabled, &yaml_sources)?;
+    clock.lap("SQL validation");
     inject_ephemerals(&mut enabled, &dag);
     warnings.extend(project.unused_config_paths());
 
@@ -364,7 +379,7 @@ impl Renders<'_> {
             }
             Some(call) => self.test(&ctx, node, call, &what)?,
         };
-        let record = ctx.record().clone();
+        let record = std::mem::take(&mut *ctx.record());
         Ok(Rendered { sql, record })
     }
 
@@ -484,11 +499,11 @@ impl Renders<'_> {
     }
 
     /// Takes what a render recorded into the node.
-    fn apply(&self, node: &mut Node, record: &RenderRecord) {
-        node.config = record.config.clone();
+    fn apply(&self, node: &mut Node, record: RenderRecord) {
+        node.config = record.config;
         nodes::sync_tags_and_meta(node);
-        node.refs = record.refs.clone();
-        node.sources = record.sources.clone();
+        node.refs = record.refs;
+        node.sources = record.sources;
         node.depends_on_macros = record
             .macros
             .iter()
@@ -515,9 +530,9 @@ fn strip_padding(mut out: String, line: u32) -> String {
 }
 
 /// Replaces relation placeholders with the relations they stand for.
-fn substitute(sql: &str, node: &Node, resolver: &Resolver) -> String {
+fn substitute(sql: String, node: &Node, resolver: &Resolver) -> String {
     if !sql.contains(PLACEHOLDER) {
-        return sql.to_string();
+        return sql;
     }
     let mut out = String::with_capacity(sql.len() + 64);
     let mut parts = sql.split(PLACEHOLDER);
@@ -544,7 +559,9 @@ fn substitute(sql: &str, node: &Node, resolver: &Resolver) -> String {
 fn substitute_in_config(node: &mut Node, resolver: &Resolver) {
     fn walk(value: &mut Json, node: &Node, resolver: &Resolver) {
         match value {
-            Json::String(s) if s.contains(PLACEHOLDER) => *s = substitute(s, node, resolver),
+            Json::String(s) if s.contains(PLACEHOLDER) => {
+                *s = substitute(std::mem::take(s), node, resolver)
+            }
             Json::Array(items) => items.iter_mut().for_each(|v| walk(v, node, resolver)),
             Json::Object(map) => map.values_mut().for_each(|v| walk(v, node, resolver)),
             _ => {}
@@ -918,12 +935,19 @@ fn unmatched_properties(project: &Project, index: &nodes::PropertiesIndex) -> Ve
         .map(|b| b.name)
         .collect();
     names.insert(ResourceType::Snapshot, snapshot_names);
+    let known_names: HashMap<ResourceType, HashSet<&str>> = names
+        .iter()
+        .map(|(kind, list)| (*kind, list.iter().map(String::as_str).collect()))
+        .collect();
     let mut warnings = Vec::new();
     for ((kind, name), (props, path)) in index {
-        let known = names.get(kind).map(Vec::as_slice).unwrap_or_default();
-        if known.contains(name) {
+        if known_names
+            .get(kind)
+            .is_some_and(|k| k.contains(name.as_str()))
+        {
             continue;
         }
+        let known = names.get(kind).map(Vec::as_slice).unwrap_or_default();
         let source = nodes::source_of(project, path);
         let mut warning = Diagnostic::warning(format!(
             "properties for {} '{name}', but there is no such {}",

@@ -499,7 +499,8 @@ fn glob_matches(pattern: &str, text: &str) -> bool {
 }
 
 fn config_matches(node: &Node, key_path: &[String], wanted: &str) -> bool {
-    let mut value = node.config.get(&key_path[0]);
+    let top = node.config_value(&key_path[0]);
+    let mut value = top.as_ref();
     for key in &key_path[1..] {
         value = value.and_then(|v| v.get(key));
     }

@@ -140,6 +140,44 @@ impl Node {
     pub fn config_str(&self, key: &str) -> Option<&str> {
         self.config.get(key).and_then(Json::as_str)
     }
+
+    /// dbt's defaults for the configs of this kind of node, for keys the node does not set.
+    /// They are not stored in every node's config: a project has thousands of tests.
+    pub fn config_defaults(&self) -> Vec<(&'static str, Json)> {
+        let mut defaults = vec![
+            ("enabled", Json::Bool(true)),
+            ("materialized", Json::from(self.materialized())),
+            ("tags", Json::Array(vec![])),
+            ("meta", Json::Object(Map::new())),
+            ("pre-hook", Json::Array(vec![])),
+            ("post-hook", Json::Array(vec![])),
+        ];
+        if self.resource_type == ResourceType::Test {
+            defaults.extend([
+                ("severity", Json::from("ERROR")),
+                ("store_failures", Json::Null),
+                ("where", Json::Null),
+                ("limit", Json::Null),
+                ("fail_calc", Json::from("count(*)")),
+                ("warn_if", Json::from("!= 0")),
+                ("error_if", Json::from("!= 0")),
+            ]);
+        }
+        defaults.retain(|(key, _)| !self.config.contains_key(*key));
+        defaults
+    }
+
+    /// A config value, or dbt's default for it.
+    pub fn config_value(&self, key: &str) -> Option<Json> {
+        match self.config.get(key) {
+            Some(value) => Some(value.clone()),
+            None => self
+                .config_defaults()
+                .into_iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v),
+        }
+    }
 }
 
 /// A table declared under `sources:`.

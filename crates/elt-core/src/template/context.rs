@@ -2,7 +2,7 @@
 //! and the objects behind `ref()`, `adapter` and `exceptions`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
@@ -224,7 +224,9 @@ impl Object for NodeContext {
 pub struct RelationValue {
     relation: Option<Relation>,
     /// First pass: the text standing in for the relation, and the node to flag on inspection.
-    placeholder: Option<(String, Arc<NodeContext>)>,
+    /// The node is held weakly: a relation value stored in the node's own context (a test's
+    /// arguments) must not keep the context alive.
+    placeholder: Option<(String, Weak<NodeContext>)>,
 }
 
 impl RelationValue {
@@ -239,7 +241,10 @@ impl RelationValue {
     pub fn placeholder(ctx: &Arc<NodeContext>, key: String) -> Value {
         Value::from_object(RelationValue {
             relation: None,
-            placeholder: Some((format!("{PLACEHOLDER}{key}{PLACEHOLDER}"), ctx.clone())),
+            placeholder: Some((
+                format!("{PLACEHOLDER}{key}{PLACEHOLDER}"),
+                Arc::downgrade(ctx),
+            )),
         })
     }
 
@@ -248,10 +253,10 @@ impl RelationValue {
         if let Some(relation) = &self.relation {
             return relation.clone();
         }
-        let (_, ctx) = self
-            .placeholder
-            .as_ref()
-            .expect("placeholder without relation");
+        let ctx = self.placeholder.as_ref().and_then(|(_, ctx)| ctx.upgrade());
+        let Some(ctx) = ctx else {
+            return Relation::bare(Dialect::DuckDb, "__unresolved__".into());
+        };
         ctx.record().needs_final_pass = true;
         let target = &ctx.resolver.target;
         let part = |k: &str| {
