@@ -127,7 +127,7 @@ fn model_yaml(name: &str, i: usize) -> String {
     let mut yaml = format!(
         "  - name: {name}\n    description: Synthetic model {i}.\n    columns:\n      - name: id\n        description: The key.\n        tests:\n          - unique\n"
     );
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         yaml.push_str("      - name: amount\n        description: An amount.\n        tests:\n          - not_null\n");
     }
     yaml
