@@ -3,6 +3,8 @@
 //! YAML tests (about 1.2 per model). 30% of models are views, 70% tables. The project runs on
 //! DuckDB: staging models generate their rows, every model has the same four columns.
 //!
+//! The project file is `dbt_project.yml`, so that dbt itself can run it as a baseline.
+//!
 //! Deterministic: the same arguments write the same bytes.
 
 use std::fmt::Write as _;
@@ -77,7 +79,7 @@ fn main() -> std::io::Result<()> {
 fn write_project_files(out: &Path) -> std::io::Result<()> {
     fs::create_dir_all(out.join("macros"))?;
     fs::write(
-        out.join("elt_project.yml"),
+        out.join("dbt_project.yml"),
         "name: synth\nversion: '1.0'\nprofile: synth\n\nvars:\n  start_id: 0\n  qty_buckets: [1, 2, 3]\n\nmodels:\n  synth:\n    +materialized: table\n    staging:\n      +tags: [staging]\n    marts:\n      +tags: [marts]\n",
     )?;
     fs::write(
