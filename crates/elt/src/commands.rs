@@ -4,11 +4,12 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use elt_core::artifacts;
-use elt_core::compile::{Compiled, compile as compile_project};
+use elt_core::compile::{Compiled, compile_with_cache};
 use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::graph::select::{IndirectSelection, Selector};
 use elt_core::manifest::{Manifest, ResourceType};
 use elt_core::project::{LoadOptions, Project};
+use elt_core::sql::ValidSqlCache;
 use elt_core::stopwatch::Stopwatch;
 use serde_json::{Map, Value as Json, json};
 
@@ -33,8 +34,12 @@ fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
     let clock = Stopwatch::start();
     let project = load(args)?;
     clock.lap("read the project");
-    let compiled = compile_project(&project)?;
+    let cache_dir = project.target_dir().join(".elt");
+    let dialect = project.target.dialect;
+    let cache = ValidSqlCache::load(&cache_dir, dialect);
+    let compiled = compile_with_cache(&project, &cache)?;
     clock.lap("compiled");
+    compiled.valid_sql.save(&cache_dir, dialect);
     artifacts::write_manifest(&project.target_dir(), &compiled)?;
     clock.lap("wrote manifest.json");
     Ok((project, compiled))

@@ -1,18 +1,21 @@
 //! Generic data tests: one test node per entry under `tests:`/`data_tests:` in properties YAML,
 //! named and hashed the way dbt names them.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json, json};
 
-use super::nodes::{PropertiesIndex, source_of, sync_tags_and_meta};
+use super::nodes::{source_of, sync_tags_and_meta};
 use crate::adapter::Dialect;
 use crate::diagnostics::{Diagnostic, Errors, Result, closest};
 use crate::manifest::{Node, ResourceType, TestMetadata};
 use crate::project::Project;
 use crate::project::node_config;
-use crate::project::properties::TestDefinition;
+use crate::project::properties::{PropertiesFile, Section, TestDefinition};
 
 /// A generic test node and how its test macro is called.
 pub struct GenericTest {
@@ -25,15 +28,25 @@ pub struct GenericTest {
 pub struct TestCall {
     /// The test's arguments as written (with `column_name`, without `model`).
     pub args: Map<String, Json>,
-    /// The expression for the tested relation, e.g. `get_where_subquery(ref('orders'))`.
-    pub model_expression: String,
+    /// The test macro, e.g. `test_unique`.
+    pub macro_name: String,
+    /// What the test is attached to.
+    pub attached: AttachedTo,
     pub yaml_file: PathBuf,
     pub yaml_line: u32,
     pub yaml_col: u32,
 }
 
+/// The model, seed, snapshot or source table a test checks.
+#[derive(Debug, Clone)]
+pub enum AttachedTo {
+    Ref(String),
+    Source(String, String),
+}
+
 /// What a test is attached to.
 struct Attached<'a> {
+    to: AttachedTo,
     /// `ref('orders')` or `source('raw', 'orders')`.
     relation_call: String,
     /// The name used in the test's name: `orders`, or `raw_orders` for a source table.
@@ -43,63 +56,114 @@ struct Attached<'a> {
     tags: &'a [String],
 }
 
+/// Test nodes for every properties file, built in parallel. Tests of resources that do not
+/// exist are skipped (the missing resource is reported as a warning elsewhere).
 pub fn generic_tests(
     project: &Project,
-    index: &PropertiesIndex,
+    existing: &HashSet<(ResourceType, &str)>,
     known_macros: &[&str],
 ) -> Result<Vec<GenericTest>> {
+    let per_file: Vec<(Vec<GenericTest>, Vec<Diagnostic>)> = project
+        .properties
+        .par_iter()
+        .map(|file| tests_of_file(project, file, existing, known_macros))
+        .collect();
+    let mut out = Vec::with_capacity(per_file.iter().map(|(t, _)| t.len()).sum());
+    let mut errors = Vec::new();
+    for (tests, mut file_errors) in per_file {
+        out.extend(tests);
+        errors.append(&mut file_errors);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Errors(errors))
+    }
+}
+
+fn tests_of_file(
+    project: &Project,
+    file: &PropertiesFile,
+    existing: &HashSet<(ResourceType, &str)>,
+    known_macros: &[&str],
+) -> (Vec<GenericTest>, Vec<Diagnostic>) {
     let package = &project.config.name;
+    let dialect = project.target.dialect;
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    let dialect = project.target.dialect;
-    for file in &project.properties {
-        let source = source_of(project, &file.path);
-        let folders: Vec<String> = file
-            .path
-            .parent()
-            .into_iter()
-            .flat_map(|p| p.components().skip(1))
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
-        let mut make = |attached: &Attached,
-                        column: Option<(&str, Option<bool>, &[String])>,
-                        test: &TestDefinition| {
-            match build(
-                package,
-                project,
-                &folders,
-                &file.path,
-                attached,
-                column,
-                test,
-                known_macros,
-                dialect,
-            ) {
-                Ok(t) => out.push(t),
-                Err(d) => errors.push(d.at_source(&file.path, source, test.line, test.col)),
-            }
+    let source = source_of(project, &file.path);
+    let folders: Vec<String> = file
+        .path
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.components().skip(1))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let mut make = |attached: &Attached,
+                    column: Option<(&str, Option<bool>, &[String])>,
+                    test: &TestDefinition| {
+        match build(
+            package,
+            project,
+            &folders,
+            &file.path,
+            attached,
+            column,
+            test,
+            known_macros,
+            dialect,
+        ) {
+            Ok(t) => out.push(t),
+            Err(d) => errors.push(d.at_source(&file.path, source, test.line, test.col)),
+        }
+    };
+    for props in &file.nodes {
+        let kind = match props.section {
+            Section::Models => ResourceType::Model,
+            Section::Seeds => ResourceType::Seed,
+            Section::Snapshots => ResourceType::Snapshot,
+            Section::Analyses => continue,
         };
-        for props in &file.nodes {
-            let kind = match props.section {
-                crate::project::properties::Section::Models => ResourceType::Model,
-                crate::project::properties::Section::Seeds => ResourceType::Seed,
-                crate::project::properties::Section::Snapshots => ResourceType::Snapshot,
-                crate::project::properties::Section::Analyses => continue,
-            };
-            if !index.contains_key(&(kind, props.name.clone())) {
-                continue;
+        if !existing.contains(&(kind, props.name.as_str())) {
+            continue;
+        }
+        let attached = Attached {
+            to: AttachedTo::Ref(props.name.clone()),
+            relation_call: format!("ref('{}')", props.name),
+            target_name: props.name.clone(),
+            attached_node: Some(format!("{}.{package}.{}", kind.as_str(), props.name)),
+            file_key_name: format!("{}s.{}", kind.as_str(), props.name),
+            tags: &props.described.tags,
+        };
+        for test in &props.tests {
+            make(&attached, None, test);
+        }
+        for column in &props.columns {
+            for test in &column.tests {
+                make(
+                    &attached,
+                    Some((&column.name, column.quote, &column.described.tags)),
+                    test,
+                );
             }
+        }
+    }
+    for src in &file.sources {
+        for table in &src.tables {
+            let mut tags = src.described.tags.clone();
+            tags.extend(table.described.tags.iter().cloned());
             let attached = Attached {
-                relation_call: format!("ref('{}')", props.name),
-                target_name: props.name.clone(),
-                attached_node: Some(format!("{}.{package}.{}", kind.as_str(), props.name)),
-                file_key_name: format!("{}s.{}", kind.as_str(), props.name),
-                tags: &props.described.tags,
+                to: AttachedTo::Source(src.name.clone(), table.name.clone()),
+                relation_call: format!("source('{}', '{}')", src.name, table.name),
+                target_name: format!("{}_{}", src.name, table.name),
+                attached_node: None,
+                file_key_name: format!("sources.{}", src.name),
+                tags: &tags,
             };
-            for test in &props.tests {
+            for test in &table.tests {
                 make(&attached, None, test);
             }
-            for column in &props.columns {
+            for column in &table.columns {
                 for test in &column.tests {
                     make(
                         &attached,
@@ -109,37 +173,8 @@ pub fn generic_tests(
                 }
             }
         }
-        for src in &file.sources {
-            for table in &src.tables {
-                let mut tags = src.described.tags.clone();
-                tags.extend(table.described.tags.iter().cloned());
-                let attached = Attached {
-                    relation_call: format!("source('{}', '{}')", src.name, table.name),
-                    target_name: format!("{}_{}", src.name, table.name),
-                    attached_node: None,
-                    file_key_name: format!("sources.{}", src.name),
-                    tags: &tags,
-                };
-                for test in &table.tests {
-                    make(&attached, None, test);
-                }
-                for column in &table.columns {
-                    for test in &column.tests {
-                        make(
-                            &attached,
-                            Some((&column.name, column.quote, &column.described.tags)),
-                            test,
-                        );
-                    }
-                }
-            }
-        }
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(Errors(errors))
-    }
+    (out, errors)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -229,7 +264,7 @@ fn build(
             .entry("alias")
             .or_insert(Json::from(short_name.clone()));
     }
-    let raw_code = format!("{{{{ {macro_name}(**_dbt_generic_test_kwargs) }}}}");
+    let raw_code = format!("{{{{ {}(**_dbt_generic_test_kwargs) }}}}", macro_name);
     let mut node = Node {
         unique_id: format!("test.{package}.{name}.{hash}"),
         resource_type: ResourceType::Test,
@@ -273,7 +308,8 @@ fn build(
         node,
         call: TestCall {
             args,
-            model_expression: format!("get_where_subquery({})", attached.relation_call),
+            macro_name,
+            attached: attached.to.clone(),
             yaml_file: yaml_file.to_path_buf(),
             yaml_line: test.line,
             yaml_col: test.col,

@@ -28,10 +28,12 @@ use crate::manifest::{DocNode, MacroNode, Manifest, Node, ResourceType, SourceNo
 use crate::project::Project;
 use crate::sql;
 use crate::template::context::{PLACEHOLDER, RefTarget};
-use crate::template::{NodeContext, Pass, RenderRecord, Renderer, Resolver, blocks};
+use crate::template::{
+    NodeContext, Pass, RenderRecord, Renderer, Resolver, blocks, functions, test_call_template,
+};
 
-use generic_tests::TestCall;
 pub use generic_tests::synthesize_names;
+use generic_tests::{AttachedTo, TestCall};
 pub use relations::EPHEMERAL_PREFIX;
 
 /// The result of compiling a project.
@@ -39,6 +41,13 @@ pub struct Compiled {
     pub manifest: Manifest,
     pub dag: Dag,
     pub warnings: Vec<Diagnostic>,
+    /// Every compiled SQL text known to parse, for the next run's cache.
+    pub valid_sql: sql::ValidSqlCache,
+}
+
+/// Compiles the whole project, parsing every node's SQL. See [`compile_with_cache`].
+pub fn compile(project: &Project) -> Result<Compiled> {
+    compile_with_cache(project, &sql::ValidSqlCache::default())
 }
 
 /// A node to render, and for generic tests the call of their test macro.
@@ -53,8 +62,9 @@ struct Rendered {
     record: RenderRecord,
 }
 
-/// Compiles the whole project. Errors from every node are gathered before returning.
-pub fn compile(project: &Project) -> Result<Compiled> {
+/// Compiles the whole project; SQL in `valid_sql` (from an earlier run) is not parsed again.
+/// Errors from every node are gathered before returning.
+pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> Result<Compiled> {
     let clock = crate::stopwatch::Stopwatch::start();
     let mut warnings = project.warnings.clone();
     let renderer = Renderer::new(&project.config.name, &project.files.macros)
@@ -67,11 +77,14 @@ pub fn compile(project: &Project) -> Result<Compiled> {
     clock.lap("models, seeds, snapshots, analyses");
     let source_nodes = sources::sources(project)?;
     let macro_names: Vec<&str> = renderer.macros.iter().map(|m| m.name.as_str()).collect();
-    let generic = generic_tests::generic_tests(project, &index, &macro_names)?;
-    let mut jobs: Vec<Job> = file_nodes
-        .into_iter()
-        .map(|node| Job { node, test: None })
+    let existing: HashSet<(ResourceType, &str)> = file_nodes
+        .iter()
+        .map(|n| (n.resource_type, n.name.as_str()))
         .collect();
+    let generic = generic_tests::generic_tests(project, &existing, &macro_names)?;
+    drop(existing);
+    let mut jobs: Vec<Job> = Vec::with_capacity(file_nodes.len() + generic.len());
+    jobs.extend(file_nodes.into_iter().map(|node| Job { node, test: None }));
     jobs.extend(generic.into_iter().map(|g| Job {
         node: g.node,
         test: Some(g.call),
@@ -164,15 +177,18 @@ pub fn compile(project: &Project) -> Result<Compiled> {
             sqls[i] = out.sql;
         }
     }
-    let mut all_nodes = Vec::with_capacity(jobs.len());
-    for (job, sql) in jobs.into_iter().zip(sqls) {
-        let mut node = job.node;
-        if node.resource_type != ResourceType::Seed {
-            node.compiled_code = Some(substitute(sql, &node, &final_resolver));
-        }
-        substitute_in_config(&mut node, &final_resolver);
-        all_nodes.push(node);
-    }
+    let mut all_nodes: Vec<Node> = jobs
+        .into_par_iter()
+        .zip(sqls)
+        .map(|(job, sql)| {
+            let mut node = job.node;
+            if node.resource_type != ResourceType::Seed {
+                node.compiled_code = Some(substitute(sql, &node, &final_resolver));
+            }
+            substitute_in_config(&mut node, &final_resolver);
+            node
+        })
+        .collect();
     render_descriptions(&renders, &final_resolver, &mut all_nodes)?;
 
     clock.lap("final SQL");
@@ -190,7 +206,13 @@ pub fn compile(project: &Project) -> Result<Compiled> {
         return Err(cycle_error(&cycle, &enabled).into());
     }
     clock.lap("graph");
-    validate_sql(project, &enabled, &yaml_sources, &final_resolver.project_macros)?;
+    let valid_sql = validate_sql(
+        project,
+        &enabled,
+        &yaml_sources,
+        &final_resolver.project_macros,
+        valid_sql,
+    )?;
     clock.lap("SQL validation");
     inject_ephemerals(&mut enabled, &dag);
     warnings.extend(project.unused_config_paths());
@@ -210,6 +232,7 @@ pub fn compile(project: &Project) -> Result<Compiled> {
         manifest,
         dag,
         warnings,
+        valid_sql,
     })
 }
 
@@ -378,7 +401,7 @@ impl Renders<'_> {
                     .render(&node.original_file_path, &source, &ctx, &what)?;
                 strip_padding(out, node.raw_line)
             }
-            Some(call) => self.test(&ctx, node, call, &what)?,
+            Some(call) => self.test(&ctx, call, &what)?,
         };
         let record = std::mem::take(&mut *ctx.record());
         Ok(Rendered { sql, record })
@@ -438,7 +461,6 @@ impl Renders<'_> {
     fn test(
         &self,
         ctx: &Arc<NodeContext>,
-        node: &Node,
         call: &TestCall,
         what: &str,
     ) -> std::result::Result<String, Diagnostic> {
@@ -465,12 +487,17 @@ impl Renders<'_> {
         let mut kwargs: BTreeMap<String, Value> = BTreeMap::new();
         for (key, value) in &call.args {
             let evaluated = match value {
-                Json::String(s) if is_relation_call(s) => self.renderer.eval(s.trim(), ctx),
-                Json::String(s) if is_templated(s) => self
-                    .renderer
-                    .env
-                    .render_str(s, Value::from_dyn_object(ctx.clone()))
-                    .map(Value::from),
+                Json::String(s) => match relation_call(s) {
+                    Some(AttachedTo::Ref(name)) => functions::resolve_ref(ctx, name, None, None),
+                    Some(AttachedTo::Source(s, t)) => functions::resolve_source(ctx, s, t),
+                    None if is_relation_call(s) => self.renderer.eval(s.trim(), ctx),
+                    None if is_templated(s) => self
+                        .renderer
+                        .env
+                        .render_str(s, Value::from_dyn_object(ctx.clone()))
+                        .map(Value::from),
+                    None => Ok(Value::from(s.as_str())),
+                },
                 other => Ok(crate::template::json_value(other)),
             };
             let evaluated = evaluated.map_err(|e| {
@@ -483,20 +510,19 @@ impl Renders<'_> {
             })?;
             kwargs.insert(key.clone(), evaluated);
         }
-        let model = self
-            .renderer
-            .eval(&call.model_expression, ctx)
-            .map_err(|e| at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, what)))?;
-        kwargs.insert("model".into(), model);
-        ctx.extra
-            .lock()
-            .expect("extra lock")
-            .insert("_dbt_generic_test_kwargs".into(), Value::from(kwargs));
-        let source = blocks::at_line(&node.raw_code, call.yaml_line);
+        let attached = match &call.attached {
+            AttachedTo::Ref(name) => functions::resolve_ref(ctx, name.clone(), None, None),
+            AttachedTo::Source(s, t) => functions::resolve_source(ctx, s.clone(), t.clone()),
+        }
+        .map_err(|e| at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, what)))?;
+        {
+            let mut extra = ctx.extra.lock().expect("extra lock");
+            extra.insert("__elt_attached".into(), attached);
+            extra.insert("_dbt_generic_test_kwargs".into(), Value::from(kwargs));
+        }
         self.renderer
-            .render(&call.yaml_file, &source, ctx, what)
-            .map(|out| strip_padding(out, call.yaml_line))
-            .map_err(at_yaml)
+            .render_registered(&test_call_template(&call.macro_name), ctx)
+            .map_err(|e| at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, what)))
     }
 
     /// Takes what a render recorded into the node.
@@ -510,6 +536,28 @@ impl Renders<'_> {
             .iter()
             .filter_map(|m| self.macro_ids.get(m.as_str()).cloned())
             .collect();
+    }
+}
+
+/// `ref('x')` or `source('s', 't')` with plain quoted names, as test arguments are written.
+fn relation_call(text: &str) -> Option<AttachedTo> {
+    let text = text.trim();
+    let (function, rest) = text.split_once('(')?;
+    let args: Vec<&str> = rest.strip_suffix(')')?.split(',').map(str::trim).collect();
+    let names: Option<Vec<String>> = args
+        .iter()
+        .map(|a| {
+            let inner = a
+                .strip_prefix('\'')
+                .and_then(|a| a.strip_suffix('\''))
+                .or_else(|| a.strip_prefix('"').and_then(|a| a.strip_suffix('"')))?;
+            (!inner.contains(['\'', '"'])).then(|| inner.to_string())
+        })
+        .collect();
+    match (function.trim(), names?.as_slice()) {
+        ("ref", [name]) => Some(AttachedTo::Ref(name.clone())),
+        ("source", [source, table]) => Some(AttachedTo::Source(source.clone(), table.clone())),
+        _ => None,
     }
 }
 
@@ -645,20 +693,22 @@ fn split_disabled(
         .filter(|n| !n.enabled() && n.resource_type != ResourceType::Test)
         .map(|n| n.name.clone())
         .collect();
-    let mut enabled = BTreeMap::new();
-    let mut disabled = BTreeMap::new();
-    for node in nodes {
+    // Collected, not inserted one by one: a B-tree bulk-builds from a sorted list without
+    // shifting its (large) values around.
+    let (enabled, disabled): (Vec<Node>, Vec<Node>) = nodes.into_iter().partition(|node| {
         let test_of_disabled = node.resource_type == ResourceType::Test
             && node.refs.iter().any(|r| {
                 disabled_names.contains(&r.name) && resolver.refable.contains_key(&r.name)
             });
-        if node.enabled() && !test_of_disabled {
-            enabled.insert(node.unique_id.clone(), node);
-        } else {
-            disabled.insert(node.unique_id.clone(), node);
-        }
-    }
-    (enabled, disabled)
+        node.enabled() && !test_of_disabled
+    });
+    let by_id = |nodes: Vec<Node>| {
+        nodes
+            .into_iter()
+            .map(|n| (n.unique_id.clone(), n))
+            .collect()
+    };
+    (by_id(enabled), by_id(disabled))
 }
 
 /// Fills `depends_on_nodes` from refs and sources; a ref to a disabled node is an error.
@@ -668,53 +718,62 @@ fn link(
     disabled: &BTreeMap<String, Node>,
     resolver: &Resolver,
 ) -> Result<()> {
-    let enabled_ids: HashSet<String> = enabled.keys().cloned().collect();
-    let mut errors = Vec::new();
-    for node in enabled.values_mut() {
-        let mut parents = Vec::new();
-        for call in &node.refs {
-            let Some(target) = resolver.refable.get(&call.name) else {
-                continue;
-            };
-            if !enabled_ids.contains(&target.unique_id) && disabled.contains_key(&target.unique_id)
-            {
-                let (line, col) = find_call(&node.raw_code, "ref", &call.name);
-                let source = file_text(project, &node.original_file_path).unwrap_or(&node.raw_code);
-                errors.push(
-                    Diagnostic::error(format!(
-                        "{} '{}' depends on '{}', which is disabled",
-                        node.resource_type.as_str(),
-                        node.name,
-                        call.name
-                    ))
-                    .at_source(
-                        &node.original_file_path,
-                        source,
-                        line + node.raw_line.saturating_sub(1),
-                        col,
-                    )
-                    .with_help(format!("enable '{}' or remove this ref()", call.name)),
-                );
-                continue;
-            }
-            if !parents.contains(&target.unique_id) {
-                parents.push(target.unique_id.clone());
-            }
-        }
-        for key in &node.sources {
-            if let Some((id, _)) = resolver.sources.get(key)
-                && !parents.contains(id)
-            {
-                parents.push(id.clone());
-            }
-        }
-        node.depends_on_nodes = parents;
-    }
+    let errors: Vec<Diagnostic> = enabled
+        .par_iter_mut()
+        .flat_map_iter(|(_, node)| link_node(project, node, disabled, resolver))
+        .collect();
     if errors.is_empty() {
         Ok(())
     } else {
         Err(Errors(errors).sorted())
     }
+}
+
+fn link_node(
+    project: &Project,
+    node: &mut Node,
+    disabled: &BTreeMap<String, Node>,
+    resolver: &Resolver,
+) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let mut parents = Vec::with_capacity(node.refs.len() + node.sources.len());
+    for call in &node.refs {
+        let Some(target) = resolver.refable.get(&call.name) else {
+            continue;
+        };
+        if disabled.contains_key(&target.unique_id) {
+            let (line, col) = find_call(&node.raw_code, "ref", &call.name);
+            let source = file_text(project, &node.original_file_path).unwrap_or(&node.raw_code);
+            errors.push(
+                Diagnostic::error(format!(
+                    "{} '{}' depends on '{}', which is disabled",
+                    node.resource_type.as_str(),
+                    node.name,
+                    call.name
+                ))
+                .at_source(
+                    &node.original_file_path,
+                    source,
+                    line + node.raw_line.saturating_sub(1),
+                    col,
+                )
+                .with_help(format!("enable '{}' or remove this ref()", call.name)),
+            );
+            continue;
+        }
+        if !parents.contains(&target.unique_id) {
+            parents.push(target.unique_id.clone());
+        }
+    }
+    for key in &node.sources {
+        if let Some((id, _)) = resolver.sources.get(key)
+            && !parents.contains(id)
+        {
+            parents.push(id.clone());
+        }
+    }
+    node.depends_on_nodes = parents;
+    errors
 }
 
 fn file_text<'a>(project: &'a Project, path: &Path) -> Option<&'a str> {
@@ -768,17 +827,19 @@ fn cycle_error(cycle: &[String], nodes: &BTreeMap<String, Node>) -> Diagnostic {
     diagnostic
 }
 
-/// Parses every compiled node in the target's dialect, unless `static_analysis: off`.
-/// Built-in generic tests whose arguments are plain identifiers and values are skipped: their
-/// SQL is valid by construction, and a project has thousands of them.
+/// Parses every compiled node in the target's dialect, unless `static_analysis: off`, or its
+/// SQL is in the cache of SQL known to parse. Built-in generic tests whose arguments are plain
+/// identifiers and values are skipped: their SQL is valid by construction, and a project has
+/// thousands of them. Returns the SQL known to parse now.
 fn validate_sql(
     project: &Project,
     nodes: &BTreeMap<String, Node>,
     yaml_sources: &HashMap<&Path, &str>,
     project_macros: &BTreeSet<String>,
-) -> Result<()> {
+    cache: &sql::ValidSqlCache,
+) -> Result<sql::ValidSqlCache> {
     let dialect = project.target.dialect;
-    let errors: Vec<Diagnostic> = nodes
+    let results: Vec<std::result::Result<u64, Diagnostic>> = nodes
         .par_iter()
         .filter(|(_, n)| n.resource_type != ResourceType::Seed)
         .filter(|(_, n)| n.config_str("static_analysis") != Some("off"))
@@ -790,12 +851,26 @@ fn validate_sql(
             } else {
                 sql::Expect::Query
             };
-            let error = sql::validate(dialect, compiled, expect).err()?;
-            Some(sql_error(project, node, compiled, &error, yaml_sources))
+            let key = sql::ValidSqlCache::key(compiled, expect);
+            if cache.contains(key) {
+                return Some(Ok(key));
+            }
+            Some(match sql::validate(dialect, compiled, expect) {
+                Ok(()) => Ok(key),
+                Err(error) => Err(sql_error(project, node, compiled, &error, yaml_sources)),
+            })
         })
         .collect();
+    let mut valid = Vec::with_capacity(results.len());
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
+            Ok(key) => valid.push(key),
+            Err(e) => errors.push(e),
+        }
+    }
     if errors.is_empty() {
-        Ok(())
+        Ok(sql::ValidSqlCache::from_keys(valid))
     } else {
         Err(Errors(errors).sorted())
     }
@@ -813,9 +888,13 @@ fn valid_by_construction(node: &Node, project_macros: &BTreeSet<String>, dialect
         return false;
     }
     let overridden = |name: &str| {
-        [name.to_string(), format!("default__{name}"), format!("{}__{name}", dialect.name())]
-            .iter()
-            .any(|m| project_macros.contains(m))
+        [
+            name.to_string(),
+            format!("default__{name}"),
+            format!("{}__{name}", dialect.name()),
+        ]
+        .iter()
+        .any(|m| project_macros.contains(m))
     };
     if overridden(&format!("test_{}", test.name)) || overridden("get_where_subquery") {
         return false;
@@ -823,18 +902,20 @@ fn valid_by_construction(node: &Node, project_macros: &BTreeSet<String>, dialect
     if node.config.get("where").is_some_and(|w| !w.is_null()) {
         return false;
     }
-    test.kwargs.iter().all(|(key, value)| match (key.as_str(), value) {
-        ("model", _) => true,
-        ("column_name" | "field", Json::String(s)) => is_identifier(s),
-        ("to", Json::String(s)) => is_relation_call(s),
-        ("quote", Json::Bool(_)) => true,
-        ("values", Json::Array(values)) => values.iter().all(|v| match v {
-            Json::String(s) => !s.contains(['\'', '\\']),
-            Json::Number(_) | Json::Bool(_) => true,
+    test.kwargs
+        .iter()
+        .all(|(key, value)| match (key.as_str(), value) {
+            ("model", _) => true,
+            ("column_name" | "field", Json::String(s)) => is_identifier(s),
+            ("to", Json::String(s)) => is_relation_call(s),
+            ("quote", Json::Bool(_)) => true,
+            ("values", Json::Array(values)) => values.iter().all(|v| match v {
+                Json::String(s) => !s.contains(['\'', '\\']),
+                Json::Number(_) | Json::Bool(_) => true,
+                _ => false,
+            }),
             _ => false,
-        }),
-        _ => false,
-    })
+        })
 }
 
 /// A bare or quoted SQL identifier.

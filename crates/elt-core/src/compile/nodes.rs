@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use rayon::prelude::*;
 use serde_json::{Map, Value as Json};
 
 use crate::diagnostics::{Diagnostic, Errors, Result};
@@ -70,67 +71,32 @@ pub fn source_of<'a>(project: &'a Project, path: &Path) -> &'a str {
         .map_or("", |f| f.contents.as_str())
 }
 
-/// Builds every file-based node. Snapshot files may hold several `{% snapshot %}` blocks.
+/// A node to build: its kind, file, name, and the SQL it holds with the line that SQL starts at
+/// (`None`: the whole file; snapshot blocks start later).
+type NodeSpec<'a> = (ResourceType, &'a ProjectFile, String, Option<(String, u32)>);
+
+/// Builds every file-based node, in parallel. Snapshot files may hold several
+/// `{% snapshot %}` blocks.
 pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node>> {
-    let name = &project.config.name;
-    let mut nodes = Vec::new();
+    let files = &project.files;
+    fn whole(kind: ResourceType, list: &[ProjectFile]) -> Vec<NodeSpec<'_>> {
+        list.iter().map(|f| (kind, f, f.stem(), None)).collect()
+    }
+    let mut specs = whole(ResourceType::Model, &files.models);
+    specs.extend(whole(ResourceType::Analysis, &files.analyses));
+    specs.extend(whole(ResourceType::Test, &files.singular_tests));
+    specs.extend(whole(ResourceType::Seed, &files.seeds));
     let mut errors = Vec::new();
-    let mut add =
-        |kind: ResourceType, file: &ProjectFile, node_name: String, raw: String, raw_line: u32| {
-            let mut fqn = vec![name.clone()];
-            fqn.extend(file.folders());
-            if kind == ResourceType::Snapshot {
-                fqn.push(file.stem());
-            }
-            fqn.push(node_name.clone());
-            let unique_id = format!("{}.{name}.{node_name}", kind.as_str());
-            let mut node = new_node(unique_id, kind, node_name, name, file, fqn, raw, raw_line);
-            apply_configs(project, index, &mut node);
-            nodes.push(node);
-        };
-    for file in &project.files.models {
-        add(
-            ResourceType::Model,
-            file,
-            file.stem(),
-            file.contents.clone(),
-            1,
-        );
-    }
-    for file in &project.files.analyses {
-        add(
-            ResourceType::Analysis,
-            file,
-            file.stem(),
-            file.contents.clone(),
-            1,
-        );
-    }
-    for file in &project.files.singular_tests {
-        add(
-            ResourceType::Test,
-            file,
-            file.stem(),
-            file.contents.clone(),
-            1,
-        );
-    }
-    for file in &project.files.seeds {
-        add(ResourceType::Seed, file, file.stem(), String::new(), 1);
-    }
-    for file in &project.files.snapshots {
+    for file in &files.snapshots {
         match blocks::find_blocks(&file.contents, &["snapshot"]) {
-            Ok(found) => {
-                for block in found {
-                    add(
-                        ResourceType::Snapshot,
-                        file,
-                        block.name.clone(),
-                        block.body,
-                        block.body_line,
-                    );
-                }
-            }
+            Ok(found) => specs.extend(found.into_iter().map(|b| {
+                (
+                    ResourceType::Snapshot,
+                    file,
+                    b.name,
+                    Some((b.body, b.body_line)),
+                )
+            })),
             Err(e) => errors.push(
                 Diagnostic::error(e.message)
                     .at_source(&file.path, &file.contents, e.line, e.col)
@@ -141,6 +107,29 @@ pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node
     if !errors.is_empty() {
         return Err(Errors(errors));
     }
+    let nodes: Vec<Node> = specs
+        .into_par_iter()
+        .map(|(kind, file, node_name, block)| {
+            let package = &project.config.name;
+            let mut fqn = vec![package.clone()];
+            fqn.extend(file.folders());
+            if kind == ResourceType::Snapshot {
+                fqn.push(file.stem());
+            }
+            fqn.push(node_name.clone());
+            let unique_id = format!("{}.{package}.{node_name}", kind.as_str());
+            let (raw, raw_line) = match (kind, block) {
+                (ResourceType::Seed, _) => (String::new(), 1),
+                (_, Some(block)) => block,
+                (_, None) => (file.contents.clone(), 1),
+            };
+            let mut node = new_node(
+                unique_id, kind, node_name, package, file, fqn, raw, raw_line,
+            );
+            apply_configs(project, index, &mut node);
+            node
+        })
+        .collect();
     check_unique_names(&nodes)?;
     Ok(nodes)
 }

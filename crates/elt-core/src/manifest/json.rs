@@ -8,8 +8,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
+use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use super::{Column, DocNode, MacroNode, Manifest, Node, ResourceType, SourceNode};
@@ -136,8 +138,17 @@ struct Macros<'a>(&'a BTreeMap<String, MacroNode>);
 struct Docs<'a>(&'a BTreeMap<String, DocNode>);
 
 impl Serialize for Nodes<'_> {
+    /// Nodes are serialized in parallel, each to its own JSON text, then written in order.
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(id, node)| (id, NodeJson::new(node))))
+        let texts: Vec<(&String, Box<RawValue>)> = self
+            .0
+            .par_iter()
+            .map(|(id, node)| {
+                let text = serde_json::to_string(&NodeJson::new(node)).expect("node serializes");
+                (id, RawValue::from_string(text).expect("valid JSON"))
+            })
+            .collect();
+        s.collect_map(texts)
     }
 }
 

@@ -3,6 +3,10 @@
 //! A syntax error is reported against the file the user wrote, not the compiled output: compiled
 //! lines are aligned with source lines by a line diff (Jinja leaves most SQL lines untouched).
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
 use sqlparser::ast::Statement;
 use sqlparser::parser::{Parser, ParserError};
 
@@ -85,6 +89,75 @@ fn from_parser_error(error: &ParserError, sql: &str) -> SyntaxError {
     }
 }
 
+/// Hashes of SQL texts already known to parse, kept in the target folder between runs so that
+/// unchanged nodes are not parsed again (like dbt's partial parsing). A miss only costs a parse.
+#[derive(Debug, Default, Clone)]
+pub struct ValidSqlCache {
+    hashes: HashSet<u64>,
+}
+
+impl ValidSqlCache {
+    /// The cache file of a dialect in `dir`; a missing, stale or unreadable file is empty.
+    pub fn load(dir: &Path, dialect: Dialect) -> Self {
+        let bytes = std::fs::read(Self::path(dir, dialect)).unwrap_or_default();
+        let header = Self::header(dialect);
+        let hashes = match bytes.strip_prefix(header.as_bytes()) {
+            Some(body) => body
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+            None => HashSet::new(),
+        };
+        Self { hashes }
+    }
+
+    /// Writes the cache (atomically); failures are ignored, the cache is only an accelerator.
+    pub fn save(&self, dir: &Path, dialect: Dialect) {
+        let mut bytes = Self::header(dialect).into_bytes();
+        for hash in &self.hashes {
+            bytes.extend_from_slice(&hash.to_le_bytes());
+        }
+        let path = Self::path(dir, dialect);
+        let tmp = path.with_extension("tmp");
+        let _ = std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(&tmp, bytes))
+            .and_then(|_| std::fs::rename(&tmp, &path));
+    }
+
+    fn path(dir: &Path, dialect: Dialect) -> std::path::PathBuf {
+        dir.join(format!("valid-sql-{dialect}"))
+    }
+
+    fn header(dialect: Dialect) -> String {
+        format!("elt {} valid sql {dialect}\n", env!("CARGO_PKG_VERSION"))
+    }
+
+    pub fn key(sql: &str, expect: Expect) -> u64 {
+        let mut hasher = std::hash::DefaultHasher::new();
+        sql.hash(&mut hasher);
+        (expect == Expect::Query).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    pub fn contains(&self, key: u64) -> bool {
+        self.hashes.contains(&key)
+    }
+
+    pub fn from_keys(keys: impl IntoIterator<Item = u64>) -> Self {
+        Self {
+            hashes: keys.into_iter().collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+}
+
 /// Maps a 1-based line of `compiled` to the line of `raw` it came from, and whether the line
 /// is unchanged (so the column can be trusted).
 pub fn source_line(raw: &str, compiled: &str, compiled_line: u32) -> (u32, bool) {
@@ -156,6 +229,16 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn cache_round_trips_and_ignores_other_dialects() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ValidSqlCache::key("select 1", Expect::Query);
+        ValidSqlCache::from_keys([key]).save(dir.path(), Dialect::DuckDb);
+        assert!(ValidSqlCache::load(dir.path(), Dialect::DuckDb).contains(key));
+        assert!(ValidSqlCache::load(dir.path(), Dialect::Postgres).is_empty());
+        assert_ne!(key, ValidSqlCache::key("select 1", Expect::Statements));
     }
 
     #[test]

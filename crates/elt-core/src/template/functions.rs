@@ -60,6 +60,17 @@ pub fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
             ));
         }
     };
+    resolve_ref(&ctx, name, package, version)
+}
+
+/// What `ref(name)` returns in a node's context, recording the dependency. Used by `ref()`
+/// and directly for generic tests' `ref('x')` arguments.
+pub fn resolve_ref(
+    ctx: &Arc<NodeContext>,
+    name: String,
+    package: Option<String>,
+    version: Option<String>,
+) -> Result<Value, Error> {
     if let Some(package) = &package
         && package != &ctx.resolver.project_name
     {
@@ -84,7 +95,7 @@ pub fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     let index = {
         let mut record = ctx.record();
         let call = RefCall {
-            name: name.clone(),
+            name,
             package,
             version,
         };
@@ -98,7 +109,7 @@ pub fn ref_fn(state: &State, args: Rest<Value>) -> Result<Value, Error> {
     };
     Ok(match (&target.relation, ctx.pass) {
         (Some(relation), Pass::Final) => RelationValue::resolved(relation.clone()),
-        _ => RelationValue::placeholder(&ctx, format!("R{index}")),
+        _ => RelationValue::placeholder(ctx, format!("R{index}")),
     })
 }
 
@@ -114,7 +125,15 @@ fn split_kwargs(args: &[Value]) -> (Vec<Value>, Option<Kwargs>) {
 }
 
 pub fn source_fn(state: &State, source_name: String, table_name: String) -> Result<Value, Error> {
-    let ctx = NodeContext::of(state)?;
+    resolve_source(&*NodeContext::of(state)?, source_name, table_name)
+}
+
+/// What `source(s, t)` returns in a node's context, recording the dependency.
+pub fn resolve_source(
+    ctx: &NodeContext,
+    source_name: String,
+    table_name: String,
+) -> Result<Value, Error> {
     let key = (source_name.clone(), table_name.clone());
     let Some((_, relation)) = ctx.resolver.sources.get(&key) else {
         let known: Vec<String> = ctx

@@ -17,6 +17,12 @@ pub use context::{NodeContext, Pass, RefCall, RelationValue, RenderRecord, Resol
 use crate::diagnostics::{Diagnostic, line_col};
 use crate::project::ProjectFile;
 
+/// The template that calls the generic test macro `macro_name` (e.g. `test_unique`) with the
+/// context variables `__elt_attached` (the tested relation) and `_dbt_generic_test_kwargs`.
+pub fn test_call_template(macro_name: &str) -> String {
+    format!("<elt>/call/{macro_name}")
+}
+
 /// A template value from anything serializable (JSON configs, vars, ...).
 pub fn json_value<T: serde::Serialize>(value: T) -> Value {
     Value::from(minijinja::value::Serde(value))
@@ -126,6 +132,15 @@ impl Renderer {
                 errors.push(self.diagnostic(&e, &file.path, &text, &format!("macro '{name}'")));
                 continue;
             }
+            if block.kind == "test" {
+                // How a generic test node calls its macro; compiled once, rendered per test.
+                let call = format!(
+                    "{{{{ {name}(model=get_where_subquery(__elt_attached), **_dbt_generic_test_kwargs) }}}}"
+                );
+                if let Err(e) = self.env.add_template_owned(test_call_template(&name), call) {
+                    errors.push(self.diagnostic(&e, &file.path, &text, &format!("test '{name}'")));
+                }
+            }
             self.env.add_global(
                 name.clone(),
                 Value::from_object(functions::MacroFunction {
@@ -174,6 +189,13 @@ impl Renderer {
         self.env
             .render_named_str(&name, source, Value::from_dyn_object(ctx.clone()))
             .map_err(|e| self.diagnostic(&e, file, source, what))
+    }
+
+    /// Renders a template registered in the environment (such as a test call).
+    pub fn render_registered(&self, name: &str, ctx: &Arc<NodeContext>) -> Result<String, Error> {
+        self.env
+            .get_template(name)?
+            .render(Value::from_dyn_object(ctx.clone()))
     }
 
     /// Evaluates an expression such as `ref('customers')` in a node's context.
