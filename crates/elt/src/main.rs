@@ -12,11 +12,18 @@ use clap::Parser;
 
 /// mimalloc: compiling allocates many small strings on every thread, where it is much faster
 /// than the system allocator.
+#[cfg(not(feature = "dhat-heap"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "dhat-heap")]
+#[global_allocator]
+static GLOBAL: dhat::Alloc = dhat::Alloc;
 use elt_core::diagnostics::{Diagnostic, Errors};
 
 fn main() -> ExitCode {
+    #[cfg(feature = "dhat-heap")]
+    let _profiler = dhat::Profiler::new_heap();
     let cli = cli::Cli::parse();
     init_logging();
     let result = match cli.command {

@@ -52,7 +52,8 @@ pub fn compile(project: &Project) -> Result<Compiled> {
 
 /// A node to render, and for generic tests the call of their test macro.
 struct Job {
-    node: Node,
+    /// Boxed: nodes are large, and jobs are moved between passes.
+    node: Box<Node>,
     test: Option<TestCall>,
 }
 
@@ -84,9 +85,12 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     let generic = generic_tests::generic_tests(project, &existing, &macro_names)?;
     drop(existing);
     let mut jobs: Vec<Job> = Vec::with_capacity(file_nodes.len() + generic.len());
-    jobs.extend(file_nodes.into_iter().map(|node| Job { node, test: None }));
+    jobs.extend(file_nodes.into_iter().map(|node| Job {
+        node: Box::new(node),
+        test: None,
+    }));
     jobs.extend(generic.into_iter().map(|g| Job {
-        node: g.node,
+        node: Box::new(g.node),
         test: Some(g.call),
     }));
 
@@ -181,7 +185,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
         .into_par_iter()
         .zip(sqls)
         .map(|(job, sql)| {
-            let mut node = job.node;
+            let mut node = *job.node;
             if node.resource_type != ResourceType::Seed {
                 node.compiled_code = Some(substitute(sql, &node, &final_resolver));
             }

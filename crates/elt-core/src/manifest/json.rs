@@ -138,17 +138,26 @@ struct Macros<'a>(&'a BTreeMap<String, MacroNode>);
 struct Docs<'a>(&'a BTreeMap<String, DocNode>);
 
 impl Serialize for Nodes<'_> {
-    /// Nodes are serialized in parallel, each to its own JSON text, then written in order.
+    /// Nodes are serialized in parallel, a chunk at a time (each node to its own JSON text),
+    /// then written in order; only one chunk's text is held in memory.
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let texts: Vec<(&String, Box<RawValue>)> = self
-            .0
-            .par_iter()
-            .map(|(id, node)| {
-                let text = serde_json::to_string(&NodeJson::new(node)).expect("node serializes");
-                (id, RawValue::from_string(text).expect("valid JSON"))
-            })
-            .collect();
-        s.collect_map(texts)
+        const CHUNK: usize = 1024;
+        let entries: Vec<(&String, &Node)> = self.0.iter().collect();
+        let mut map = s.serialize_map(Some(entries.len()))?;
+        for chunk in entries.chunks(CHUNK) {
+            let texts: Vec<Box<RawValue>> = chunk
+                .par_iter()
+                .map(|(_, node)| {
+                    let text =
+                        serde_json::to_string(&NodeJson::new(node)).expect("node serializes");
+                    RawValue::from_string(text).expect("valid JSON")
+                })
+                .collect();
+            for ((id, _), text) in chunk.iter().zip(&texts) {
+                map.serialize_entry(id, text)?;
+            }
+        }
+        map.end()
     }
 }
 
