@@ -26,19 +26,43 @@ measure() {
         walls+=("${out% *}")
         peaks+=("${out#* }")
     done
+    summarize
+}
+
+# Prints "median wall, largest peak" of the runs in $walls and $peaks.
+summarize() {
     local wall peak
     wall=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     peak=$(printf '%s\n' "${peaks[@]}" | sort -n | tail -1)
     echo "$wall $((peak / 1024))"
 }
 
-printf '%-8s %-10s %10s %12s\n' models command "wall (s)" "peak (MiB)"
+# Like measure, but each run writes to a new, empty target folder.
+measure_cold() {
+    local run=0 walls=() peaks=()
+    for _ in $(seq "$RUNS"); do
+        run=$((run + 1))
+        /usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" --target-path "$WORK/cold/$run" >/dev/null 2>&1
+        local out
+        out=$(tail -1 "$WORK/time.out")
+        walls+=("${out% *}")
+        peaks+=("${out#* }")
+    done
+    summarize
+}
+
+printf '%-8s %-18s %10s %12s\n' models command "wall (s)" "peak (MiB)"
 for n in 1000 10000; do
     dir="$WORK/synth_$n"
     "$BIN/synth-project" --models "$n" --out "$dir"
     for cmd in parse compile; do
+        # Cold: no target/ folder (no cache of SQL known to parse, no compiled files).
+        rm -rf "$WORK/cold"
+        read -r wall peak < <(measure_cold "$BIN/elt" "$cmd" --project-dir "$dir" --quiet)
+        printf '%-8s %-18s %10s %12s\n' "$n" "elt $cmd (cold)" "$wall" "$peak"
+        # Warm: after a previous run, as when a developer compiles again.
         read -r wall peak < <(measure "$BIN/elt" "$cmd" --project-dir "$dir" --quiet)
-        printf '%-8s %-10s %10s %12s\n' "$n" "elt $cmd" "$wall" "$peak"
+        printf '%-8s %-18s %10s %12s\n' "$n" "elt $cmd (warm)" "$wall" "$peak"
     done
 done
 
@@ -47,5 +71,5 @@ if [[ "${BENCH_DBT:-0}" == 1 ]]; then
     [[ -x "$venv/bin/dbt" ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q dbt-core dbt-duckdb; }
     dir="$WORK/synth_1000"
     read -r wall peak < <(RUNS=1 measure "$venv/bin/dbt" parse --project-dir "$dir" --profiles-dir "$dir" --no-partial-parse)
-    printf '%-8s %-10s %10s %12s\n' 1000 "dbt parse" "$wall" "$peak"
+    printf '%-8s %-18s %10s %12s\n' 1000 "dbt parse" "$wall" "$peak"
 fi

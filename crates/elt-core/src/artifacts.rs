@@ -1,6 +1,7 @@
 //! Files written to the target folder: compiled SQL and `manifest.json`.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -8,22 +9,26 @@ use crate::compile::{Compiled, compiled_path};
 use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::json;
 
-/// Writes `target/compiled/<project>/...` for every compiled node.
+/// Writes `target/compiled/<project>/...` for every compiled node. Folders are created once,
+/// and a file whose content is already what it would be written is left alone.
 pub fn write_compiled_sql(target_dir: &Path, compiled: &Compiled) -> Result<()> {
-    let errors: Vec<Diagnostic> = compiled
+    let files: Vec<(PathBuf, &str)> = compiled
         .manifest
         .nodes
+        .values()
+        .filter_map(|node| Some((compiled_path(target_dir, node), node.compiled_code.as_deref()?)))
+        .collect();
+    let folders: BTreeSet<&Path> = files.iter().filter_map(|(path, _)| path.parent()).collect();
+    for folder in folders {
+        std::fs::create_dir_all(folder).map_err(|e| {
+            Diagnostic::error(format!("cannot create {}: {e}", folder.display()))
+        })?;
+    }
+    let errors: Vec<Diagnostic> = files
         .par_iter()
-        .filter_map(|(_, node)| {
-            let sql = node.compiled_code.as_ref()?;
-            let path = compiled_path(target_dir, node);
-            let write = || -> std::io::Result<()> {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                std::fs::write(&path, sql)
-            };
-            write()
+        .filter(|(path, sql)| std::fs::read(path).ok().as_deref() != Some(sql.as_bytes()))
+        .filter_map(|(path, sql)| {
+            std::fs::write(path, sql)
                 .err()
                 .map(|e| Diagnostic::error(format!("cannot write {}: {e}", path.display())))
         })

@@ -42,6 +42,9 @@ pub struct ProjectArgs {
     /// Variables as a YAML mapping, e.g. '{start_date: 2024-01-01}'
     #[arg(long)]
     pub vars: Option<String>,
+    /// Where artifacts go, instead of the project's target-path
+    #[arg(long)]
+    pub target_path: Option<String>,
     /// Treat warnings as errors (exit 1 if there are any)
     #[arg(long)]
     pub warn_error: bool,

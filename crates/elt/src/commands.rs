@@ -26,6 +26,7 @@ fn load(args: &ProjectArgs) -> Result<Project> {
         profiles_dir: args.profiles_dir.clone(),
         target: args.target.clone(),
         vars: args.vars.clone(),
+        target_path: args.target_path.clone(),
     })
 }
 

@@ -29,6 +29,8 @@ pub struct LoadOptions {
     pub target: Option<String>,
     /// `--vars` as YAML text.
     pub vars: Option<String>,
+    /// `--target-path`: overrides the project file's `target-path`.
+    pub target_path: Option<String>,
 }
 
 /// A project as read from disk.
@@ -49,7 +51,10 @@ pub struct Project {
 impl Project {
     pub fn load(options: &LoadOptions) -> Result<Self> {
         let root = options.project_dir.clone();
-        let (config, mut warnings) = ProjectConfig::load(&root)?;
+        let (mut config, mut warnings) = ProjectConfig::load(&root)?;
+        if let Some(target_path) = &options.target_path {
+            config.target_path = target_path.clone();
+        }
         let cli_vars = parse_cli_vars(options.vars.as_deref())?;
         let vars = resolve_vars(&config, &cli_vars);
         let dirs = profile::profile_dirs(options.profiles_dir.as_deref(), &root);

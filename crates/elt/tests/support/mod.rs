@@ -62,6 +62,7 @@ pub fn compile_dir(dir: &Path, target: Option<&str>) -> Compiled {
         profiles_dir: Some(dir.to_path_buf()),
         target: target.map(str::to_string),
         vars: None,
+        target_path: None,
     })
     .unwrap_or_else(|e| panic!("load {}:\n{e}", dir.display()));
     compile(&project).unwrap_or_else(|e| panic!("compile {}:\n{e}", dir.display()))
