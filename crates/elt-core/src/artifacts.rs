@@ -16,13 +16,17 @@ pub fn write_compiled_sql(target_dir: &Path, compiled: &Compiled) -> Result<()> 
         .manifest
         .nodes
         .values()
-        .filter_map(|node| Some((compiled_path(target_dir, node), node.compiled_code.as_deref()?)))
+        .filter_map(|node| {
+            Some((
+                compiled_path(target_dir, node),
+                node.compiled_code.as_deref()?,
+            ))
+        })
         .collect();
     let folders: BTreeSet<&Path> = files.iter().filter_map(|(path, _)| path.parent()).collect();
     for folder in folders {
-        std::fs::create_dir_all(folder).map_err(|e| {
-            Diagnostic::error(format!("cannot create {}: {e}", folder.display()))
-        })?;
+        std::fs::create_dir_all(folder)
+            .map_err(|e| Diagnostic::error(format!("cannot create {}: {e}", folder.display())))?;
     }
     let errors: Vec<Diagnostic> = files
         .par_iter()

@@ -177,20 +177,24 @@ impl Selector<'_> {
         Ok((included.difference(&excluded).cloned().collect(), warnings))
     }
 
+    /// Space-separated terms: the union of their selections. In cautious mode, tests found next
+    /// to any term are added when all their parents are in the union (as dbt does).
     fn union(&self, specs: &[String], warnings: &mut Vec<Diagnostic>) -> Result<BTreeSet<String>> {
         let mut direct = BTreeSet::new();
+        let mut indirect = BTreeSet::new();
         for term in specs.iter().flat_map(|s| s.split_whitespace()) {
             let (term_direct, term_indirect) = self.intersection(term)?;
-            let mut selected = term_direct;
-            if self.indirect == IndirectSelection::Cautious {
-                selected.extend(self.cautious(&selected, &term_indirect));
-            }
-            if selected.is_empty() {
+            if term_direct.is_empty() && term_indirect.is_empty() {
                 warnings.push(Diagnostic::warning(format!(
                     "the selection criterion '{term}' does not match any enabled node"
                 )));
             }
-            direct.extend(selected);
+            direct.extend(term_direct);
+            indirect.extend(term_indirect);
+        }
+        if self.indirect == IndirectSelection::Cautious {
+            let cautious = self.cautious(&direct, &indirect);
+            direct.extend(cautious);
         }
         Ok(direct)
     }

@@ -1,0 +1,261 @@
+//! dbt's selection semantics on the showcase project: graph operators, methods, unions,
+//! intersections, exclusion and indirect test selection.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use elt_core::compile::Compiled;
+use elt_core::graph::select::{IndirectSelection, Selector};
+use support::{compile_dir, fixtures};
+
+fn showcase() -> Compiled {
+    compile_dir(&fixtures().join("showcase"), None)
+}
+
+/// Names of the nodes selected (sources as `source:<source>.<table>`).
+fn select(
+    compiled: &Compiled,
+    select: &[&str],
+    exclude: &[&str],
+    indirect: IndirectSelection,
+) -> BTreeSet<String> {
+    let selector = Selector {
+        manifest: &compiled.manifest,
+        dag: &compiled.dag,
+        indirect,
+    };
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (ids, _) = selector
+        .select(&strings(select), &strings(exclude))
+        .expect("valid selector");
+    ids.iter()
+        .map(|id| match compiled.manifest.nodes.get(id) {
+            Some(node) => node.name.clone(),
+            None => {
+                let source = &compiled.manifest.sources[id];
+                format!("source:{}.{}", source.source_name, source.name)
+            }
+        })
+        .collect()
+}
+
+fn eager(compiled: &Compiled, terms: &[&str]) -> BTreeSet<String> {
+    select(compiled, terms, &[], IndirectSelection::Eager)
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+const FCT_ORDERS_TESTS: [&str; 7] = [
+    "accepted_values_fct_orders_currency__EUR__USD",
+    "assert_amounts_are_positive",
+    "not_empty_string_fct_orders_currency",
+    "not_null_fct_orders_order_id",
+    "positive_values_fct_orders_True__amount",
+    "relationships_fct_orders_customer_id__customer_id__ref_dim_customers_",
+    "unique_fct_orders_order_id",
+];
+
+#[test]
+fn a_name_selects_the_node_and_its_tests() {
+    let c = showcase();
+    let mut expected = set(&["fct_orders"]);
+    expected.extend(set(&FCT_ORDERS_TESTS));
+    assert_eq!(eager(&c, &["fct_orders"]), expected);
+}
+
+#[test]
+fn graph_operators() {
+    let c = showcase();
+    // Tests are graph children too (dbt's `model+` runs them); leave them out here.
+    let models = |terms: &[&str]| -> BTreeSet<String> {
+        let tests: BTreeSet<String> = c
+            .manifest
+            .nodes
+            .values()
+            .filter(|n| n.resource_type.as_str() == "test")
+            .map(|n| n.name.clone())
+            .collect();
+        eager(&c, terms).difference(&tests).cloned().collect()
+    };
+    assert_eq!(
+        models(&["+fct_orders"]),
+        set(&[
+            "fct_orders",
+            "int_order_amounts",
+            "stg_orders",
+            "source:shop_raw.orders"
+        ])
+    );
+    assert_eq!(
+        models(&["1+dim_customers"]),
+        set(&[
+            "dim_customers",
+            "stg_customers",
+            "int_orders_by_status",
+            "countries"
+        ])
+    );
+    assert_eq!(
+        models(&["stg_orders+1"]),
+        set(&["stg_orders", "int_order_amounts", "int_orders_by_status"])
+    );
+    assert_eq!(
+        models(&["int_order_amounts+"]),
+        set(&["int_order_amounts", "fct_orders", "revenue_by_month"])
+    );
+    // @: the node, its descendants, and the ancestors of all of those. Tests are descendants:
+    // the relationships test from fct_orders to dim_customers brings in fct_orders' lineage.
+    assert_eq!(
+        models(&["@int_orders_by_status"]),
+        set(&[
+            "fct_orders",
+            "int_order_amounts",
+            "int_orders_by_status",
+            "dim_customers",
+            "stg_orders",
+            "stg_customers",
+            "countries",
+            "source:shop_raw.orders",
+            "source:shop_raw.customers",
+        ])
+    );
+}
+
+#[test]
+fn methods() {
+    let c = showcase();
+    let only = |terms: &[&str]| select(&c, terms, &[], IndirectSelection::Empty);
+    assert_eq!(
+        only(&["tag:nightly"]),
+        set(&["fct_orders", "dim_customers"])
+    );
+    assert_eq!(
+        only(&["path:models/staging"]),
+        set(&["stg_orders", "stg_customers"])
+    );
+    assert_eq!(only(&["stg_*"]), set(&["stg_orders", "stg_customers"]));
+    assert_eq!(only(&["staging.*"]), set(&["stg_orders", "stg_customers"]));
+    assert_eq!(only(&["file:dim_customers.sql"]), set(&["dim_customers"]));
+    assert_eq!(only(&["resource_type:seed"]), set(&["countries"]));
+    assert_eq!(
+        only(&["resource_type:snapshot"]),
+        set(&["customers_snapshot"])
+    );
+    assert_eq!(
+        only(&["resource_type:analysis"]),
+        set(&["revenue_by_month"])
+    );
+    assert_eq!(
+        only(&["config.materialized:incremental"]),
+        set(&["fct_orders"])
+    );
+    assert_eq!(
+        only(&["config.materialized:ephemeral"]),
+        set(&["int_order_amounts", "int_orders_by_status"])
+    );
+    assert_eq!(
+        only(&["source:shop_raw"]),
+        set(&["source:shop_raw.orders", "source:shop_raw.customers"])
+    );
+    assert_eq!(
+        only(&["source:shop_raw.orders"]),
+        set(&["source:shop_raw.orders"])
+    );
+    assert_eq!(
+        only(&["test_type:singular"]),
+        set(&["assert_amounts_are_positive"])
+    );
+    assert_eq!(
+        only(&["test_type:generic,config.severity:warn"]),
+        set(&["relationships_fct_orders_customer_id__customer_id__ref_dim_customers_"])
+    );
+    assert_eq!(
+        only(&["test_name:accepted_values"]),
+        set(&[
+            "accepted_values_fct_orders_currency__EUR__USD",
+            "completed_orders_small"
+        ])
+    );
+    assert_eq!(
+        only(&["package:showcase,resource_type:seed"]),
+        set(&["countries"])
+    );
+}
+
+#[test]
+fn unions_intersections_and_exclusion() {
+    let c = showcase();
+    let only = |select: &[&str], exclude: &[&str]| select_names(&c, select, exclude);
+    assert_eq!(
+        only(&["stg_orders stg_customers"], &[]),
+        set(&["stg_orders", "stg_customers"])
+    );
+    assert_eq!(
+        only(&["stg_orders", "countries"], &[]),
+        set(&["stg_orders", "countries"])
+    );
+    assert_eq!(
+        only(&["tag:nightly,config.materialized:table"], &[]),
+        set(&["dim_customers"])
+    );
+    assert_eq!(
+        only(&["+fct_orders"], &["source:*", "stg_orders"]),
+        set(&["fct_orders", "int_order_amounts"])
+    );
+}
+
+fn select_names(c: &Compiled, select_terms: &[&str], exclude: &[&str]) -> BTreeSet<String> {
+    select(c, select_terms, exclude, IndirectSelection::Empty)
+}
+
+#[test]
+fn indirect_selection_modes() {
+    let c = showcase();
+    // The relationships test also depends on dim_customers: cautious mode leaves it out.
+    let cautious = select(&c, &["fct_orders"], &[], IndirectSelection::Cautious);
+    let mut expected = set(&["fct_orders"]);
+    expected.extend(set(&FCT_ORDERS_TESTS));
+    expected.remove("relationships_fct_orders_customer_id__customer_id__ref_dim_customers_");
+    assert_eq!(cautious, expected);
+    // ...and includes it once both parents are selected.
+    let both = select(
+        &c,
+        &["fct_orders dim_customers"],
+        &[],
+        IndirectSelection::Cautious,
+    );
+    assert!(both.contains("relationships_fct_orders_customer_id__customer_id__ref_dim_customers_"));
+    // Excluding a model also excludes its tests.
+    let excluded = select(
+        &c,
+        &["tag:nightly"],
+        &["fct_orders"],
+        IndirectSelection::Eager,
+    );
+    assert!(
+        excluded
+            .iter()
+            .all(|n| !n.contains("fct_orders") && n != "assert_amounts_are_positive"),
+        "{excluded:?}"
+    );
+    assert!(excluded.contains("dim_customers"));
+}
+
+#[test]
+fn a_selector_matching_nothing_warns() {
+    let c = showcase();
+    let selector = Selector {
+        manifest: &c.manifest,
+        dag: &c.dag,
+        indirect: IndirectSelection::Eager,
+    };
+    let (ids, warnings) = selector.select(&["tag:nope".into()], &[]).unwrap();
+    assert!(ids.is_empty());
+    assert_eq!(
+        warnings[0].message,
+        "the selection criterion 'tag:nope' does not match any enabled node"
+    );
+}
