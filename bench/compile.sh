@@ -68,7 +68,7 @@ done
 
 if [[ "${BENCH_DBT:-0}" == 1 ]]; then
     venv="$WORK/dbt-venv"
-    [[ -x "$venv/bin/dbt" ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q dbt-core dbt-duckdb; }
+    [[ -x "$venv/bin/dbt" ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q "dbt-core~=1.10.0" "dbt-duckdb~=1.9.0"; }
     dir="$WORK/synth_1000"
     read -r wall peak < <(RUNS=1 measure "$venv/bin/dbt" parse --project-dir "$dir" --profiles-dir "$dir" --no-partial-parse)
     printf '%-8s %-18s %10s %12s\n' 1000 "dbt parse" "$wall" "$peak"
