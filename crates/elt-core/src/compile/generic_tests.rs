@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use indexmap::IndexMap;
 use serde_json::{Map, Value as Json, json};
 
-use super::nodes::{source_of, sync_tags_and_meta};
+use super::nodes::{source_of, sync_tags_and_meta, yaml_folders};
 use crate::adapter::Dialect;
 use crate::diagnostics::{Diagnostic, Errors, Result, closest};
-use crate::manifest::{Node, ResourceType, TestMetadata};
+use crate::manifest::{Node, NodeOrigin, ResourceType, TestMetadata};
 use crate::project::Project;
 use crate::project::node_config;
 use crate::project::properties::{PropertiesFile, Section, TestDefinition};
@@ -92,13 +91,7 @@ fn tests_of_file(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let source = source_of(project, &file.path);
-    let folders: Vec<String> = file
-        .path
-        .parent()
-        .into_iter()
-        .flat_map(|p| p.components().skip(1))
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
+    let folders = yaml_folders(&file.path);
     let mut make = |attached: &Attached,
                     column: Option<(&str, Option<bool>, &[String])>,
                     test: &TestDefinition| {
@@ -265,7 +258,7 @@ fn build(
             .or_insert(Json::from(short_name.clone()));
     }
     let raw_code = format!("{{{{ {}(**_dbt_generic_test_kwargs) }}}}", macro_name);
-    let mut node = Node {
+    let mut node = Node::new(NodeOrigin {
         unique_id: format!("test.{package}.{name}.{hash}"),
         resource_type: ResourceType::Test,
         name: name.clone(),
@@ -275,34 +268,21 @@ fn build(
             test.custom_name.as_deref().unwrap_or(&short_name)
         )),
         original_file_path: yaml_file.to_path_buf(),
-        patch_path: None,
         fqn,
         raw_code,
         raw_line: test.line,
         checksum: String::new(),
-        config,
-        description: test.description.clone().unwrap_or_default(),
-        columns: IndexMap::new(),
-        meta: Map::new(),
-        tags: Vec::new(),
-        docs: Map::new(),
-        refs: Vec::new(),
-        sources: Vec::new(),
-        depends_on_macros: Vec::new(),
-        depends_on_nodes: Vec::new(),
-        relation: None,
-        compiled_code: None,
-        extra_ctes: Vec::new(),
-        test: Some(TestMetadata {
-            name: test_name,
-            namespace,
-            kwargs,
-            column_name,
-            attached_node: attached.attached_node.clone(),
-            file_key_name: attached.file_key_name.clone(),
-        }),
-        extra: Map::new(),
-    };
+    });
+    node.config = config;
+    node.description = test.description.clone().unwrap_or_default();
+    node.test = Some(TestMetadata {
+        name: test_name,
+        namespace,
+        kwargs,
+        column_name,
+        attached_node: attached.attached_node.clone(),
+        file_key_name: attached.file_key_name.clone(),
+    });
     sync_tags_and_meta(&mut node);
     Ok(GenericTest {
         node,

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value as Json};
 
 use crate::diagnostics::{Diagnostic, Errors, Result};
-use crate::manifest::{Column, Node, ResourceType};
+use crate::manifest::{Column, Node, NodeOrigin, ResourceType};
 use crate::project::node_config::{self, as_string_list};
 use crate::project::properties::{ColumnProperties, NodeProperties, Section};
 use crate::project::{Project, ProjectFile};
@@ -123,9 +123,18 @@ pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node
                 (_, Some(block)) => block,
                 (_, None) => (file.contents.clone(), 1),
             };
-            let mut node = new_node(
-                unique_id, kind, node_name, package, file, fqn, raw, raw_line,
-            );
+            let mut node = Node::new(NodeOrigin {
+                unique_id,
+                resource_type: kind,
+                name: node_name,
+                package_name: package.clone(),
+                path: file.resource_relative.clone(),
+                original_file_path: file.path.clone(),
+                fqn,
+                raw_code: raw,
+                raw_line,
+                checksum: file.checksum.clone(),
+            });
             apply_configs(project, index, &mut node);
             node
         })
@@ -134,45 +143,14 @@ pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node
     Ok(nodes)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn new_node(
-    unique_id: String,
-    resource_type: ResourceType,
-    name: String,
-    package: &str,
-    file: &ProjectFile,
-    fqn: Vec<String>,
-    raw_code: String,
-    raw_line: u32,
-) -> Node {
-    Node {
-        unique_id,
-        resource_type,
-        name,
-        package_name: package.to_string(),
-        path: file.resource_relative.clone(),
-        original_file_path: file.path.clone(),
-        patch_path: None,
-        fqn,
-        raw_code,
-        raw_line,
-        checksum: file.checksum.clone(),
-        config: Map::new(),
-        description: String::new(),
-        columns: IndexMap::new(),
-        meta: Map::new(),
-        tags: Vec::new(),
-        docs: Map::new(),
-        refs: Vec::new(),
-        sources: Vec::new(),
-        depends_on_macros: Vec::new(),
-        depends_on_nodes: Vec::new(),
-        relation: None,
-        compiled_code: None,
-        extra_ctes: Vec::new(),
-        test: None,
-        extra: Map::new(),
-    }
+/// The folders of a properties file below its resource folder (`models/marts/x.yml` ->
+/// `[marts]`), for the fqn of what it declares.
+pub fn yaml_folders(path: &Path) -> Vec<String> {
+    path.parent()
+        .into_iter()
+        .flat_map(|p| p.components().skip(1))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The config tree of the project file for a resource type.

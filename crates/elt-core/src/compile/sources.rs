@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json};
 
-use super::nodes::{columns, source_of};
+use super::nodes::{columns, source_of, yaml_folders};
 use crate::adapter::Relation;
 use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::SourceNode;
@@ -17,13 +17,7 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     for file in &project.properties {
-        let folders: Vec<String> = file
-            .path
-            .parent()
-            .into_iter()
-            .flat_map(|p| p.components().skip(1))
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
+        let folders = yaml_folders(&file.path);
         for source in &file.sources {
             for table in &source.tables {
                 let unique_id = format!("source.{package}.{}.{}", source.name, table.name);

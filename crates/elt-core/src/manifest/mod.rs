@@ -113,7 +113,53 @@ pub struct Node {
     pub extra: Map<String, Json>,
 }
 
+/// Where a node comes from: the fields every node has before configs and rendering.
+pub struct NodeOrigin {
+    pub unique_id: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub package_name: String,
+    pub path: PathBuf,
+    pub original_file_path: PathBuf,
+    pub fqn: Vec<String>,
+    pub raw_code: String,
+    pub raw_line: u32,
+    pub checksum: String,
+}
+
 impl Node {
+    /// A node with nothing known yet beyond its origin.
+    pub fn new(origin: NodeOrigin) -> Self {
+        Node {
+            unique_id: origin.unique_id,
+            resource_type: origin.resource_type,
+            name: origin.name,
+            package_name: origin.package_name,
+            path: origin.path,
+            original_file_path: origin.original_file_path,
+            patch_path: None,
+            fqn: origin.fqn,
+            raw_code: origin.raw_code,
+            raw_line: origin.raw_line,
+            checksum: origin.checksum,
+            config: Map::new(),
+            description: String::new(),
+            columns: IndexMap::new(),
+            meta: Map::new(),
+            tags: Vec::new(),
+            docs: Map::new(),
+            refs: Vec::new(),
+            sources: Vec::new(),
+            depends_on_macros: Vec::new(),
+            depends_on_nodes: Vec::new(),
+            relation: None,
+            compiled_code: None,
+            extra_ctes: Vec::new(),
+            test: None,
+            extra: Map::new(),
+        }
+    }
+
     pub fn materialized(&self) -> &str {
         self.config
             .get("materialized")
