@@ -37,6 +37,12 @@ impl Dialect {
     }
 
     /// Quotes an identifier, doubling the quote character inside it.
+    ///
+    /// ```
+    /// use elt_core::adapter::Dialect;
+    /// assert_eq!(Dialect::Postgres.quote(r#"say "hi""#), r#""say ""hi""""#);
+    /// assert_eq!(Dialect::ClickHouse.quote("order"), "`order`");
+    /// ```
     pub fn quote(self, identifier: &str) -> String {
         let q = match self {
             Self::DuckDb | Self::Postgres => '"',

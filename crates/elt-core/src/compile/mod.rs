@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use minijinja::Value;
+use minijinja::value::{Enumerator, Object};
 use rayon::prelude::*;
 use serde_json::{Map, Value as Json, json};
 
@@ -52,8 +53,8 @@ pub fn compile(project: &Project) -> Result<Compiled> {
 
 /// A node to render, and for generic tests the call of their test macro.
 struct Job {
-    /// Boxed: nodes are large, and jobs are moved between passes.
-    node: Box<Node>,
+    /// Shared with the render's `model` variable; nodes are large, and jobs move between passes.
+    node: Arc<Node>,
     test: Option<TestCall>,
 }
 
@@ -86,11 +87,11 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     drop(existing);
     let mut jobs: Vec<Job> = Vec::with_capacity(file_nodes.len() + generic.len());
     jobs.extend(file_nodes.into_iter().map(|node| Job {
-        node: Box::new(node),
+        node: Arc::new(node),
         test: None,
     }));
     jobs.extend(generic.into_iter().map(|g| Job {
-        node: Box::new(g.node),
+        node: Arc::new(g.node),
         test: Some(g.call),
     }));
 
@@ -139,7 +140,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
                 .iter()
                 .map(|w| Diagnostic::warning(w.clone()).at(&job.node.original_file_path, 0, 0)),
         );
-        renders.apply(&mut job.node, out.record);
+        renders.apply(Arc::make_mut(&mut job.node), out.record);
         sqls.push(out.sql);
     }
 
@@ -154,7 +155,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     let mut errors = Vec::new();
     for (job, relation) in jobs.iter_mut().zip(relations) {
         match relation {
-            Ok(r) => job.node.relation = Some(r),
+            Ok(r) => Arc::make_mut(&mut job.node).relation = Some(r),
             Err(e) => errors.push(e),
         }
     }
@@ -177,7 +178,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     if !again.is_empty() {
         let outs = renders.all(&final_resolver, &jobs, Some(&again), Pass::Final)?;
         for (i, out) in again.into_iter().zip(outs) {
-            renders.apply(&mut jobs[i].node, out.record);
+            renders.apply(Arc::make_mut(&mut jobs[i].node), out.record);
             sqls[i] = out.sql;
         }
     }
@@ -185,7 +186,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
         .into_par_iter()
         .zip(sqls)
         .map(|(job, sql)| {
-            let mut node = *job.node;
+            let mut node = Arc::unwrap_or_clone(job.node);
             if node.resource_type != ResourceType::Seed {
                 node.compiled_code = Some(substitute(sql, &node, &final_resolver));
             }
@@ -314,28 +315,67 @@ fn target_value(project: &Project) -> Value {
     crate::template::json_value(Json::Object(map))
 }
 
-/// The `model` variable: the node as a mapping.
-pub(crate) fn model_value(node: &Node) -> Value {
-    let relation = node.relation.as_ref();
-    crate::template::json_value(json!({
-        "unique_id": node.unique_id,
-        "name": node.name,
-        "resource_type": node.resource_type.as_str(),
-        "package_name": node.package_name,
-        "path": node.path,
-        "original_file_path": node.original_file_path,
-        "fqn": node.fqn,
-        "config": node.config,
-        "tags": node.tags,
-        "meta": node.meta,
-        "description": node.description,
-        "columns": node.columns.keys().map(|c| (c.clone(), json!({"name": c}))).collect::<Map<_, _>>(),
-        "database": relation.and_then(|r| r.database.clone()),
-        "schema": relation.map(|r| r.schema.clone()),
-        "alias": relation.map(|r| r.identifier.clone()),
-        "raw_code": node.raw_code,
-        "version": Json::Null,
-    }))
+/// The `model` variable: the node as a mapping, read lazily (most templates never look).
+pub(crate) fn model_value(node: Arc<Node>) -> Value {
+    Value::from_object(ModelView(node))
+}
+
+#[derive(Debug)]
+struct ModelView(Arc<Node>);
+
+impl Object for ModelView {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let node = &self.0;
+        let relation = node.relation.as_ref();
+        use crate::template::json_value as json;
+        Some(match key.as_str()? {
+            "unique_id" => Value::from(node.unique_id.as_str()),
+            "name" => Value::from(node.name.as_str()),
+            "resource_type" => Value::from(node.resource_type.as_str()),
+            "package_name" => Value::from(node.package_name.as_str()),
+            "path" => json(&node.path),
+            "original_file_path" => json(&node.original_file_path),
+            "fqn" => json(&node.fqn),
+            "config" => json(&node.config),
+            "tags" => json(&node.tags),
+            "meta" => json(&node.meta),
+            "description" => Value::from(node.description.as_str()),
+            "columns" => json(
+                node.columns
+                    .keys()
+                    .map(|c| (c.clone(), json!({"name": c})))
+                    .collect::<Map<_, _>>(),
+            ),
+            "database" => Value::from(relation.and_then(|r| r.database.clone())),
+            "schema" => Value::from(relation.map(|r| r.schema.clone())),
+            "alias" => Value::from(relation.map(|r| r.identifier.clone())),
+            "raw_code" => Value::from(node.raw_code.as_str()),
+            "version" => Value::from(()),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&[
+            "unique_id",
+            "name",
+            "resource_type",
+            "package_name",
+            "path",
+            "original_file_path",
+            "fqn",
+            "config",
+            "tags",
+            "meta",
+            "description",
+            "columns",
+            "database",
+            "schema",
+            "alias",
+            "raw_code",
+            "version",
+        ])
+    }
 }
 
 /// Rendering of jobs, shared by both passes.
@@ -387,7 +427,7 @@ impl Renders<'_> {
         let mut ctx = NodeContext::new(
             resolver.clone(),
             pass,
-            model_value(node),
+            model_value(node.clone()),
             node.config.clone(),
         );
         if pass == Pass::Final {
@@ -643,7 +683,7 @@ fn render_descriptions(
             let ctx = Arc::new(NodeContext::new(
                 resolver.clone(),
                 Pass::Final,
-                model_value(node),
+                model_value(Arc::new(node.clone())),
                 node.config.clone(),
             ));
             let file = node

@@ -134,7 +134,7 @@ impl<'a> Namer<'a> {
         let ctx = Arc::new(NodeContext::new(
             self.resolver.clone(),
             Pass::Final,
-            model_value(node),
+            model_value(Arc::new(node.clone())),
             node.config.clone(),
         ));
         ctx.extra.lock().expect("extra lock").insert(

@@ -77,6 +77,13 @@ pub struct Criterion {
 }
 
 /// Parses one criterion such as `2+tag:nightly+` or `@orders`.
+///
+/// ```
+/// use elt_core::graph::select::parse_criterion;
+/// let c = parse_criterion("2+tag:nightly+").unwrap();
+/// assert_eq!((c.method.as_str(), c.value.as_str()), ("tag", "nightly"));
+/// assert_eq!((c.parents, c.children), (Some(Some(2)), Some(None)));
+/// ```
 pub fn parse_criterion(raw: &str) -> Result<Criterion> {
     let bad = |why: String| -> crate::diagnostics::Errors {
         Diagnostic::error(format!("invalid selector '{raw}': {why}"))
