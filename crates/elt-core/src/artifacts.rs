@@ -46,7 +46,9 @@ pub fn write_compiled_sql(target_dir: &Path, compiled: &Compiled) -> Result<()> 
 
 /// Writes `target/manifest.json`.
 pub fn write_manifest(target_dir: &Path, compiled: &Compiled) -> Result<()> {
+    let clock = crate::stopwatch::Stopwatch::start();
     let (parent_map, child_map) = compiled.dag.maps();
+    clock.lap("parent and child maps");
     json::write(
         &compiled.manifest,
         &parent_map,

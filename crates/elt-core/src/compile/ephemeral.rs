@@ -1,13 +1,13 @@
 //! Ephemeral models are inlined into the SQL of the nodes that use them, as CTEs named
 //! `__dbt__cte__<name>`, exactly where dbt puts them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use super::relations::EPHEMERAL_PREFIX;
-use crate::manifest::Node;
+use crate::manifest::{Node, NodeMap};
 
 /// Every ephemeral model a node needs, dependencies first: (unique id, CTE SQL).
-pub fn ctes_for(node: &Node, nodes: &BTreeMap<String, Node>) -> Vec<(String, String)> {
+pub fn ctes_for(node: &Node, nodes: &NodeMap) -> Vec<(String, String)> {
     let mut ctes = Vec::new();
     let mut seen = HashSet::new();
     collect(node, nodes, &mut seen, &mut ctes);
@@ -16,7 +16,7 @@ pub fn ctes_for(node: &Node, nodes: &BTreeMap<String, Node>) -> Vec<(String, Str
 
 fn collect(
     node: &Node,
-    nodes: &BTreeMap<String, Node>,
+    nodes: &NodeMap,
     seen: &mut HashSet<String>,
     out: &mut Vec<(String, String)>,
 ) {

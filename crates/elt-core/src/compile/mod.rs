@@ -25,7 +25,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::adapter::Dialect;
 use crate::diagnostics::{Diagnostic, Errors, Result, closest};
 use crate::graph::Dag;
-use crate::manifest::{DocNode, MacroNode, Manifest, Node, ResourceType, SourceNode};
+use crate::manifest::{DocNode, MacroNode, Manifest, Node, NodeMap, ResourceType, SourceNode};
 use crate::project::Project;
 use crate::sql;
 use crate::template::context::{PLACEHOLDER, RefTarget};
@@ -182,7 +182,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
             sqls[i] = out.sql;
         }
     }
-    let mut all_nodes: Vec<Node> = jobs
+    let mut all_nodes: Vec<Box<Node>> = jobs
         .into_par_iter()
         .zip(sqls)
         .map(|(job, sql)| {
@@ -191,7 +191,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
                 node.compiled_code = Some(substitute(sql, &node, &final_resolver));
             }
             substitute_in_config(&mut node, &final_resolver);
-            node
+            Box::new(node)
         })
         .collect();
     render_descriptions(&renders, &final_resolver, &mut all_nodes)?;
@@ -671,7 +671,7 @@ fn substitute_in_config(node: &mut Node, resolver: &Resolver) {
 fn render_descriptions(
     renders: &Renders,
     resolver: &Arc<Resolver>,
-    nodes: &mut [Node],
+    nodes: &mut [Box<Node>],
 ) -> Result<()> {
     let errors: Vec<Diagnostic> = nodes
         .par_iter_mut()
@@ -683,7 +683,7 @@ fn render_descriptions(
             let ctx = Arc::new(NodeContext::new(
                 resolver.clone(),
                 Pass::Final,
-                model_value(Arc::new(node.clone())),
+                model_value(Arc::new(Node::clone(node))),
                 node.config.clone(),
             ));
             let file = node
@@ -728,25 +728,21 @@ fn is_templated(text: &str) -> bool {
 }
 
 /// Separates disabled nodes; tests that depend on a disabled node are disabled with it.
-fn split_disabled(
-    nodes: Vec<Node>,
-    resolver: &Resolver,
-) -> (BTreeMap<String, Node>, BTreeMap<String, Node>) {
+fn split_disabled(nodes: Vec<Box<Node>>, resolver: &Resolver) -> (NodeMap, NodeMap) {
     let disabled_names: HashSet<String> = nodes
         .iter()
         .filter(|n| !n.enabled() && n.resource_type != ResourceType::Test)
         .map(|n| n.name.clone())
         .collect();
-    // Collected, not inserted one by one: a B-tree bulk-builds from a sorted list without
-    // shifting its (large) values around.
-    let (enabled, disabled): (Vec<Node>, Vec<Node>) = nodes.into_iter().partition(|node| {
-        let test_of_disabled = node.resource_type == ResourceType::Test
-            && node.refs.iter().any(|r| {
-                disabled_names.contains(&r.name) && resolver.refable.contains_key(&r.name)
-            });
-        node.enabled() && !test_of_disabled
-    });
-    let by_id = |nodes: Vec<Node>| {
+    let (enabled, disabled): (Vec<Box<Node>>, Vec<Box<Node>>) =
+        nodes.into_iter().partition(|node| {
+            let test_of_disabled = node.resource_type == ResourceType::Test
+                && node.refs.iter().any(|r| {
+                    disabled_names.contains(&r.name) && resolver.refable.contains_key(&r.name)
+                });
+            node.enabled() && !test_of_disabled
+        });
+    let by_id = |nodes: Vec<Box<Node>>| {
         nodes
             .into_iter()
             .map(|n| (n.unique_id.clone(), n))
@@ -758,8 +754,8 @@ fn split_disabled(
 /// Fills `depends_on_nodes` from refs and sources; a ref to a disabled node is an error.
 fn link(
     project: &Project,
-    enabled: &mut BTreeMap<String, Node>,
-    disabled: &BTreeMap<String, Node>,
+    enabled: &mut NodeMap,
+    disabled: &NodeMap,
     resolver: &Resolver,
 ) -> Result<()> {
     let errors: Vec<Diagnostic> = enabled
@@ -776,7 +772,7 @@ fn link(
 fn link_node(
     project: &Project,
     node: &mut Node,
-    disabled: &BTreeMap<String, Node>,
+    disabled: &NodeMap,
     resolver: &Resolver,
 ) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
@@ -849,7 +845,7 @@ fn find_call(raw: &str, func: &str, name: &str) -> (u32, u32) {
     (0, 0)
 }
 
-fn cycle_error(cycle: &[String], nodes: &BTreeMap<String, Node>) -> Diagnostic {
+fn cycle_error(cycle: &[String], nodes: &NodeMap) -> Diagnostic {
     let name = |id: &String| nodes.get(id).map_or(id.clone(), |n| n.name.clone());
     let path: Vec<String> = cycle.iter().map(name).collect();
     let mut diagnostic = Diagnostic::error(format!("dependency cycle: {}", path.join(" -> ")))
@@ -877,7 +873,7 @@ fn cycle_error(cycle: &[String], nodes: &BTreeMap<String, Node>) -> Diagnostic {
 /// thousands of them. Returns the SQL known to parse now.
 fn validate_sql(
     project: &Project,
-    nodes: &BTreeMap<String, Node>,
+    nodes: &NodeMap,
     yaml_sources: &HashMap<&Path, &str>,
     project_macros: &BTreeSet<String>,
     cache: &sql::ValidSqlCache,
@@ -1021,7 +1017,7 @@ fn sql_error(
 }
 
 /// Inlines ephemeral models into the SQL of the nodes that use them.
-fn inject_ephemerals(nodes: &mut BTreeMap<String, Node>, dag: &Dag) {
+fn inject_ephemerals(nodes: &mut NodeMap, dag: &Dag) {
     let order = dag.topological();
     for id in order {
         let Some(node) = nodes.get(&id) else {

@@ -11,10 +11,9 @@ use indexmap::IndexMap;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
-use super::{Column, DocNode, MacroNode, Manifest, Node, ResourceType, SourceNode};
+use super::{Column, DocNode, MacroNode, Manifest, Node, NodeMap, ResourceType, SourceNode};
 use crate::diagnostics::{Diagnostic, Result};
 use crate::template::RefCall;
 
@@ -35,10 +34,7 @@ pub fn write(
     let tmp = path.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        serde_json::to_writer(
-            &mut out,
-            &ManifestJson::new(manifest, parent_map, child_map),
-        )?;
+        write_to(&mut out, manifest, parent_map, child_map)?;
         out.flush()?;
         drop(out);
         std::fs::rename(&tmp, path)
@@ -48,63 +44,84 @@ pub fn write(
 
 /// The manifest as a JSON value (for tests and tools that want it in memory).
 pub fn to_json(manifest: &Manifest, parent_map: &IdMap, child_map: &IdMap) -> Json {
-    serde_json::to_value(ManifestJson::new(manifest, parent_map, child_map))
-        .expect("manifest serializes")
+    let mut bytes = Vec::new();
+    write_to(&mut bytes, manifest, parent_map, child_map).expect("writing to memory");
+    serde_json::from_slice(&bytes).expect("the manifest is JSON")
 }
 
-#[derive(Serialize)]
-struct ManifestJson<'a> {
-    metadata: Metadata<'a>,
-    nodes: Nodes<'a>,
-    sources: Sources<'a>,
-    macros: Macros<'a>,
-    docs: Docs<'a>,
-    exposures: Empty,
-    metrics: Empty,
-    groups: Empty,
-    selectors: Empty,
-    disabled: Disabled<'a>,
-    parent_map: &'a IdMap,
-    child_map: &'a IdMap,
-    group_map: Empty,
-    saved_queries: Empty,
-    semantic_models: Empty,
-    unit_tests: Empty,
+/// Writes the manifest's JSON. Nodes, most of it, are serialized in parallel a chunk at a time
+/// and written in order, so only one chunk's text is held in memory.
+fn write_to(
+    out: &mut impl Write,
+    manifest: &Manifest,
+    parent_map: &IdMap,
+    child_map: &IdMap,
+) -> std::io::Result<()> {
+    let metadata = Metadata {
+        dbt_schema_version: SCHEMA_URL,
+        dbt_version: crate::DBT_VERSION,
+        elt_version: env!("CARGO_PKG_VERSION"),
+        generated_at: &manifest.generated_at,
+        invocation_id: &manifest.invocation_id,
+        env: Empty,
+        project_name: &manifest.project_name,
+        project_id: crate::local_md5(&manifest.project_name),
+        user_id: None,
+        send_anonymous_usage_stats: false,
+        adapter_type: manifest.target.dialect.name(),
+    };
+    out.write_all(b"{\"metadata\":")?;
+    serde_json::to_writer(&mut *out, &metadata)?;
+    out.write_all(b",\"nodes\":")?;
+    write_nodes(out, &manifest.nodes)?;
+    field(out, "sources", &Sources(&manifest.sources))?;
+    field(out, "macros", &Macros(&manifest.macros))?;
+    field(out, "docs", &Docs(&manifest.docs))?;
+    for empty in ["exposures", "metrics", "groups", "selectors"] {
+        field(out, empty, &Empty)?;
+    }
+    field(out, "disabled", &Disabled(&manifest.disabled))?;
+    field(out, "parent_map", parent_map)?;
+    field(out, "child_map", child_map)?;
+    for empty in [
+        "group_map",
+        "saved_queries",
+        "semantic_models",
+        "unit_tests",
+    ] {
+        field(out, empty, &Empty)?;
+    }
+    out.write_all(b"}")
 }
 
-impl<'a> ManifestJson<'a> {
-    fn new(manifest: &'a Manifest, parent_map: &'a IdMap, child_map: &'a IdMap) -> Self {
-        ManifestJson {
-            metadata: Metadata {
-                dbt_schema_version: SCHEMA_URL,
-                dbt_version: crate::DBT_VERSION,
-                elt_version: env!("CARGO_PKG_VERSION"),
-                generated_at: &manifest.generated_at,
-                invocation_id: &manifest.invocation_id,
-                env: Empty,
-                project_name: &manifest.project_name,
-                project_id: crate::local_md5(&manifest.project_name),
-                user_id: None,
-                send_anonymous_usage_stats: false,
-                adapter_type: manifest.target.dialect.name(),
-            },
-            nodes: Nodes(&manifest.nodes),
-            sources: Sources(&manifest.sources),
-            macros: Macros(&manifest.macros),
-            docs: Docs(&manifest.docs),
-            exposures: Empty,
-            metrics: Empty,
-            groups: Empty,
-            selectors: Empty,
-            disabled: Disabled(&manifest.disabled),
-            parent_map,
-            child_map,
-            group_map: Empty,
-            saved_queries: Empty,
-            semantic_models: Empty,
-            unit_tests: Empty,
+/// `,"key":<value>`
+fn field(out: &mut impl Write, key: &str, value: &impl Serialize) -> std::io::Result<()> {
+    write!(out, ",\"{key}\":")?;
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)
+}
+
+fn write_nodes(out: &mut impl Write, nodes: &NodeMap) -> std::io::Result<()> {
+    const CHUNK: usize = 1024;
+    let entries: Vec<(&String, &Box<Node>)> = nodes.iter().collect();
+    out.write_all(b"{")?;
+    for (i, chunk) in entries.chunks(CHUNK).enumerate() {
+        let texts: Vec<Vec<u8>> = chunk
+            .par_iter()
+            .map(|(id, node)| {
+                let mut text = serde_json::to_vec(id).expect("ids serialize");
+                text.push(b':');
+                serde_json::to_writer(&mut text, &NodeJson::new(node)).expect("nodes serialize");
+                text
+            })
+            .collect();
+        for (j, text) in texts.iter().enumerate() {
+            if i > 0 || j > 0 {
+                out.write_all(b",")?;
+            }
+            out.write_all(text)?;
         }
     }
+    out.write_all(b"}")
 }
 
 /// `{}`
@@ -131,35 +148,10 @@ struct Metadata<'a> {
     adapter_type: &'a str,
 }
 
-struct Nodes<'a>(&'a BTreeMap<String, Node>);
-struct Disabled<'a>(&'a BTreeMap<String, Node>);
+struct Disabled<'a>(&'a NodeMap);
 struct Sources<'a>(&'a BTreeMap<String, SourceNode>);
 struct Macros<'a>(&'a BTreeMap<String, MacroNode>);
 struct Docs<'a>(&'a BTreeMap<String, DocNode>);
-
-impl Serialize for Nodes<'_> {
-    /// Nodes are serialized in parallel, a chunk at a time (each node to its own JSON text),
-    /// then written in order; only one chunk's text is held in memory.
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        const CHUNK: usize = 1024;
-        let entries: Vec<(&String, &Node)> = self.0.iter().collect();
-        let mut map = s.serialize_map(Some(entries.len()))?;
-        for chunk in entries.chunks(CHUNK) {
-            let texts: Vec<Box<RawValue>> = chunk
-                .par_iter()
-                .map(|(_, node)| {
-                    let text =
-                        serde_json::to_string(&NodeJson::new(node)).expect("node serializes");
-                    RawValue::from_string(text).expect("valid JSON")
-                })
-                .collect();
-            for ((id, _), text) in chunk.iter().zip(&texts) {
-                map.serialize_entry(id, text)?;
-            }
-        }
-        map.end()
-    }
-}
 
 impl Serialize for Disabled<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {

@@ -273,6 +273,9 @@ pub struct DocNode {
     pub block_contents: String,
 }
 
+/// Nodes by unique id. Boxed: a node is about a kilobyte, and a B-tree moves its values.
+pub type NodeMap = BTreeMap<String, Box<Node>>;
+
 /// The compiled project.
 #[derive(Debug)]
 pub struct Manifest {
@@ -281,8 +284,8 @@ pub struct Manifest {
     pub invocation_id: String,
     pub generated_at: String,
     /// Enabled nodes by unique id, in a stable order.
-    pub nodes: BTreeMap<String, Node>,
-    pub disabled: BTreeMap<String, Node>,
+    pub nodes: NodeMap,
+    pub disabled: NodeMap,
     pub sources: BTreeMap<String, SourceNode>,
     pub macros: BTreeMap<String, MacroNode>,
     pub docs: BTreeMap<String, DocNode>,
