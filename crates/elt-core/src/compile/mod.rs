@@ -728,6 +728,7 @@ fn is_templated(text: &str) -> bool {
 }
 
 /// Separates disabled nodes; tests that depend on a disabled node are disabled with it.
+#[allow(clippy::vec_box)] // the boxes move into the node maps as they are
 fn split_disabled(nodes: Vec<Box<Node>>, resolver: &Resolver) -> (NodeMap, NodeMap) {
     let disabled_names: HashSet<String> = nodes
         .iter()
