@@ -7,15 +7,13 @@ use rayon::prelude::*;
 
 use crate::compile::{Compiled, compiled_path};
 use crate::diagnostics::{Diagnostic, Errors, Result};
-use crate::manifest::json;
+use crate::manifest::{Node, json};
 
-/// Writes `target/compiled/<project>/...` for every compiled node. Folders are created once,
-/// and a file whose content is already what it would be written is left alone.
-pub fn write_compiled_sql(target_dir: &Path, compiled: &Compiled) -> Result<()> {
-    let files: Vec<(PathBuf, &str)> = compiled
-        .manifest
-        .nodes
-        .values()
+/// Writes `target/compiled/<project>/...` for the given compiled nodes. Folders are created
+/// once, and a file whose content is already what it would be written is left alone.
+pub fn write_compiled_sql(target_dir: &Path, nodes: &[&Node]) -> Result<()> {
+    let files: Vec<(PathBuf, &str)> = nodes
+        .iter()
         .filter_map(|node| {
             Some((
                 compiled_path(target_dir, node),

@@ -7,7 +7,7 @@ use elt_core::artifacts;
 use elt_core::compile::{Compiled, compile_with_cache};
 use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::graph::select::{IndirectSelection, Selector};
-use elt_core::manifest::{Manifest, ResourceType};
+use elt_core::manifest::{Manifest, Node, ResourceType};
 use elt_core::project::{LoadOptions, Project};
 use elt_core::sql::ValidSqlCache;
 use elt_core::stopwatch::Stopwatch;
@@ -75,6 +75,7 @@ pub fn parse(args: &ProjectArgs) -> Result<()> {
             project.target_dir().join("manifest.json").display()
         );
     }
+    release_at_exit((project, compiled));
     Ok(())
 }
 
@@ -88,48 +89,36 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         args.project.warn_error,
         args.project.quiet,
     )?;
-    let all: Vec<String> = compiled.manifest.nodes.keys().cloned().collect();
-    for id in all.iter().filter(|id| !selected.contains(*id)) {
-        compiled.manifest.nodes.remove(id);
-    }
-    artifacts::write_compiled_sql(&project.target_dir(), &compiled)?;
-    let count = compiled
-        .manifest
-        .nodes
-        .values()
-        .filter(|n| n.compiled_code.is_some())
-        .count();
-    if args.project.quiet {
-        return Ok(());
-    }
-    let single: Vec<_> = compiled
-        .manifest
-        .nodes
-        .values()
-        .filter(|n| n.resource_type != ResourceType::Test && n.compiled_code.is_some())
+    let nodes: Vec<&Node> = selected
+        .iter()
+        .filter_map(|id| compiled.manifest.nodes.get(id))
+        .map(|node| &**node)
+        .filter(|node| node.compiled_code.is_some())
         .collect();
-    if !args.selection.select.is_empty() && single.len() == 1 {
+    artifacts::write_compiled_sql(&project.target_dir(), &nodes)?;
+    if !args.project.quiet {
+        let not_tests: Vec<_> = nodes
+            .iter()
+            .filter(|n| n.resource_type != ResourceType::Test)
+            .collect();
+        if let ([node], false) = (not_tests.as_slice(), args.selection.select.is_empty()) {
+            let sql = node.compiled_code.as_deref().unwrap_or_default();
+            println!("Compiled node '{}' is:\n{}", node.name, sql.trim());
+        }
+        let count = nodes.len();
         println!(
-            "Compiled node '{}' is:\n{}",
-            single[0].name,
-            single[0]
-                .compiled_code
-                .as_deref()
-                .unwrap_or_default()
-                .trim()
+            "Compiled {count} node{} in {:.2}s to {}",
+            if count == 1 { "" } else { "s" },
+            start.elapsed().as_secs_f64(),
+            project.target_dir().join("compiled").display()
         );
     }
-    println!(
-        "Compiled {count} node{} in {:.2}s to {}",
-        if count == 1 { "" } else { "s" },
-        start.elapsed().as_secs_f64(),
-        project.target_dir().join("compiled").display()
-    );
+    release_at_exit((project, compiled));
     Ok(())
 }
 
 pub fn list(args: &ListArgs) -> Result<()> {
-    let (_, compiled) = compiled(&args.project)?;
+    let (project, compiled) = compiled(&args.project)?;
     let (selected, selection_warnings) = select(&compiled, &args.selection)?;
     let mut warnings = compiled.warnings.clone();
     warnings.extend(selection_warnings);
@@ -160,6 +149,7 @@ pub fn list(args: &ListArgs) -> Result<()> {
     for line in lines {
         println!("{line}");
     }
+    release_at_exit((project, compiled));
     Ok(())
 }
 
@@ -252,4 +242,10 @@ fn summary(manifest: &Manifest) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The process exits right after a command: freeing the compiled project's many small
+/// allocations one by one would only delay that, so they are left to the operating system.
+fn release_at_exit<T>(value: T) {
+    std::mem::forget(value);
 }

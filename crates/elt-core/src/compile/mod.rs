@@ -1019,6 +1019,9 @@ fn sql_error(
 
 /// Inlines ephemeral models into the SQL of the nodes that use them.
 fn inject_ephemerals(nodes: &mut NodeMap, dag: &Dag) {
+    if !nodes.values().any(|n| n.is_ephemeral()) {
+        return;
+    }
     let order = dag.topological();
     for id in order {
         let Some(node) = nodes.get(&id) else {
