@@ -30,7 +30,7 @@ fn load(args: &ProjectArgs) -> Result<Project> {
     })
 }
 
-/// Loads and compiles the project and writes the manifest.
+/// Loads and compiles the project, and saves the cache of SQL known to parse.
 fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
     let clock = Stopwatch::start();
     let project = load(args)?;
@@ -41,9 +41,21 @@ fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
     let compiled = compile_with_cache(&project, &cache)?;
     clock.lap("compiled");
     compiled.valid_sql.save(&cache_dir, dialect);
-    artifacts::write_manifest(&project.target_dir(), &compiled)?;
-    clock.lap("wrote manifest.json");
     Ok((project, compiled))
+}
+
+/// Writes `manifest.json` and, at the same time, the compiled SQL of `nodes`.
+fn write_artifacts(project: &Project, compiled: &Compiled, nodes: &[&Node]) -> Result<()> {
+    let clock = Stopwatch::start();
+    let target_dir = project.target_dir();
+    let (manifest, sql) = rayon::join(
+        || artifacts::write_manifest(&target_dir, compiled),
+        || artifacts::write_compiled_sql(&target_dir, nodes),
+    );
+    manifest?;
+    sql?;
+    clock.lap("wrote artifacts");
+    Ok(())
 }
 
 fn select(
@@ -66,6 +78,7 @@ fn select(
 pub fn parse(args: &ProjectArgs) -> Result<()> {
     let start = Instant::now();
     let (project, compiled) = compiled(args)?;
+    write_artifacts(&project, &compiled, &[])?;
     report_warnings(&compiled.warnings, args.warn_error, args.quiet)?;
     if !args.quiet {
         println!(
@@ -95,7 +108,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         .map(|node| &**node)
         .filter(|node| node.compiled_code.is_some())
         .collect();
-    artifacts::write_compiled_sql(&project.target_dir(), &nodes)?;
+    write_artifacts(&project, &compiled, &nodes)?;
     if !args.project.quiet {
         let not_tests: Vec<_> = nodes
             .iter()
@@ -119,6 +132,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
 
 pub fn list(args: &ListArgs) -> Result<()> {
     let (project, compiled) = compiled(&args.project)?;
+    write_artifacts(&project, &compiled, &[])?;
     let (selected, selection_warnings) = select(&compiled, &args.selection)?;
     let mut warnings = compiled.warnings.clone();
     warnings.extend(selection_warnings);
