@@ -25,6 +25,22 @@ pub enum Command {
     /// List resources selected by --select / --exclude
     #[command(alias = "list")]
     Ls(ListArgs),
+    /// Build models in the warehouse, in graph order and in parallel
+    Run(RunArgs),
+    /// Run data tests against the warehouse
+    Test(RunArgs),
+    /// Load CSV seeds into the warehouse
+    Seed(RunArgs),
+    /// Take snapshots: record changes to mutable tables as SCD2 versions
+    Snapshot(RunArgs),
+    /// Seed, run, snapshot and test in graph order; a failure skips what depends on it
+    Build(RunArgs),
+    /// Run again what failed or was skipped in the last run (from target/run_results.json)
+    Retry(RetryArgs),
+    /// Preview the rows of a model or of a query
+    Show(ShowArgs),
+    /// Check the project, the profile and the warehouse connection
+    Debug(ProjectArgs),
 }
 
 /// Where the project is and what it runs against.
@@ -80,6 +96,46 @@ pub struct CompileArgs {
     pub project: ProjectArgs,
     #[command(flatten)]
     pub selection: SelectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub selection: SelectArgs,
+    /// How many nodes run at once [default: the target's threads]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Rebuild incremental models from scratch
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Keep every test's failing rows in a table
+    #[arg(long)]
+    pub store_failures: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// How many nodes run at once [default: the last run's]
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub selection: SelectArgs,
+    /// A query to preview instead of a selected node
+    #[arg(long, conflicts_with = "select")]
+    pub inline: Option<String>,
+    /// How many rows to show
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Args)]

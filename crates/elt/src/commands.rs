@@ -1,4 +1,5 @@
-//! `elt parse`, `elt compile` and `elt ls`.
+//! `elt parse`, `elt compile`, `elt ls` and `elt debug`, and what every command shares:
+//! loading, compiling, selecting and writing artifacts.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -20,7 +21,7 @@ use crate::report_warnings;
 
 type Result<T> = std::result::Result<T, Errors>;
 
-fn load(args: &ProjectArgs) -> Result<Project> {
+pub(crate) fn load(args: &ProjectArgs) -> Result<Project> {
     Project::load(&LoadOptions {
         project_dir: args.project_dir.clone(),
         profiles_dir: args.profiles_dir.clone(),
@@ -31,7 +32,7 @@ fn load(args: &ProjectArgs) -> Result<Project> {
 }
 
 /// Loads and compiles the project, and saves the cache of SQL known to parse.
-fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
+pub(crate) fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
     let clock = Stopwatch::start();
     let project = load(args)?;
     clock.lap("read the project");
@@ -45,7 +46,11 @@ fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
 }
 
 /// Writes `manifest.json` and, at the same time, the compiled SQL of `nodes`.
-fn write_artifacts(project: &Project, compiled: &Compiled, nodes: &[&Node]) -> Result<()> {
+pub(crate) fn write_artifacts(
+    project: &Project,
+    compiled: &Compiled,
+    nodes: &[&Node],
+) -> Result<()> {
     let clock = Stopwatch::start();
     let target_dir = project.target_dir();
     let (manifest, sql) = rayon::join(
@@ -58,7 +63,7 @@ fn write_artifacts(project: &Project, compiled: &Compiled, nodes: &[&Node]) -> R
     Ok(())
 }
 
-fn select(
+pub(crate) fn select(
     compiled: &Compiled,
     selection: &SelectArgs,
 ) -> Result<(BTreeSet<String>, Vec<Diagnostic>)> {
@@ -260,6 +265,46 @@ fn summary(manifest: &Manifest) -> String {
 
 /// The process exits right after a command: freeing the compiled project's many small
 /// allocations one by one would only delay that, so they are left to the operating system.
-fn release_at_exit<T>(value: T) {
+pub(crate) fn release_at_exit<T>(value: T) {
     std::mem::forget(value);
+}
+
+pub fn debug(args: &ProjectArgs) -> Result<()> {
+    let project = load(args)?;
+    let target = &project.target;
+    println!("elt {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "project: {} ({})",
+        project.config.name,
+        project.root.join(&project.config.file).display()
+    );
+    println!(
+        "profile: {} from {}",
+        target.profile_name,
+        target.file.display()
+    );
+    println!(
+        "target: {} (type {}, database {}, schema {}, threads {})",
+        target.name, target.dialect, target.database, target.schema, target.threads
+    );
+    let warehouse =
+        elt_warehouse::open(target, &project.root).map_err(|e| connection_error(target, &e))?;
+    let version = warehouse
+        .version()
+        .map_err(|e| connection_error(target, &e))?;
+    println!("connection: OK ({version} at {})", warehouse.location());
+    Ok(())
+}
+
+pub(crate) fn connection_error(
+    target: &elt_core::project::Target,
+    error: &elt_warehouse::WarehouseError,
+) -> Errors {
+    Diagnostic::error(format!(
+        "cannot connect to target '{}': {error}",
+        target.name
+    ))
+    .at(&target.file, 0, 0)
+    .with_help("check the target's settings in profiles.yml, then run `elt debug`")
+    .into()
 }

@@ -4,6 +4,8 @@
 
 mod cli;
 mod commands;
+mod execution;
+mod status;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -20,6 +22,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[global_allocator]
 static GLOBAL: dhat::Alloc = dhat::Alloc;
 use elt_core::diagnostics::{Diagnostic, Errors};
+use elt_execute::Command;
 
 fn main() -> ExitCode {
     #[cfg(feature = "dhat-heap")]
@@ -30,6 +33,14 @@ fn main() -> ExitCode {
         cli::Command::Parse(args) => commands::parse(&args),
         cli::Command::Compile(args) => commands::compile(&args),
         cli::Command::Ls(args) => commands::list(&args),
+        cli::Command::Run(args) => execution::run(Command::Run, &args),
+        cli::Command::Test(args) => execution::run(Command::Test, &args),
+        cli::Command::Seed(args) => execution::run(Command::Seed, &args),
+        cli::Command::Snapshot(args) => execution::run(Command::Snapshot, &args),
+        cli::Command::Build(args) => execution::run(Command::Build, &args),
+        cli::Command::Retry(args) => execution::retry(&args),
+        cli::Command::Show(args) => execution::show(&args),
+        cli::Command::Debug(args) => commands::debug(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

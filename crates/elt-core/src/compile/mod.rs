@@ -11,6 +11,7 @@ mod ephemeral;
 mod generic_tests;
 mod nodes;
 mod relations;
+mod runtime;
 mod sources;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -36,6 +37,7 @@ use crate::template::{
 pub use generic_tests::synthesize_names;
 use generic_tests::{AttachedTo, TestCall};
 pub use relations::EPHEMERAL_PREFIX;
+pub use runtime::{Hook, Runtime, hooks};
 
 /// The result of compiling a project.
 pub struct Compiled {
@@ -44,6 +46,8 @@ pub struct Compiled {
     pub warnings: Vec<Diagnostic>,
     /// Every compiled SQL text known to parse, for the next run's cache.
     pub valid_sql: sql::ValidSqlCache,
+    /// Renders what only a run can: incremental SQL and hooks.
+    pub runtime: Runtime,
 }
 
 /// Compiles the whole project, parsing every node's SQL. See [`compile_with_cache`].
@@ -238,6 +242,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
         dag,
         warnings,
         valid_sql,
+        runtime: Runtime::new(Arc::new(renderer), final_resolver),
     })
 }
 

@@ -78,3 +78,91 @@ pub fn sql<'a>(compiled: &'a Compiled, name: &str) -> &'a str {
         .and_then(|n| n.compiled_code.as_deref())
         .unwrap_or_else(|| panic!("no compiled node named {name}"))
 }
+
+/// A project made of `files` (path, contents) in a temporary folder, with a profile for a
+/// DuckDB file `warehouse.duckdb` in it.
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut all = vec![
+        ("elt_project.yml", "name: shop\nprofile: shop\n"),
+        (
+            "profiles.yml",
+            "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n      threads: 2\n",
+        ),
+    ];
+    all.retain(|(path, _)| !files.iter().any(|(p, _)| p == path));
+    all.extend_from_slice(files);
+    for (path, contents) in all {
+        write(dir.path(), path, contents);
+    }
+    dir
+}
+
+/// Writes a file of a project, creating its folder.
+pub fn write(dir: &Path, path: &str, contents: &str) {
+    let path = dir.join(path);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("create dir");
+    std::fs::write(path, contents).expect("write file");
+}
+
+/// Rows of a query on a DuckDB file, every value as text (NULL as `NULL`).
+pub fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
+    let connection = duckdb::Connection::open(db).expect("open the DuckDB file");
+    let mut statement = connection.prepare(sql).expect("prepare");
+    let mut rows = statement.query([]).expect("query");
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().expect("row") {
+        let count = row.as_ref().column_count();
+        out.push(
+            (0..count)
+                .map(|i| text(row.get_ref(i).expect("value").to_owned()))
+                .collect(),
+        );
+    }
+    out
+}
+
+fn text(value: duckdb::types::Value) -> String {
+    use duckdb::types::Value;
+    match value {
+        Value::Null => "NULL".to_string(),
+        Value::Text(s) => s,
+        Value::Boolean(b) => b.to_string(),
+        Value::TinyInt(v) => v.to_string(),
+        Value::SmallInt(v) => v.to_string(),
+        Value::Int(v) => v.to_string(),
+        Value::BigInt(v) => v.to_string(),
+        Value::HugeInt(v) => v.to_string(),
+        Value::UBigInt(v) => v.to_string(),
+        Value::Double(v) => v.to_string(),
+        Value::Decimal(d) => d.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `target/run_results.json`: each result's unique id and status, in file order.
+pub fn statuses(dir: &Path) -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(dir.join("target/run_results.json")).expect("run_results.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The status of one node in the last `run_results.json`.
+pub fn status_of(dir: &Path, unique_id: &str) -> String {
+    statuses(dir)
+        .into_iter()
+        .find(|(id, _)| id == unique_id)
+        .map(|(_, status)| status)
+        .unwrap_or_else(|| panic!("{unique_id} is not in run_results.json"))
+}

@@ -1,0 +1,341 @@
+//! Stage `execute`: runs the selected part of a compiled project against a warehouse, in
+//! parallel and in graph order. A node that fails marks everything downstream of it SKIPPED;
+//! each node's outcome is a [`RunResult`], written to `run_results.json` by [`results::write`].
+//!
+//! What a node's run means (materializations, tests, snapshots) is in [`nodes`]; the SQL for it
+//! is the warehouse layer's.
+
+// Errors are diagnostics: large, but rare, and returned once per failing node.
+#![allow(clippy::result_large_err)]
+
+mod errors;
+mod nodes;
+pub mod results;
+pub mod scheduler;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::Utc;
+use elt_core::compile::Compiled;
+use elt_core::diagnostics::Diagnostic;
+use elt_core::manifest::{Node, ResourceType};
+use elt_core::project::Project;
+use elt_warehouse::{Session, Warehouse};
+
+pub use results::{RunResult, Status};
+
+/// The command being run: it decides which resource types run and whether tests gate
+/// downstream nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Run,
+    Test,
+    Seed,
+    Snapshot,
+    Build,
+}
+
+impl Command {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Run => "run",
+            Command::Test => "test",
+            Command::Seed => "seed",
+            Command::Snapshot => "snapshot",
+            Command::Build => "build",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Command::Run,
+            Command::Test,
+            Command::Seed,
+            Command::Snapshot,
+            Command::Build,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == name)
+    }
+
+    /// Whether this command runs nodes of this kind.
+    pub fn runs(self, node: &Node) -> bool {
+        let kind = node.resource_type;
+        match self {
+            Command::Run => kind == ResourceType::Model && !node.is_ephemeral(),
+            Command::Test => kind == ResourceType::Test,
+            Command::Seed => kind == ResourceType::Seed,
+            Command::Snapshot => kind == ResourceType::Snapshot,
+            Command::Build => match kind {
+                ResourceType::Model => !node.is_ephemeral(),
+                ResourceType::Test | ResourceType::Seed | ResourceType::Snapshot => true,
+                _ => false,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub threads: usize,
+    pub full_refresh: bool,
+    /// `--store-failures`: keep every test's failing rows in a table.
+    pub store_failures: bool,
+}
+
+/// Everything a run needs.
+pub struct Plan<'a> {
+    pub project: &'a Project,
+    pub compiled: &'a Compiled,
+    pub warehouse: &'a dyn Warehouse,
+    pub command: Command,
+    pub options: Options,
+}
+
+/// Hears about nodes as they start and finish (status lines, progress bars).
+pub trait Reporter: Sync {
+    fn started(&self, node: &Node, index: usize, total: usize);
+    fn finished(&self, node: &Node, result: &RunResult, index: usize, total: usize);
+}
+
+/// The nodes of `selected` that the plan's command runs, in graph order.
+pub fn runnable(plan: &Plan, selected: &HashSet<String>) -> Vec<String> {
+    plan.compiled
+        .dag
+        .topological()
+        .into_iter()
+        .filter(|id| selected.contains(id))
+        .filter(|id| {
+            plan.compiled
+                .manifest
+                .nodes
+                .get(id)
+                .is_some_and(|node| plan.command.runs(node))
+        })
+        .collect()
+}
+
+/// Creates the schemas that the nodes of `ids` build in, one after the other: concurrent
+/// schema creation can conflict in the warehouse.
+pub fn create_schemas(plan: &Plan, ids: &[String]) -> Result<(), Diagnostic> {
+    let mut session = plan
+        .warehouse
+        .session()
+        .map_err(|e| Diagnostic::error(format!("cannot open a warehouse session: {e}")))?;
+    let mut done = HashSet::new();
+    for id in ids {
+        let node = &plan.compiled.manifest.nodes[id];
+        let Some(relation) = node.relation.as_ref() else {
+            continue;
+        };
+        if node.resource_type == ResourceType::Test
+            || !done.insert(relation.render_parts(true, true, false))
+        {
+            continue;
+        }
+        elt_warehouse::materialize::ensure_schema(session.as_mut(), relation).map_err(|e| {
+            Diagnostic::error(format!(
+                "cannot create schema {}: {}",
+                relation.render_parts(true, true, false),
+                e.message
+            ))
+            .at(&node.original_file_path, 0, 0)
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs `ids` (from [`runnable`]) and returns their results in the same order.
+pub fn execute(plan: &Plan, ids: &[String], reporter: &dyn Reporter) -> Vec<RunResult> {
+    let nodes: Vec<&Node> = ids
+        .iter()
+        .map(|id| &*plan.compiled.manifest.nodes[id])
+        .collect();
+    let parents = job_parents(plan, ids);
+    let total = ids.len();
+    let started = AtomicUsize::new(0);
+    let threads = AtomicUsize::new(0);
+    let init = || {
+        (
+            threads.fetch_add(1, Ordering::SeqCst) + 1,
+            plan.warehouse.session(),
+        )
+    };
+    let work = |(thread, session): &mut (usize, elt_warehouse::Result<Box<dyn Session>>),
+                job: usize,
+                skipped_by: Option<usize>| {
+        let node = nodes[job];
+        let index = started.fetch_add(1, Ordering::SeqCst) + 1;
+        let start = Utc::now();
+        let outcome = match (skipped_by, session) {
+            (Some(cause), _) => skipped(nodes[cause]),
+            (None, Ok(session)) => {
+                reporter.started(node, index, total);
+                nodes::run(plan, session.as_mut(), node)
+            }
+            (None, Err(e)) => nodes::Outcome::error(
+                Diagnostic::error(format!("cannot open a warehouse session: {e}")).at(
+                    &node.original_file_path,
+                    0,
+                    0,
+                ),
+            ),
+        };
+        let blocks = blocks_downstream(node, outcome.status);
+        let result = RunResult {
+            unique_id: node.unique_id.clone(),
+            status: outcome.status,
+            message: outcome.message,
+            failures: outcome.failures,
+            adapter_message: outcome.built.as_ref().map(|b| b.message()),
+            rows_affected: outcome.built.as_ref().and_then(|b| b.rows),
+            started_at: start,
+            completed_at: Utc::now(),
+            thread: *thread,
+            compiled_code: outcome.sql.or_else(|| node.compiled_code.clone()),
+            relation_name: node.relation.as_ref().map(|r| r.to_string()),
+            diagnostic: outcome.diagnostic,
+        };
+        reporter.finished(node, &result, index, total);
+        scheduler::Finished {
+            value: result,
+            blocks,
+        }
+    };
+    scheduler::run(&parents, plan.options.threads.max(1), init, work)
+}
+
+fn skipped(cause: &Node) -> nodes::Outcome {
+    nodes::Outcome {
+        status: Status::Skipped,
+        message: format!(
+            "skipped because {} '{}' did not succeed",
+            cause.resource_type.as_str(),
+            cause.name
+        ),
+        failures: None,
+        built: None,
+        sql: None,
+        diagnostic: None,
+    }
+}
+
+/// A failed model, seed or snapshot, or a failing error-level test, stops what depends on it.
+fn blocks_downstream(node: &Node, status: Status) -> bool {
+    match status {
+        Status::Error | Status::Skipped => true,
+        Status::Fail => node.resource_type == ResourceType::Test,
+        _ => false,
+    }
+}
+
+/// For each job, the jobs it waits for: its nearest ancestors among the jobs (through nodes
+/// that are not run), and in `build`, the tests of those ancestors, which gate what is
+/// downstream of what they test.
+fn job_parents(plan: &Plan, ids: &[String]) -> Vec<Vec<usize>> {
+    let position: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let manifest = &plan.compiled.manifest;
+    let mut nearest: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut parents: Vec<Vec<usize>> = ids
+        .iter()
+        .map(|id| {
+            let mut found = Vec::new();
+            for parent in manifest.parents(id) {
+                found.extend(nearest_jobs(manifest, parent, &position, &mut nearest));
+            }
+            found.sort_unstable();
+            found.dedup();
+            found
+        })
+        .collect();
+    if plan.command == Command::Build {
+        add_test_gates(plan, ids, &mut parents);
+    }
+    parents
+}
+
+/// The jobs nearest to `id` going up the graph: `id` itself if it is a job.
+fn nearest_jobs<'a>(
+    manifest: &'a elt_core::manifest::Manifest,
+    id: &'a str,
+    position: &HashMap<&str, usize>,
+    memo: &mut HashMap<&'a str, Vec<usize>>,
+) -> Vec<usize> {
+    if let Some(&job) = position.get(id) {
+        return vec![job];
+    }
+    if let Some(known) = memo.get(id) {
+        return known.clone();
+    }
+    let mut found = Vec::new();
+    for parent in manifest.parents(id) {
+        found.extend(nearest_jobs(manifest, parent, position, memo));
+    }
+    found.sort_unstable();
+    found.dedup();
+    memo.insert(id, found.clone());
+    found
+}
+
+/// In `build`, a node waits for the tests on its parents: a test on one node gates all of that
+/// node's children; a test on several nodes (e.g. relationships) gates the children that
+/// depend on all of them.
+fn add_test_gates(plan: &Plan, ids: &[String], parents: &mut [Vec<usize>]) {
+    let manifest = &plan.compiled.manifest;
+    let is_test = |job: usize| manifest.nodes[&ids[job]].resource_type == ResourceType::Test;
+    let tests: Vec<(usize, Vec<usize>)> = (0..ids.len())
+        .filter(|&job| is_test(job))
+        .map(|test| (test, parents[test].clone()))
+        .filter(|(_, tested)| !tested.is_empty())
+        .collect();
+    for (job, job_parents) in parents.iter_mut().enumerate() {
+        if is_test(job) {
+            continue;
+        }
+        let gates: Vec<usize> = tests
+            .iter()
+            .filter(|(_, tested)| {
+                !tested.contains(&job) && tested.iter().all(|t| job_parents.contains(t))
+            })
+            .map(|(test, _)| *test)
+            .collect();
+        if !gates.is_empty() {
+            job_parents.extend(gates);
+            job_parents.sort_unstable();
+            job_parents.dedup();
+        }
+    }
+}
+
+/// Runs the project's `on-run-start` or `on-run-end` hooks. Returns how many ran.
+pub fn run_project_hooks(plan: &Plan, hooks: &[String], which: &str) -> Result<usize, Diagnostic> {
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    let file = plan.project.root.join(&plan.project.config.file);
+    let relative = plan.project.config.file.clone();
+    let mut session = plan.warehouse.session().map_err(|e| {
+        Diagnostic::error(format!("cannot open a warehouse session: {e}")).at(&relative, 0, 0)
+    })?;
+    for hook in hooks {
+        let sql = plan
+            .compiled
+            .runtime
+            .hook_sql(None, hook, &relative, which)?;
+        session.execute(&sql).map_err(|e| {
+            let source = std::fs::read_to_string(&file).unwrap_or_default();
+            let line = source
+                .lines()
+                .position(|l| l.contains(hook.lines().next().unwrap_or(hook)))
+                .map_or(0, |i| i as u32 + 1);
+            Diagnostic::error(format!("{which} hook failed: {}", e.message))
+                .at_source(&relative, &source, line, 0)
+        })?;
+    }
+    Ok(hooks.len())
+}

@@ -1,0 +1,354 @@
+//! What running each kind of node means: models are materialized, seeds loaded, snapshots
+//! taken and tests judged. Every runner turns the node's configs into the warehouse layer's
+//! terms and reports what the warehouse said.
+
+use elt_core::compile::{Hook, hooks};
+use elt_core::diagnostics::Diagnostic;
+use elt_core::manifest::{Node, ResourceType};
+use elt_warehouse::data_test::{self, TestConfig};
+use elt_warehouse::materialize::{
+    self, Built, Incremental, Materialization, OnSchemaChange, Strategy,
+};
+use elt_warehouse::snapshot::{self, ChangeDetection, SnapshotConfig};
+use elt_warehouse::{RelationKind, Session};
+use serde_json::Value as Json;
+
+use crate::errors::{compiled_sql_path, config_error, warehouse_error};
+use crate::{Plan, Status};
+
+/// What a runner reports, before timing is added.
+pub struct Outcome {
+    pub status: Status,
+    pub message: String,
+    pub failures: Option<i64>,
+    pub built: Option<Built>,
+    /// The SQL that ran, when it differs from the compiled SQL (incremental renders).
+    pub sql: Option<String>,
+    pub diagnostic: Option<Diagnostic>,
+}
+
+impl Outcome {
+    fn built(built: Built, sql: Option<String>) -> Self {
+        Outcome {
+            status: Status::Success,
+            message: built.message(),
+            failures: None,
+            built: Some(built),
+            sql,
+            diagnostic: None,
+        }
+    }
+
+    pub fn error(diagnostic: Diagnostic) -> Self {
+        Outcome {
+            status: Status::Error,
+            message: diagnostic.message.clone(),
+            failures: None,
+            built: None,
+            sql: None,
+            diagnostic: Some(diagnostic),
+        }
+    }
+}
+
+type Run<T> = Result<T, Diagnostic>;
+
+pub fn run(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
+    let result = match node.resource_type {
+        ResourceType::Model => model(plan, session, node),
+        ResourceType::Seed => seed(plan, session, node),
+        ResourceType::Snapshot => snapshot(plan, session, node),
+        ResourceType::Test => return test(plan, session, node),
+        other => Err(Diagnostic::error(format!(
+            "{} nodes do not run",
+            other.as_str()
+        ))),
+    };
+    result.unwrap_or_else(Outcome::error)
+}
+
+fn sql_of(node: &Node) -> &str {
+    node.compiled_code.as_deref().unwrap_or_default()
+}
+
+fn relation_of(node: &Node) -> &elt_core::adapter::Relation {
+    node.relation
+        .as_ref()
+        .expect("runnable nodes have relations")
+}
+
+fn model(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
+    let relation = relation_of(node);
+    let materialization = materialization(node)?;
+    let full_refresh = node
+        .config
+        .get("full_refresh")
+        .and_then(Json::as_bool)
+        .unwrap_or(plan.options.full_refresh);
+    let mut incremental_sql = None;
+    if matches!(materialization, Materialization::Incremental(_)) && !full_refresh {
+        let existing = session
+            .relation_kind(relation)
+            .map_err(|e| warehouse_error(plan.project, node, &e, None))?;
+        if existing == Some(RelationKind::Table) {
+            incremental_sql = Some(
+                plan.compiled
+                    .runtime
+                    .incremental_sql(node, &plan.compiled.manifest.nodes)?,
+            );
+        }
+    }
+    let sql = incremental_sql.as_deref().unwrap_or(sql_of(node));
+    run_hooks(plan, session, node, "pre-hook")?;
+    let built = materialize::build(session, relation, sql, &materialization, full_refresh)
+        .map_err(|e| warehouse_error(plan.project, node, &e, Some(sql)))?;
+    run_hooks(plan, session, node, "post-hook")?;
+    Ok(Outcome::built(built, incremental_sql))
+}
+
+fn materialization(node: &Node) -> Run<Materialization> {
+    Ok(match node.materialized() {
+        "view" => Materialization::View,
+        "table" => Materialization::Table,
+        "incremental" => Materialization::Incremental(incremental(node)?),
+        other => {
+            return Err(config_error(
+                node,
+                format!("materialization '{other}' is not supported"),
+                "use view, table, incremental or ephemeral",
+            ));
+        }
+    })
+}
+
+fn incremental(node: &Node) -> Run<Incremental> {
+    let strategy_name = node.config_str("incremental_strategy").unwrap_or(
+        if node.config.contains_key("unique_key") {
+            "delete+insert"
+        } else {
+            "append"
+        },
+    );
+    let strategy = Strategy::parse(strategy_name).ok_or_else(|| {
+        config_error(
+            node,
+            format!("unknown incremental_strategy '{strategy_name}'"),
+            &format!("use one of: {}", Strategy::NAMES.join(", ")),
+        )
+    })?;
+    let policy_name = node.config_str("on_schema_change").unwrap_or("ignore");
+    let on_schema_change = OnSchemaChange::parse(policy_name).ok_or_else(|| {
+        config_error(
+            node,
+            format!("unknown on_schema_change '{policy_name}'"),
+            &format!("use one of: {}", OnSchemaChange::NAMES.join(", ")),
+        )
+    })?;
+    Ok(Incremental {
+        strategy,
+        unique_key: string_list(node.config.get("unique_key")),
+        on_schema_change,
+    })
+}
+
+/// A config that is one string or a list of strings.
+fn string_list(value: Option<&Json>) -> Vec<String> {
+    match value {
+        Some(Json::String(s)) if !s.trim().is_empty() => vec![s.trim().to_string()],
+        Some(Json::Array(items)) => items
+            .iter()
+            .filter_map(Json::as_str)
+            .map(|s| s.trim().to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Runs a node's `pre-hook` or `post-hook` statements.
+fn run_hooks(plan: &Plan, session: &mut dyn Session, node: &Node, key: &str) -> Run<()> {
+    for Hook { sql, .. } in hooks(node, key) {
+        let what = format!("{key} of {} '{}'", node.resource_type.as_str(), node.name);
+        let file = node.patch_path.as_ref().unwrap_or(&node.original_file_path);
+        let rendered = plan
+            .compiled
+            .runtime
+            .hook_sql(Some(node), &sql, file, &what)?;
+        session.execute(&rendered).map_err(|e| {
+            Diagnostic::error(format!("{what} failed: {}", e.message))
+                .at(&node.original_file_path, 0, 0)
+                .with_note(format!("the hook's SQL:\n{}", rendered.trim()))
+        })?;
+    }
+    Ok(())
+}
+
+fn seed(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
+    let file = &node.original_file_path;
+    let delimiter = node
+        .config_str("delimiter")
+        .and_then(|d| d.bytes().next())
+        .unwrap_or(b',');
+    let seed =
+        elt_warehouse::seed::read(&plan.project.root.join(file), delimiter).map_err(|e| {
+            Diagnostic::error(format!(
+                "seed '{}' cannot be read: {}",
+                node.name, e.message
+            ))
+            .at(file, e.line as u32, 0)
+            .with_help("fix the CSV: a header row, then rows with as many fields")
+        })?;
+    let column_types: Vec<(String, String)> = node
+        .config
+        .get("column_types")
+        .and_then(Json::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    run_hooks(plan, session, node, "pre-hook")?;
+    let rows = session
+        .load_seed(relation_of(node), &seed, &column_types)
+        .map_err(|e| {
+            Diagnostic::error(format!(
+                "seed '{}' failed to load: {}",
+                node.name, e.message
+            ))
+            .at(file, 0, 0)
+            .with_help("check column_types in the seed's config and the CSV's values")
+        })?;
+    run_hooks(plan, session, node, "post-hook")?;
+    Ok(Outcome::built(
+        Built {
+            code: "INSERT",
+            rows: Some(rows),
+        },
+        None,
+    ))
+}
+
+fn snapshot(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
+    let strategy = match node.config_str("strategy") {
+        Some("timestamp") => ChangeDetection::Timestamp {
+            updated_at: node
+                .config_str("updated_at")
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    config_error(
+                        node,
+                        "a timestamp snapshot needs an updated_at config".into(),
+                        "name the column that records when a row last changed",
+                    )
+                })?,
+        },
+        Some("check") => ChangeDetection::Check {
+            columns: match node.config.get("check_cols") {
+                Some(Json::String(all)) if all == "all" => None,
+                Some(Json::Array(_)) => Some(string_list(node.config.get("check_cols"))),
+                _ => {
+                    return Err(config_error(
+                        node,
+                        "a check snapshot needs check_cols".into(),
+                        "set check_cols to a list of columns, or 'all'",
+                    ));
+                }
+            },
+        },
+        other => {
+            return Err(config_error(
+                node,
+                format!("unknown snapshot strategy '{}'", other.unwrap_or("")),
+                "set strategy to timestamp or check",
+            ));
+        }
+    };
+    let config = SnapshotConfig {
+        unique_key: string_list(node.config.get("unique_key")),
+        strategy,
+        invalidate_hard_deletes: node.config.get("invalidate_hard_deletes")
+            == Some(&Json::Bool(true))
+            || node.config_str("hard_deletes") == Some("invalidate"),
+    };
+    run_hooks(plan, session, node, "pre-hook")?;
+    let built = snapshot::snapshot(session, relation_of(node), sql_of(node), &config)
+        .map_err(|e| warehouse_error(plan.project, node, &e, Some(sql_of(node))))?;
+    run_hooks(plan, session, node, "post-hook")?;
+    Ok(Outcome::built(built, None))
+}
+
+fn test(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
+    let text = |key: &str, default: &str| {
+        node.config_value(key)
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| default.to_string())
+    };
+    let config = TestConfig {
+        fail_calc: text("fail_calc", "count(*)"),
+        warn_if: text("warn_if", "!= 0"),
+        error_if: text("error_if", "!= 0"),
+        limit: node.config.get("limit").and_then(Json::as_u64),
+    };
+    let severity_is_warn = text("severity", "ERROR").eq_ignore_ascii_case("warn");
+    let sql = sql_of(node);
+    let verdict = match data_test::run(session, sql, &config) {
+        Ok(verdict) => verdict,
+        Err(e) => return Outcome::error(warehouse_error(plan.project, node, &e, Some(sql))),
+    };
+    let store = node
+        .config
+        .get("store_failures")
+        .and_then(Json::as_bool)
+        .unwrap_or(plan.options.store_failures);
+    if store && let Err(e) = data_test::store_failures(session, relation_of(node), sql) {
+        return Outcome::error(warehouse_error(plan.project, node, &e, Some(sql)));
+    }
+    let (status, condition) = if verdict.should_error && !severity_is_warn {
+        (Status::Fail, &config.error_if)
+    } else if verdict.should_warn {
+        (Status::Warn, &config.warn_if)
+    } else {
+        (Status::Pass, &config.warn_if)
+    };
+    let results = match verdict.failures {
+        1 => "1 result".to_string(),
+        n => format!("{n} results"),
+    };
+    let message = format!(
+        "Got {results}, configured to {} if {condition}",
+        if status == Status::Fail {
+            "fail"
+        } else {
+            "warn"
+        }
+    );
+    let diagnostic = (status != Status::Pass).then(|| {
+        let diagnostic = if status == Status::Fail {
+            Diagnostic::error(format!("test '{}' failed: {message}", node.name))
+        } else {
+            Diagnostic::warning(format!("test '{}' warned: {message}", node.name))
+        };
+        let mut diagnostic = diagnostic.at(&node.original_file_path, node.raw_line, 0);
+        if store {
+            diagnostic =
+                diagnostic.with_note(format!("the failing rows are in {}", relation_of(node)));
+        }
+        let compiled = compiled_sql_path(plan.project, node);
+        diagnostic.with_help(format!(
+            "the test's query, which returns the failing rows, is in {}",
+            compiled.display()
+        ))
+    });
+    Outcome {
+        status,
+        message: if status == Status::Pass {
+            "PASS".to_string()
+        } else {
+            message
+        },
+        failures: Some(verdict.failures),
+        built: None,
+        sql: None,
+        diagnostic,
+    }
+}

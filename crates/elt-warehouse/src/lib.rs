@@ -1,0 +1,157 @@
+//! The warehouse layer: connections, statements and seed loading behind one trait, so that the
+//! executor never knows which warehouse it talks to. DuckDB (embedded, the default) is here;
+//! PostgreSQL and ClickHouse implement the same traits.
+//!
+//! Dialect facts that need no connection (quoting, relation names) live in
+//! [`elt_core::adapter`].
+
+pub mod data_test;
+mod duck;
+pub mod materialize;
+pub mod seed;
+pub mod snapshot;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use elt_core::adapter::{Dialect, Relation};
+use elt_core::project::Target;
+
+pub use seed::{Seed, SeedType};
+
+/// An error from the warehouse, with the statement that failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarehouseError {
+    pub message: String,
+    pub sql: Option<String>,
+}
+
+impl WarehouseError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            sql: None,
+        }
+    }
+
+    pub fn in_sql(mut self, sql: &str) -> Self {
+        self.sql = Some(sql.to_string());
+        self
+    }
+}
+
+impl fmt::Display for WarehouseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for WarehouseError {}
+
+pub type Result<T, E = WarehouseError> = std::result::Result<T, E>;
+
+/// A query's result: column names and rows, values as text (NULL is `None`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// What kind of object a relation is in the warehouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+}
+
+/// A column of a relation in the warehouse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub data_type: String,
+}
+
+/// A warehouse a project runs against.
+pub trait Warehouse: Send + Sync {
+    fn dialect(&self) -> Dialect;
+
+    /// The server or engine version, for `elt debug`.
+    fn version(&self) -> Result<String>;
+
+    /// Where it is, for messages (a file path, or host and port). Never contains secrets.
+    fn location(&self) -> String;
+
+    /// A session for one thread of work.
+    fn session(&self) -> Result<Box<dyn Session>>;
+}
+
+/// One connection's worth of work.
+pub trait Session: Send {
+    /// Runs one or more statements.
+    fn execute(&mut self, sql: &str) -> Result<()>;
+
+    /// Runs a query and returns its rows.
+    fn query(&mut self, sql: &str) -> Result<Table>;
+
+    /// Runs one statement and returns the number of rows it changed.
+    fn execute_counting(&mut self, sql: &str) -> Result<usize>;
+
+    /// Whether `relation` exists, and as what.
+    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>>;
+
+    /// The columns of an existing relation, in order.
+    fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
+
+    /// Replaces `relation` with the seed's rows in one step: the previous table stays intact and
+    /// queryable until the new one is complete. `column_types` maps column names to warehouse
+    /// types that override inferred ones. Returns the number of rows loaded.
+    fn load_seed(
+        &mut self,
+        relation: &Relation,
+        seed: &Seed,
+        column_types: &[(String, String)],
+    ) -> Result<usize>;
+}
+
+/// Time spent inside warehouse calls by every session of this process, for `ELT_LOG=debug`
+/// and the benchmarks: what is not in here is elt's own overhead.
+static BUSY_NANOS: AtomicU64 = AtomicU64::new(0);
+
+pub fn time_in_warehouse() -> Duration {
+    Duration::from_nanos(BUSY_NANOS.load(Ordering::Relaxed))
+}
+
+/// Runs a warehouse call, adding its duration to [`time_in_warehouse`].
+pub(crate) fn timed<T>(call: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = call();
+    BUSY_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    out
+}
+
+/// The `where` clause that finds `relation` in `information_schema.tables` or `.columns`
+/// (DuckDB and PostgreSQL).
+pub(crate) fn information_schema_filter(relation: &Relation) -> String {
+    let literal = |v: &str| relation.dialect.string_literal(v);
+    let mut filter = format!(
+        "table_schema = {} and table_name = {}",
+        literal(&relation.schema),
+        literal(&relation.identifier)
+    );
+    if let Some(database) = &relation.database {
+        filter.push_str(&format!(" and table_catalog = {}", literal(database)));
+    }
+    filter
+}
+
+/// Opens the warehouse of a target. Relative paths are relative to the project folder.
+pub fn open(target: &Target, project_root: &Path) -> Result<Box<dyn Warehouse>> {
+    match target.dialect {
+        Dialect::DuckDb => Ok(Box::new(duck::DuckDb::open(target, project_root)?)),
+        other => Err(WarehouseError::new(format!(
+            "the {other} adapter is not available yet; use a duckdb target"
+        ))),
+    }
+}

@@ -1,0 +1,396 @@
+//! Materializations: the statements that turn a model's select into a view, a table, or new
+//! rows of an incremental table. The executor says what to build; how is decided here.
+//!
+//! Tables are never rebuilt in place: the new version is built beside the old one under a
+//! `__dbt_tmp` name and swapped in by one transaction, so a failure (or a kill) leaves the
+//! previous version intact and queryable.
+
+use elt_core::adapter::Relation;
+
+use crate::{ColumnInfo, RelationKind, Result, Session, WarehouseError};
+
+/// How a model is built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Materialization {
+    View,
+    Table,
+    Incremental(Incremental),
+}
+
+/// The configs of an incremental model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incremental {
+    pub strategy: Strategy,
+    /// Columns (or expressions) that identify a row; empty for append-only models.
+    pub unique_key: Vec<String>,
+    pub on_schema_change: OnSchemaChange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    Append,
+    DeleteInsert,
+    Merge,
+}
+
+impl Strategy {
+    pub const NAMES: [&str; 3] = ["append", "delete+insert", "merge"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "append" => Some(Strategy::Append),
+            "delete+insert" => Some(Strategy::DeleteInsert),
+            "merge" => Some(Strategy::Merge),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSchemaChange {
+    Ignore,
+    Fail,
+    AppendNewColumns,
+    SyncAllColumns,
+}
+
+impl OnSchemaChange {
+    pub const NAMES: [&str; 4] = ["ignore", "fail", "append_new_columns", "sync_all_columns"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ignore" => Some(OnSchemaChange::Ignore),
+            "fail" => Some(OnSchemaChange::Fail),
+            "append_new_columns" => Some(OnSchemaChange::AppendNewColumns),
+            "sync_all_columns" => Some(OnSchemaChange::SyncAllColumns),
+            _ => None,
+        }
+    }
+}
+
+/// What a build did, for status lines and `run_results.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    /// e.g. `CREATE VIEW`, `CREATE TABLE`, `INSERT`.
+    pub code: &'static str,
+    /// Rows written, where the warehouse tells.
+    pub rows: Option<usize>,
+}
+
+impl Built {
+    /// dbt's `adapter_response._message`: `OK`, or `INSERT 10`.
+    pub fn message(&self) -> String {
+        match (self.code, self.rows) {
+            ("INSERT", Some(rows)) => format!("INSERT {rows}"),
+            _ => "OK".to_string(),
+        }
+    }
+}
+
+/// Builds `relation` from `sql`. `full_refresh` rebuilds incremental models from scratch.
+pub fn build(
+    session: &mut dyn Session,
+    relation: &Relation,
+    sql: &str,
+    materialization: &Materialization,
+    full_refresh: bool,
+) -> Result<Built> {
+    let existing = session.relation_kind(relation)?;
+    match materialization {
+        Materialization::View => build_view(session, relation, sql, existing),
+        Materialization::Table => build_table(session, relation, sql, existing),
+        Materialization::Incremental(config) => {
+            if existing == Some(RelationKind::Table) && !full_refresh {
+                insert_incremental(session, relation, sql, config)
+            } else {
+                build_table(session, relation, sql, existing)
+            }
+        }
+    }
+}
+
+/// Creates the schema of `relation` if it does not exist. The executor creates every schema
+/// it will build in before starting (concurrent DDL on one schema can conflict).
+pub fn ensure_schema(session: &mut dyn Session, relation: &Relation) -> Result<()> {
+    session.execute(&format!(
+        "create schema if not exists {}",
+        relation.render_parts(true, true, false)
+    ))
+}
+
+/// Runs statements in one transaction, rolling back on failure.
+pub(crate) fn in_transaction(session: &mut dyn Session, statements: &[String]) -> Result<()> {
+    session.execute("begin transaction")?;
+    for statement in statements {
+        if let Err(e) = session.execute(statement) {
+            let _ = session.execute("rollback");
+            return Err(e);
+        }
+    }
+    session.execute("commit")
+}
+
+/// The model's select without trailing semicolons, ready to be wrapped in parentheses.
+pub(crate) fn body(sql: &str) -> &str {
+    sql.trim().trim_end_matches(';').trim_end()
+}
+
+fn drop_statement(relation: &Relation, kind: RelationKind) -> String {
+    match kind {
+        RelationKind::Table => format!("drop table if exists {relation}"),
+        RelationKind::View => format!("drop view if exists {relation}"),
+    }
+}
+
+/// A relation beside `relation`, named with a suffix (dbt's `__dbt_tmp`).
+pub(crate) fn beside(relation: &Relation, suffix: &str) -> Relation {
+    Relation {
+        identifier: format!("{}{suffix}", relation.identifier),
+        ..relation.clone()
+    }
+}
+
+fn build_view(
+    session: &mut dyn Session,
+    relation: &Relation,
+    sql: &str,
+    existing: Option<RelationKind>,
+) -> Result<Built> {
+    let mut statements = Vec::new();
+    if existing == Some(RelationKind::Table) {
+        statements.push(drop_statement(relation, RelationKind::Table));
+    }
+    statements.push(format!(
+        "create or replace view {relation} as (\n{}\n)",
+        body(sql)
+    ));
+    in_transaction(session, &statements)?;
+    Ok(Built {
+        code: "CREATE VIEW",
+        rows: None,
+    })
+}
+
+/// Builds the new table beside the old one, then swaps it in.
+pub(crate) fn build_table(
+    session: &mut dyn Session,
+    relation: &Relation,
+    sql: &str,
+    existing: Option<RelationKind>,
+) -> Result<Built> {
+    let staged = beside(relation, "__dbt_tmp");
+    session.execute(&format!("drop table if exists {staged}"))?;
+    let created =
+        session.execute_counting(&format!("create table {staged} as (\n{}\n)", body(sql)));
+    let rows = match created {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = session.execute(&format!("drop table if exists {staged}"));
+            return Err(e);
+        }
+    };
+    swap_in(session, relation, &staged, existing)?;
+    Ok(Built {
+        code: "CREATE TABLE",
+        rows: Some(rows),
+    })
+}
+
+/// Replaces `relation` with the table `staged` in one transaction.
+pub(crate) fn swap_in(
+    session: &mut dyn Session,
+    relation: &Relation,
+    staged: &Relation,
+    existing: Option<RelationKind>,
+) -> Result<()> {
+    let mut statements = Vec::new();
+    if let Some(kind) = existing {
+        statements.push(drop_statement(relation, kind));
+    }
+    statements.push(format!(
+        "alter table {staged} rename to {}",
+        relation.dialect.quote(&relation.identifier)
+    ));
+    in_transaction(session, &statements).inspect_err(|_| {
+        let _ = session.execute(&format!("drop table if exists {staged}"));
+    })
+}
+
+/// Adds the model's new rows to an existing incremental table.
+fn insert_incremental(
+    session: &mut dyn Session,
+    relation: &Relation,
+    sql: &str,
+    config: &Incremental,
+) -> Result<Built> {
+    let staged = beside(relation, "__dbt_tmp");
+    session.execute(&format!("drop table if exists {staged}"))?;
+    session.execute(&format!("create table {staged} as (\n{}\n)", body(sql)))?;
+    let result = (|| {
+        let source = session.columns(&staged)?;
+        let target = session.columns(relation)?;
+        let (changes, columns) =
+            schema_changes(relation, &source, &target, config.on_schema_change)?;
+        let mut statements = changes;
+        let (merge, rows_sql) = strategy_statements(relation, &staged, &columns, config);
+        statements.extend(merge);
+        let rows = session.query(&rows_sql)?;
+        in_transaction(session, &statements)?;
+        Ok(rows
+            .rows
+            .first()
+            .and_then(|r| r[0].as_deref())
+            .and_then(|n| n.parse().ok()))
+    })();
+    let _ = session.execute(&format!("drop table if exists {staged}"));
+    Ok(Built {
+        code: "INSERT",
+        rows: result?,
+    })
+}
+
+/// The `alter table` statements that `on_schema_change` asks for, and the columns to insert.
+fn schema_changes(
+    relation: &Relation,
+    source: &[ColumnInfo],
+    target: &[ColumnInfo],
+    policy: OnSchemaChange,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let find = |list: &[ColumnInfo], name: &str| {
+        list.iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .cloned()
+    };
+    let added: Vec<&ColumnInfo> = source
+        .iter()
+        .filter(|c| find(target, &c.name).is_none())
+        .collect();
+    let removed: Vec<&ColumnInfo> = target
+        .iter()
+        .filter(|c| find(source, &c.name).is_none())
+        .collect();
+    let retyped: Vec<&ColumnInfo> = source
+        .iter()
+        .filter(|c| find(target, &c.name).is_some_and(|t| t.data_type != c.data_type))
+        .collect();
+    let names = |list: &[&ColumnInfo]| {
+        list.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let quote = |name: &str| relation.dialect.quote(name);
+    let source_names = || source.iter().map(|c| quote(&c.name)).collect();
+    let mut statements = Vec::new();
+    let columns = match policy {
+        OnSchemaChange::Ignore => target
+            .iter()
+            .filter(|c| find(source, &c.name).is_some())
+            .map(|c| quote(&c.name))
+            .collect(),
+        OnSchemaChange::Fail => {
+            if !added.is_empty() || !removed.is_empty() || !retyped.is_empty() {
+                return Err(WarehouseError::new(format!(
+                    "the source and target schemas of this incremental model are out of sync \
+                     (new columns: [{}], removed columns: [{}], changed types: [{}]); set \
+                     on_schema_change to append_new_columns or sync_all_columns, or run with \
+                     --full-refresh",
+                    names(&added),
+                    names(&removed),
+                    names(&retyped)
+                )));
+            }
+            source_names()
+        }
+        OnSchemaChange::AppendNewColumns => {
+            for column in &added {
+                statements.push(add_column(relation, column));
+            }
+            source_names()
+        }
+        OnSchemaChange::SyncAllColumns => {
+            for column in &added {
+                statements.push(add_column(relation, column));
+            }
+            for column in &removed {
+                statements.push(format!(
+                    "alter table {relation} drop column {}",
+                    quote(&column.name)
+                ));
+            }
+            for column in &retyped {
+                statements.push(format!(
+                    "alter table {relation} alter column {} type {}",
+                    quote(&column.name),
+                    column.data_type
+                ));
+            }
+            source_names()
+        }
+    };
+    Ok((statements, columns))
+}
+
+fn add_column(relation: &Relation, column: &ColumnInfo) -> String {
+    format!(
+        "alter table {relation} add column {} {}",
+        relation.dialect.quote(&column.name),
+        column.data_type
+    )
+}
+
+/// The statements of an incremental strategy, and a query counting the rows it will write.
+fn strategy_statements(
+    relation: &Relation,
+    staged: &Relation,
+    columns: &[String],
+    config: &Incremental,
+) -> (Vec<String>, String) {
+    let list = columns.join(", ");
+    let keys_match = config
+        .unique_key
+        .iter()
+        .map(|k| format!("dbt_target.{k} = dbt_source.{k}"))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let count = format!("select count(*) from {staged}");
+    let insert_all = format!("insert into {relation} ({list}) select {list} from {staged}");
+    if config.unique_key.is_empty() || config.strategy == Strategy::Append {
+        return (vec![insert_all], count);
+    }
+    match config.strategy {
+        Strategy::Append => unreachable!("handled above"),
+        Strategy::DeleteInsert => (
+            vec![
+                format!(
+                    "delete from {relation} as dbt_target where exists (select 1 from {staged} as dbt_source where {keys_match})"
+                ),
+                insert_all,
+            ],
+            count,
+        ),
+        Strategy::Merge => {
+            let assignments = columns
+                .iter()
+                .map(|c| format!("{c} = dbt_source.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sources = columns
+                .iter()
+                .map(|c| format!("dbt_source.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (
+                vec![
+                    format!(
+                        "update {relation} as dbt_target set {assignments} from {staged} as dbt_source where {keys_match}"
+                    ),
+                    format!(
+                        "insert into {relation} ({list}) select {sources} from {staged} as dbt_source where not exists (select 1 from {relation} as dbt_target where {keys_match})"
+                    ),
+                ],
+                count,
+            )
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Seeds: CSV files read with the `csv` crate and typed the way dbt types them (agate's type
+//! tester): integer, decimal, date, timestamp, boolean, else text. Empty cells and `null` are
+//! NULL. `column_types` in the seed's config overrides a column's warehouse type.
+
+use std::path::Path;
+
+/// A column type inferred from a seed's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedType {
+    Integer,
+    Decimal,
+    Date,
+    Timestamp,
+    Boolean,
+    Text,
+}
+
+impl SeedType {
+    const ORDER: [SeedType; 6] = [
+        SeedType::Integer,
+        SeedType::Decimal,
+        SeedType::Date,
+        SeedType::Timestamp,
+        SeedType::Boolean,
+        SeedType::Text,
+    ];
+
+    /// Whether `value` (not null) can be read as this type.
+    fn accepts(self, value: &str) -> bool {
+        match self {
+            SeedType::Integer => {
+                let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+                !digits.is_empty()
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && value.parse::<i64>().is_ok()
+            }
+            SeedType::Decimal => {
+                value.parse::<f64>().is_ok_and(f64::is_finite)
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+            }
+            SeedType::Date => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok(),
+            SeedType::Timestamp => [
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M:%S%.fZ",
+            ]
+            .iter()
+            .any(|f| chrono::NaiveDateTime::parse_from_str(value, f).is_ok()),
+            SeedType::Boolean => matches!(
+                value,
+                "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
+            ),
+            SeedType::Text => true,
+        }
+    }
+}
+
+/// Whether a cell is NULL (as dbt reads seeds).
+pub fn is_null(value: &str) -> bool {
+    value.is_empty() || value == "null"
+}
+
+/// A seed file, read and typed.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub columns: Vec<String>,
+    pub types: Vec<SeedType>,
+    /// Cells as text; NULL cells are `None`.
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// A seed file that cannot be loaded, with the 1-based line at fault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedError {
+    pub message: String,
+    pub line: u64,
+}
+
+/// Reads a CSV seed (header row first, UTF-8, an optional BOM) and infers its column types.
+pub fn read(path: &Path, delimiter: u8) -> Result<Seed, SeedError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(false)
+        .from_path(path)
+        .map_err(|e| csv_error(&e))?;
+    let columns: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(&e))?
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if i == 0 {
+                h.trim_start_matches('\u{feff}')
+            } else {
+                h
+            }
+            .to_string()
+        })
+        .collect();
+    if columns.is_empty() || columns.iter().any(|c| c.trim().is_empty()) {
+        return Err(SeedError {
+            message: "the header row has an empty column name".into(),
+            line: 1,
+        });
+    }
+    let mut rows: Vec<Vec<Option<String>>> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(&e))?;
+        rows.push(
+            record
+                .iter()
+                .map(|cell| (!is_null(cell)).then(|| cell.to_string()))
+                .collect(),
+        );
+    }
+    let types = (0..columns.len())
+        .map(|i| infer(rows.iter().filter_map(|r| r[i].as_deref())))
+        .collect();
+    Ok(Seed {
+        columns,
+        types,
+        rows,
+    })
+}
+
+/// The first type in dbt's order that accepts every non-null value (integer when all are
+/// null: every type accepts no values, as in agate).
+pub fn infer<'a>(values: impl Iterator<Item = &'a str> + Clone) -> SeedType {
+    SeedType::ORDER
+        .into_iter()
+        .find(|t| values.clone().all(|v| t.accepts(v)))
+        .unwrap_or(SeedType::Text)
+}
+
+fn csv_error(error: &csv::Error) -> SeedError {
+    let line = error.position().map_or(0, |p| p.line());
+    let message = match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("this row has {len} fields, the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "the file is not valid UTF-8".to_string(),
+        _ => error.to_string(),
+    };
+    SeedError { message, line }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infers_like_dbt() {
+        let t = |values: &[&str]| infer(values.iter().copied());
+        assert_eq!(t(&["1", "-2", "30"]), SeedType::Integer);
+        assert_eq!(t(&["1", "2.5"]), SeedType::Decimal);
+        assert_eq!(t(&["2024-01-31", "2023-12-01"]), SeedType::Date);
+        assert_eq!(
+            t(&["2024-01-31 10:00:00", "2024-01-31T10:00:00"]),
+            SeedType::Timestamp
+        );
+        assert_eq!(t(&["true", "False"]), SeedType::Boolean);
+        assert_eq!(t(&["1", "a"]), SeedType::Text);
+        assert_eq!(t(&["2024-13-01"]), SeedType::Text);
+        assert_eq!(t(&[]), SeedType::Integer);
+    }
+
+    #[test]
+    fn reads_quotes_unicode_and_nulls() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        std::fs::write(
+            &path,
+            "\u{feff}id,name,note\n1,\"Müller, Anna\",\n2,\"say \"\"hi\"\"\",null\n",
+        )
+        .unwrap();
+        let seed = read(&path, b',').unwrap();
+        assert_eq!(seed.columns, ["id", "name", "note"]);
+        assert_eq!(
+            seed.types,
+            [SeedType::Integer, SeedType::Text, SeedType::Integer]
+        );
+        assert_eq!(seed.rows[0][1].as_deref(), Some("Müller, Anna"));
+        assert_eq!(seed.rows[1][1].as_deref(), Some("say \"hi\""));
+        assert_eq!(seed.rows[1][2], None);
+    }
+
+    #[test]
+    fn ragged_rows_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.csv");
+        std::fs::write(&path, "a,b\n1,2\n3\n").unwrap();
+        let err = read(&path, b',').unwrap_err();
+        assert_eq!(
+            err,
+            SeedError {
+                message: "this row has 1 fields, the header has 2".into(),
+                line: 3
+            }
+        );
+    }
+}
