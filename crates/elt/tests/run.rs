@@ -340,7 +340,7 @@ fn a_killed_build_leaves_every_table_old_or_new() {
         .map(|i| {
             (
                 format!("models/big_{i}.sql"),
-                "{{ config(materialized='table') }}\nselect {{ var('version', 1) }} as version, range as id, md5(cast(range as varchar)) as h from range(3000000)".to_string(),
+                "{{ config(materialized='table') }}\nselect {{ var('version', 1) }} as version, range as id, cast(range as varchar) || '-padding' as h from range(1000000)".to_string(),
             )
         })
         .collect();
@@ -349,11 +349,14 @@ fn a_killed_build_leaves_every_table_old_or_new() {
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
     let dir = project(&borrowed);
+    let started = std::time::Instant::now();
     ok(dir.path(), &["run"]);
+    let full_run = started.elapsed();
     let db = dir.path().join("warehouse.duckdb");
 
-    // Kill rebuilds at several moments; every table must stay whole, in one version.
-    for delay_ms in [150, 400, 900] {
+    // Kill rebuilds at several moments of a run; every table must stay whole, in one version.
+    for fraction in [0.2, 0.45, 0.7] {
+        let delay_ms = (full_run.as_millis() as f64 * fraction) as u64;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
             .args(["run", "--vars", "{version: 2}"])
             .current_dir(dir.path())
@@ -365,14 +368,22 @@ fn a_killed_build_leaves_every_table_old_or_new() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
+        let mut old = 0;
         for i in 0..tables {
             let versions = query(
                 &db,
                 &format!("select version, count(*) from big_{i} group by version"),
             );
             assert!(
-                versions == [["1", "3000000"]] || versions == [["2", "3000000"]],
+                versions == [["1", "1000000"]] || versions == [["2", "1000000"]],
                 "big_{i} after a kill at {delay_ms} ms: {versions:?}"
+            );
+            old += usize::from(versions[0][0] == "1");
+        }
+        if fraction == 0.2 {
+            assert!(
+                old > 0,
+                "the first kill came before the run rebuilt every table"
             );
         }
     }
