@@ -82,6 +82,8 @@ pub struct Options {
     pub full_refresh: bool,
     /// `--store-failures`: keep every test's failing rows in a table.
     pub store_failures: bool,
+    /// `--fail-fast`: after the first failure, skip every node not started yet.
+    pub fail_fast: bool,
 }
 
 /// Everything a run needs.
@@ -156,6 +158,8 @@ pub fn execute(plan: &Plan, ids: &[String], reporter: &dyn Reporter) -> Vec<RunR
     let total = ids.len();
     let started = AtomicUsize::new(0);
     let threads = AtomicUsize::new(0);
+    // With --fail-fast: the first job that failed (plus one; zero while none has).
+    let first_failure = AtomicUsize::new(0);
     let init = || {
         (
             threads.fetch_add(1, Ordering::SeqCst) + 1,
@@ -168,7 +172,11 @@ pub fn execute(plan: &Plan, ids: &[String], reporter: &dyn Reporter) -> Vec<RunR
         let node = nodes[job];
         let index = started.fetch_add(1, Ordering::SeqCst) + 1;
         let start = Utc::now();
-        let outcome = match (skipped_by, session) {
+        let stopped = match first_failure.load(Ordering::SeqCst) {
+            0 => None,
+            failed => Some(failed - 1),
+        };
+        let outcome = match (skipped_by.or(stopped), session) {
             (Some(cause), _) => skipped(nodes[cause]),
             (None, Ok(session)) => {
                 reporter.started(node, index, total);
@@ -183,6 +191,9 @@ pub fn execute(plan: &Plan, ids: &[String], reporter: &dyn Reporter) -> Vec<RunR
             ),
         };
         let blocks = blocks_downstream(node, outcome.status);
+        if plan.options.fail_fast && blocks && outcome.status != Status::Skipped {
+            let _ = first_failure.compare_exchange(0, job + 1, Ordering::SeqCst, Ordering::SeqCst);
+        }
         let result = RunResult {
             unique_id: node.unique_id.clone(),
             status: outcome.status,

@@ -113,6 +113,9 @@ pub struct RunArgs {
     /// Keep every test's failing rows in a table
     #[arg(long)]
     pub store_failures: bool,
+    /// Stop at the first failure: nodes not started yet are skipped
+    #[arg(short = 'x', long)]
+    pub fail_fast: bool,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,7 @@ pub fn run(command: Command, args: &RunArgs) -> Result<()> {
         threads: args.threads.unwrap_or(project.target.threads),
         full_refresh: args.full_refresh,
         store_failures: args.store_failures,
+        fail_fast: args.fail_fast,
     };
     let recorded = json!({
         "which": command.as_str(),
@@ -38,6 +39,7 @@ pub fn run(command: Command, args: &RunArgs) -> Result<()> {
         "threads": options.threads,
         "full_refresh": options.full_refresh,
         "store_failures": options.store_failures,
+        "fail_fast": options.fail_fast,
     });
     let selected: HashSet<String> = selected.into_iter().collect();
     let outcome = execute(
@@ -83,6 +85,7 @@ pub fn retry(args: &RetryArgs) -> Result<()> {
             .unwrap_or(project.target.threads),
         full_refresh: flag("full_refresh"),
         store_failures: flag("store_failures"),
+        fail_fast: flag("fail_fast"),
     };
     let selected: HashSet<String> = previous
         .to_retry

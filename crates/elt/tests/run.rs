@@ -398,3 +398,21 @@ fn a_killed_build_leaves_every_table_old_or_new() {
     );
     assert_eq!(query(&db, "select min(version) from big_0"), [["3"]]);
 }
+
+#[test]
+fn fail_fast_skips_what_has_not_started() {
+    let dir = project(&[
+        ("models/bad.sql", "select nope from (select 1 as id)"),
+        ("models/good_root.sql", "select 1 as id"),
+        ("models/child.sql", "select * from {{ ref('good_root') }}"),
+    ]);
+    // One thread: `child` becomes ready only after both roots have run.
+    let output = elt(dir.path(), &["run", "--threads", "1", "--fail-fast"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(status_of(dir.path(), "model.shop.bad"), "error");
+    assert_eq!(status_of(dir.path(), "model.shop.child"), "skipped");
+
+    let output = elt(dir.path(), &["run", "--threads", "1"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(status_of(dir.path(), "model.shop.child"), "success");
+}
