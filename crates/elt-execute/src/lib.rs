@@ -8,6 +8,7 @@
 // Errors are diagnostics: large, but rare, and returned once per failing node.
 #![allow(clippy::result_large_err)]
 
+mod catalog;
 mod errors;
 mod nodes;
 pub mod results;
@@ -23,6 +24,7 @@ use elt_core::manifest::{Node, ResourceType};
 use elt_core::project::Project;
 use elt_warehouse::{Session, Warehouse};
 
+pub use catalog::Catalog;
 pub use results::{RunResult, Status};
 
 /// The command being run: it decides which resource types run and whether tests gate
@@ -118,13 +120,14 @@ pub fn runnable(plan: &Plan, selected: &HashSet<String>) -> Vec<String> {
         .collect()
 }
 
-/// Creates the schemas that the nodes of `ids` build in, one after the other: concurrent
-/// schema creation can conflict in the warehouse.
-pub fn create_schemas(plan: &Plan, ids: &[String]) -> Result<(), Diagnostic> {
+/// Creates the schemas that the nodes of `ids` build in, one after the other (concurrent
+/// schema creation can conflict in the warehouse), and reads what they hold.
+pub fn prepare(plan: &Plan, ids: &[String]) -> Result<Catalog, Diagnostic> {
     let mut session = plan
         .warehouse
         .session()
         .map_err(|e| Diagnostic::error(format!("cannot open a warehouse session: {e}")))?;
+    let catalog = Catalog::default();
     let mut done = HashSet::new();
     for id in ids {
         let node = &plan.compiled.manifest.nodes[id];
@@ -136,20 +139,33 @@ pub fn create_schemas(plan: &Plan, ids: &[String]) -> Result<(), Diagnostic> {
         {
             continue;
         }
-        elt_warehouse::materialize::ensure_schema(session.as_mut(), relation).map_err(|e| {
-            Diagnostic::error(format!(
-                "cannot create schema {}: {}",
-                relation.render_parts(true, true, false),
-                e.message
-            ))
-            .at(&node.original_file_path, 0, 0)
-        })?;
+        elt_warehouse::materialize::ensure_schema(session.as_mut(), relation)
+            .and_then(|()| {
+                catalog.load_schema(
+                    session.as_mut(),
+                    relation.database.as_deref(),
+                    &relation.schema,
+                )
+            })
+            .map_err(|e| {
+                Diagnostic::error(format!(
+                    "cannot prepare schema {}: {}",
+                    relation.render_parts(true, true, false),
+                    e.message
+                ))
+                .at(&node.original_file_path, 0, 0)
+            })?;
     }
-    Ok(())
+    Ok(catalog)
 }
 
 /// Runs `ids` (from [`runnable`]) and returns their results in the same order.
-pub fn execute(plan: &Plan, ids: &[String], reporter: &dyn Reporter) -> Vec<RunResult> {
+pub fn execute(
+    plan: &Plan,
+    catalog: &Catalog,
+    ids: &[String],
+    reporter: &dyn Reporter,
+) -> Vec<RunResult> {
     let nodes: Vec<&Node> = ids
         .iter()
         .map(|id| &*plan.compiled.manifest.nodes[id])
@@ -180,7 +196,7 @@ pub fn execute(plan: &Plan, ids: &[String], reporter: &dyn Reporter) -> Vec<RunR
             (Some(cause), _) => skipped(nodes[cause]),
             (None, Ok(session)) => {
                 reporter.started(node, index, total);
-                nodes::run(plan, session.as_mut(), node)
+                nodes::run(plan, catalog, session.as_mut(), node)
             }
             (None, Err(e)) => nodes::Outcome::error(
                 Diagnostic::error(format!("cannot open a warehouse session: {e}")).at(

@@ -14,7 +14,7 @@ use elt_warehouse::{RelationKind, Session};
 use serde_json::Value as Json;
 
 use crate::errors::{compiled_sql_path, config_error, warehouse_error};
-use crate::{Plan, Status};
+use crate::{Catalog, Plan, Status};
 
 /// What a runner reports, before timing is added.
 pub struct Outcome {
@@ -53,9 +53,9 @@ impl Outcome {
 
 type Run<T> = Result<T, Diagnostic>;
 
-pub fn run(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
+pub fn run(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node) -> Outcome {
     let result = match node.resource_type {
-        ResourceType::Model => model(plan, session, node),
+        ResourceType::Model => model(plan, catalog, session, node),
         ResourceType::Seed => seed(plan, session, node),
         ResourceType::Snapshot => snapshot(plan, session, node),
         ResourceType::Test => return test(plan, session, node),
@@ -77,7 +77,7 @@ fn relation_of(node: &Node) -> &elt_core::adapter::Relation {
         .expect("runnable nodes have relations")
 }
 
-fn model(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
+fn model(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
     let relation = relation_of(node);
     let materialization = materialization(node)?;
     let full_refresh = node
@@ -85,23 +85,37 @@ fn model(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
         .get("full_refresh")
         .and_then(Json::as_bool)
         .unwrap_or(plan.options.full_refresh);
-    let mut incremental_sql = None;
-    if matches!(materialization, Materialization::Incremental(_)) && !full_refresh {
-        let existing = session
-            .relation_kind(relation)
-            .map_err(|e| warehouse_error(plan.project, node, &e, None))?;
-        if existing == Some(RelationKind::Table) {
-            incremental_sql = Some(
-                plan.compiled
-                    .runtime
-                    .incremental_sql(node, &plan.compiled.manifest.nodes)?,
-            );
-        }
-    }
+    let existing = catalog.kind(relation);
+    let incremental = matches!(materialization, Materialization::Incremental(_))
+        && !full_refresh
+        && existing == Some(RelationKind::Table);
+    let incremental_sql = if incremental {
+        Some(
+            plan.compiled
+                .runtime
+                .incremental_sql(node, &plan.compiled.manifest.nodes)?,
+        )
+    } else {
+        None
+    };
     let sql = incremental_sql.as_deref().unwrap_or(sql_of(node));
     run_hooks(plan, session, node, "pre-hook")?;
-    let built = materialize::build(session, relation, sql, &materialization, full_refresh)
-        .map_err(|e| warehouse_error(plan.project, node, &e, Some(sql)))?;
+    let built = materialize::build(
+        session,
+        relation,
+        sql,
+        &materialization,
+        full_refresh,
+        existing,
+    )
+    .map_err(|e| warehouse_error(plan.project, node, &e, Some(sql)))?;
+    catalog.set(
+        relation,
+        match materialization {
+            Materialization::View => RelationKind::View,
+            _ => RelationKind::Table,
+        },
+    );
     run_hooks(plan, session, node, "post-hook")?;
     Ok(Outcome::built(built, incremental_sql))
 }

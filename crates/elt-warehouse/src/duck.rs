@@ -137,6 +137,33 @@ impl Session for DuckSession {
         }))
     }
 
+    fn relations_in(
+        &mut self,
+        database: Option<&str>,
+        schema: &str,
+    ) -> Result<Vec<(String, RelationKind)>> {
+        let literal = |v: &str| Dialect::DuckDb.string_literal(v);
+        let mut sql = format!(
+            "select table_name, table_type from information_schema.tables where table_schema = {}",
+            literal(schema)
+        );
+        if let Some(database) = database {
+            sql.push_str(&format!(" and table_catalog = {}", literal(database)));
+        }
+        Ok(self
+            .query(&sql)?
+            .rows
+            .into_iter()
+            .map(|row| {
+                let kind = match row[1].as_deref() {
+                    Some("VIEW") => RelationKind::View,
+                    _ => RelationKind::Table,
+                };
+                (row[0].clone().unwrap_or_default(), kind)
+            })
+            .collect())
+    }
+
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
         let sql = format!(
             "select column_name, data_type from information_schema.columns where {} order by ordinal_position",

@@ -101,6 +101,13 @@ pub trait Session: Send {
     /// Whether `relation` exists, and as what.
     fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>>;
 
+    /// The tables and views in a schema, by name.
+    fn relations_in(
+        &mut self,
+        database: Option<&str>,
+        schema: &str,
+    ) -> Result<Vec<(String, RelationKind)>>;
+
     /// The columns of an existing relation, in order.
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
 

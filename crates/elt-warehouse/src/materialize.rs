@@ -87,15 +87,16 @@ impl Built {
     }
 }
 
-/// Builds `relation` from `sql`. `full_refresh` rebuilds incremental models from scratch.
+/// Builds `relation` from `sql`, given what `relation` is now (`existing`, from the
+/// executor's catalog). `full_refresh` rebuilds incremental models from scratch.
 pub fn build(
     session: &mut dyn Session,
     relation: &Relation,
     sql: &str,
     materialization: &Materialization,
     full_refresh: bool,
+    existing: Option<RelationKind>,
 ) -> Result<Built> {
-    let existing = session.relation_kind(relation)?;
     match materialization {
         Materialization::View => build_view(session, relation, sql, existing),
         Materialization::Table => build_table(session, relation, sql, existing),

@@ -138,7 +138,7 @@ fn execute(
         return Ok(());
     }
     let hooks = &project.config;
-    elt_execute::create_schemas(&plan, &ids)?;
+    let catalog = elt_execute::prepare(&plan, &ids)?;
     elt_execute::run_project_hooks(&plan, &hooks.on_run_start, "on-run-start")?;
     if !args.quiet {
         println!(
@@ -148,7 +148,7 @@ fn execute(
         );
     }
     let lines = StatusLines::new(nodes.len(), args.quiet);
-    let results = elt_execute::execute(&plan, &ids, &lines);
+    let results = elt_execute::execute(&plan, &catalog, &ids, &lines);
     lines.finish();
     tracing::debug!(
         "time in the warehouse: {:.3} s",
