@@ -55,7 +55,7 @@ printf '%-28s %10.2f\n' "  elt per model (ms)" "$(echo "($serial - $in_duckdb) *
 
 if [[ "${BENCH_DBT:-0}" == 1 ]]; then
     venv="$WORK/dbt-venv"
-    [[ -x "$venv/bin/dbt" ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q "dbt-core~=1.10.0" "dbt-duckdb~=1.9.0"; }
+    [[ -x "$venv/bin/dbt" ]] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q "dbt-core~=1.11.0" "dbt-duckdb~=1.11.0"; }
     rm -f "$dir/synth.duckdb"
     "$venv/bin/dbt" run --project-dir "$dir" --profiles-dir "$dir" --threads 2 -q >/dev/null 2>&1 || true
     RUNS=1

@@ -332,7 +332,7 @@ fn schema_changes(
     Ok((statements, columns))
 }
 
-fn add_column(relation: &Relation, column: &ColumnInfo) -> String {
+pub(crate) fn add_column(relation: &Relation, column: &ColumnInfo) -> String {
     format!(
         "alter table {relation} add column {} {}",
         relation.dialect.quote(&column.name),

@@ -3,7 +3,7 @@
 
 use elt_core::adapter::Relation;
 
-use crate::materialize::{Built, beside, body, in_transaction};
+use crate::materialize::{Built, add_column, beside, body, in_transaction};
 use crate::{Result, Session, WarehouseError};
 
 /// How changes are detected.
@@ -67,16 +67,27 @@ pub fn snapshot(
     );
     session.execute(&new_versions)?;
     let result = (|| {
-        let columns: Vec<String> = session
-            .columns(&staged)?
-            .into_iter()
+        let staged_columns = session.columns(&staged)?;
+        let snapshotted = session.columns(relation)?;
+        let list = staged_columns
+            .iter()
             .map(|c| relation.dialect.quote(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Columns new in the source are added, as dbt does; earlier versions have them null.
+        let mut statements: Vec<String> = staged_columns
+            .iter()
+            .filter(|c| {
+                !snapshotted
+                    .iter()
+                    .any(|s| s.name.eq_ignore_ascii_case(&c.name))
+            })
+            .map(|c| add_column(relation, c))
             .collect();
-        let list = columns.join(", ");
         let staged_keys = keys_match(&config.unique_key, "dbt_target", "dbt_source");
-        let mut statements = vec![format!(
+        statements.push(format!(
             "update {relation} as dbt_target set dbt_valid_to = dbt_source.dbt_valid_from from {staged} as dbt_source where dbt_target.dbt_valid_to is null and {staged_keys}"
-        )];
+        ));
         if config.invalidate_hard_deletes {
             let source_keys = keys_match(&config.unique_key, "dbt_target", "source_data");
             statements.push(format!(
