@@ -395,3 +395,107 @@ fn strategy_statements(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use elt_core::adapter::Dialect;
+
+    fn relation(name: &str) -> Relation {
+        Relation::new(
+            Dialect::DuckDb,
+            Some("dev".into()),
+            "main".into(),
+            name.into(),
+        )
+    }
+
+    fn column(name: &str, data_type: &str) -> ColumnInfo {
+        ColumnInfo {
+            name: name.into(),
+            data_type: data_type.into(),
+        }
+    }
+
+    #[test]
+    fn merge_updates_matches_and_inserts_the_rest() {
+        let config = Incremental {
+            strategy: Strategy::Merge,
+            unique_key: vec!["id".into(), "day".into()],
+            on_schema_change: OnSchemaChange::Ignore,
+        };
+        let columns = vec!["\"id\"".to_string(), "\"day\"".into(), "\"v\"".into()];
+        let (statements, count) =
+            strategy_statements(&relation("t"), &relation("t__dbt_tmp"), &columns, &config);
+        assert_eq!(
+            statements,
+            [
+                "update \"dev\".\"main\".\"t\" as dbt_target set \"id\" = dbt_source.\"id\", \"day\" = dbt_source.\"day\", \"v\" = dbt_source.\"v\" from \"dev\".\"main\".\"t__dbt_tmp\" as dbt_source where dbt_target.id = dbt_source.id and dbt_target.day = dbt_source.day",
+                "insert into \"dev\".\"main\".\"t\" (\"id\", \"day\", \"v\") select dbt_source.\"id\", dbt_source.\"day\", dbt_source.\"v\" from \"dev\".\"main\".\"t__dbt_tmp\" as dbt_source where not exists (select 1 from \"dev\".\"main\".\"t\" as dbt_target where dbt_target.id = dbt_source.id and dbt_target.day = dbt_source.day)",
+            ]
+        );
+        assert_eq!(
+            count,
+            "select count(*) from \"dev\".\"main\".\"t__dbt_tmp\""
+        );
+    }
+
+    #[test]
+    fn strategies_without_a_unique_key_append() {
+        let config = Incremental {
+            strategy: Strategy::DeleteInsert,
+            unique_key: vec![],
+            on_schema_change: OnSchemaChange::Ignore,
+        };
+        let (statements, _) = strategy_statements(
+            &relation("t"),
+            &relation("t__dbt_tmp"),
+            &["\"a\"".to_string()],
+            &config,
+        );
+        assert_eq!(
+            statements,
+            [
+                "insert into \"dev\".\"main\".\"t\" (\"a\") select \"a\" from \"dev\".\"main\".\"t__dbt_tmp\""
+            ]
+        );
+    }
+
+    #[test]
+    fn schema_changes_per_policy() {
+        let source = [
+            column("id", "INTEGER"),
+            column("v", "BIGINT"),
+            column("new", "VARCHAR"),
+        ];
+        let target = [
+            column("id", "INTEGER"),
+            column("v", "INTEGER"),
+            column("old", "DATE"),
+        ];
+        let t = relation("t");
+        let (statements, columns) =
+            schema_changes(&t, &source, &target, OnSchemaChange::SyncAllColumns).unwrap();
+        assert_eq!(
+            statements,
+            [
+                "alter table \"dev\".\"main\".\"t\" add column \"new\" VARCHAR",
+                "alter table \"dev\".\"main\".\"t\" drop column \"old\"",
+                "alter table \"dev\".\"main\".\"t\" alter column \"v\" type BIGINT",
+            ]
+        );
+        assert_eq!(columns, ["\"id\"", "\"v\"", "\"new\""]);
+        let (statements, columns) =
+            schema_changes(&t, &source, &target, OnSchemaChange::Ignore).unwrap();
+        assert!(statements.is_empty());
+        assert_eq!(columns, ["\"id\"", "\"v\""]);
+        let error = schema_changes(&t, &source, &target, OnSchemaChange::Fail).unwrap_err();
+        assert!(
+            error
+                .message
+                .contains("(new columns: [new], removed columns: [old], changed types: [v])"),
+            "{}",
+            error.message
+        );
+    }
+}
