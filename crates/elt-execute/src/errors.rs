@@ -7,16 +7,36 @@ use elt_core::project::Project;
 use elt_core::sql;
 use elt_warehouse::WarehouseError;
 
-/// A node's config that cannot be run, pointed at the node.
-pub fn config_error(node: &Node, message: String, help: &str) -> Diagnostic {
-    let file = node.patch_path.as_ref().unwrap_or(&node.original_file_path);
-    Diagnostic::error(format!(
+/// A node's config `key` that cannot be run, pointed at the line of the node's file that sets
+/// it (or at its properties file, where configs set in YAML live).
+pub fn config_error(node: &Node, key: &str, message: String, help: &str) -> Diagnostic {
+    let diagnostic = Diagnostic::error(format!(
         "{} '{}': {message}",
         node.resource_type.as_str(),
         node.name
     ))
-    .at(file, 0, 0)
-    .with_help(help.to_string())
+    .with_help(help.to_string());
+    match node
+        .raw_code
+        .lines()
+        .enumerate()
+        .find(|(_, line)| line.contains(key))
+    {
+        Some((index, line)) => {
+            let mut located = diagnostic.at(
+                &node.original_file_path,
+                index as u32 + node.raw_line.max(1),
+                0,
+            );
+            located.source_line = Some(line.to_string());
+            located
+        }
+        None => diagnostic.at(
+            node.patch_path.as_ref().unwrap_or(&node.original_file_path),
+            0,
+            0,
+        ),
+    }
 }
 
 /// A warehouse error while running `node`; `compiled` is the node's SQL as sent inside the

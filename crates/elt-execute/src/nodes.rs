@@ -128,6 +128,7 @@ fn materialization(node: &Node) -> Run<Materialization> {
         other => {
             return Err(config_error(
                 node,
+                "materialized",
                 format!("materialization '{other}' is not supported"),
                 "use view, table, incremental or ephemeral",
             ));
@@ -146,6 +147,7 @@ fn incremental(node: &Node) -> Run<Incremental> {
     let strategy = Strategy::parse(strategy_name).ok_or_else(|| {
         config_error(
             node,
+            "incremental_strategy",
             format!("unknown incremental_strategy '{strategy_name}'"),
             &format!("use one of: {}", Strategy::NAMES.join(", ")),
         )
@@ -154,6 +156,7 @@ fn incremental(node: &Node) -> Run<Incremental> {
     let on_schema_change = OnSchemaChange::parse(policy_name).ok_or_else(|| {
         config_error(
             node,
+            "on_schema_change",
             format!("unknown on_schema_change '{policy_name}'"),
             &format!("use one of: {}", OnSchemaChange::NAMES.join(", ")),
         )
@@ -251,6 +254,7 @@ fn snapshot(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome>
                 .ok_or_else(|| {
                     config_error(
                         node,
+                        "strategy",
                         "a timestamp snapshot needs an updated_at config".into(),
                         "name the column that records when a row last changed",
                     )
@@ -263,6 +267,7 @@ fn snapshot(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome>
                 _ => {
                     return Err(config_error(
                         node,
+                        "strategy",
                         "a check snapshot needs check_cols".into(),
                         "set check_cols to a list of columns, or 'all'",
                     ));
@@ -272,6 +277,7 @@ fn snapshot(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome>
         other => {
             return Err(config_error(
                 node,
+                "strategy",
                 format!("unknown snapshot strategy '{}'", other.unwrap_or("")),
                 "set strategy to timestamp or check",
             ));

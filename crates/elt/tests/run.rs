@@ -416,3 +416,17 @@ fn fail_fast_skips_what_has_not_started() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(status_of(dir.path(), "model.shop.child"), "success");
 }
+
+#[test]
+fn unknown_incremental_configs_are_clear_errors() {
+    let dir = project(&[(
+        "models/events.sql",
+        "{{ config(\n    materialized='incremental',\n    incremental_strategy='upsert'\n) }}\nselect 1 as id",
+    )]);
+    let output = elt(dir.path(), &["run"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "error: model 'events': unknown incremental_strategy 'upsert'\n  --> models/events.sql:3\n  |\n3 |     incremental_strategy='upsert'\n  = help: use one of: append, delete+insert, merge\n"
+    );
+}
