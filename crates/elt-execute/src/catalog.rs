@@ -21,6 +21,14 @@ fn key(database: Option<&str>, schema: &str, identifier: &str) -> Key {
     )
 }
 
+fn key_of(relation: &Relation) -> Key {
+    key(
+        relation.database.as_deref(),
+        &relation.schema,
+        &relation.identifier,
+    )
+}
+
 impl Catalog {
     /// Reads the relations of a schema.
     pub fn load_schema(
@@ -39,25 +47,12 @@ impl Catalog {
 
     pub fn kind(&self, relation: &Relation) -> Option<RelationKind> {
         let known = self.0.lock().expect("catalog lock");
-        known
-            .get(&key(
-                relation.database.as_deref(),
-                &relation.schema,
-                &relation.identifier,
-            ))
-            .copied()
+        known.get(&key_of(relation)).copied()
     }
 
     /// Records what a node just built.
     pub fn set(&self, relation: &Relation, kind: RelationKind) {
         let mut known = self.0.lock().expect("catalog lock");
-        known.insert(
-            key(
-                relation.database.as_deref(),
-                &relation.schema,
-                &relation.identifier,
-            ),
-            kind,
-        );
+        known.insert(key_of(relation), kind);
     }
 }

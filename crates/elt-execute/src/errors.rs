@@ -67,10 +67,9 @@ pub fn warehouse_error(
         diagnostic.with_note(detail.join("\n"))
     };
     let line = compiled.and_then(|compiled| model_line(node, error, compiled));
-    let source = std::fs::read_to_string(project.root.join(&node.original_file_path)).ok();
-    match (line, source) {
+    match (line, project.file_text(&node.original_file_path)) {
         (Some(line), Some(source)) => {
-            diagnostic.at_source(&node.original_file_path, &source, line, 0)
+            diagnostic.at_source(&node.original_file_path, source, line, 0)
         }
         _ => diagnostic.at(&node.original_file_path, node.raw_line.min(1), 0),
     }

@@ -298,18 +298,19 @@ fn snapshot(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome>
 }
 
 fn test(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
-    let text = |key: &str, default: &str| {
+    // config_value fills in dbt's defaults; TestConfig's cover values that are not text.
+    let text = |key: &str| {
         node.config_value(key)
             .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| default.to_string())
     };
+    let defaults = TestConfig::default();
     let config = TestConfig {
-        fail_calc: text("fail_calc", "count(*)"),
-        warn_if: text("warn_if", "!= 0"),
-        error_if: text("error_if", "!= 0"),
+        fail_calc: text("fail_calc").unwrap_or(defaults.fail_calc),
+        warn_if: text("warn_if").unwrap_or(defaults.warn_if),
+        error_if: text("error_if").unwrap_or(defaults.error_if),
         limit: node.config.get("limit").and_then(Json::as_u64),
     };
-    let severity_is_warn = text("severity", "ERROR").eq_ignore_ascii_case("warn");
+    let severity_is_warn = text("severity").is_some_and(|s| s.eq_ignore_ascii_case("warn"));
     let sql = sql_of(node);
     let verdict = match data_test::run(session, sql, &config) {
         Ok(verdict) => verdict,

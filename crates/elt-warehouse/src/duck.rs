@@ -125,31 +125,15 @@ impl Session for DuckSession {
         timed(|| self.connection.execute(sql, [])).map_err(|e| error(e, sql))
     }
 
-    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>> {
-        let sql = format!(
-            "select table_type from information_schema.tables where {}",
-            information_schema_filter(relation)
-        );
-        let table = self.query(&sql)?;
-        Ok(table.rows.first().map(|row| match row[0].as_deref() {
-            Some("VIEW") => RelationKind::View,
-            _ => RelationKind::Table,
-        }))
-    }
-
     fn relations_in(
         &mut self,
         database: Option<&str>,
         schema: &str,
     ) -> Result<Vec<(String, RelationKind)>> {
-        let literal = |v: &str| Dialect::DuckDb.string_literal(v);
-        let mut sql = format!(
-            "select table_name, table_type from information_schema.tables where table_schema = {}",
-            literal(schema)
+        let sql = format!(
+            "select table_name, table_type from information_schema.tables where {}",
+            information_schema_filter(Dialect::DuckDb, database, schema, None)
         );
-        if let Some(database) = database {
-            sql.push_str(&format!(" and table_catalog = {}", literal(database)));
-        }
         Ok(self
             .query(&sql)?
             .rows
@@ -167,7 +151,12 @@ impl Session for DuckSession {
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
         let sql = format!(
             "select column_name, data_type from information_schema.columns where {} order by ordinal_position",
-            information_schema_filter(relation)
+            information_schema_filter(
+                Dialect::DuckDb,
+                relation.database.as_deref(),
+                &relation.schema,
+                Some(&relation.identifier),
+            )
         );
         Ok(self
             .query(&sql)?

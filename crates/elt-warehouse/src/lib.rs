@@ -98,15 +98,21 @@ pub trait Session: Send {
     /// Runs one statement and returns the number of rows it changed.
     fn execute_counting(&mut self, sql: &str) -> Result<usize>;
 
-    /// Whether `relation` exists, and as what.
-    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>>;
-
     /// The tables and views in a schema, by name.
     fn relations_in(
         &mut self,
         database: Option<&str>,
         schema: &str,
     ) -> Result<Vec<(String, RelationKind)>>;
+
+    /// Whether `relation` exists, and as what.
+    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>> {
+        Ok(self
+            .relations_in(relation.database.as_deref(), &relation.schema)?
+            .into_iter()
+            .find(|(name, _)| *name == relation.identifier)
+            .map(|(_, kind)| kind))
+    }
 
     /// The columns of an existing relation, in order.
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
@@ -138,16 +144,20 @@ pub(crate) fn timed<T>(call: impl FnOnce() -> T) -> T {
     out
 }
 
-/// The `where` clause that finds `relation` in `information_schema.tables` or `.columns`
-/// (DuckDB and PostgreSQL).
-pub(crate) fn information_schema_filter(relation: &Relation) -> String {
-    let literal = |v: &str| relation.dialect.string_literal(v);
-    let mut filter = format!(
-        "table_schema = {} and table_name = {}",
-        literal(&relation.schema),
-        literal(&relation.identifier)
-    );
-    if let Some(database) = &relation.database {
+/// The `where` clause that finds a schema's rows in `information_schema.tables` or `.columns`,
+/// and one table's when `identifier` is given (DuckDB and PostgreSQL).
+pub(crate) fn information_schema_filter(
+    dialect: Dialect,
+    database: Option<&str>,
+    schema: &str,
+    identifier: Option<&str>,
+) -> String {
+    let literal = |v: &str| dialect.string_literal(v);
+    let mut filter = format!("table_schema = {}", literal(schema));
+    if let Some(identifier) = identifier {
+        filter.push_str(&format!(" and table_name = {}", literal(identifier)));
+    }
+    if let Some(database) = database {
         filter.push_str(&format!(" and table_catalog = {}", literal(database)));
     }
     filter

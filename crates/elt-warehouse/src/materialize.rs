@@ -233,15 +233,10 @@ fn insert_incremental(
         let (changes, columns) =
             schema_changes(relation, &source, &target, config.on_schema_change)?;
         let mut statements = changes;
-        let (merge, rows_sql) = strategy_statements(relation, &staged, &columns, config);
-        statements.extend(merge);
-        let rows = session.query(&rows_sql)?;
+        statements.extend(strategy_statements(relation, &staged, &columns, config));
+        let rows = count_rows(session, &staged)?;
         in_transaction(session, &statements)?;
-        Ok(rows
-            .rows
-            .first()
-            .and_then(|r| r[0].as_deref())
-            .and_then(|n| n.parse().ok()))
+        Ok(rows)
     })();
     let _ = session.execute(&format!("drop table if exists {staged}"));
     Ok(Built {
@@ -340,13 +335,23 @@ pub(crate) fn add_column(relation: &Relation, column: &ColumnInfo) -> String {
     )
 }
 
-/// The statements of an incremental strategy, and a query counting the rows it will write.
+/// The rows of a table (the staged rows an incremental build or snapshot writes).
+pub(crate) fn count_rows(session: &mut dyn Session, table: &Relation) -> Result<Option<usize>> {
+    Ok(session
+        .query(&format!("select count(*) from {table}"))?
+        .rows
+        .first()
+        .and_then(|r| r[0].as_deref())
+        .and_then(|n| n.parse().ok()))
+}
+
+/// The statements of an incremental strategy.
 fn strategy_statements(
     relation: &Relation,
     staged: &Relation,
     columns: &[String],
     config: &Incremental,
-) -> (Vec<String>, String) {
+) -> Vec<String> {
     let list = columns.join(", ");
     let keys_match = config
         .unique_key
@@ -354,22 +359,18 @@ fn strategy_statements(
         .map(|k| format!("dbt_target.{k} = dbt_source.{k}"))
         .collect::<Vec<_>>()
         .join(" and ");
-    let count = format!("select count(*) from {staged}");
     let insert_all = format!("insert into {relation} ({list}) select {list} from {staged}");
     if config.unique_key.is_empty() || config.strategy == Strategy::Append {
-        return (vec![insert_all], count);
+        return vec![insert_all];
     }
     match config.strategy {
         Strategy::Append => unreachable!("handled above"),
-        Strategy::DeleteInsert => (
-            vec![
-                format!(
-                    "delete from {relation} as dbt_target where exists (select 1 from {staged} as dbt_source where {keys_match})"
-                ),
-                insert_all,
-            ],
-            count,
-        ),
+        Strategy::DeleteInsert => vec![
+            format!(
+                "delete from {relation} as dbt_target where exists (select 1 from {staged} as dbt_source where {keys_match})"
+            ),
+            insert_all,
+        ],
         Strategy::Merge => {
             let assignments = columns
                 .iter()
@@ -381,17 +382,14 @@ fn strategy_statements(
                 .map(|c| format!("dbt_source.{c}"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            (
-                vec![
-                    format!(
-                        "update {relation} as dbt_target set {assignments} from {staged} as dbt_source where {keys_match}"
-                    ),
-                    format!(
-                        "insert into {relation} ({list}) select {sources} from {staged} as dbt_source where not exists (select 1 from {relation} as dbt_target where {keys_match})"
-                    ),
-                ],
-                count,
-            )
+            vec![
+                format!(
+                    "update {relation} as dbt_target set {assignments} from {staged} as dbt_source where {keys_match}"
+                ),
+                format!(
+                    "insert into {relation} ({list}) select {sources} from {staged} as dbt_source where not exists (select 1 from {relation} as dbt_target where {keys_match})"
+                ),
+            ]
         }
     }
 }
@@ -425,7 +423,7 @@ mod tests {
             on_schema_change: OnSchemaChange::Ignore,
         };
         let columns = vec!["\"id\"".to_string(), "\"day\"".into(), "\"v\"".into()];
-        let (statements, count) =
+        let statements =
             strategy_statements(&relation("t"), &relation("t__dbt_tmp"), &columns, &config);
         assert_eq!(
             statements,
@@ -433,10 +431,6 @@ mod tests {
                 "update \"dev\".\"main\".\"t\" as dbt_target set \"id\" = dbt_source.\"id\", \"day\" = dbt_source.\"day\", \"v\" = dbt_source.\"v\" from \"dev\".\"main\".\"t__dbt_tmp\" as dbt_source where dbt_target.id = dbt_source.id and dbt_target.day = dbt_source.day",
                 "insert into \"dev\".\"main\".\"t\" (\"id\", \"day\", \"v\") select dbt_source.\"id\", dbt_source.\"day\", dbt_source.\"v\" from \"dev\".\"main\".\"t__dbt_tmp\" as dbt_source where not exists (select 1 from \"dev\".\"main\".\"t\" as dbt_target where dbt_target.id = dbt_source.id and dbt_target.day = dbt_source.day)",
             ]
-        );
-        assert_eq!(
-            count,
-            "select count(*) from \"dev\".\"main\".\"t__dbt_tmp\""
         );
     }
 
@@ -447,7 +441,7 @@ mod tests {
             unique_key: vec![],
             on_schema_change: OnSchemaChange::Ignore,
         };
-        let (statements, _) = strategy_statements(
+        let statements = strategy_statements(
             &relation("t"),
             &relation("t__dbt_tmp"),
             &["\"a\"".to_string()],

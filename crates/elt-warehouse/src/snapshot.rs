@@ -3,7 +3,7 @@
 
 use elt_core::adapter::Relation;
 
-use crate::materialize::{Built, add_column, beside, body, in_transaction};
+use crate::materialize::{Built, add_column, beside, body, count_rows, in_transaction};
 use crate::{Result, Session, WarehouseError};
 
 /// How changes are detected.
@@ -98,13 +98,9 @@ pub fn snapshot(
         statements.push(format!(
             "insert into {relation} ({list}) select {list} from {staged}"
         ));
-        let count = session.query(&format!("select count(*) from {staged}"))?;
+        let rows = count_rows(session, &staged)?;
         in_transaction(session, &statements)?;
-        Ok(count
-            .rows
-            .first()
-            .and_then(|r| r[0].as_deref())
-            .and_then(|n| n.parse().ok()))
+        Ok(rows)
     })();
     let _ = session.execute(&format!("drop table if exists {staged}"));
     Ok(Built {

@@ -92,7 +92,7 @@ pub fn retry(args: &RetryArgs) -> Result<()> {
         .into_iter()
         .filter(|id| compiled.manifest.nodes.contains_key(id))
         .collect();
-    let recorded = previous.args.clone();
+    let recorded = previous.args;
     let outcome = execute(
         &project,
         &compiled,
@@ -265,7 +265,7 @@ fn shown_node<'a>(compiled: &'a Compiled, args: &ShowArgs) -> Result<&'a Node> {
         .iter()
         .filter_map(|id| compiled.manifest.nodes.get(id))
         .map(|n| &**n)
-        .filter(|n| n.compiled_code.is_some() && n.test.is_none())
+        .filter(|n| n.compiled_code.is_some())
         .filter(|n| n.resource_type != elt_core::manifest::ResourceType::Test)
         .collect();
     match candidates.as_slice() {

@@ -3,18 +3,7 @@
 
 mod support;
 
-use support::{elt, project, query, status_of, stderr, stdout, write};
-
-fn ok(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = elt(dir, args);
-    assert!(
-        output.status.success(),
-        "elt {args:?} failed:\n{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    stdout(&output)
-}
+use support::{elt, ok, project, query, status_of, stderr, stdout, write};
 
 #[test]
 fn views_tables_and_ephemeral_models() {

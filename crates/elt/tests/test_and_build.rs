@@ -2,18 +2,7 @@
 
 mod support;
 
-use support::{elt, fixture, project, query, status_of, statuses, stderr, stdout, write};
-
-fn ok(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = elt(dir, args);
-    assert!(
-        output.status.success(),
-        "elt {args:?} failed:\n{}\n{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    stdout(&output)
-}
+use support::{elt, fixture, ok, project, query, status_of, statuses, stderr, stdout, write};
 
 const CUSTOMERS: &str = "{{ config(materialized='table') }}\nselect * from (values (1, 'ann', 'gold'), (2, 'bob', 'silver'), (3, 'cy', 'gold')) as t(id, name, tier)";
 const ORDERS: &str = "{{ config(materialized='table') }}\nselect * from (values (10, 1, 5), (11, 2, 7), (12, 9, 0), (13, 3, null)) as t(id, customer_id, amount)";

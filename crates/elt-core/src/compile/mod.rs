@@ -789,7 +789,9 @@ fn link_node(
         };
         if disabled.contains_key(&target.unique_id) {
             let (line, col) = find_call(&node.raw_code, "ref", &call.name);
-            let source = file_text(project, &node.original_file_path).unwrap_or(&node.raw_code);
+            let source = project
+                .file_text(&node.original_file_path)
+                .unwrap_or(&node.raw_code);
             errors.push(
                 Diagnostic::error(format!(
                     "{} '{}' depends on '{}', which is disabled",
@@ -820,19 +822,6 @@ fn link_node(
     }
     node.depends_on_nodes = parents;
     errors
-}
-
-fn file_text<'a>(project: &'a Project, path: &Path) -> Option<&'a str> {
-    let files = &project.files;
-    files
-        .models
-        .iter()
-        .chain(&files.snapshots)
-        .chain(&files.analyses)
-        .chain(&files.singular_tests)
-        .chain(&files.properties)
-        .find(|f| f.path == path)
-        .map(|f| f.contents.as_str())
 }
 
 /// The 1-based line and column of `func('name'` in a template, or (0, 0).
@@ -1007,7 +996,9 @@ fn sql_error(
     } else {
         let (line, exact) = sql::source_line(&node.raw_code, compiled, error.line);
         let line = line + node.raw_line.saturating_sub(1);
-        let source = file_text(project, &node.original_file_path).unwrap_or(&node.raw_code);
+        let source = project
+            .file_text(&node.original_file_path)
+            .unwrap_or(&node.raw_code);
         diagnostic = diagnostic.at_source(
             &node.original_file_path,
             source,

@@ -49,6 +49,20 @@ pub struct Project {
 }
 
 impl Project {
+    /// The text of a model, snapshot, analysis, singular test or properties file, as read.
+    pub fn file_text(&self, path: &Path) -> Option<&str> {
+        let files = &self.files;
+        files
+            .models
+            .iter()
+            .chain(&files.snapshots)
+            .chain(&files.analyses)
+            .chain(&files.singular_tests)
+            .chain(&files.properties)
+            .find(|f| f.path == path)
+            .map(|f| f.contents.as_str())
+    }
+
     pub fn load(options: &LoadOptions) -> Result<Self> {
         let root = options.project_dir.clone();
         let (mut config, mut warnings) = ProjectConfig::load(&root)?;

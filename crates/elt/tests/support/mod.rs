@@ -47,6 +47,18 @@ pub fn elt(dir: &Path, args: &[&str]) -> Output {
         .expect("run elt")
 }
 
+/// Runs `elt` and asserts that it succeeded; returns what it printed.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let output = elt(dir, args);
+    assert!(
+        output.status.success(),
+        "elt {args:?} failed:\n{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
