@@ -225,16 +225,16 @@ fn seed(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
         })
         .unwrap_or_default();
     run_hooks(plan, session, node, "pre-hook")?;
-    let rows = session
-        .load_seed(relation_of(node), &seed, &column_types)
-        .map_err(|e| {
+    let rows = elt_warehouse::load_seed(session, relation_of(node), &seed, &column_types).map_err(
+        |e| {
             Diagnostic::error(format!(
                 "seed '{}' failed to load: {}",
                 node.name, e.message
             ))
             .at(file, 0, 0)
             .with_help("check column_types in the seed's config and the CSV's values")
-        })?;
+        },
+    )?;
     run_hooks(plan, session, node, "post-hook")?;
     Ok(Outcome::built(
         Built {

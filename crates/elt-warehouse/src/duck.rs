@@ -8,7 +8,6 @@ use duckdb::types::ValueRef;
 use elt_core::adapter::{Dialect, Relation};
 use elt_core::project::Target;
 
-use crate::seed::{Seed, SeedType};
 use crate::{
     ColumnInfo, RelationKind, Result, Session, Table, Warehouse, WarehouseError,
     information_schema_filter, timed,
@@ -169,101 +168,24 @@ impl Session for DuckSession {
             .collect())
     }
 
-    fn load_seed(
+    fn insert_text_rows(
         &mut self,
-        relation: &Relation,
-        seed: &Seed,
-        column_types: &[(String, String)],
-    ) -> Result<usize> {
-        let dialect = Dialect::DuckDb;
-        let schema = relation.render_parts(true, true, false);
-        let raw = staging_relation(relation, "__elt_raw");
-        let typed = staging_relation(relation, "__elt_new");
-        let columns: Vec<String> = seed.columns.iter().map(|c| dialect.quote(c)).collect();
-        let raw_columns: Vec<String> = columns.iter().map(|c| format!("{c} varchar")).collect();
-        let setup = format!(
-            "create schema if not exists {schema};\ndrop table if exists {raw};\ndrop table if exists {typed};\ncreate table {raw} ({});",
-            raw_columns.join(", ")
-        );
-        self.execute(&setup)?;
-        // Rows go in as text through the appender, then one typed copy: DuckDB does the casts.
-        let appended = (|| -> duckdb::Result<()> {
+        table: &Relation,
+        _columns: &[String],
+        rows: &[Vec<Option<String>>],
+    ) -> Result<()> {
+        let appended = timed(|| -> duckdb::Result<()> {
             let mut appender = self.connection.appender_to_catalog_and_db(
-                &staging_name(relation, "__elt_raw"),
-                relation.database.as_deref().unwrap_or_default(),
-                &relation.schema,
+                &table.identifier,
+                table.database.as_deref().unwrap_or_default(),
+                &table.schema,
             )?;
-            for row in &seed.rows {
+            for row in rows {
                 appender.append_row(duckdb::appender_params_from_iter(row.iter()))?;
             }
             appender.flush()
-        })();
-        if let Err(e) = appended {
-            let _ = self.execute(&format!("drop table if exists {raw}"));
-            return Err(WarehouseError::new(format!(
-                "cannot load the seed's rows: {e}"
-            )));
-        }
-        let casts: Vec<String> = seed
-            .columns
-            .iter()
-            .zip(&seed.types)
-            .map(|(name, inferred)| {
-                let quoted = dialect.quote(name);
-                let sql_type = column_types
-                    .iter()
-                    .find(|(column, _)| column == name)
-                    .map(|(_, t)| t.clone())
-                    .unwrap_or_else(|| duckdb_type(*inferred).to_string());
-                format!("cast({quoted} as {sql_type}) as {quoted}")
-            })
-            .collect();
-        let build = format!(
-            "create table {typed} as select {} from {raw}",
-            casts.join(", ")
-        );
-        if let Err(e) = self.execute(&build) {
-            let _ = self.execute(&format!(
-                "drop table if exists {raw}; drop table if exists {typed}"
-            ));
-            return Err(e);
-        }
-        let swap = format!(
-            "begin transaction;\ndrop table if exists {relation};\nalter table {typed} rename to {};\ncommit;\ndrop table if exists {raw};",
-            dialect.quote(&relation.identifier)
-        );
-        if let Err(e) = self.execute(&swap) {
-            let _ = self.execute("rollback");
-            let _ = self.execute(&format!(
-                "drop table if exists {raw}; drop table if exists {typed}"
-            ));
-            return Err(e);
-        }
-        Ok(seed.rows.len())
-    }
-}
-
-/// The name of a staging table beside `relation`.
-fn staging_name(relation: &Relation, suffix: &str) -> String {
-    format!("{}{suffix}", relation.identifier)
-}
-
-fn staging_relation(relation: &Relation, suffix: &str) -> Relation {
-    Relation {
-        identifier: staging_name(relation, suffix),
-        ..relation.clone()
-    }
-}
-
-/// dbt-duckdb's types for seed columns.
-fn duckdb_type(seed_type: SeedType) -> &'static str {
-    match seed_type {
-        SeedType::Integer => "integer",
-        SeedType::Decimal => "double",
-        SeedType::Date => "date",
-        SeedType::Timestamp => "timestamp",
-        SeedType::Boolean => "boolean",
-        SeedType::Text => "varchar",
+        });
+        appended.map_err(|e| WarehouseError::new(format!("cannot append rows to {table}: {e}")))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The warehouse layer: connections, statements and seed loading behind one trait, so that the
 //! executor never knows which warehouse it talks to. DuckDB (embedded, the default) is here;
-//! PostgreSQL and ClickHouse implement the same traits.
+//! PostgreSQL is here too; ClickHouse implements the same traits next.
 //!
 //! Dialect facts that need no connection (quoting, relation names) live in
 //! [`elt_core::adapter`].
@@ -8,6 +8,7 @@
 pub mod data_test;
 mod duck;
 pub mod materialize;
+mod postgres;
 pub mod seed;
 pub mod snapshot;
 
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use elt_core::adapter::{Dialect, Relation};
 use elt_core::project::Target;
 
-pub use seed::{Seed, SeedType};
+pub use seed::{Seed, SeedType, load_seed};
 
 /// An error from the warehouse, with the statement that failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,15 +118,14 @@ pub trait Session: Send {
     /// The columns of an existing relation, in order.
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
 
-    /// Replaces `relation` with the seed's rows in one step: the previous table stays intact and
-    /// queryable until the new one is complete. `column_types` maps column names to warehouse
-    /// types that override inferred ones. Returns the number of rows loaded.
-    fn load_seed(
+    /// Appends rows of text values (NULL is `None`) to `table`, whose columns are all text,
+    /// in the warehouse's bulk path (DuckDB's appender, PostgreSQL's COPY).
+    fn insert_text_rows(
         &mut self,
-        relation: &Relation,
-        seed: &Seed,
-        column_types: &[(String, String)],
-    ) -> Result<usize>;
+        table: &Relation,
+        columns: &[String],
+        rows: &[Vec<Option<String>>],
+    ) -> Result<()>;
 }
 
 /// Time spent inside warehouse calls by every session of this process, for `ELT_LOG=debug`
@@ -167,6 +167,7 @@ pub(crate) fn information_schema_filter(
 pub fn open(target: &Target, project_root: &Path) -> Result<Box<dyn Warehouse>> {
     match target.dialect {
         Dialect::DuckDb => Ok(Box::new(duck::DuckDb::open(target, project_root)?)),
+        Dialect::Postgres => Ok(Box::new(postgres::Postgres::connect(target)?)),
         other => Err(WarehouseError::new(format!(
             "the {other} adapter is not available yet; use a duckdb target"
         ))),

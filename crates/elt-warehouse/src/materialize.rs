@@ -5,7 +5,7 @@
 //! `__dbt_tmp` name and swapped in by one transaction, so a failure (or a kill) leaves the
 //! previous version intact and queryable.
 
-use elt_core::adapter::Relation;
+use elt_core::adapter::{Dialect, Relation};
 
 use crate::{ColumnInfo, RelationKind, Result, Session, WarehouseError};
 
@@ -113,9 +113,11 @@ pub fn build(
 /// Creates the schema of `relation` if it does not exist. The executor creates every schema
 /// it will build in before starting (concurrent DDL on one schema can conflict).
 pub fn ensure_schema(session: &mut dyn Session, relation: &Relation) -> Result<()> {
+    // PostgreSQL names a schema without its database (which must be the connected one).
+    let with_database = relation.dialect != Dialect::Postgres;
     session.execute(&format!(
         "create schema if not exists {}",
-        relation.render_parts(true, true, false)
+        relation.render_parts(with_database, true, false)
     ))
 }
 
@@ -136,11 +138,20 @@ pub(crate) fn body(sql: &str) -> &str {
     sql.trim().trim_end_matches(';').trim_end()
 }
 
+/// Drops a relation being replaced. On PostgreSQL, views that select from it are dropped
+/// with it (`cascade`), as dbt-postgres does: they are bound to the old relation and would
+/// block the drop; a run rebuilds them after it.
 fn drop_statement(relation: &Relation, kind: RelationKind) -> String {
-    match kind {
-        RelationKind::Table => format!("drop table if exists {relation}"),
-        RelationKind::View => format!("drop view if exists {relation}"),
-    }
+    let kind = match kind {
+        RelationKind::Table => "table",
+        RelationKind::View => "view",
+    };
+    let cascade = if relation.dialect == Dialect::Postgres {
+        " cascade"
+    } else {
+        ""
+    };
+    format!("drop {kind} if exists {relation}{cascade}")
 }
 
 /// A relation beside `relation`, named with a suffix (dbt's `__dbt_tmp`).
@@ -157,14 +168,20 @@ fn build_view(
     sql: &str,
     existing: Option<RelationKind>,
 ) -> Result<Built> {
+    // `create or replace view` cannot change a PostgreSQL view's columns: drop and create in
+    // one transaction there instead.
+    let replace_view =
+        existing == Some(RelationKind::View) && relation.dialect != Dialect::Postgres;
     let mut statements = Vec::new();
-    if existing == Some(RelationKind::Table) {
-        statements.push(drop_statement(relation, RelationKind::Table));
+    if let Some(kind) = existing.filter(|_| !replace_view) {
+        statements.push(drop_statement(relation, kind));
     }
-    statements.push(format!(
-        "create or replace view {relation} as (\n{}\n)",
-        body(sql)
-    ));
+    let create = if replace_view {
+        "create or replace view"
+    } else {
+        "create view"
+    };
+    statements.push(format!("{create} {relation} as (\n{}\n)", body(sql)));
     in_transaction(session, &statements)?;
     Ok(Built {
         code: "CREATE VIEW",
@@ -363,34 +380,32 @@ fn strategy_statements(
     if config.unique_key.is_empty() || config.strategy == Strategy::Append {
         return vec![insert_all];
     }
-    match config.strategy {
-        Strategy::Append => unreachable!("handled above"),
-        Strategy::DeleteInsert => vec![
+    let each = |template: &dyn Fn(&String) -> String| {
+        columns.iter().map(template).collect::<Vec<_>>().join(", ")
+    };
+    let assignments = each(&|c| format!("{c} = dbt_source.{c}"));
+    let sources = each(&|c| format!("dbt_source.{c}"));
+    match (config.strategy, relation.dialect) {
+        (Strategy::Append, _) => unreachable!("handled above"),
+        (Strategy::DeleteInsert, _) => vec![
             format!(
                 "delete from {relation} as dbt_target where exists (select 1 from {staged} as dbt_source where {keys_match})"
             ),
             insert_all,
         ],
-        Strategy::Merge => {
-            let assignments = columns
-                .iter()
-                .map(|c| format!("{c} = dbt_source.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sources = columns
-                .iter()
-                .map(|c| format!("dbt_source.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            vec![
-                format!(
-                    "update {relation} as dbt_target set {assignments} from {staged} as dbt_source where {keys_match}"
-                ),
-                format!(
-                    "insert into {relation} ({list}) select {sources} from {staged} as dbt_source where not exists (select 1 from {relation} as dbt_target where {keys_match})"
-                ),
-            ]
-        }
+        (Strategy::Merge, Dialect::Postgres) => vec![format!(
+            "merge into {relation} as dbt_target using {staged} as dbt_source on {keys_match}\nwhen matched then update set {assignments}\nwhen not matched then insert ({list}) values ({sources})"
+        )],
+        // Elsewhere: update the rows whose key matches, then insert the others (the caller
+        // runs both in one transaction).
+        (Strategy::Merge, _) => vec![
+            format!(
+                "update {relation} as dbt_target set {assignments} from {staged} as dbt_source where {keys_match}"
+            ),
+            format!(
+                "insert into {relation} ({list}) select {sources} from {staged} as dbt_source where not exists (select 1 from {relation} as dbt_target where {keys_match})"
+            ),
+        ],
     }
 }
 

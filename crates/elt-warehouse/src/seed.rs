@@ -4,6 +4,11 @@
 
 use std::path::Path;
 
+use elt_core::adapter::{Dialect, Relation};
+
+use crate::materialize::{beside, build_table};
+use crate::{Result, Session, WarehouseError};
+
 /// A column type inferred from a seed's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeedType {
@@ -69,6 +74,74 @@ pub struct Seed {
     pub types: Vec<SeedType>,
     /// Cells as text; NULL cells are `None`.
     pub rows: Vec<Vec<Option<String>>>,
+}
+
+impl SeedType {
+    /// The warehouse type dbt's adapter gives a seed column of this type.
+    pub fn sql_type(self, dialect: Dialect) -> &'static str {
+        match (self, dialect) {
+            (SeedType::Integer, _) => "integer",
+            (SeedType::Decimal, Dialect::Postgres) => "float8",
+            (SeedType::Decimal, _) => "double",
+            (SeedType::Date, _) => "date",
+            (SeedType::Timestamp, Dialect::Postgres) => "timestamp without time zone",
+            (SeedType::Timestamp, _) => "timestamp",
+            (SeedType::Boolean, _) => "boolean",
+            (SeedType::Text, _) => text_type(dialect),
+        }
+    }
+}
+
+fn text_type(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "text",
+        _ => "varchar",
+    }
+}
+
+/// Replaces `relation` with the seed's rows in one step. The rows go as text into a table
+/// beside it through the warehouse's bulk path, are cast into a typed table, and that is
+/// swapped in: the previous table stays intact and queryable until the new one is complete.
+/// `column_types` maps column names to warehouse types that override inferred ones. Returns
+/// the number of rows loaded.
+pub fn load_seed(
+    session: &mut dyn Session,
+    relation: &Relation,
+    seed: &Seed,
+    column_types: &[(String, String)],
+) -> Result<usize> {
+    let dialect = relation.dialect;
+    let existing = session.relation_kind(relation)?;
+    let raw = beside(relation, "__elt_raw");
+    let text_columns: Vec<String> = seed
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", dialect.quote(c), text_type(dialect)))
+        .collect();
+    session.execute(&format!("drop table if exists {raw}"))?;
+    session.execute(&format!("create table {raw} ({})", text_columns.join(", ")))?;
+    let loaded = (|| {
+        session
+            .insert_text_rows(&raw, &seed.columns, &seed.rows)
+            .map_err(|e| WarehouseError::new(format!("cannot load the seed's rows: {e}")))?;
+        let casts: Vec<String> = seed
+            .columns
+            .iter()
+            .zip(&seed.types)
+            .map(|(name, inferred)| {
+                let quoted = dialect.quote(name);
+                let sql_type = column_types
+                    .iter()
+                    .find(|(column, _)| column == name)
+                    .map_or(inferred.sql_type(dialect), |(_, t)| t.as_str());
+                format!("cast({quoted} as {sql_type}) as {quoted}")
+            })
+            .collect();
+        let select = format!("select {} from {raw}", casts.join(", "));
+        build_table(session, relation, &select, existing)
+    })();
+    let _ = session.execute(&format!("drop table if exists {raw}"));
+    loaded.map(|_| seed.rows.len())
 }
 
 /// A seed file that cannot be loaded, with the 1-based line at fault.

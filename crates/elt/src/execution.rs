@@ -13,7 +13,7 @@ use elt_execute::{Command, Options, Plan, RunResult, Status, results};
 use serde_json::json;
 
 use crate::cli::{ProjectArgs, RetryArgs, RunArgs, ShowArgs};
-use crate::commands::{compiled, connection_error, release_at_exit, select, write_artifacts};
+use crate::commands::{compiled, connection_error, load, release_at_exit, select, write_artifacts};
 use crate::report_warnings;
 use crate::status::{StatusLines, totals, what_ran};
 
@@ -40,6 +40,8 @@ pub fn run(command: Command, args: &RunArgs) -> Result<()> {
         "full_refresh": options.full_refresh,
         "store_failures": options.store_failures,
         "fail_fast": options.fail_fast,
+        "vars": args.project.vars,
+        "target": args.project.target,
     });
     let selected: HashSet<String> = selected.into_iter().collect();
     let outcome = execute(
@@ -57,12 +59,18 @@ pub fn run(command: Command, args: &RunArgs) -> Result<()> {
 
 /// `elt retry`: the last run's command again, on what failed or was skipped.
 pub fn retry(args: &RetryArgs) -> Result<()> {
-    let (project, compiled) = compiled(&args.project)?;
-    let previous = results::read_previous(&project.target_dir()).map_err(|message| {
+    let target_dir = load(&args.project)?.target_dir();
+    let previous = results::read_previous(&target_dir).map_err(|message| {
         Errors::one(Diagnostic::error(message).with_help(
             "`elt retry` resumes the last run, build, test, seed or snapshot; run one first",
         ))
     })?;
+    // The last run's vars and target, unless given again (as dbt retry does).
+    let mut project_args = args.project.clone();
+    let recorded_text = |key: &str| previous.args[key].as_str().map(str::to_string);
+    project_args.vars = project_args.vars.or_else(|| recorded_text("vars"));
+    project_args.target = project_args.target.or_else(|| recorded_text("target"));
+    let (project, compiled) = compiled(&project_args)?;
     let command = previous.args["which"]
         .as_str()
         .and_then(Command::parse)
@@ -96,7 +104,7 @@ pub fn retry(args: &RetryArgs) -> Result<()> {
     let outcome = execute(
         &project,
         &compiled,
-        &args.project,
+        &project_args,
         command,
         options,
         &selected,

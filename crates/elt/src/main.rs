@@ -53,7 +53,8 @@ fn main() -> ExitCode {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ELT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,elt::log=info"));
+        // sqlx warns about every connection a lost server breaks; elt reports the failure once.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,elt::log=info,sqlx=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

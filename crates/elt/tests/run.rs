@@ -1,13 +1,23 @@
 //! `elt run` on real DuckDB files: every materialization and incremental strategy, schema
 //! changes, hooks, custom schemas, warehouse errors and atomic rebuilds.
 
+//! The tests that take a `Wh` run on DuckDB and on PostgreSQL (see `on_every_warehouse!`).
+
 mod support;
 
-use support::{elt, ok, project, query, status_of, stderr, stdout, write};
+use support::{Wh, elt, ok, project, query, status_of, stderr, stdout, write};
 
-#[test]
-fn views_tables_and_ephemeral_models() {
-    let dir = project(&[
+on_every_warehouse!(
+    views_tables_and_ephemeral_models,
+    incremental_strategies_over_batches,
+    on_schema_change_policies,
+    hooks_and_custom_schemas,
+    warehouse_errors_name_the_model_file_and_line,
+    a_failing_rebuild_leaves_the_previous_table_intact,
+);
+
+fn views_tables_and_ephemeral_models(wh: Wh) {
+    let dir = wh.project(&[
         (
             "models/base.sql",
             "{{ config(materialized='ephemeral') }}\nselect * from (values (1, 'a'), (2, 'b'), (3, 'c')) as t(id, name)",
@@ -34,16 +44,15 @@ fn views_tables_and_ephemeral_models() {
         printed.contains("PASS=2 WARN=0 ERROR=0 SKIP=0 TOTAL=2"),
         "{printed}"
     );
-    let db = dir.path().join("warehouse.duckdb");
     assert_eq!(
-        query(
-            &db,
-            "select table_name, table_type from information_schema.tables order by table_name"
-        ),
-        [["letter_count", "BASE TABLE"], ["letters", "VIEW"]],
+        dir.relations("main"),
+        [
+            ("letter_count".to_string(), "BASE TABLE".to_string()),
+            ("letters".into(), "VIEW".into())
+        ],
         "the ephemeral model is not in the warehouse"
     );
-    assert_eq!(query(&db, "select n, last from letter_count"), [["3", "C"]]);
+    assert_eq!(dir.query("select n, last from letter_count"), [["3", "C"]]);
 
     // A model that changes materialization replaces the old relation.
     write(
@@ -53,13 +62,12 @@ fn views_tables_and_ephemeral_models() {
     );
     ok(dir.path(), &["run"]);
     assert_eq!(
-        query(
-            &db,
-            "select table_type from information_schema.tables where table_name = 'letters'"
-        ),
-        [["BASE TABLE"]]
+        dir.relations("main")[1],
+        ("letters".into(), "BASE TABLE".into())
     );
-    assert_eq!(query(&db, "select max(name) from letters"), [["c"]]);
+    // letter_count selects from letters; on PostgreSQL it is rebuilt after it.
+    assert_eq!(dir.query("select max(name) from letters"), [["c"]]);
+    assert_eq!(dir.query("select n, last from letter_count"), [["3", "c"]]);
     assert_eq!(status_of(dir.path(), "model.shop.letters"), "success");
 }
 
@@ -72,8 +80,7 @@ fn incremental_model(config: &str) -> String {
     )
 }
 
-#[test]
-fn incremental_strategies_over_batches() {
+fn incremental_strategies_over_batches(wh: Wh) {
     let models = [
         (
             "models/appended.sql",
@@ -94,16 +101,17 @@ fn incremental_strategies_over_batches() {
     ];
     let mut files: Vec<(&str, &str)> = models.iter().map(|(p, m)| (*p, m.as_str())).collect();
     files.push(("seeds/events.csv", EVENTS_BATCH_1));
-    let dir = project(&files);
-    let db = dir.path().join("warehouse.duckdb");
+    let dir = wh.project(&files);
     ok(dir.path(), &["seed"]);
     ok(dir.path(), &["run"]);
+    let rows = |table: &str| {
+        dir.query(&format!(
+            "select id, value, batch from {table} order by 1, 2, 3"
+        ))
+    };
     for table in ["appended", "deleted_inserted", "merged", "merged_composite"] {
         assert_eq!(
-            query(
-                &db,
-                &format!("select id, value, batch from {table} order by all")
-            ),
+            rows(table),
             [["1", "a", "1"], ["2", "b", "1"]],
             "{table} after the first batch"
         );
@@ -117,12 +125,6 @@ fn incremental_strategies_over_batches() {
         "{printed}"
     );
     assert!(printed.contains("[INSERT 2 in"), "{printed}");
-    let rows = |table: &str| {
-        query(
-            &db,
-            &format!("select id, value, batch from {table} order by all"),
-        )
-    };
     assert_eq!(
         rows("appended"),
         [
@@ -151,39 +153,27 @@ fn incremental_strategies_over_batches() {
     ok(dir.path(), &["run", "--full-refresh", "-s", "appended"]);
     assert_eq!(rows("appended").len(), 4);
     assert_eq!(
-        query(
-            &db,
-            "select count(*) from information_schema.tables where table_name like '%dbt_tmp%'"
-        ),
-        [["0"]],
-        "no staging tables are left behind"
+        dir.relations("main").len(),
+        5,
+        "no staging tables are left behind: {:?}",
+        dir.relations("main")
     );
 }
 
-fn schema_change_project(policy: &str) -> tempfile::TempDir {
+fn schema_change_project(wh: Wh, policy: &str) -> support::WhProject {
     let model = format!(
         "{{{{ config(materialized='incremental', on_schema_change='{policy}') }}}}\nselect {{{{ var('batch', 1) }}}} as batch, 'v' as kept\n{{% if var('batch', 1) == 1 %}}, 'old' as dropped{{% else %}}, 'new' as added{{% endif %}}\n"
     );
-    let dir = project(&[("models/changing.sql", &model)]);
+    let dir = wh.project(&[("models/changing.sql", &model)]);
     ok(dir.path(), &["run"]);
     dir
 }
 
-#[test]
-fn on_schema_change_policies() {
-    let columns = |dir: &tempfile::TempDir| {
-        query(
-            &dir.path().join("warehouse.duckdb"),
-            "select column_name from information_schema.columns where table_name = 'changing' order by ordinal_position",
-        )
-        .into_iter()
-        .map(|r| r[0].clone())
-        .collect::<Vec<_>>()
-    };
-    let rows =
-        |dir: &tempfile::TempDir, sql: &str| query(&dir.path().join("warehouse.duckdb"), sql);
+fn on_schema_change_policies(wh: Wh) {
+    let columns = |dir: &support::WhProject| dir.columns("changing");
+    let rows = |dir: &support::WhProject, sql: &str| dir.query(sql);
 
-    let ignore = schema_change_project("ignore");
+    let ignore = schema_change_project(wh, "ignore");
     ok(ignore.path(), &["run", "--vars", "{batch: 2}"]);
     assert_eq!(columns(&ignore), ["batch", "kept", "dropped"]);
     assert_eq!(
@@ -194,7 +184,7 @@ fn on_schema_change_policies() {
         [["1", "old"], ["2", "NULL"]]
     );
 
-    let append = schema_change_project("append_new_columns");
+    let append = schema_change_project(wh, "append_new_columns");
     ok(append.path(), &["run", "--vars", "{batch: 2}"]);
     assert_eq!(columns(&append), ["batch", "kept", "dropped", "added"]);
     assert_eq!(
@@ -205,7 +195,7 @@ fn on_schema_change_policies() {
         [["1", "old", "NULL"], ["2", "NULL", "new"]]
     );
 
-    let sync = schema_change_project("sync_all_columns");
+    let sync = schema_change_project(wh, "sync_all_columns");
     ok(sync.path(), &["run", "--vars", "{batch: 2}"]);
     assert_eq!(columns(&sync), ["batch", "kept", "added"]);
     assert_eq!(
@@ -213,7 +203,7 @@ fn on_schema_change_policies() {
         [["1", "NULL"], ["2", "new"]]
     );
 
-    let fail = schema_change_project("fail");
+    let fail = schema_change_project(wh, "fail");
     let output = elt(fail.path(), &["run", "--vars", "{batch: 2}"]);
     assert_eq!(output.status.code(), Some(1));
     let errors = stderr(&output);
@@ -227,12 +217,11 @@ fn on_schema_change_policies() {
     assert_eq!(status_of(fail.path(), "model.shop.changing"), "error");
 }
 
-#[test]
-fn hooks_and_custom_schemas() {
-    let dir = project(&[
+fn hooks_and_custom_schemas(wh: Wh) {
+    let dir = wh.project(&[
         (
             "elt_project.yml",
-            "name: shop\nprofile: shop\non-run-start:\n  - create table if not exists main.audit (event varchar)\n  - insert into main.audit values ('run started')\non-run-end:\n  - insert into main.audit values ('run ended')\nmodels:\n  shop:\n    marts:\n      +schema: marts\n      +materialized: table\n",
+            "name: shop\nprofile: shop\non-run-start:\n  - create schema if not exists main\n  - create table if not exists main.audit (event varchar)\n  - insert into main.audit values ('run started')\non-run-end:\n  - insert into main.audit values ('run ended')\nmodels:\n  shop:\n    marts:\n      +schema: marts\n      +materialized: table\n",
         ),
         (
             "models/marts/totals.sql",
@@ -240,10 +229,9 @@ fn hooks_and_custom_schemas() {
         ),
     ]);
     ok(dir.path(), &["run"]);
-    let db = dir.path().join("warehouse.duckdb");
-    assert_eq!(query(&db, "select total from main_marts.totals"), [["42"]]);
+    assert_eq!(dir.query("select total from main_marts.totals"), [["42"]]);
     assert_eq!(
-        query(&db, "select event from main.audit"),
+        dir.query("select event from main.audit"),
         [
             ["run started"],
             ["before totals"],
@@ -253,9 +241,8 @@ fn hooks_and_custom_schemas() {
     );
 }
 
-#[test]
-fn warehouse_errors_name_the_model_file_and_line() {
-    let dir = project(&[
+fn warehouse_errors_name_the_model_file_and_line(wh: Wh) {
+    let dir = wh.project(&[
         (
             "models/good.sql",
             "{{ config(materialized='table') }}\nselect 1 as id",
@@ -282,8 +269,14 @@ fn warehouse_errors_name_the_model_file_and_line() {
         "{printed}"
     );
     let errors = stderr(&output);
+    let message = match wh {
+        Wh::DuckDb => "Binder Error: Referenced column \"nope_column\" not found",
+        Wh::Postgres => "ERROR: column \"nope_column\" does not exist",
+    };
     assert!(
-        errors.starts_with("error: model 'bad' failed in the warehouse: Binder Error: Referenced column \"nope_column\" not found"),
+        errors.starts_with(&format!(
+            "error: model 'bad' failed in the warehouse: {message}"
+        )),
         "{errors}"
     );
     assert!(errors.contains("--> models/bad.sql:4"), "{errors}");
@@ -296,30 +289,24 @@ fn warehouse_errors_name_the_model_file_and_line() {
     assert_eq!(status_of(dir.path(), "model.shop.good"), "success");
 }
 
-#[test]
-fn a_failing_rebuild_leaves_the_previous_table_intact() {
-    let dir = project(&[(
-        "models/orders.sql",
-        "{{ config(materialized='table') }}\nselect {{ var('version', 1) }} as version, range as id from range(1000)\n{% if var('fail', false) %}where cast('not a number' as integer) > 0{% endif %}",
-    )]);
+fn a_failing_rebuild_leaves_the_previous_table_intact(wh: Wh) {
+    let model = format!(
+        "{{{{ config(materialized='table') }}}}\nselect {{{{ var('version', 1) }}}} as version, id from {}\n{{% if var('fail', false) %}}where cast('not a number' as integer) > 0{{% endif %}}",
+        wh.integers(1000)
+    );
+    let dir = wh.project(&[("models/orders.sql", &model)]);
     ok(dir.path(), &["run"]);
-    let db = dir.path().join("warehouse.duckdb");
     let output = elt(dir.path(), &["run", "--vars", "{version: 2, fail: true}"]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let versions = || dir.query("select version, count(*) from orders group by version");
+    assert_eq!(versions(), [["1", "1000"]]);
     assert_eq!(
-        query(&db, "select version, count(*) from orders group by version"),
-        [["1", "1000"]]
-    );
-    assert_eq!(
-        query(&db, "select count(*) from information_schema.tables"),
-        [["1"]],
+        dir.relations("main").len(),
+        1,
         "the staging table is dropped"
     );
     ok(dir.path(), &["run", "--vars", "{version: 2}"]);
-    assert_eq!(
-        query(&db, "select version, count(*) from orders group by version"),
-        [["2", "1000"]]
-    );
+    assert_eq!(versions(), [["2", "1000"]]);
 }
 
 #[test]

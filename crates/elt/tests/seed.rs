@@ -1,13 +1,30 @@
-//! `elt seed` on real DuckDB files: types inferred like dbt's, overrides, quoting and UTF-8,
-//! and a failed load that leaves the previous table intact.
+//! `elt seed` on DuckDB and PostgreSQL: types inferred like dbt's, overrides, quoting and
+//! UTF-8, and a failed load that leaves the previous table intact.
 
 mod support;
 
-use support::{elt, fixture, query, stderr, stdout};
+use support::{Wh, elt, fixture, stderr, stdout};
 
-#[test]
-fn seeds_load_with_dbt_types() {
-    let dir = fixture("jaffle_shop");
+on_every_warehouse!(
+    seeds_load_with_dbt_types,
+    column_types_override_and_quoted_unicode_values,
+    a_broken_seed_fails_clearly_and_keeps_the_previous_table,
+);
+
+fn jaffle_shop(wh: Wh) -> support::WhProject {
+    wh.fixture("jaffle_shop", "jaffle_shop")
+}
+
+/// A column's type as the warehouse's information_schema spells it.
+fn column_type(dir: &support::WhProject, table: &str, column: &str) -> String {
+    dir.query(&format!(
+        "select data_type from information_schema.columns where table_schema = 'main' and table_name = '{table}' and column_name = '{column}'"
+    ))[0][0]
+        .clone()
+}
+
+fn seeds_load_with_dbt_types(wh: Wh) {
+    let dir = jaffle_shop(wh);
     let output = elt(dir.path(), &["seed"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let printed = stdout(&output);
@@ -17,36 +34,28 @@ fn seeds_load_with_dbt_types() {
     );
     assert!(printed.contains("[INSERT 10 in "), "{printed}");
     assert!(printed.contains("PASS=3 WARN=0 ERROR=0"), "{printed}");
-    let db = dir.path().join("jaffle_shop.duckdb");
-    assert_eq!(query(&db, "select count(*) from main.raw_orders"), [["10"]]);
+    assert_eq!(dir.query("select count(*) from main.raw_orders"), [["10"]]);
     assert_eq!(
-        query(&db, "select count(*) from main.raw_payments"),
+        dir.query("select count(*) from main.raw_payments"),
         [["11"]]
     );
+    let types: Vec<String> = ["id", "user_id", "order_date", "status"]
+        .iter()
+        .map(|c| column_type(&dir, "raw_orders", c))
+        .collect();
+    let expected = match wh {
+        Wh::DuckDb => ["INTEGER", "INTEGER", "DATE", "VARCHAR"],
+        Wh::Postgres => ["integer", "integer", "date", "text"],
+    };
+    assert_eq!(types, expected);
     assert_eq!(
-        query(
-            &db,
-            "select column_name, data_type from information_schema.columns where table_name = 'raw_orders' order by ordinal_position"
-        ),
-        [
-            ["id", "INTEGER"],
-            ["user_id", "INTEGER"],
-            ["order_date", "DATE"],
-            ["status", "VARCHAR"]
-        ]
-    );
-    assert_eq!(
-        query(
-            &db,
-            "select cast(order_date as varchar), status from main.raw_orders where id = 8"
-        ),
+        dir.query("select cast(order_date as varchar), status from main.raw_orders where id = 8"),
         [["2018-01-11", "return_pending"]]
     );
 }
 
-#[test]
-fn column_types_override_and_quoted_unicode_values() {
-    let dir = fixture("jaffle_shop");
+fn column_types_override_and_quoted_unicode_values(wh: Wh) {
+    let dir = jaffle_shop(wh);
     std::fs::write(
         dir.path().join("seeds/raw_customers.csv"),
         "id,first_name,last_name\n1,\"Zoë, \"\"Z\"\"\",Ünal\n2,O'Brien,\n",
@@ -59,26 +68,19 @@ fn column_types_override_and_quoted_unicode_values() {
     .unwrap();
     let output = elt(dir.path(), &["seed", "-s", "raw_customers"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let db = dir.path().join("jaffle_shop.duckdb");
     assert_eq!(
-        query(
-            &db,
-            "select id, first_name, coalesce(last_name, 'NULL') from main.raw_customers order by id"
-        ),
+        dir.query("select id, first_name, last_name from main.raw_customers order by id"),
         [["1", "Zoë, \"Z\"", "Ünal"], ["2", "O'Brien", "NULL"]]
     );
-    assert_eq!(
-        query(
-            &db,
-            "select data_type from information_schema.columns where table_name = 'raw_customers' and column_name = 'id'"
-        ),
-        [["VARCHAR"]]
-    );
+    let varchar = match wh {
+        Wh::DuckDb => "VARCHAR",
+        Wh::Postgres => "character varying",
+    };
+    assert_eq!(column_type(&dir, "raw_customers", "id"), varchar);
 }
 
-#[test]
-fn a_broken_seed_fails_clearly_and_keeps_the_previous_table() {
-    let dir = fixture("jaffle_shop");
+fn a_broken_seed_fails_clearly_and_keeps_the_previous_table(wh: Wh) {
+    let dir = jaffle_shop(wh);
     assert!(elt(dir.path(), &["seed"]).status.success());
     std::fs::write(
         dir.path().join("seeds/raw_orders.csv"),
@@ -91,9 +93,8 @@ fn a_broken_seed_fails_clearly_and_keeps_the_previous_table() {
         stderr(&output),
         "error: seed 'raw_orders' cannot be read: this row has 2 fields, the header has 4\n --> seeds/raw_orders.csv:3\n = help: fix the CSV: a header row, then rows with as many fields\n"
     );
-    let db = dir.path().join("jaffle_shop.duckdb");
     assert_eq!(
-        query(&db, "select count(*) from main.raw_orders"),
+        dir.query("select count(*) from main.raw_orders"),
         [["10"]],
         "the previous version is intact"
     );
@@ -116,14 +117,12 @@ fn a_broken_seed_fails_clearly_and_keeps_the_previous_table() {
         "{}",
         stderr(&output)
     );
-    assert_eq!(query(&db, "select count(*) from main.raw_orders"), [["10"]]);
+    assert_eq!(dir.query("select count(*) from main.raw_orders"), [["10"]]);
     assert_eq!(
-        query(
-            &db,
-            "select count(*) from information_schema.tables where table_name like '%__elt_%'"
-        ),
-        [["0"]],
-        "no staging tables are left behind"
+        dir.relations("main").len(),
+        3,
+        "no staging tables are left behind: {:?}",
+        dir.relations("main")
     );
 }
 

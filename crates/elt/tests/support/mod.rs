@@ -178,3 +178,215 @@ pub fn status_of(dir: &Path, unique_id: &str) -> String {
         .map(|(_, status)| status)
         .unwrap_or_else(|| panic!("{unique_id} is not in run_results.json"))
 }
+
+/// A warehouse the integration suite runs on. DuckDB is embedded; PostgreSQL is the server
+/// `scripts/services.sh start` runs on 127.0.0.1 (settings from `ELT_PG_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wh {
+    DuckDb,
+    Postgres,
+}
+
+/// A project on one warehouse, in a temporary folder; on PostgreSQL it has a database of its
+/// own, dropped with it. Models build into schema `main` on every warehouse.
+pub struct WhProject {
+    pub wh: Wh,
+    dir: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+fn pg_setting(name: &str, default: &str) -> String {
+    std::env::var(format!("ELT_PG_{name}")).unwrap_or_else(|_| default.to_string())
+}
+
+/// Runs psql as the test user; returns its output, or the error text.
+fn psql(database: &str, options: &str, sql: &str) -> Result<String, String> {
+    let output = std::process::Command::new("psql")
+        // Fields and rows apart by control characters, so that values may hold newlines.
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-F",
+            "\u{1f}",
+            "-R",
+            "\u{1e}",
+            "-P",
+            "null=NULL",
+        ])
+        .args(["-v", "ON_ERROR_STOP=1"])
+        .args(["-h", &pg_setting("HOST", "127.0.0.1")])
+        .args(["-p", &pg_setting("PORT", "5432")])
+        .args(["-U", &pg_setting("USER", "elt")])
+        .args(["-d", database, "-c", sql])
+        .env("PGPASSWORD", pg_setting("PASSWORD", "elt"))
+        .env("PGOPTIONS", options)
+        .env("PGCONNECT_TIMEOUT", "5")
+        .output()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+impl Wh {
+    /// Whether this warehouse can be used here. Missing services fail the test under CI and
+    /// skip it (with the reason printed) on a developer machine.
+    pub fn available(self) -> bool {
+        let problem = match self {
+            Wh::DuckDb => return true,
+            Wh::Postgres => psql("elt", "", "select 1").err(),
+        };
+        match problem {
+            None => true,
+            Some(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("{self:?} is not reachable under CI: {reason}")
+            }
+            Some(reason) => {
+                eprintln!(
+                    "skipped: {self:?} is not reachable ({}); run scripts/services.sh start",
+                    reason.trim()
+                );
+                false
+            }
+        }
+    }
+
+    /// SQL for the integers 0..n as a relation `r(id)`.
+    pub fn integers(&self, n: u64) -> String {
+        match self {
+            Wh::DuckDb => format!("range({n}) as r(id)"),
+            Wh::Postgres => format!("generate_series(0, {}) as r(id)", n - 1),
+        }
+    }
+
+    /// A project of `files` (as for [`project`]) with a profile for this warehouse.
+    pub fn project(self, files: &[(&str, &str)]) -> WhProject {
+        self.profiled(project(files), "shop")
+    }
+
+    /// A copy of `tests/fixtures/<name>` whose profile `profile` points at this warehouse.
+    pub fn fixture(self, name: &str, profile: &str) -> WhProject {
+        self.profiled(fixture(name), profile)
+    }
+
+    /// Writes a profile for this warehouse (DuckDB file `warehouse.duckdb`; on PostgreSQL a
+    /// new database) into the project folder `dir`.
+    fn profiled(self, dir: tempfile::TempDir, profile: &str) -> WhProject {
+        let (output, pg_database) = match self {
+            Wh::DuckDb => (
+                "type: duckdb\n      path: warehouse.duckdb".to_string(),
+                None,
+            ),
+            Wh::Postgres => {
+                let database = format!("elt_test_{}", uuid::Uuid::new_v4().simple());
+                psql("elt", "", &format!("create database {database}"))
+                    .unwrap_or_else(|e| panic!("create the test database: {e}"));
+                (
+                    format!(
+                        "type: postgres\n      host: {}\n      port: {}\n      user: {}\n      password: \"{}\"\n      dbname: {database}\n      schema: main",
+                        pg_setting("HOST", "127.0.0.1"),
+                        pg_setting("PORT", "5432"),
+                        pg_setting("USER", "elt"),
+                        pg_setting("PASSWORD", "elt"),
+                    ),
+                    Some(database),
+                )
+            }
+        };
+        write(
+            dir.path(),
+            "profiles.yml",
+            &format!(
+                "{profile}:\n  target: dev\n  outputs:\n    dev:\n      {output}\n      threads: 2\n"
+            ),
+        );
+        WhProject {
+            wh: self,
+            dir,
+            pg_database,
+        }
+    }
+}
+
+impl WhProject {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Rows of a query, every value as text (NULL as `NULL`); unqualified names are in `main`.
+    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        match &self.pg_database {
+            None => query(&self.path().join("warehouse.duckdb"), sql),
+            Some(database) => {
+                let out = psql(database, "-c search_path=main", sql)
+                    .unwrap_or_else(|e| panic!("query {sql}: {e}"));
+                let out = out.strip_suffix('\n').unwrap_or(&out);
+                if out.is_empty() {
+                    return Vec::new();
+                }
+                out.split('\u{1e}')
+                    .map(|row| row.split('\u{1f}').map(str::to_string).collect())
+                    .collect()
+            }
+        }
+    }
+
+    /// The tables and views of a schema: (name, `BASE TABLE` or `VIEW`), by name.
+    pub fn relations(&self, schema: &str) -> Vec<(String, String)> {
+        let schema = schema.replace('\'', "''");
+        self.query(&format!(
+            "select table_name, table_type from information_schema.tables where table_schema = '{schema}' order by table_name"
+        ))
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
+    }
+
+    /// The columns of a table in `main`, in order.
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        let table = table.replace('\'', "''");
+        self.query(&format!(
+            "select column_name from information_schema.columns where table_schema = 'main' and table_name = '{table}' order by ordinal_position"
+        ))
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+    }
+}
+impl Drop for WhProject {
+    fn drop(&mut self) {
+        if let Some(database) = &self.pg_database {
+            let _ = psql(
+                "elt",
+                "",
+                &format!("drop database if exists {database} with (force)"),
+            );
+        }
+    }
+}
+
+/// Instantiates test functions taking a [`Wh`] once per warehouse: `duckdb::name`,
+/// `postgres::name`.
+#[macro_export]
+macro_rules! on_every_warehouse {
+    ($($name:ident),* $(,)?) => {
+        mod duckdb {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::support::Wh::DuckDb)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                if $crate::support::Wh::Postgres.available() {
+                    super::$name($crate::support::Wh::Postgres)
+                }
+            })*
+        }
+    };
+}

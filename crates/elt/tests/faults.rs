@@ -1,0 +1,243 @@
+//! The warehouse server goes away in the middle of a build: elt fails clearly, leaves no table
+//! half-built, and `elt retry` finishes the build once the server is back.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{ok, project, status_of, stderr, stdout};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A PostgreSQL server of the test's own (the shared one must stay up for the other tests),
+/// in a temporary folder on a free port, run as the `postgres` user with trust authentication.
+struct PrivateServer {
+    data: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateServer {
+    /// `None` (with the reason) where it cannot run: not root, or no PostgreSQL 15.
+    fn create() -> Result<Self, String> {
+        if !Path::new(PG_BIN).join("initdb").exists() {
+            return Err("PostgreSQL 15 is not installed".into());
+        }
+        let whoami = Command::new("id")
+            .arg("-u")
+            .output()
+            .map_err(|e| e.to_string())?;
+        if String::from_utf8_lossy(&whoami.stdout).trim() != "0" {
+            return Err("starting a private PostgreSQL server needs root (su postgres)".into());
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let data = dir.path().join("data");
+        as_postgres(&format!("chown postgres {}", dir.path().display()), true)?;
+        as_postgres(
+            &format!(
+                "{PG_BIN}/initdb -A trust -U postgres -D {} >/dev/null",
+                data.display()
+            ),
+            false,
+        )?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let server = PrivateServer {
+            data,
+            port,
+            _dir: dir,
+        };
+        server.start()?;
+        Ok(server)
+    }
+
+    fn start(&self) -> Result<(), String> {
+        as_postgres(
+            &format!(
+                "{PG_BIN}/pg_ctl -D {} -w -l {}/log -o \"-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories=''\" start >/dev/null",
+                self.data.display(),
+                self.data.display(),
+                self.port
+            ),
+            false,
+        )
+    }
+
+    /// Stops the server the way a crash does: connections cut, no clean shutdown.
+    fn crash(&self) {
+        as_postgres(
+            &format!(
+                "{PG_BIN}/pg_ctl -D {} -m immediate stop >/dev/null",
+                self.data.display()
+            ),
+            false,
+        )
+        .expect("stop the private server");
+    }
+
+    fn query(&self, sql: &str) -> Vec<String> {
+        let output = Command::new("psql")
+            .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-p", &self.port.to_string(), "-d", "postgres", "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            output.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let _ = as_postgres(
+            &format!(
+                "{PG_BIN}/pg_ctl -D {} -m immediate stop >/dev/null 2>&1",
+                self.data.display()
+            ),
+            false,
+        );
+    }
+}
+
+/// Runs a shell command as the `postgres` user (or as root when `as_root`).
+fn as_postgres(command: &str, as_root: bool) -> Result<(), String> {
+    let output = if as_root {
+        Command::new("sh").args(["-c", command]).output()
+    } else {
+        Command::new("su")
+            .args(["postgres", "-s", "/bin/sh", "-c", command])
+            .output()
+    }
+    .map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+fn private_server() -> Option<PrivateServer> {
+    match PrivateServer::create() {
+        Ok(server) => Some(server),
+        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("cannot start a private PostgreSQL server under CI: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            None
+        }
+    }
+}
+
+#[test]
+fn postgres_stopped_mid_build_then_retry_completes() {
+    let Some(server) = private_server() else {
+        return;
+    };
+    // A chain of tables, each taking a moment, so that the crash comes in the middle.
+    let models: Vec<(String, String)> = (0..6)
+        .map(|i| {
+            let from = if i == 0 {
+                "generate_series(1, 1000) as r(id)".to_string()
+            } else {
+                format!("{{{{ ref('step_{}') }}}}", i - 1)
+            };
+            (
+                format!("models/step_{i}.sql"),
+                format!(
+                    "{{{{ config(materialized='table', pre_hook='select pg_sleep(0.4)') }}}}\nselect {{{{ var('version', 1) }}}} as version, id from {from}"
+                ),
+            )
+        })
+        .collect();
+    let mut files: Vec<(&str, &str)> = models
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let profile = format!(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      dbname: postgres\n      schema: main\n      threads: 2\n",
+        server.port
+    );
+    files.push(("profiles.yml", &profile));
+    let dir = project(&files);
+    ok(dir.path(), &["run"]);
+
+    let child = Command::new(env!("CARGO_BIN_EXE_elt"))
+        .args(["build", "--vars", "{version: 2}"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start elt");
+    // Let two models finish, then cut the server off under the third.
+    std::thread::sleep(Duration::from_millis(1100));
+    server.crash();
+    let started = Instant::now();
+    let output = child.wait_with_output().expect("elt ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "elt gave up on the lost server"
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let errors = stderr(&output);
+    assert!(
+        errors.starts_with("error: ") && errors.contains("lost the PostgreSQL connection"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains("panicked") && !errors.contains("WARN"),
+        "{errors}"
+    );
+
+    server.start().expect("restart the server");
+    // Every table is whole, in one version: the old or the new.
+    let mut new = 0;
+    for i in 0..6 {
+        let versions = server.query(&format!(
+            "select version || ':' || count(*) from main.step_{i} group by version"
+        ));
+        assert!(
+            versions == ["1:1000"] || versions == ["2:1000"],
+            "step_{i}: {versions:?}"
+        );
+        new += usize::from(versions == ["2:1000"]);
+    }
+    assert!(new < 6, "the crash came after the build");
+    assert_eq!(
+        status_of(dir.path(), "model.shop.step_5"),
+        "skipped",
+        "{}",
+        stdout(&output)
+    );
+
+    let printed = ok(dir.path(), &["retry"]);
+    assert!(printed.contains("ERROR=0"), "{printed}");
+    for i in 0..6 {
+        assert_eq!(
+            server.query(&format!(
+                "select version || ':' || count(*) from main.step_{i} group by version"
+            )),
+            ["2:1000"]
+        );
+    }
+    assert_eq!(
+        server.query(
+            "select count(*) from information_schema.tables where table_name like '%dbt_tmp%'"
+        ),
+        ["0"]
+    );
+}
