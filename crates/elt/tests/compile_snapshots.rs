@@ -59,3 +59,46 @@ fn relations_follow_configs_and_custom_schema_macro() {
         "__dbt__cte__int_order_amounts"
     );
 }
+
+#[test]
+fn cross_database_macros_per_dialect() {
+    let model = "select\n    {{ elt.hash('name') }} as hashed,\n    {{ elt.generate_surrogate_key(['id', 'name']) }} as surrogate_key,\n    {{ dbt.safe_cast('amount', elt.type_numeric()) }} as amount,\n    {{ elt.date_trunc('month', 'ordered_at') }} as month,\n    {{ elt.dateadd('day', 7, 'ordered_at') }} as week_later,\n    {{ elt.datediff('ordered_at', 'shipped_at', 'day') }} as days_to_ship,\n    {{ elt.split_part('email', \"'@'\", 2) }} as domain,\n    {{ elt.current_timestamp() }} as loaded_at\nfrom orders\n";
+    for (dialect, output) in [
+        ("duckdb", "type: duckdb"),
+        (
+            "postgres",
+            "type: postgres\n      user: elt\n      dbname: analytics",
+        ),
+        ("clickhouse", "type: clickhouse\n      schema: analytics"),
+    ] {
+        let profile = format!("shop:\n  target: dev\n  outputs:\n    dev:\n      {output}\n");
+        let dir = support::project(&[
+            ("profiles.yml", &profile),
+            ("models/orders_enriched.sql", model),
+        ]);
+        let compiled = compile_dir(dir.path(), None);
+        insta::assert_snapshot!(
+            format!("cross_db__{dialect}"),
+            sql(&compiled, "orders_enriched")
+        );
+    }
+}
+
+#[test]
+fn project_macros_override_cross_database_macros() {
+    let dir = support::project(&[
+        (
+            "macros/hash.sql",
+            "{% macro duckdb__hash(field) %}sha256({{ field }}){% endmacro %}",
+        ),
+        (
+            "models/keys.sql",
+            "select {{ elt.hash('id') }} as a, {{ dbt.generate_surrogate_key(['id']) }} as b from t",
+        ),
+    ]);
+    let compiled = compile_dir(dir.path(), None);
+    assert_eq!(
+        sql(&compiled, "keys"),
+        "select sha256(id) as a, sha256(concat(coalesce(cast(id as varchar), '_dbt_utils_surrogate_key_null_'))) as b from t"
+    );
+}

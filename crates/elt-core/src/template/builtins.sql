@@ -164,3 +164,126 @@ left join parent
 where parent.to_field is null
 
 {% endmacro %}
+
+{#- Cross-database macros (dbt's names; also reachable as `elt.x(...)` and `dbt.x(...)`). Each
+    dispatches per adapter, so a project overrides one for a warehouse with `<adapter>__x`. -#}
+
+{% macro type_string() %}{{ return(adapter.dispatch('type_string', 'dbt')()) }}{% endmacro %}
+{% macro default__type_string() %}{{ return('varchar') }}{% endmacro %}
+{% macro postgres__type_string() %}{{ return('text') }}{% endmacro %}
+{% macro clickhouse__type_string() %}{{ return('String') }}{% endmacro %}
+
+{% macro type_int() %}{{ return(adapter.dispatch('type_int', 'dbt')()) }}{% endmacro %}
+{% macro default__type_int() %}{{ return('integer') }}{% endmacro %}
+{% macro clickhouse__type_int() %}{{ return('Int32') }}{% endmacro %}
+
+{% macro type_bigint() %}{{ return(adapter.dispatch('type_bigint', 'dbt')()) }}{% endmacro %}
+{% macro default__type_bigint() %}{{ return('bigint') }}{% endmacro %}
+{% macro clickhouse__type_bigint() %}{{ return('Int64') }}{% endmacro %}
+
+{% macro type_float() %}{{ return(adapter.dispatch('type_float', 'dbt')()) }}{% endmacro %}
+{% macro default__type_float() %}{{ return('double precision') }}{% endmacro %}
+{% macro duckdb__type_float() %}{{ return('double') }}{% endmacro %}
+{% macro clickhouse__type_float() %}{{ return('Float64') }}{% endmacro %}
+
+{% macro type_numeric() %}{{ return(adapter.dispatch('type_numeric', 'dbt')()) }}{% endmacro %}
+{% macro default__type_numeric() %}{{ return('numeric(28,6)') }}{% endmacro %}
+{% macro duckdb__type_numeric() %}{{ return('decimal(28,6)') }}{% endmacro %}
+{% macro clickhouse__type_numeric() %}{{ return('Decimal(28, 6)') }}{% endmacro %}
+
+{% macro type_boolean() %}{{ return(adapter.dispatch('type_boolean', 'dbt')()) }}{% endmacro %}
+{% macro default__type_boolean() %}{{ return('boolean') }}{% endmacro %}
+{% macro clickhouse__type_boolean() %}{{ return('Bool') }}{% endmacro %}
+
+{% macro type_timestamp() %}{{ return(adapter.dispatch('type_timestamp', 'dbt')()) }}{% endmacro %}
+{% macro default__type_timestamp() %}{{ return('timestamp') }}{% endmacro %}
+{% macro clickhouse__type_timestamp() %}{{ return('DateTime64(6)') }}{% endmacro %}
+
+{% macro cast(field, type) %}{{ return(adapter.dispatch('cast', 'dbt')(field, type)) }}{% endmacro %}
+{% macro default__cast(field, type) %}cast({{ field }} as {{ type }}){% endmacro %}
+
+{% macro safe_cast(field, type) %}{{ return(adapter.dispatch('safe_cast', 'dbt')(field, type)) }}{% endmacro %}
+{#- PostgreSQL has no cast that returns null on failure: as in dbt-postgres, a plain cast. -#}
+{% macro default__safe_cast(field, type) %}cast({{ field }} as {{ type }}){% endmacro %}
+{% macro duckdb__safe_cast(field, type) %}try_cast({{ field }} as {{ type }}){% endmacro %}
+{% macro clickhouse__safe_cast(field, type) %}accurateCastOrNull({{ field }}, '{{ type }}'){% endmacro %}
+
+{% macro hash(field) %}{{ return(adapter.dispatch('hash', 'dbt')(field)) }}{% endmacro %}
+{% macro default__hash(field) %}md5(cast({{ field }} as {{ type_string() }})){% endmacro %}
+{% macro clickhouse__hash(field) %}lower(hex(MD5(toString({{ field }})))){% endmacro %}
+
+{% macro concat(fields) %}{{ return(adapter.dispatch('concat', 'dbt')(fields)) }}{% endmacro %}
+{% macro default__concat(fields) %}concat({{ fields | join(', ') }}){% endmacro %}
+
+{#- dbt_utils.generate_surrogate_key: NULL and '' hash differently; fields joined by '-'. -#}
+{% macro generate_surrogate_key(field_list) -%}
+    {%- set ns = namespace(parts=[]) -%}
+    {%- for field in field_list -%}
+        {%- set ns.parts = ns.parts + ["coalesce(" ~ cast(field, type_string()) ~ ", '_dbt_utils_surrogate_key_null_')"] -%}
+        {%- if not loop.last %}{% set ns.parts = ns.parts + ["'-'"] %}{% endif -%}
+    {%- endfor -%}
+    {{ hash(concat(ns.parts)) }}
+{%- endmacro %}
+
+{% macro date_trunc(datepart, date) %}{{ return(adapter.dispatch('date_trunc', 'dbt')(datepart, date)) }}{% endmacro %}
+{% macro default__date_trunc(datepart, date) %}date_trunc('{{ datepart }}', {{ date }}){% endmacro %}
+{% macro clickhouse__date_trunc(datepart, date) %}dateTrunc('{{ datepart }}', {{ date }}){% endmacro %}
+
+{% macro dateadd(datepart, interval, from_date_or_timestamp) %}{{ return(adapter.dispatch('dateadd', 'dbt')(datepart, interval, from_date_or_timestamp)) }}{% endmacro %}
+{% macro default__dateadd(datepart, interval, from_date_or_timestamp) %}{{ from_date_or_timestamp }} + ((interval '1 {{ datepart }}') * ({{ interval }})){% endmacro %}
+{% macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) %}date_add({{ from_date_or_timestamp }}, interval ({{ interval }}) {{ datepart }}){% endmacro %}
+{% macro clickhouse__dateadd(datepart, interval, from_date_or_timestamp) %}date_add({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }}){% endmacro %}
+
+{#- Calendar boundaries crossed between two dates, like DuckDB's date_diff. -#}
+{% macro datediff(first_date, second_date, datepart) %}{{ return(adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart)) }}{% endmacro %}
+{% macro default__datediff(first_date, second_date, datepart) %}date_diff('{{ datepart }}', cast({{ first_date }} as timestamp), cast({{ second_date }} as timestamp)){% endmacro %}
+{% macro clickhouse__datediff(first_date, second_date, datepart) %}dateDiff('{{ datepart }}', {{ first_date }}, {{ second_date }}){% endmacro %}
+{% macro postgres__datediff(first_date, second_date, datepart) -%}
+    {%- set first = "cast(" ~ first_date ~ " as timestamp)" -%}
+    {%- set second = "cast(" ~ second_date ~ " as timestamp)" -%}
+    {%- set years = "(date_part('year', " ~ second ~ ") - date_part('year', " ~ first ~ "))" -%}
+    {%- set days = "(cast(" ~ second ~ " as date) - cast(" ~ first ~ " as date))" -%}
+    {%- set hours = "(" ~ days ~ " * 24 + date_part('hour', " ~ second ~ ") - date_part('hour', " ~ first ~ "))" -%}
+    {%- set minutes = "(" ~ hours ~ " * 60 + date_part('minute', " ~ second ~ ") - date_part('minute', " ~ first ~ "))" -%}
+    {%- if datepart == 'year' -%} cast({{ years }} as bigint)
+    {%- elif datepart == 'quarter' -%} cast({{ years }} * 4 + date_part('quarter', {{ second }}) - date_part('quarter', {{ first }}) as bigint)
+    {%- elif datepart == 'month' -%} cast({{ years }} * 12 + date_part('month', {{ second }}) - date_part('month', {{ first }}) as bigint)
+    {%- elif datepart == 'week' -%} cast(({{ days }} + date_part('isodow', cast({{ first }} as date)) - 1) / 7 as bigint)
+    {%- elif datepart == 'day' -%} cast({{ days }} as bigint)
+    {%- elif datepart == 'hour' -%} cast({{ hours }} as bigint)
+    {%- elif datepart == 'minute' -%} cast({{ minutes }} as bigint)
+    {%- elif datepart == 'second' -%} cast({{ minutes }} * 60 + floor(date_part('second', {{ second }})) - floor(date_part('second', {{ first }})) as bigint)
+    {%- else -%} {{ exceptions.raise_compiler_error("datediff does not know the date part '" ~ datepart ~ "' on postgres") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro current_timestamp() %}{{ return(adapter.dispatch('current_timestamp', 'dbt')()) }}{% endmacro %}
+{% macro default__current_timestamp() %}now(){% endmacro %}
+{% macro duckdb__current_timestamp() %}current_timestamp{% endmacro %}
+
+{% macro listagg(measure, delimiter_text="','", order_by_clause=none, limit_num=none) %}{{ return(adapter.dispatch('listagg', 'dbt')(measure, delimiter_text, order_by_clause, limit_num)) }}{% endmacro %}
+{% macro default__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- if limit_num -%}
+    array_to_string((array_agg({{ measure }}{% if order_by_clause %} {{ order_by_clause }}{% endif %}))[1:{{ limit_num }}], {{ delimiter_text }})
+    {%- else -%}
+    string_agg({{ measure }}, {{ delimiter_text }}{% if order_by_clause %} {{ order_by_clause }}{% endif %})
+    {%- endif -%}
+{%- endmacro %}
+{% macro clickhouse__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- if order_by_clause -%}
+        {{ exceptions.raise_compiler_error("listagg with order_by_clause is not supported on clickhouse: sort inside a subquery") }}
+    {%- endif -%}
+    arrayStringConcat({% if limit_num %}groupArray({{ limit_num }})({{ measure }}){% else %}groupArray({{ measure }}){% endif %}, {{ delimiter_text }})
+{%- endmacro %}
+
+{% macro string_agg(measure, delimiter_text="','", order_by_clause=none) %}{{ return(listagg(measure, delimiter_text, order_by_clause)) }}{% endmacro %}
+
+{% macro any_value(expression) %}{{ return(adapter.dispatch('any_value', 'dbt')(expression)) }}{% endmacro %}
+{#- PostgreSQL 15 has no any_value: as in dbt-postgres, min. -#}
+{% macro default__any_value(expression) %}min({{ expression }}){% endmacro %}
+{% macro duckdb__any_value(expression) %}any_value({{ expression }}){% endmacro %}
+{% macro clickhouse__any_value(expression) %}any({{ expression }}){% endmacro %}
+
+{% macro split_part(string_text, delimiter_text, part_number) %}{{ return(adapter.dispatch('split_part', 'dbt')(string_text, delimiter_text, part_number)) }}{% endmacro %}
+{% macro default__split_part(string_text, delimiter_text, part_number) %}split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }}){% endmacro %}
+{% macro clickhouse__split_part(string_text, delimiter_text, part_number) %}splitByString({{ delimiter_text }}, {{ string_text }})[{{ part_number }}]{% endmacro %}

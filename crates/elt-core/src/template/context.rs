@@ -190,6 +190,7 @@ impl Object for NodeContext {
             "config" => Value::from_object(ConfigObject(self.clone())),
             "adapter" => Value::from_object(AdapterObject),
             "exceptions" => Value::from_object(ExceptionsObject),
+            "elt" | "dbt" => Value::from_object(MacroNamespace),
             "execute" => Value::from(true),
             "project_name" => Value::from(self.resolver.project_name.clone()),
             "invocation_id" => Value::from(self.resolver.invocation_id.clone()),
@@ -479,6 +480,33 @@ impl Object for AdapterObject {
             )),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
+    }
+}
+
+/// `elt.hash(...)`, `dbt.concat(...)`: a macro called through its package's name, as dbt's
+/// cross-database macros are. Resolves to the macro of that name (a project's own first).
+#[derive(Debug)]
+pub struct MacroNamespace;
+
+impl Object for MacroNamespace {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let ctx = NodeContext::of(state)?;
+        let Some(found) = ctx.resolver.macros.get(method) else {
+            return Err(Error::new(
+                ErrorKind::UnknownFunction,
+                format!("there is no macro named '{method}'"),
+            ));
+        };
+        found.call(state, args)
     }
 }
 
