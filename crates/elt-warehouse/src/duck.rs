@@ -10,7 +10,7 @@ use elt_core::project::Target;
 
 use crate::{
     ColumnInfo, RelationKind, Result, Session, Table, Warehouse, WarehouseError,
-    information_schema_filter, timed,
+    information_schema_filter, relations_from_information_schema, timed,
 };
 
 pub struct DuckDb {
@@ -129,22 +129,7 @@ impl Session for DuckSession {
         database: Option<&str>,
         schema: &str,
     ) -> Result<Vec<(String, RelationKind)>> {
-        let sql = format!(
-            "select table_name, table_type from information_schema.tables where {}",
-            information_schema_filter(Dialect::DuckDb, database, schema, None)
-        );
-        Ok(self
-            .query(&sql)?
-            .rows
-            .into_iter()
-            .map(|row| {
-                let kind = match row[1].as_deref() {
-                    Some("VIEW") => RelationKind::View,
-                    _ => RelationKind::Table,
-                };
-                (row[0].clone().unwrap_or_default(), kind)
-            })
-            .collect())
+        relations_from_information_schema(self, Dialect::DuckDb, database, schema)
     }
 
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>> {

@@ -163,6 +163,31 @@ pub(crate) fn information_schema_filter(
     filter
 }
 
+/// The tables and views of a schema, from `information_schema.tables` (DuckDB and PostgreSQL).
+pub(crate) fn relations_from_information_schema(
+    session: &mut dyn Session,
+    dialect: Dialect,
+    database: Option<&str>,
+    schema: &str,
+) -> Result<Vec<(String, RelationKind)>> {
+    let sql = format!(
+        "select table_name, table_type from information_schema.tables where {}",
+        information_schema_filter(dialect, database, schema, None)
+    );
+    Ok(session
+        .query(&sql)?
+        .rows
+        .into_iter()
+        .map(|row| {
+            let kind = match row[1].as_deref() {
+                Some("VIEW") => RelationKind::View,
+                _ => RelationKind::Table,
+            };
+            (row[0].clone().unwrap_or_default(), kind)
+        })
+        .collect())
+}
+
 /// Opens the warehouse of a target. Relative paths are relative to the project folder.
 pub fn open(target: &Target, project_root: &Path) -> Result<Box<dyn Warehouse>> {
     match target.dialect {

@@ -17,7 +17,7 @@ use tokio::runtime::Runtime;
 
 use crate::{
     ColumnInfo, RelationKind, Result, Session, Table, Warehouse, WarehouseError,
-    information_schema_filter, timed,
+    relations_from_information_schema, timed,
 };
 
 pub struct Postgres {
@@ -266,22 +266,7 @@ impl Session for PgSession {
         database: Option<&str>,
         schema: &str,
     ) -> Result<Vec<(String, RelationKind)>> {
-        let sql = format!(
-            "select table_name, table_type from information_schema.tables where {}",
-            information_schema_filter(Dialect::Postgres, database, schema, None)
-        );
-        Ok(self
-            .query(&sql)?
-            .rows
-            .into_iter()
-            .map(|row| {
-                let kind = match row[1].as_deref() {
-                    Some("VIEW") => RelationKind::View,
-                    _ => RelationKind::Table,
-                };
-                (row[0].clone().unwrap_or_default(), kind)
-            })
-            .collect())
+        relations_from_information_schema(self, Dialect::Postgres, database, schema)
     }
 
     /// Columns with their full types (`character varying(20)`, `numeric(10,2)`), which
