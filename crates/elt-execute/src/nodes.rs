@@ -7,7 +7,7 @@ use elt_core::diagnostics::Diagnostic;
 use elt_core::manifest::{Node, ResourceType};
 use elt_warehouse::data_test::{self, TestConfig};
 use elt_warehouse::materialize::{
-    self, Built, Incremental, Materialization, OnSchemaChange, Strategy,
+    self, Built, Incremental, Materialization, MergeColumns, OnSchemaChange, Strategy,
 };
 use elt_warehouse::snapshot::{self, ChangeDetection, SnapshotConfig};
 use elt_warehouse::{RelationKind, Session};
@@ -161,10 +161,27 @@ fn incremental(node: &Node) -> Run<Incremental> {
             &format!("use one of: {}", OnSchemaChange::NAMES.join(", ")),
         )
     })?;
+    let update_columns = string_list(node.config.get("merge_update_columns"));
+    let exclude_columns = string_list(node.config.get("merge_exclude_columns"));
+    let merge_columns = match (update_columns.is_empty(), exclude_columns.is_empty()) {
+        (true, true) => MergeColumns::All,
+        (false, true) => MergeColumns::Only(update_columns),
+        (true, false) => MergeColumns::Except(exclude_columns),
+        (false, false) => {
+            return Err(config_error(
+                node,
+                "merge_exclude_columns",
+                "sets both merge_update_columns and merge_exclude_columns".to_string(),
+                "keep one of them",
+            ));
+        }
+    };
     Ok(Incremental {
         strategy,
         unique_key: string_list(node.config.get("unique_key")),
         on_schema_change,
+        predicates: string_list(node.config.get("incremental_predicates")),
+        merge_columns,
     })
 }
 

@@ -24,6 +24,39 @@ pub struct Incremental {
     /// Columns (or expressions) that identify a row; empty for append-only models.
     pub unique_key: Vec<String>,
     pub on_schema_change: OnSchemaChange,
+    /// `incremental_predicates`: SQL conditions added to the match of merge and
+    /// delete+insert, over the aliases `DBT_INTERNAL_DEST` and `DBT_INTERNAL_SOURCE` (dbt's).
+    pub predicates: Vec<String>,
+    /// Which columns a merge updates on a match (`merge_update_columns`, or every column but
+    /// `merge_exclude_columns`).
+    pub merge_columns: MergeColumns,
+}
+
+/// The columns a merge updates on a match.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum MergeColumns {
+    #[default]
+    All,
+    Only(Vec<String>),
+    Except(Vec<String>),
+}
+
+impl MergeColumns {
+    fn updates(&self, quoted_column: &str, relation: &Relation) -> bool {
+        let named = |names: &[String]| {
+            names.iter().any(|n| {
+                relation
+                    .dialect
+                    .quote(n)
+                    .eq_ignore_ascii_case(quoted_column)
+            })
+        };
+        match self {
+            MergeColumns::All => true,
+            MergeColumns::Only(names) => named(names),
+            MergeColumns::Except(names) => !named(names),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,42 +403,60 @@ fn strategy_statements(
     config: &Incremental,
 ) -> Vec<String> {
     let list = columns.join(", ");
-    let keys_match = config
-        .unique_key
-        .iter()
-        .map(|k| format!("dbt_target.{k} = dbt_source.{k}"))
-        .collect::<Vec<_>>()
-        .join(" and ");
     let insert_all = format!("insert into {relation} ({list}) select {list} from {staged}");
     if config.unique_key.is_empty() || config.strategy == Strategy::Append {
         return vec![insert_all];
     }
-    let each = |template: &dyn Fn(&String) -> String| {
-        columns.iter().map(template).collect::<Vec<_>>().join(", ")
+    let matches = config
+        .unique_key
+        .iter()
+        .map(|k| format!("DBT_INTERNAL_DEST.{k} = DBT_INTERNAL_SOURCE.{k}"))
+        .chain(config.predicates.iter().map(|p| format!("({p})")))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    let each = |columns: &mut dyn Iterator<Item = &String>,
+                template: &dyn Fn(&String) -> String| {
+        columns.map(template).collect::<Vec<_>>().join(", ")
     };
-    let assignments = each(&|c| format!("{c} = dbt_source.{c}"));
-    let sources = each(&|c| format!("dbt_source.{c}"));
+    let assignments = each(
+        &mut columns
+            .iter()
+            .filter(|c| config.merge_columns.updates(c, relation)),
+        &|c| format!("{c} = DBT_INTERNAL_SOURCE.{c}"),
+    );
+    let sources = each(&mut columns.iter(), &|c| format!("DBT_INTERNAL_SOURCE.{c}"));
+    let target = format!("{relation} as DBT_INTERNAL_DEST");
+    let source = format!("{staged} as DBT_INTERNAL_SOURCE");
     match (config.strategy, relation.dialect) {
         (Strategy::Append, _) => unreachable!("handled above"),
         (Strategy::DeleteInsert, _) => vec![
-            format!(
-                "delete from {relation} as dbt_target where exists (select 1 from {staged} as dbt_source where {keys_match})"
-            ),
+            format!("delete from {target} where exists (select 1 from {source} where {matches})"),
             insert_all,
         ],
-        (Strategy::Merge, Dialect::Postgres) => vec![format!(
-            "merge into {relation} as dbt_target using {staged} as dbt_source on {keys_match}\nwhen matched then update set {assignments}\nwhen not matched then insert ({list}) values ({sources})"
-        )],
-        // Elsewhere: update the rows whose key matches, then insert the others (the caller
-        // runs both in one transaction).
-        (Strategy::Merge, _) => vec![
-            format!(
-                "update {relation} as dbt_target set {assignments} from {staged} as dbt_source where {keys_match}"
-            ),
-            format!(
-                "insert into {relation} ({list}) select {sources} from {staged} as dbt_source where not exists (select 1 from {relation} as dbt_target where {keys_match})"
-            ),
-        ],
+        (Strategy::Merge, Dialect::Postgres) => {
+            let update = if assignments.is_empty() {
+                String::new()
+            } else {
+                format!("\nwhen matched then update set {assignments}")
+            };
+            vec![format!(
+                "merge into {target} using {source} on {matches}{update}\nwhen not matched then insert ({list}) values ({sources})"
+            )]
+        }
+        // Elsewhere: update the rows that match, then insert the others (the caller runs both
+        // in one transaction).
+        (Strategy::Merge, _) => {
+            let mut statements = Vec::new();
+            if !assignments.is_empty() {
+                statements.push(format!(
+                    "update {target} set {assignments} from {source} where {matches}"
+                ));
+            }
+            statements.push(format!(
+                "insert into {relation} ({list}) select {sources} from {source} where not exists (select 1 from {target} where {matches})"
+            ));
+            statements
+        }
     }
 }
 
@@ -436,6 +487,8 @@ mod tests {
             strategy: Strategy::Merge,
             unique_key: vec!["id".into(), "day".into()],
             on_schema_change: OnSchemaChange::Ignore,
+            predicates: vec![],
+            merge_columns: MergeColumns::All,
         };
         let columns = vec!["\"id\"".to_string(), "\"day\"".into(), "\"v\"".into()];
         let statements =
@@ -443,8 +496,34 @@ mod tests {
         assert_eq!(
             statements,
             [
-                "update \"dev\".\"main\".\"t\" as dbt_target set \"id\" = dbt_source.\"id\", \"day\" = dbt_source.\"day\", \"v\" = dbt_source.\"v\" from \"dev\".\"main\".\"t__dbt_tmp\" as dbt_source where dbt_target.id = dbt_source.id and dbt_target.day = dbt_source.day",
-                "insert into \"dev\".\"main\".\"t\" (\"id\", \"day\", \"v\") select dbt_source.\"id\", dbt_source.\"day\", dbt_source.\"v\" from \"dev\".\"main\".\"t__dbt_tmp\" as dbt_source where not exists (select 1 from \"dev\".\"main\".\"t\" as dbt_target where dbt_target.id = dbt_source.id and dbt_target.day = dbt_source.day)",
+                "update \"dev\".\"main\".\"t\" as DBT_INTERNAL_DEST set \"id\" = DBT_INTERNAL_SOURCE.\"id\", \"day\" = DBT_INTERNAL_SOURCE.\"day\", \"v\" = DBT_INTERNAL_SOURCE.\"v\" from \"dev\".\"main\".\"t__dbt_tmp\" as DBT_INTERNAL_SOURCE where DBT_INTERNAL_DEST.id = DBT_INTERNAL_SOURCE.id and DBT_INTERNAL_DEST.day = DBT_INTERNAL_SOURCE.day",
+                "insert into \"dev\".\"main\".\"t\" (\"id\", \"day\", \"v\") select DBT_INTERNAL_SOURCE.\"id\", DBT_INTERNAL_SOURCE.\"day\", DBT_INTERNAL_SOURCE.\"v\" from \"dev\".\"main\".\"t__dbt_tmp\" as DBT_INTERNAL_SOURCE where not exists (select 1 from \"dev\".\"main\".\"t\" as DBT_INTERNAL_DEST where DBT_INTERNAL_DEST.id = DBT_INTERNAL_SOURCE.id and DBT_INTERNAL_DEST.day = DBT_INTERNAL_SOURCE.day)",
+            ]
+        );
+    }
+
+    #[test]
+    fn postgres_merges_the_configured_columns_with_predicates() {
+        let config = Incremental {
+            strategy: Strategy::Merge,
+            unique_key: vec!["id".into()],
+            on_schema_change: OnSchemaChange::Ignore,
+            predicates: vec!["DBT_INTERNAL_DEST.day > '2024-01-01'".into()],
+            merge_columns: MergeColumns::Except(vec!["id".into(), "day".into()]),
+        };
+        let pg = |name: &str| {
+            Relation::new(
+                Dialect::Postgres,
+                Some("dev".into()),
+                "public".into(),
+                name.into(),
+            )
+        };
+        let columns = vec!["\"id\"".to_string(), "\"day\"".into(), "\"v\"".into()];
+        assert_eq!(
+            strategy_statements(&pg("t"), &pg("t__dbt_tmp"), &columns, &config),
+            [
+                "merge into \"dev\".\"public\".\"t\" as DBT_INTERNAL_DEST using \"dev\".\"public\".\"t__dbt_tmp\" as DBT_INTERNAL_SOURCE on DBT_INTERNAL_DEST.id = DBT_INTERNAL_SOURCE.id and (DBT_INTERNAL_DEST.day > '2024-01-01')\nwhen matched then update set \"v\" = DBT_INTERNAL_SOURCE.\"v\"\nwhen not matched then insert (\"id\", \"day\", \"v\") values (DBT_INTERNAL_SOURCE.\"id\", DBT_INTERNAL_SOURCE.\"day\", DBT_INTERNAL_SOURCE.\"v\")"
             ]
         );
     }
@@ -455,6 +534,8 @@ mod tests {
             strategy: Strategy::DeleteInsert,
             unique_key: vec![],
             on_schema_change: OnSchemaChange::Ignore,
+            predicates: vec![],
+            merge_columns: MergeColumns::All,
         };
         let statements = strategy_statements(
             &relation("t"),

@@ -10,6 +10,7 @@ use support::{Wh, elt, ok, project, query, status_of, stderr, stdout, write};
 on_every_warehouse!(
     views_tables_and_ephemeral_models,
     incremental_strategies_over_batches,
+    merge_columns_and_incremental_predicates,
     on_schema_change_policies,
     hooks_and_custom_schemas,
     warehouse_errors_name_the_model_file_and_line,
@@ -157,6 +158,77 @@ fn incremental_strategies_over_batches(wh: Wh) {
         5,
         "no staging tables are left behind: {:?}",
         dir.relations("main")
+    );
+}
+
+fn merge_columns_and_incremental_predicates(wh: Wh) {
+    let models = [
+        (
+            "models/merged_value_only.sql",
+            incremental_model(
+                "unique_key='id', incremental_strategy='merge', merge_update_columns=['value']",
+            ),
+        ),
+        (
+            "models/merged_but_value.sql",
+            incremental_model(
+                "unique_key='id', incremental_strategy='merge', merge_exclude_columns=['value']",
+            ),
+        ),
+        (
+            "models/deleted_when_recent.sql",
+            incremental_model(
+                "unique_key='id', incremental_strategy='delete+insert', incremental_predicates=['DBT_INTERNAL_DEST.batch > 5']",
+            ),
+        ),
+    ];
+    let mut files: Vec<(&str, &str)> = models.iter().map(|(p, m)| (*p, m.as_str())).collect();
+    files.push(("seeds/events.csv", EVENTS_BATCH_1));
+    let dir = wh.project(&files);
+    ok(dir.path(), &["seed"]);
+    ok(dir.path(), &["run"]);
+    write(dir.path(), "seeds/events.csv", EVENTS_BATCH_2);
+    ok(dir.path(), &["seed"]);
+    ok(dir.path(), &["run"]);
+    let rows = |table: &str| {
+        dir.query(&format!(
+            "select id, value, batch from {table} order by 1, 2, 3"
+        ))
+    };
+    assert_eq!(
+        rows("merged_value_only"),
+        [["1", "a", "1"], ["2", "B", "1"], ["3", "c", "2"]],
+        "only value is updated"
+    );
+    assert_eq!(
+        rows("merged_but_value"),
+        [["1", "a", "1"], ["2", "b", "2"], ["3", "c", "2"]],
+        "everything but value is updated"
+    );
+    assert_eq!(
+        rows("deleted_when_recent"),
+        [
+            ["1", "a", "1"],
+            ["2", "B", "2"],
+            ["2", "b", "1"],
+            ["3", "c", "2"]
+        ],
+        "the predicate keeps old rows from being deleted"
+    );
+
+    write(
+        dir.path(),
+        "models/merged_value_only.sql",
+        &incremental_model(
+            "unique_key='id', incremental_strategy='merge', merge_update_columns=['value'], merge_exclude_columns=['batch']",
+        ),
+    );
+    let output = elt(dir.path(), &["run", "-s", "merged_value_only"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("sets both merge_update_columns and merge_exclude_columns"),
+        "{}",
+        stderr(&output)
     );
 }
 
