@@ -56,7 +56,7 @@ type Run<T> = Result<T, Diagnostic>;
 pub fn run(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node) -> Outcome {
     let result = match node.resource_type {
         ResourceType::Model => model(plan, catalog, session, node),
-        ResourceType::Seed => seed(plan, session, node),
+        ResourceType::Seed => seed(plan, catalog, session, node),
         ResourceType::Snapshot => snapshot(plan, session, node),
         ResourceType::Test => return test(plan, session, node),
         other => Err(Diagnostic::error(format!(
@@ -216,7 +216,7 @@ fn run_hooks(plan: &Plan, session: &mut dyn Session, node: &Node, key: &str) -> 
     Ok(())
 }
 
-fn seed(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
+fn seed(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
     let file = &node.original_file_path;
     let delimiter = node
         .config_str("delimiter")
@@ -242,16 +242,18 @@ fn seed(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome> {
         })
         .unwrap_or_default();
     run_hooks(plan, session, node, "pre-hook")?;
-    let rows = elt_warehouse::load_seed(session, relation_of(node), &seed, &column_types).map_err(
-        |e| {
+    let relation = relation_of(node);
+    let existing = catalog.kind(relation);
+    let rows = elt_warehouse::load_seed(session, relation, &seed, &column_types, existing)
+        .map_err(|e| {
             Diagnostic::error(format!(
                 "seed '{}' failed to load: {}",
                 node.name, e.message
             ))
             .at(file, 0, 0)
             .with_help("check column_types in the seed's config and the CSV's values")
-        },
-    )?;
+        })?;
+    catalog.set(relation, RelationKind::Table);
     run_hooks(plan, session, node, "post-hook")?;
     Ok(Outcome::built(
         Built {

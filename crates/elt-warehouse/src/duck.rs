@@ -10,7 +10,7 @@ use elt_core::project::Target;
 
 use crate::{
     ColumnInfo, RelationKind, Result, Session, Table, Warehouse, WarehouseError,
-    information_schema_filter, relations_from_information_schema, timed,
+    columns_from_query, information_schema_filter, relations_from_information_schema, timed,
 };
 
 pub struct DuckDb {
@@ -142,15 +142,7 @@ impl Session for DuckSession {
                 Some(&relation.identifier),
             )
         );
-        Ok(self
-            .query(&sql)?
-            .rows
-            .into_iter()
-            .map(|row| ColumnInfo {
-                name: row[0].clone().unwrap_or_default(),
-                data_type: row[1].clone().unwrap_or_default(),
-            })
-            .collect())
+        columns_from_query(self, &sql)
     }
 
     fn insert_text_rows(

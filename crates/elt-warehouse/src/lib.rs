@@ -188,6 +188,19 @@ pub(crate) fn relations_from_information_schema(
         .collect())
 }
 
+/// Runs a query whose rows are (column name, data type) and reads them as columns.
+pub(crate) fn columns_from_query(session: &mut dyn Session, sql: &str) -> Result<Vec<ColumnInfo>> {
+    Ok(session
+        .query(sql)?
+        .rows
+        .into_iter()
+        .map(|row| ColumnInfo {
+            name: row[0].clone().unwrap_or_default(),
+            data_type: row[1].clone().unwrap_or_default(),
+        })
+        .collect())
+}
+
 /// Opens the warehouse of a target. Relative paths are relative to the project folder.
 pub fn open(target: &Target, project_root: &Path) -> Result<Box<dyn Warehouse>> {
     match target.dialect {

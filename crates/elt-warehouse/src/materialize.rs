@@ -414,17 +414,17 @@ fn strategy_statements(
         .chain(config.predicates.iter().map(|p| format!("({p})")))
         .collect::<Vec<_>>()
         .join(" and ");
-    let each = |columns: &mut dyn Iterator<Item = &String>,
-                template: &dyn Fn(&String) -> String| {
-        columns.map(template).collect::<Vec<_>>().join(", ")
-    };
-    let assignments = each(
-        &mut columns
-            .iter()
-            .filter(|c| config.merge_columns.updates(c, relation)),
-        &|c| format!("{c} = DBT_INTERNAL_SOURCE.{c}"),
-    );
-    let sources = each(&mut columns.iter(), &|c| format!("DBT_INTERNAL_SOURCE.{c}"));
+    let assignments = columns
+        .iter()
+        .filter(|c| config.merge_columns.updates(c, relation))
+        .map(|c| format!("{c} = DBT_INTERNAL_SOURCE.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sources = columns
+        .iter()
+        .map(|c| format!("DBT_INTERNAL_SOURCE.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let target = format!("{relation} as DBT_INTERNAL_DEST");
     let source = format!("{staged} as DBT_INTERNAL_SOURCE");
     match (config.strategy, relation.dialect) {

@@ -17,7 +17,7 @@ use tokio::runtime::Runtime;
 
 use crate::{
     ColumnInfo, RelationKind, Result, Session, Table, Warehouse, WarehouseError,
-    relations_from_information_schema, timed,
+    columns_from_query, relations_from_information_schema, timed,
 };
 
 pub struct Postgres {
@@ -283,15 +283,7 @@ impl Session for PgSession {
             literal(&relation.schema),
             literal(&relation.identifier)
         );
-        Ok(self
-            .query(&sql)?
-            .rows
-            .into_iter()
-            .map(|row| ColumnInfo {
-                name: row[0].clone().unwrap_or_default(),
-                data_type: row[1].clone().unwrap_or_default(),
-            })
-            .collect())
+        columns_from_query(self, &sql)
     }
 
     fn insert_text_rows(

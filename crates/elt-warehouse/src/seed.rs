@@ -7,7 +7,7 @@ use std::path::Path;
 use elt_core::adapter::{Dialect, Relation};
 
 use crate::materialize::{beside, build_table};
-use crate::{Result, Session, WarehouseError};
+use crate::{RelationKind, Result, Session, WarehouseError};
 
 /// A column type inferred from a seed's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,16 +102,17 @@ fn text_type(dialect: Dialect) -> &'static str {
 /// Replaces `relation` with the seed's rows in one step. The rows go as text into a table
 /// beside it through the warehouse's bulk path, are cast into a typed table, and that is
 /// swapped in: the previous table stays intact and queryable until the new one is complete.
-/// `column_types` maps column names to warehouse types that override inferred ones. Returns
-/// the number of rows loaded.
+/// `column_types` maps column names to warehouse types that override inferred ones;
+/// `existing` is what `relation` is now (from the executor's catalog). Returns the number of
+/// rows loaded.
 pub fn load_seed(
     session: &mut dyn Session,
     relation: &Relation,
     seed: &Seed,
     column_types: &[(String, String)],
+    existing: Option<RelationKind>,
 ) -> Result<usize> {
     let dialect = relation.dialect;
-    let existing = session.relation_kind(relation)?;
     let raw = beside(relation, "__elt_raw");
     let text_columns: Vec<String> = seed
         .columns
