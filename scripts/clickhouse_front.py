@@ -10,6 +10,7 @@ HTTP interface that the Rust `clickhouse` crate uses, on 127.0.0.1 only:
 - `?decompress=1`: the body is ClickHouse's compressed blocks; `?compress=1`: the answer is.
 - `INSERT ... FORMAT X` with rows in the body runs as `INSERT ... FROM INFILE`.
 - Errors: HTTP 500, header `X-ClickHouse-Exception-Code`, body `Code: N. DB::Exception: ...`.
+- `X-ClickHouse-Summary` tells the rows read and written, as the server's header does.
 
 It is the ClickHouse engine, not clickhouse-server: one engine per process, so queries run
 one at a time.
@@ -18,6 +19,7 @@ Usage: python clickhouse_front.py --port 8123 --data DIR
 """
 
 import argparse
+import json
 import os
 import re
 import struct
@@ -87,9 +89,15 @@ class Engine:
                 self.session.query(f"SET {name} = {quote(value)}")
             try:
                 if data is not None:
-                    return self.insert(sql, data, params)
-                result = self.session.query(sql, fmt, params=params or None)
-                return result.bytes() if result is not None else b""
+                    result = self.insert(sql, data, params)
+                else:
+                    result = self.session.query(sql, fmt, params=params or None)
+                if result is None:
+                    return b"", {}
+                return result.bytes(), {
+                    "read_rows": str(result.rows_read()),
+                    "written_rows": str(result.rows_written()),
+                }
             finally:
                 for name in settings:
                     self.session.query(f"SET {name} = DEFAULT")
@@ -101,12 +109,11 @@ class Engine:
         with tempfile.NamedTemporaryFile(suffix=".data", delete=False) as file:
             file.write(data)
         try:
-            self.session.query(
+            return self.session.query(
                 f"{head} FROM INFILE '{file.name}' FORMAT {fmt}", "TSV", params=params or None
             )
         finally:
             os.unlink(file.name)
-        return b""
 
 
 def quote(value: str) -> str:
@@ -158,10 +165,10 @@ class Handler(BaseHTTPRequestHandler):
                 k: v for k, v in params.items() if k not in PROTOCOL and not k.startswith("param_")
             }
             if query and body and INSERT_WITH_DATA.match(query):
-                result = self.engine.run(query, fmt, params.get("database"), settings, bound, body)
+                result, summary = self.engine.run(query, fmt, params.get("database"), settings, bound, body)
             else:
                 sql = (query + ("\n" if query and body else "") + body.decode()).strip()
-                result = self.engine.run(sql, fmt, params.get("database"), settings, bound)
+                result, summary = self.engine.run(sql, fmt, params.get("database"), settings, bound)
         except Exception as error:  # every engine error goes back to the client
             message = str(error)
             code = ERROR_CODE.search(message)
@@ -172,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
                 (message.rstrip() + "\n").encode(),
                 {"X-ClickHouse-Exception-Code": code.group(1) if code else "1000"},
             )
-        headers = {"X-ClickHouse-Format": fmt}
+        headers = {"X-ClickHouse-Format": fmt, "X-ClickHouse-Summary": json.dumps(summary)}
         if params.get("compress") == "1":
             result = compress(result)
         return self.answer(200, result, headers)

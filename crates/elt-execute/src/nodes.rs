@@ -7,7 +7,7 @@ use elt_core::diagnostics::Diagnostic;
 use elt_core::manifest::{Node, ResourceType};
 use elt_warehouse::data_test::{self, TestConfig};
 use elt_warehouse::materialize::{
-    self, Built, Incremental, Materialization, MergeColumns, OnSchemaChange, Strategy,
+    self, Built, Incremental, Materialization, MergeColumns, OnSchemaChange, Storage, Strategy,
 };
 use elt_warehouse::snapshot::{self, ChangeDetection, SnapshotConfig};
 use elt_warehouse::{RelationKind, Session};
@@ -105,6 +105,7 @@ fn model(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node)
         relation,
         sql,
         &materialization,
+        &storage(node),
         full_refresh,
         existing,
     )
@@ -185,6 +186,34 @@ fn incremental(node: &Node) -> Run<Incremental> {
     })
 }
 
+/// How the node's table is stored, from dbt-clickhouse's configs (only ClickHouse has a
+/// choice).
+fn storage(node: &Node) -> Storage {
+    let settings = node
+        .config
+        .get("settings")
+        .and_then(Json::as_object)
+        .map(|map| {
+            map.iter()
+                .map(|(name, value)| {
+                    let value = match value {
+                        Json::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (name.clone(), value)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Storage {
+        engine: node.config_str("engine").map(str::to_string),
+        order_by: string_list(node.config.get("order_by")),
+        partition_by: string_list(node.config.get("partition_by")),
+        primary_key: string_list(node.config.get("primary_key")),
+        settings,
+    }
+}
+
 /// A config that is one string or a list of strings.
 fn string_list(value: Option<&Json>) -> Vec<String> {
     match value {
@@ -244,15 +273,22 @@ fn seed(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node) 
     run_hooks(plan, session, node, "pre-hook")?;
     let relation = relation_of(node);
     let existing = catalog.kind(relation);
-    let rows = elt_warehouse::load_seed(session, relation, &seed, &column_types, existing)
-        .map_err(|e| {
-            Diagnostic::error(format!(
-                "seed '{}' failed to load: {}",
-                node.name, e.message
-            ))
-            .at(file, 0, 0)
-            .with_help("check column_types in the seed's config and the CSV's values")
-        })?;
+    let rows = elt_warehouse::load_seed(
+        session,
+        relation,
+        &seed,
+        &column_types,
+        &storage(node),
+        existing,
+    )
+    .map_err(|e| {
+        Diagnostic::error(format!(
+            "seed '{}' failed to load: {}",
+            node.name, e.message
+        ))
+        .at(file, 0, 0)
+        .with_help("check column_types in the seed's config and the CSV's values")
+    })?;
     catalog.set(relation, RelationKind::Table);
     run_hooks(plan, session, node, "post-hook")?;
     Ok(Outcome::built(
@@ -310,8 +346,14 @@ fn snapshot(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome>
             || node.config_str("hard_deletes") == Some("invalidate"),
     };
     run_hooks(plan, session, node, "pre-hook")?;
-    let built = snapshot::snapshot(session, relation_of(node), sql_of(node), &config)
-        .map_err(|e| warehouse_error(plan.project, node, &e, Some(sql_of(node))))?;
+    let built = snapshot::snapshot(
+        session,
+        relation_of(node),
+        sql_of(node),
+        &config,
+        &storage(node),
+    )
+    .map_err(|e| warehouse_error(plan.project, node, &e, Some(sql_of(node))))?;
     run_hooks(plan, session, node, "post-hook")?;
     Ok(Outcome::built(built, None))
 }

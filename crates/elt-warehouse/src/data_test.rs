@@ -3,7 +3,7 @@
 
 use elt_core::adapter::Relation;
 
-use crate::materialize::{body, build_table, ensure_schema};
+use crate::materialize::{Storage, body, build_table, ensure_schema};
 use crate::{Result, Session, WarehouseError};
 
 /// A test's configs that decide its verdict.
@@ -79,5 +79,5 @@ pub fn run(session: &mut dyn Session, sql: &str, config: &TestConfig) -> Result<
 pub fn store_failures(session: &mut dyn Session, relation: &Relation, sql: &str) -> Result<()> {
     ensure_schema(session, relation)?;
     let existing = session.relation_kind(relation)?;
-    build_table(session, relation, sql, existing).map(|_| ())
+    build_table(session, relation, sql, &Storage::default(), existing).map(|_| ())
 }

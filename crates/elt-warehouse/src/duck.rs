@@ -112,6 +112,10 @@ impl DuckSession {
 }
 
 impl Session for DuckSession {
+    fn dialect(&self) -> Dialect {
+        Dialect::DuckDb
+    }
+
     fn execute(&mut self, sql: &str) -> Result<()> {
         timed(|| self.connection.execute_batch(sql)).map_err(|e| error(e, sql))
     }

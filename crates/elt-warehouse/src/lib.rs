@@ -1,10 +1,11 @@
 //! The warehouse layer: connections, statements and seed loading behind one trait, so that the
-//! executor never knows which warehouse it talks to. DuckDB (embedded, the default) is here;
-//! PostgreSQL is here too; ClickHouse implements the same traits next.
+//! executor never knows which warehouse it talks to: DuckDB (embedded, the default),
+//! PostgreSQL and ClickHouse.
 //!
 //! Dialect facts that need no connection (quoting, relation names) live in
 //! [`elt_core::adapter`].
 
+mod clickhouse;
 pub mod data_test;
 mod duck;
 pub mod materialize;
@@ -90,6 +91,8 @@ pub trait Warehouse: Send + Sync {
 
 /// One connection's worth of work.
 pub trait Session: Send {
+    fn dialect(&self) -> Dialect;
+
     /// Runs one or more statements.
     fn execute(&mut self, sql: &str) -> Result<()>;
 
@@ -119,7 +122,8 @@ pub trait Session: Send {
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
 
     /// Appends rows of text values (NULL is `None`) to `table`, whose columns are all text,
-    /// in the warehouse's bulk path (DuckDB's appender, PostgreSQL's COPY).
+    /// in the warehouse's bulk path (DuckDB's appender, PostgreSQL's COPY, ClickHouse's
+    /// RowBinary insert).
     fn insert_text_rows(
         &mut self,
         table: &Relation,
@@ -206,8 +210,6 @@ pub fn open(target: &Target, project_root: &Path) -> Result<Box<dyn Warehouse>> 
     match target.dialect {
         Dialect::DuckDb => Ok(Box::new(duck::DuckDb::open(target, project_root)?)),
         Dialect::Postgres => Ok(Box::new(postgres::Postgres::connect(target)?)),
-        other => Err(WarehouseError::new(format!(
-            "the {other} adapter is not available yet; use a duckdb target"
-        ))),
+        Dialect::ClickHouse => Ok(Box::new(clickhouse::ClickHouse::connect(target)?)),
     }
 }

@@ -2,8 +2,9 @@
 //! rows of an incremental table. The executor says what to build; how is decided here.
 //!
 //! Tables are never rebuilt in place: the new version is built beside the old one under a
-//! `__dbt_tmp` name and swapped in by one transaction, so a failure (or a kill) leaves the
-//! previous version intact and queryable.
+//! `__dbt_tmp` name and swapped in by one transaction (on ClickHouse, which has none, by one
+//! `EXCHANGE TABLES`), so a failure (or a kill) leaves the previous version intact and
+//! queryable.
 
 use elt_core::adapter::{Dialect, Relation};
 
@@ -64,19 +65,109 @@ pub enum Strategy {
     Append,
     DeleteInsert,
     Merge,
+    /// ClickHouse: the partitions the new rows fall in replace the table's.
+    InsertOverwrite,
 }
 
 impl Strategy {
-    pub const NAMES: [&str; 3] = ["append", "delete+insert", "merge"];
+    pub const NAMES: [&str; 4] = ["append", "delete+insert", "merge", "insert_overwrite"];
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "append" => Some(Strategy::Append),
-            "delete+insert" => Some(Strategy::DeleteInsert),
+            "delete+insert" | "delete_insert" => Some(Strategy::DeleteInsert),
             "merge" => Some(Strategy::Merge),
+            "insert_overwrite" => Some(Strategy::InsertOverwrite),
             _ => None,
         }
     }
+
+    /// Why `dialect` cannot run this strategy, if it cannot.
+    fn unsupported_on(self, dialect: Dialect) -> Option<&'static str> {
+        match (self, dialect) {
+            (Strategy::Merge, Dialect::ClickHouse) => Some(
+                "ClickHouse has no merge: use incremental_strategy delete+insert (lightweight \
+                 DELETE, then insert) or insert_overwrite (by partition)",
+            ),
+            (Strategy::InsertOverwrite, Dialect::DuckDb | Dialect::Postgres) => Some(
+                "insert_overwrite replaces ClickHouse partitions; on this warehouse use \
+                 delete+insert with a unique_key",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// How a ClickHouse table is stored: its engine and the clauses of MergeTree engines
+/// (dbt-clickhouse's configs `engine`, `order_by`, `partition_by`, `primary_key`,
+/// `settings`). The other warehouses have nothing to choose and ignore it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Storage {
+    pub engine: Option<String>,
+    pub order_by: Vec<String>,
+    pub partition_by: Vec<String>,
+    pub primary_key: Vec<String>,
+    pub settings: Vec<(String, String)>,
+}
+
+impl Storage {
+    /// What follows the table's name in `create table`: on ClickHouse
+    /// ` engine = MergeTree() order by tuple()` and so on; nothing elsewhere.
+    fn clauses(&self, dialect: Dialect) -> String {
+        if dialect != Dialect::ClickHouse {
+            return String::new();
+        }
+        let engine = self.engine.as_deref().unwrap_or("MergeTree()");
+        let mut out = format!(" engine = {engine}");
+        if !engine.contains("MergeTree") {
+            return out;
+        }
+        let expression = |items: &[String]| match items {
+            [one] => one.clone(),
+            many => format!("({})", many.join(", ")),
+        };
+        if !self.partition_by.is_empty() {
+            out.push_str(&format!(" partition by {}", expression(&self.partition_by)));
+        }
+        match self.order_by.as_slice() {
+            [] => out.push_str(" order by tuple()"),
+            items => out.push_str(&format!(" order by {}", expression(items))),
+        }
+        if !self.primary_key.is_empty() {
+            out.push_str(&format!(" primary key {}", expression(&self.primary_key)));
+        }
+        if !self.settings.is_empty() {
+            let settings: Vec<String> = self
+                .settings
+                .iter()
+                .map(|(name, value)| format!("{name} = {value}"))
+                .collect();
+            out.push_str(&format!(" settings {}", settings.join(", ")));
+        }
+        out
+    }
+}
+
+/// `create table ... as (select)`, with the table's storage clauses.
+pub(crate) fn create_table_as(relation: &Relation, sql: &str, storage: &Storage) -> String {
+    format!(
+        "create table {relation}{} as (\n{}\n)",
+        storage.clauses(relation.dialect),
+        body(sql)
+    )
+}
+
+/// `create table` with the given column definitions, with the table's storage clauses.
+pub(crate) fn create_table_with(
+    relation: &Relation,
+    columns: &[String],
+    storage: &Storage,
+) -> String {
+    format!(
+        "create table {relation} ({}){}",
+        columns.join(", "),
+        storage.clauses(relation.dialect)
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,17 +218,21 @@ pub fn build(
     relation: &Relation,
     sql: &str,
     materialization: &Materialization,
+    storage: &Storage,
     full_refresh: bool,
     existing: Option<RelationKind>,
 ) -> Result<Built> {
     match materialization {
         Materialization::View => build_view(session, relation, sql, existing),
-        Materialization::Table => build_table(session, relation, sql, existing),
+        Materialization::Table => build_table(session, relation, sql, storage, existing),
         Materialization::Incremental(config) => {
+            if let Some(reason) = config.strategy.unsupported_on(relation.dialect) {
+                return Err(WarehouseError::new(reason));
+            }
             if existing == Some(RelationKind::Table) && !full_refresh {
-                insert_incremental(session, relation, sql, config)
+                insert_incremental(session, relation, sql, config, storage)
             } else {
-                build_table(session, relation, sql, existing)
+                build_table(session, relation, sql, storage, existing)
             }
         }
     }
@@ -146,16 +241,28 @@ pub fn build(
 /// Creates the schema of `relation` if it does not exist. The executor creates every schema
 /// it will build in before starting (concurrent DDL on one schema can conflict).
 pub fn ensure_schema(session: &mut dyn Session, relation: &Relation) -> Result<()> {
-    // PostgreSQL names a schema without its database (which must be the connected one).
-    let with_database = relation.dialect != Dialect::Postgres;
+    // PostgreSQL names a schema without its database (which must be the connected one);
+    // ClickHouse's schemas are databases.
+    let (kind, with_database) = match relation.dialect {
+        Dialect::Postgres => ("schema", false),
+        Dialect::ClickHouse => ("database", false),
+        Dialect::DuckDb => ("schema", true),
+    };
     session.execute(&format!(
-        "create schema if not exists {}",
+        "create {kind} if not exists {}",
         relation.render_parts(with_database, true, false)
     ))
 }
 
-/// Runs statements in one transaction, rolling back on failure.
+/// Runs statements in one transaction, rolling back on failure. ClickHouse has no
+/// transactions: there they run one by one, and callers keep each step safe on its own.
 pub(crate) fn in_transaction(session: &mut dyn Session, statements: &[String]) -> Result<()> {
+    if session.dialect() == Dialect::ClickHouse {
+        for statement in statements {
+            session.execute(statement)?;
+        }
+        return Ok(());
+    }
     session.execute("begin transaction")?;
     for statement in statements {
         if let Err(e) = session.execute(statement) {
@@ -227,12 +334,12 @@ pub(crate) fn build_table(
     session: &mut dyn Session,
     relation: &Relation,
     sql: &str,
+    storage: &Storage,
     existing: Option<RelationKind>,
 ) -> Result<Built> {
     let staged = beside(relation, "__dbt_tmp");
     session.execute(&format!("drop table if exists {staged}"))?;
-    let created =
-        session.execute_counting(&format!("create table {staged} as (\n{}\n)", body(sql)));
+    let created = session.execute_counting(&create_table_as(&staged, sql, storage));
     let rows = match created {
         Ok(rows) => rows,
         Err(e) => {
@@ -254,6 +361,12 @@ pub(crate) fn swap_in(
     staged: &Relation,
     existing: Option<RelationKind>,
 ) -> Result<()> {
+    if relation.dialect == Dialect::ClickHouse {
+        let swapped = exchange(session, relation, staged, existing);
+        // After an exchange `staged` holds the previous version; after a failure, the new.
+        let _ = session.execute(&format!("drop table if exists {staged}"));
+        return swapped;
+    }
     let mut statements = Vec::new();
     if let Some(kind) = existing {
         statements.push(drop_statement(relation, kind));
@@ -267,16 +380,56 @@ pub(crate) fn swap_in(
     })
 }
 
+/// ClickHouse's swap: `EXCHANGE TABLES` (atomic), or where the database engine cannot
+/// (`Ordinary`), one `RENAME` of both tables. A view being replaced by a table is dropped
+/// first: there is no statement that swaps the two.
+fn exchange(
+    session: &mut dyn Session,
+    relation: &Relation,
+    staged: &Relation,
+    existing: Option<RelationKind>,
+) -> Result<()> {
+    match existing {
+        Some(RelationKind::Table) => session
+            .execute(&format!("exchange tables {staged} and {relation}"))
+            .or_else(|e| {
+                if !e.message.contains("NOT_IMPLEMENTED") {
+                    return Err(e);
+                }
+                let backup = beside(relation, "__dbt_backup");
+                session.execute(&format!("drop table if exists {backup}"))?;
+                session.execute(&format!(
+                    "rename table {relation} to {backup}, {staged} to {relation}"
+                ))?;
+                session.execute(&format!("drop table {backup}"))
+            }),
+        Some(RelationKind::View) => {
+            session.execute(&drop_statement(relation, RelationKind::View))?;
+            session.execute(&format!("rename table {staged} to {relation}"))
+        }
+        None => session.execute(&format!("rename table {staged} to {relation}")),
+    }
+}
+
 /// Adds the model's new rows to an existing incremental table.
 fn insert_incremental(
     session: &mut dyn Session,
     relation: &Relation,
     sql: &str,
     config: &Incremental,
+    storage: &Storage,
 ) -> Result<Built> {
     let staged = beside(relation, "__dbt_tmp");
     session.execute(&format!("drop table if exists {staged}"))?;
-    session.execute(&format!("create table {staged} as (\n{}\n)", body(sql)))?;
+    if config.strategy == Strategy::InsertOverwrite {
+        let replaced = replace_partitions(session, relation, &staged, sql, storage);
+        let _ = session.execute(&format!("drop table if exists {staged}"));
+        return Ok(Built {
+            code: "INSERT",
+            rows: replaced?,
+        });
+    }
+    session.execute(&create_table_as(&staged, sql, &Storage::default()))?;
     let result = (|| {
         let source = session.columns(&staged)?;
         let target = session.columns(relation)?;
@@ -293,6 +446,42 @@ fn insert_incremental(
         code: "INSERT",
         rows: result?,
     })
+}
+
+/// ClickHouse's insert_overwrite: the new rows go into a table of the same structure and
+/// partitioning, and each partition they fall in replaces the target's, atomically per
+/// partition; partitions without new rows are kept.
+fn replace_partitions(
+    session: &mut dyn Session,
+    relation: &Relation,
+    staged: &Relation,
+    sql: &str,
+    storage: &Storage,
+) -> Result<Option<usize>> {
+    if storage.partition_by.is_empty() {
+        return Err(WarehouseError::new(
+            "insert_overwrite replaces partitions: set partition_by on this model",
+        ));
+    }
+    session.execute(&format!("create table {staged} as {relation}"))?;
+    let list = session
+        .columns(relation)?
+        .iter()
+        .map(|c| relation.dialect.quote(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    session.execute(&format!(
+        "insert into {staged} ({list}) select {list} from (\n{}\n)",
+        body(sql)
+    ))?;
+    let partitions = session.query(&format!("select distinct _partition_id from {staged}"))?;
+    for partition in partitions.rows.iter().filter_map(|r| r[0].as_deref()) {
+        session.execute(&format!(
+            "alter table {relation} replace partition id {} from {staged}",
+            relation.dialect.string_literal(partition)
+        ))?;
+    }
+    count_rows(session, staged)
 }
 
 /// The `alter table` statements that `on_schema_change` asks for, and the columns to insert.
@@ -365,16 +554,26 @@ fn schema_changes(
                 ));
             }
             for column in &retyped {
-                statements.push(format!(
-                    "alter table {relation} alter column {} type {}",
-                    quote(&column.name),
-                    column.data_type
-                ));
+                statements.push(retype_column(relation, column));
             }
             source_names()
         }
     };
     Ok((statements, columns))
+}
+
+fn retype_column(relation: &Relation, column: &ColumnInfo) -> String {
+    let name = relation.dialect.quote(&column.name);
+    match relation.dialect {
+        Dialect::ClickHouse => format!(
+            "alter table {relation} modify column {name} {}",
+            column.data_type
+        ),
+        _ => format!(
+            "alter table {relation} alter column {name} type {}",
+            column.data_type
+        ),
+    }
 }
 
 pub(crate) fn add_column(relation: &Relation, column: &ColumnInfo) -> String {
@@ -428,7 +627,22 @@ fn strategy_statements(
     let target = format!("{relation} as DBT_INTERNAL_DEST");
     let source = format!("{staged} as DBT_INTERNAL_SOURCE");
     match (config.strategy, relation.dialect) {
-        (Strategy::Append, _) => unreachable!("handled above"),
+        (Strategy::Append | Strategy::InsertOverwrite, _) => unreachable!("handled above"),
+        // A lightweight DELETE of the keys being replaced, then the insert. ClickHouse has
+        // no transaction around the two, no correlated subquery (the keys are a tuple) and
+        // no alias in DELETE: predicates name the target's columns directly.
+        (Strategy::DeleteInsert, Dialect::ClickHouse) => {
+            let keys = config.unique_key.join(", ");
+            let mut condition = format!("({keys}) in (select {keys} from {staged})");
+            for predicate in &config.predicates {
+                let predicate = predicate.replace("DBT_INTERNAL_DEST.", "");
+                condition.push_str(&format!(" and ({predicate})"));
+            }
+            vec![
+                format!("delete from {relation} where {condition}"),
+                insert_all,
+            ]
+        }
         (Strategy::DeleteInsert, _) => vec![
             format!("delete from {target} where exists (select 1 from {source} where {matches})"),
             insert_all,

@@ -229,6 +229,10 @@ fn text(row: &PgRow, index: usize) -> std::result::Result<Option<String>, sqlx::
 }
 
 impl Session for PgSession {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
     fn execute(&mut self, sql: &str) -> Result<()> {
         self.block_on(async |c| sqlx::raw_sql(sql).execute(c).await)
             .map(|_| ())

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use elt_core::adapter::{Dialect, Relation};
 
-use crate::materialize::{beside, build_table};
+use crate::materialize::{Storage, beside, build_table, create_table_with};
 use crate::{RelationKind, Result, Session, WarehouseError};
 
 /// A column type inferred from a seed's values.
@@ -80,6 +80,13 @@ impl SeedType {
     /// The warehouse type dbt's adapter gives a seed column of this type.
     pub fn sql_type(self, dialect: Dialect) -> &'static str {
         match (self, dialect) {
+            // ClickHouse's columns are not nullable unless declared so; seed cells can be.
+            (SeedType::Integer, Dialect::ClickHouse) => "Nullable(Int64)",
+            (SeedType::Decimal, Dialect::ClickHouse) => "Nullable(Float64)",
+            // Date32 holds 1900-2299; Date only 1970-2149.
+            (SeedType::Date, Dialect::ClickHouse) => "Nullable(Date32)",
+            (SeedType::Timestamp, Dialect::ClickHouse) => "Nullable(DateTime64(6))",
+            (SeedType::Boolean, Dialect::ClickHouse) => "Nullable(Bool)",
             (SeedType::Integer, _) => "integer",
             (SeedType::Decimal, Dialect::Postgres) => "float8",
             (SeedType::Decimal, _) => "double",
@@ -95,7 +102,8 @@ impl SeedType {
 fn text_type(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Postgres => "text",
-        _ => "varchar",
+        Dialect::ClickHouse => "Nullable(String)",
+        Dialect::DuckDb => "varchar",
     }
 }
 
@@ -103,13 +111,14 @@ fn text_type(dialect: Dialect) -> &'static str {
 /// beside it through the warehouse's bulk path, are cast into a typed table, and that is
 /// swapped in: the previous table stays intact and queryable until the new one is complete.
 /// `column_types` maps column names to warehouse types that override inferred ones;
-/// `existing` is what `relation` is now (from the executor's catalog). Returns the number of
-/// rows loaded.
+/// `existing` is what `relation` is now (from the executor's catalog); `storage` how the table
+/// is stored (ClickHouse). Returns the number of rows loaded.
 pub fn load_seed(
     session: &mut dyn Session,
     relation: &Relation,
     seed: &Seed,
     column_types: &[(String, String)],
+    storage: &Storage,
     existing: Option<RelationKind>,
 ) -> Result<usize> {
     let dialect = relation.dialect;
@@ -120,29 +129,61 @@ pub fn load_seed(
         .map(|c| format!("{} {}", dialect.quote(c), text_type(dialect)))
         .collect();
     session.execute(&format!("drop table if exists {raw}"))?;
-    session.execute(&format!("create table {raw} ({})", text_columns.join(", ")))?;
+    session.execute(&create_table_with(&raw, &text_columns, &Storage::default()))?;
     let loaded = (|| {
         session
             .insert_text_rows(&raw, &seed.columns, &seed.rows)
             .map_err(|e| WarehouseError::new(format!("cannot load the seed's rows: {e}")))?;
-        let casts: Vec<String> = seed
+        let types: Vec<&str> = seed
             .columns
             .iter()
             .zip(&seed.types)
             .map(|(name, inferred)| {
-                let quoted = dialect.quote(name);
-                let sql_type = column_types
+                column_types
                     .iter()
                     .find(|(column, _)| column == name)
-                    .map_or(inferred.sql_type(dialect), |(_, t)| t.as_str());
+                    .map_or(inferred.sql_type(dialect), |(_, t)| t.as_str())
+            })
+            .collect();
+        if dialect == Dialect::ClickHouse {
+            check_casts(session, &raw, &seed.columns, &types)?;
+        }
+        let casts: Vec<String> = seed
+            .columns
+            .iter()
+            .zip(&types)
+            .map(|(name, sql_type)| {
+                let quoted = dialect.quote(name);
                 format!("cast({quoted} as {sql_type}) as {quoted}")
             })
             .collect();
         let select = format!("select {} from {raw}", casts.join(", "));
-        build_table(session, relation, &select, existing)
+        build_table(session, relation, &select, storage, existing)
     })();
     let _ = session.execute(&format!("drop table if exists {raw}"));
     loaded.map(|_| seed.rows.len())
+}
+
+/// Fails on the first value that its column's type cannot hold. ClickHouse's cast to a
+/// `Nullable` type turns such a value into NULL instead of failing, which would lose it.
+fn check_casts(
+    session: &mut dyn Session,
+    raw: &Relation,
+    columns: &[String],
+    types: &[&str],
+) -> Result<()> {
+    for (name, sql_type) in columns.iter().zip(types) {
+        let quoted = raw.dialect.quote(name);
+        let lost = session.query(&format!(
+            "select {quoted} from {raw} where {quoted} is not null and cast({quoted} as {sql_type}) is null limit 1"
+        ))?;
+        if let Some(value) = lost.rows.first().and_then(|row| row[0].as_deref()) {
+            return Err(WarehouseError::new(format!(
+                "column '{name}' is {sql_type}, but '{value}' is not a {sql_type} value"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A seed file that cannot be loaded, with the 1-based line at fault.

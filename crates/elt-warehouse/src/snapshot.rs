@@ -1,10 +1,16 @@
 //! Snapshots: type-2 slowly changing dimensions, as dbt builds them. Each row version carries
 //! `dbt_scd_id`, `dbt_updated_at`, `dbt_valid_from` and `dbt_valid_to` (null while current).
+//!
+//! New versions are staged first. DuckDB and PostgreSQL then close the versions they replace
+//! and insert them in one transaction; ClickHouse, which has neither transactions nor
+//! `update ... from`, builds the snapshot's next state beside it and swaps it in.
 
-use elt_core::adapter::Relation;
+use elt_core::adapter::{Dialect, Relation};
 
-use crate::materialize::{Built, add_column, beside, body, count_rows, in_transaction};
-use crate::{Result, Session, WarehouseError};
+use crate::materialize::{
+    Built, Storage, add_column, beside, body, count_rows, create_table_as, in_transaction, swap_in,
+};
+use crate::{ColumnInfo, RelationKind, Result, Session, WarehouseError};
 
 /// How changes are detected.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +38,28 @@ const META_COLUMNS: [&str; 4] = [
 ];
 
 /// The time a snapshot run is taken at, as a timestamp without time zone.
-const NOW: &str = "cast(now() as timestamp)";
+fn now(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::ClickHouse => "cast(now64(6) as Nullable(DateTime64(6)))",
+        _ => "cast(now() as timestamp)",
+    }
+}
+
+/// A timestamp that is null (a current version's `dbt_valid_to`).
+fn null_timestamp(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::ClickHouse => "cast(null as Nullable(DateTime64(6)))",
+        _ => "cast(null as timestamp)",
+    }
+}
+
+/// The MD5 of a text, as 32 hex digits.
+fn md5(dialect: Dialect, text: &str) -> String {
+    match dialect {
+        Dialect::ClickHouse => format!("lower(hex(MD5({text})))"),
+        _ => format!("md5({text})"),
+    }
+}
 
 /// Takes a snapshot of `sql` into `relation`: creates it on the first run, then records new
 /// and changed records as new versions and closes the versions they replace.
@@ -41,16 +68,19 @@ pub fn snapshot(
     relation: &Relation,
     sql: &str,
     config: &SnapshotConfig,
+    storage: &Storage,
 ) -> Result<Built> {
     if config.unique_key.is_empty() {
         return Err(WarehouseError::new(
             "a snapshot needs a unique_key config naming the column(s) that identify a record",
         ));
     }
+    let dialect = relation.dialect;
     if session.relation_kind(relation)?.is_none() {
-        let created = session.execute_counting(&format!(
-            "create table {relation} as (\n{}\n)",
-            versions_sql(sql, config)
+        let created = session.execute_counting(&create_table_as(
+            relation,
+            &versions_sql(dialect, sql, config),
+            storage,
         ))?;
         return Ok(Built {
             code: "CREATE TABLE",
@@ -62,13 +92,30 @@ pub fn snapshot(
     let changed = changed_condition(session, relation, config)?;
     let keys = keys_match(&config.unique_key, "snapshotted_data", "source_data");
     let new_versions = format!(
-        "create table {staged} as (\nselect source_data.* from (\n{versions}\n) as source_data\nleft join (select * from {relation} where dbt_valid_to is null) as snapshotted_data on {keys}\nwhere snapshotted_data.dbt_scd_id is null or ({changed})\n)",
-        versions = versions_sql(sql, config),
+        "select source_data.* from (\n{versions}\n) as source_data\nleft join (select * from {relation} where dbt_valid_to is null) as snapshotted_data on {keys}\nwhere snapshotted_data.dbt_scd_id is null or ({changed})",
+        versions = versions_sql(dialect, sql, config),
     );
-    session.execute(&new_versions)?;
+    session.execute(&create_table_as(
+        &staged,
+        &new_versions,
+        &Storage::default(),
+    ))?;
     let result = (|| {
         let staged_columns = session.columns(&staged)?;
         let snapshotted = session.columns(relation)?;
+        if dialect == Dialect::ClickHouse {
+            let rows = count_rows(session, &staged)?;
+            rebuild(
+                session,
+                relation,
+                &staged,
+                sql,
+                config,
+                storage,
+                &staged_columns,
+            )?;
+            return Ok(rows);
+        }
         let list = staged_columns
             .iter()
             .map(|c| relation.dialect.quote(&c.name))
@@ -91,7 +138,8 @@ pub fn snapshot(
         if config.invalidate_hard_deletes {
             let source_keys = keys_match(&config.unique_key, "dbt_target", "source_data");
             statements.push(format!(
-                "update {relation} as dbt_target set dbt_valid_to = {NOW} where dbt_target.dbt_valid_to is null and not exists (select 1 from (\n{}\n) as source_data where {source_keys})",
+                "update {relation} as dbt_target set dbt_valid_to = {} where dbt_target.dbt_valid_to is null and not exists (select 1 from (\n{}\n) as source_data where {source_keys})",
+                now(dialect),
                 body(sql)
             ));
         }
@@ -109,11 +157,86 @@ pub fn snapshot(
     })
 }
 
+/// ClickHouse's snapshot update: the next state of the snapshot (every version, with the
+/// replaced and deleted ones closed, plus the staged new versions) is built beside it and
+/// swapped in with `EXCHANGE TABLES`.
+fn rebuild(
+    session: &mut dyn Session,
+    relation: &Relation,
+    staged: &Relation,
+    sql: &str,
+    config: &SnapshotConfig,
+    storage: &Storage,
+    staged_columns: &[ColumnInfo],
+) -> Result<()> {
+    let dialect = relation.dialect;
+    // Columns new in the source are added first, as dbt does; earlier versions have them
+    // empty.
+    let snapshotted = session.columns(relation)?;
+    for column in staged_columns {
+        if !snapshotted.iter().any(|s| s.name == column.name) {
+            session.execute(&add_column(relation, column))?;
+        }
+    }
+    let columns = session.columns(relation)?;
+    // A current version is closed when a new version of its record was staged (the join
+    // found one), or when its record left the source (hard deletes).
+    let mut closed = "if(dbt_target.dbt_valid_to is null and dbt_source.dbt_scd_id is not null, \
+         dbt_source.dbt_valid_from, dbt_target.dbt_valid_to)"
+        .to_string();
+    if config.invalidate_hard_deletes {
+        let keys = config.unique_key.join(", ");
+        let target_keys = config
+            .unique_key
+            .iter()
+            .map(|k| format!("dbt_target.{k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        closed = format!(
+            "if(dbt_target.dbt_valid_to is null and ({target_keys}) not in (select {keys} from (\n{}\n)), {}, {closed})",
+            body(sql),
+            now(dialect)
+        );
+    }
+    let old_versions = columns
+        .iter()
+        .map(|c| {
+            let name = dialect.quote(&c.name);
+            if c.name == "dbt_valid_to" {
+                format!("{closed} as {name}")
+            } else {
+                format!("dbt_target.{name} as {name}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let new_versions = columns
+        .iter()
+        .map(|c| {
+            let name = dialect.quote(&c.name);
+            if staged_columns.iter().any(|s| s.name == c.name) {
+                name
+            } else {
+                format!("null as {name}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let source_keys = keys_match(&config.unique_key, "dbt_target", "dbt_source");
+    let next = format!(
+        "select {old_versions}\nfrom {relation} as dbt_target\nleft join (select * from {staged}) as dbt_source on {source_keys}\nunion all\nselect {new_versions} from {staged}"
+    );
+    let rebuilt = beside(relation, "__dbt_next");
+    session.execute(&format!("drop table if exists {rebuilt}"))?;
+    session.execute(&create_table_as(&rebuilt, &next, storage))?;
+    swap_in(session, relation, &rebuilt, Some(RelationKind::Table))
+}
+
 /// The source rows with their version columns.
-fn versions_sql(sql: &str, config: &SnapshotConfig) -> String {
+fn versions_sql(dialect: Dialect, sql: &str, config: &SnapshotConfig) -> String {
     let updated_at = match &config.strategy {
         ChangeDetection::Timestamp { updated_at } => format!("snapshot_query.{updated_at}"),
-        ChangeDetection::Check { .. } => NOW.to_string(),
+        ChangeDetection::Check { .. } => now(dialect).to_string(),
     };
     let key = config
         .unique_key
@@ -121,8 +244,13 @@ fn versions_sql(sql: &str, config: &SnapshotConfig) -> String {
         .map(|k| format!("coalesce(cast(snapshot_query.{k} as varchar), '')"))
         .collect::<Vec<_>>()
         .join(" || '|' || ");
+    let scd_id = md5(
+        dialect,
+        &format!("{key} || '|' || coalesce(cast({updated_at} as varchar), '')"),
+    );
     format!(
-        "select snapshot_query.*,\n  md5({key} || '|' || coalesce(cast({updated_at} as varchar), '')) as dbt_scd_id,\n  {updated_at} as dbt_updated_at,\n  {updated_at} as dbt_valid_from,\n  cast(null as timestamp) as dbt_valid_to\nfrom (\n{}\n) as snapshot_query",
+        "select snapshot_query.*,\n  {scd_id} as dbt_scd_id,\n  {updated_at} as dbt_updated_at,\n  {updated_at} as dbt_valid_from,\n  {} as dbt_valid_to\nfrom (\n{}\n) as snapshot_query",
+        null_timestamp(dialect),
         body(sql)
     )
 }

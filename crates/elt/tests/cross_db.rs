@@ -26,7 +26,7 @@ const AGGREGATES: &str = r#"{{ config(materialized='table') }}
 select
     {{ elt.listagg('letter', "', '", 'order by letter') }} as letters,
     {{ elt.any_value('same') }} as any_same
-from (values ('c', 1), ('a', 1), ('b', 1)) as t(letter, same)
+from (select 'c' as letter, 1 as same union all select 'a', 1 union all select 'b', 1) as t
 "#;
 
 fn cross_database_macros_agree(wh: Wh) {

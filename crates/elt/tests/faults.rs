@@ -241,3 +241,190 @@ fn postgres_stopped_mid_build_then_retry_completes() {
         ["0"]
     );
 }
+
+/// The ClickHouse engine of the test's own (the shared one must stay up for the other tests):
+/// `scripts/clickhouse_front.py` over a temporary data folder, on a free port, with the Python
+/// that `scripts/services.sh start clickhouse` installed chdb into.
+struct PrivateClickHouse {
+    data: tempfile::TempDir,
+    port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl PrivateClickHouse {
+    fn python() -> PathBuf {
+        let state = std::env::var("ELT_SERVICES_DIR")
+            .unwrap_or_else(|_| "/var/cache/elt/services".to_string());
+        Path::new(&state).join("venv/bin/python")
+    }
+
+    fn create() -> Result<Self, String> {
+        if !Self::python().exists() {
+            return Err("chdb is not installed (run scripts/services.sh start clickhouse)".into());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut server = PrivateClickHouse {
+            data: tempfile::tempdir().map_err(|e| e.to_string())?,
+            port,
+            process: None,
+        };
+        server.start()?;
+        Ok(server)
+    }
+
+    fn start(&mut self) -> Result<(), String> {
+        let front = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/clickhouse_front.py");
+        let child = Command::new(Self::python())
+            .arg(front)
+            .args(["--port", &self.port.to_string(), "--data"])
+            .arg(self.data.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        self.process = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.query("select 1").is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err("the private ClickHouse engine did not start within 60 s".into())
+    }
+
+    /// Kills the engine's process: requests in flight are cut, as in a crash.
+    fn crash(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            child.kill().expect("SIGKILL the engine");
+            child.wait().expect("reap the engine");
+        }
+    }
+
+    fn query(&self, sql: &str) -> Result<Vec<String>, String> {
+        let output = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                "--max-time",
+                "30",
+                "--data-binary",
+                sql,
+            ])
+            .arg(format!("http://127.0.0.1:{}/", self.port))
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            return Err(text);
+        }
+        Ok(text.lines().map(str::to_string).collect())
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.crash();
+    }
+}
+
+#[test]
+fn clickhouse_stopped_mid_build_then_retry_completes() {
+    let server = match PrivateClickHouse::create() {
+        Ok(server) => server,
+        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("cannot start a private ClickHouse engine under CI: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+    let mut server = server;
+    // A chain of tables, each taking a moment, so that the crash comes in the middle.
+    let models: Vec<(String, String)> = (0..6)
+        .map(|i| {
+            let from = if i == 0 {
+                "(select number as id from numbers(1000))".to_string()
+            } else {
+                format!("{{{{ ref('step_{}') }}}}", i - 1)
+            };
+            (
+                format!("models/step_{i}.sql"),
+                format!(
+                    "{{{{ config(materialized='table', order_by='id', pre_hook='select sleep(0.4)') }}}}\nselect {{{{ var('version', 1) }}}} as version, id from {from}"
+                ),
+            )
+        })
+        .collect();
+    let mut files: Vec<(&str, &str)> = models
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let profile = format!(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: clickhouse\n      host: 127.0.0.1\n      port: {}\n      schema: shop\n      threads: 2\n",
+        server.port
+    );
+    files.push(("profiles.yml", &profile));
+    let dir = project(&files);
+    ok(dir.path(), &["run"]);
+
+    let child = Command::new(env!("CARGO_BIN_EXE_elt"))
+        .args(["build", "--vars", "{version: 2}"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start elt");
+    // Let two models finish, then cut the engine off under the third.
+    std::thread::sleep(Duration::from_millis(1100));
+    server.crash();
+    let output = child.wait_with_output().expect("elt ends");
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let errors = stderr(&output);
+    assert!(
+        errors.starts_with("error: ") && errors.contains("lost the ClickHouse connection"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains("panicked") && !errors.contains("WARN"),
+        "{errors}"
+    );
+
+    server.start().expect("restart the engine");
+    let versions = |i: usize| {
+        server
+            .query(&format!(
+                "select concat(toString(version), ':', toString(count())) from shop.step_{i} group by version"
+            ))
+            .expect("query the engine")
+    };
+    // Every table is whole, in one version: the old or the new.
+    let mut new = 0;
+    for i in 0..6 {
+        let found = versions(i);
+        assert!(
+            found == ["1:1000"] || found == ["2:1000"],
+            "step_{i}: {found:?}"
+        );
+        new += usize::from(found == ["2:1000"]);
+    }
+    assert!(new < 6, "the crash came after the build");
+    assert_eq!(status_of(dir.path(), "model.shop.step_5"), "skipped");
+
+    let printed = ok(dir.path(), &["retry"]);
+    assert!(printed.contains("ERROR=0"), "{printed}");
+    for i in 0..6 {
+        assert_eq!(versions(i), ["2:1000"]);
+    }
+    assert_eq!(
+        server
+            .query("select count() from system.tables where database = 'shop' and name like '%dbt_tmp%'")
+            .expect("query the engine"),
+        ["0"]
+    );
+}

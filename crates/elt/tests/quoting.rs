@@ -35,15 +35,15 @@ fn quotes_semicolons_and_unicode_survive_intact(wh: Wh) {
         ["2", "back\\slash", "tab\there", "two\nlines"],
     ];
     assert_eq!(
-        dir.query("select * from main.\"o'brien; ü\" order by id"),
+        dir.query("select * from \"o'brien; ü\" order by id"),
         expected
     );
     assert_eq!(
-        dir.query("select * from main.\"odd'seed;ß\" order by id"),
+        dir.query("select * from \"odd'seed;ß\" order by id"),
         expected
     );
     assert_eq!(
-        dir.query("select name from main.\"a view; \"\"quoted\"\"\" order by id"),
+        dir.query("select name from \"a view; \"\"quoted\"\"\" order by id"),
         [["O'Brien; drop table x; --"], ["back\\slash"]]
     );
     assert_eq!(

@@ -1,7 +1,8 @@
-//! `elt run` on real DuckDB files: every materialization and incremental strategy, schema
+//! `elt run` on real warehouses: every materialization and incremental strategy, schema
 //! changes, hooks, custom schemas, warehouse errors and atomic rebuilds.
-
-//! The tests that take a `Wh` run on DuckDB and on PostgreSQL (see `on_every_warehouse!`).
+//!
+//! The tests that take a `Wh` run on DuckDB, PostgreSQL and ClickHouse (see
+//! `on_every_warehouse!`).
 
 mod support;
 
@@ -21,7 +22,7 @@ fn views_tables_and_ephemeral_models(wh: Wh) {
     let dir = wh.project(&[
         (
             "models/base.sql",
-            "{{ config(materialized='ephemeral') }}\nselect * from (values (1, 'a'), (2, 'b'), (3, 'c')) as t(id, name)",
+            "{{ config(materialized='ephemeral') }}\nselect 1 as id, 'a' as name union all select 2, 'b' union all select 3, 'c'",
         ),
         (
             "models/letters.sql",
@@ -34,11 +35,14 @@ fn views_tables_and_ephemeral_models(wh: Wh) {
     ]);
     let printed = ok(dir.path(), &["run"]);
     assert!(
-        printed.contains("OK created sql view model main.letters"),
+        printed.contains(&format!("OK created sql view model {}", dir.rel("letters"))),
         "{printed}"
     );
     assert!(
-        printed.contains("OK created sql table model main.letter_count"),
+        printed.contains(&format!(
+            "OK created sql table model {}",
+            dir.rel("letter_count")
+        )),
         "{printed}"
     );
     assert!(
@@ -82,6 +86,22 @@ fn incremental_model(config: &str) -> String {
 }
 
 fn incremental_strategies_over_batches(wh: Wh) {
+    // ClickHouse has no merge: its replacing strategies are delete+insert and
+    // insert_overwrite (by partition), which keeps batch 1 and replaces batch 2. Seed columns
+    // are nullable there: keys on them need the table setting allow_nullable_key.
+    let (merged, merged_composite) = if wh == Wh::ClickHouse {
+        (
+            incremental_model("unique_key=['id'], incremental_strategy='delete+insert'"),
+            incremental_model(
+                "incremental_strategy='insert_overwrite', partition_by='batch', order_by=['id', 'value'], settings={'allow_nullable_key': 1}",
+            ),
+        )
+    } else {
+        (
+            incremental_model("unique_key='id', incremental_strategy='merge'"),
+            incremental_model("unique_key=['id', 'batch'], incremental_strategy='merge'"),
+        )
+    };
     let models = [
         (
             "models/appended.sql",
@@ -91,14 +111,8 @@ fn incremental_strategies_over_batches(wh: Wh) {
             "models/deleted_inserted.sql",
             incremental_model("unique_key='id', incremental_strategy='delete+insert'"),
         ),
-        (
-            "models/merged.sql",
-            incremental_model("unique_key='id', incremental_strategy='merge'"),
-        ),
-        (
-            "models/merged_composite.sql",
-            incremental_model("unique_key=['id', 'batch'], incremental_strategy='merge'"),
-        ),
+        ("models/merged.sql", merged),
+        ("models/merged_composite.sql", merged_composite),
     ];
     let mut files: Vec<(&str, &str)> = models.iter().map(|(p, m)| (*p, m.as_str())).collect();
     files.push(("seeds/events.csv", EVENTS_BATCH_1));
@@ -122,7 +136,10 @@ fn incremental_strategies_over_batches(wh: Wh) {
     ok(dir.path(), &["seed"]);
     let printed = ok(dir.path(), &["run"]);
     assert!(
-        printed.contains("OK created sql incremental model main.merged"),
+        printed.contains(&format!(
+            "OK created sql incremental model {}",
+            dir.rel("merged")
+        )),
         "{printed}"
     );
     assert!(printed.contains("[INSERT 2 in"), "{printed}");
@@ -162,6 +179,9 @@ fn incremental_strategies_over_batches(wh: Wh) {
 }
 
 fn merge_columns_and_incremental_predicates(wh: Wh) {
+    if wh == Wh::ClickHouse {
+        return incremental_predicates_and_no_merge_on_clickhouse();
+    }
     let models = [
         (
             "models/merged_value_only.sql",
@@ -232,6 +252,48 @@ fn merge_columns_and_incremental_predicates(wh: Wh) {
     );
 }
 
+/// ClickHouse's delete+insert takes incremental_predicates over the target's columns (as
+/// `DBT_INTERNAL_DEST.x` or `x`); merge is refused with what to use instead.
+fn incremental_predicates_and_no_merge_on_clickhouse() {
+    let wh = Wh::ClickHouse;
+    let dir = wh.project(&[
+        (
+            "models/deleted_when_recent.sql",
+            &incremental_model(
+                "unique_key='id', incremental_strategy='delete+insert', incremental_predicates=['DBT_INTERNAL_DEST.batch > 5']",
+            ),
+        ),
+        ("seeds/events.csv", EVENTS_BATCH_1),
+    ]);
+    ok(dir.path(), &["seed"]);
+    ok(dir.path(), &["run"]);
+    write(dir.path(), "seeds/events.csv", EVENTS_BATCH_2);
+    ok(dir.path(), &["seed"]);
+    ok(dir.path(), &["run"]);
+    assert_eq!(
+        dir.query("select id, value, batch from deleted_when_recent order by 1, 2, 3"),
+        [
+            ["1", "a", "1"],
+            ["2", "B", "2"],
+            ["2", "b", "1"],
+            ["3", "c", "2"]
+        ],
+        "the predicate keeps old rows from being deleted"
+    );
+    write(
+        dir.path(),
+        "models/deleted_when_recent.sql",
+        &incremental_model("unique_key='id', incremental_strategy='merge'"),
+    );
+    let output = elt(dir.path(), &["run"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("ClickHouse has no merge: use incremental_strategy delete+insert"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 fn schema_change_project(wh: Wh, policy: &str) -> support::WhProject {
     let model = format!(
         "{{{{ config(materialized='incremental', on_schema_change='{policy}') }}}}\nselect {{{{ var('batch', 1) }}}} as batch, 'v' as kept\n{{% if var('batch', 1) == 1 %}}, 'old' as dropped{{% else %}}, 'new' as added{{% endif %}}\n"
@@ -244,6 +306,9 @@ fn schema_change_project(wh: Wh, policy: &str) -> support::WhProject {
 fn on_schema_change_policies(wh: Wh) {
     let columns = |dir: &support::WhProject| dir.columns("changing");
     let rows = |dir: &support::WhProject, sql: &str| dir.query(sql);
+    // What rows that lack a column hold: NULL, or on ClickHouse (whose columns are not
+    // nullable unless declared so) the type's default.
+    let missing = if wh == Wh::ClickHouse { "" } else { "NULL" };
 
     let ignore = schema_change_project(wh, "ignore");
     ok(ignore.path(), &["run", "--vars", "{batch: 2}"]);
@@ -253,7 +318,7 @@ fn on_schema_change_policies(wh: Wh) {
             &ignore,
             "select batch, dropped from changing order by batch"
         ),
-        [["1", "old"], ["2", "NULL"]]
+        [["1", "old"], ["2", missing]]
     );
 
     let append = schema_change_project(wh, "append_new_columns");
@@ -264,7 +329,7 @@ fn on_schema_change_policies(wh: Wh) {
             &append,
             "select batch, dropped, added from changing order by batch"
         ),
-        [["1", "old", "NULL"], ["2", "NULL", "new"]]
+        [["1", "old", missing], ["2", missing, "new"]]
     );
 
     let sync = schema_change_project(wh, "sync_all_columns");
@@ -272,7 +337,7 @@ fn on_schema_change_policies(wh: Wh) {
     assert_eq!(columns(&sync), ["batch", "kept", "added"]);
     assert_eq!(
         rows(&sync, "select batch, added from changing order by batch"),
-        [["1", "NULL"], ["2", "new"]]
+        [["1", missing], ["2", "new"]]
     );
 
     let fail = schema_change_project(wh, "fail");
@@ -290,20 +355,34 @@ fn on_schema_change_policies(wh: Wh) {
 }
 
 fn hooks_and_custom_schemas(wh: Wh) {
-    let dir = wh.project(&[
-        (
-            "elt_project.yml",
-            "name: shop\nprofile: shop\non-run-start:\n  - create schema if not exists main\n  - create table if not exists main.audit (event varchar)\n  - insert into main.audit values ('run started')\non-run-end:\n  - insert into main.audit values ('run ended')\nmodels:\n  shop:\n    marts:\n      +schema: marts\n      +materialized: table\n",
+    // An audit table that keeps rows in insertion order (ClickHouse's Log engine).
+    let (create_schema, audit_table) = match wh {
+        Wh::ClickHouse => (
+            "create database if not exists {{ target.schema }}",
+            "create table if not exists {{ target.schema }}.audit (event String) engine = Log",
         ),
+        _ => (
+            "create schema if not exists {{ target.schema }}",
+            "create table if not exists {{ target.schema }}.audit (event varchar)",
+        ),
+    };
+    let project = format!(
+        "name: shop\nprofile: shop\non-run-start:\n  - {create_schema}\n  - {audit_table}\n  - insert into {{{{ target.schema }}}}.audit values ('run started')\non-run-end:\n  - insert into {{{{ target.schema }}}}.audit values ('run ended')\nmodels:\n  shop:\n    marts:\n      +schema: marts\n      +materialized: table\n"
+    );
+    let dir = wh.project(&[
+        ("elt_project.yml", &project),
         (
             "models/marts/totals.sql",
-            "{{ config(pre_hook=\"insert into main.audit values ('before ' || '{{ this.identifier }}')\", post_hook=[\"insert into main.audit select 'after, ' || count(*) || ' rows' from {{ this }}\"]) }}\nselect 42 as total",
+            "{{ config(pre_hook=\"insert into {{ target.schema }}.audit values ('before ' || '{{ this.identifier }}')\", post_hook=[\"insert into {{ target.schema }}.audit select 'after, ' || count(*) || ' rows' from {{ this }}\"]) }}\nselect 42 as total",
         ),
     ]);
     ok(dir.path(), &["run"]);
-    assert_eq!(dir.query("select total from main_marts.totals"), [["42"]]);
     assert_eq!(
-        dir.query("select event from main.audit"),
+        dir.query(&format!("select total from {}_marts.totals", dir.schema())),
+        [["42"]]
+    );
+    assert_eq!(
+        dir.query("select event from audit"),
         [
             ["run started"],
             ["before totals"],
@@ -329,11 +408,11 @@ fn warehouse_errors_name_the_model_file_and_line(wh: Wh) {
     assert_eq!(output.status.code(), Some(1));
     let printed = stdout(&output);
     assert!(
-        printed.contains("ERROR creating sql view model main.bad"),
+        printed.contains(&format!("ERROR creating sql view model {}", dir.rel("bad"))),
         "{printed}"
     );
     assert!(
-        printed.contains("SKIP sql view model main.after_bad"),
+        printed.contains(&format!("SKIP sql view model {}", dir.rel("after_bad"))),
         "{printed}"
     );
     assert!(
@@ -344,6 +423,7 @@ fn warehouse_errors_name_the_model_file_and_line(wh: Wh) {
     let message = match wh {
         Wh::DuckDb => "Binder Error: Referenced column \"nope_column\" not found",
         Wh::Postgres => "ERROR: column \"nope_column\" does not exist",
+        Wh::ClickHouse => "Code: 47. DB::Exception: Unknown expression identifier `nope_column`",
     };
     assert!(
         errors.starts_with(&format!(
@@ -475,6 +555,6 @@ fn unknown_incremental_configs_are_clear_errors() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        "error: model 'events': unknown incremental_strategy 'upsert'\n  --> models/events.sql:3\n  |\n3 |     incremental_strategy='upsert'\n  = help: use one of: append, delete+insert, merge\n"
+        "error: model 'events': unknown incremental_strategy 'upsert'\n  --> models/events.sql:3\n  |\n3 |     incremental_strategy='upsert'\n  = help: use one of: append, delete+insert, merge, insert_overwrite\n"
     );
 }

@@ -1,4 +1,4 @@
-//! `elt seed` on DuckDB and PostgreSQL: types inferred like dbt's, overrides, quoting and
+//! `elt seed` on DuckDB, PostgreSQL and ClickHouse: types inferred like dbt's, overrides, quoting and
 //! UTF-8, and a failed load that leaves the previous table intact.
 
 mod support;
@@ -18,7 +18,8 @@ fn jaffle_shop(wh: Wh) -> support::WhProject {
 /// A column's type as the warehouse's information_schema spells it.
 fn column_type(dir: &support::WhProject, table: &str, column: &str) -> String {
     dir.query(&format!(
-        "select data_type from information_schema.columns where table_schema = 'main' and table_name = '{table}' and column_name = '{column}'"
+        "select data_type from information_schema.columns where table_schema = '{}' and table_name = '{table}' and column_name = '{column}'",
+        dir.schema()
     ))[0][0]
         .clone()
 }
@@ -29,16 +30,16 @@ fn seeds_load_with_dbt_types(wh: Wh) {
     assert!(output.status.success(), "{}", stderr(&output));
     let printed = stdout(&output);
     assert!(
-        printed.contains(" of 3 OK loaded seed file main.raw_customers "),
+        printed.contains(&format!(
+            " of 3 OK loaded seed file {} ",
+            dir.rel("raw_customers")
+        )),
         "{printed}"
     );
     assert!(printed.contains("[INSERT 10 in "), "{printed}");
     assert!(printed.contains("PASS=3 WARN=0 ERROR=0"), "{printed}");
-    assert_eq!(dir.query("select count(*) from main.raw_orders"), [["10"]]);
-    assert_eq!(
-        dir.query("select count(*) from main.raw_payments"),
-        [["11"]]
-    );
+    assert_eq!(dir.query("select count(*) from raw_orders"), [["10"]]);
+    assert_eq!(dir.query("select count(*) from raw_payments"), [["11"]]);
     let types: Vec<String> = ["id", "user_id", "order_date", "status"]
         .iter()
         .map(|c| column_type(&dir, "raw_orders", c))
@@ -46,10 +47,16 @@ fn seeds_load_with_dbt_types(wh: Wh) {
     let expected = match wh {
         Wh::DuckDb => ["INTEGER", "INTEGER", "DATE", "VARCHAR"],
         Wh::Postgres => ["integer", "integer", "date", "text"],
+        Wh::ClickHouse => [
+            "Nullable(Int64)",
+            "Nullable(Int64)",
+            "Nullable(Date32)",
+            "Nullable(String)",
+        ],
     };
     assert_eq!(types, expected);
     assert_eq!(
-        dir.query("select cast(order_date as varchar), status from main.raw_orders where id = 8"),
+        dir.query("select cast(order_date as varchar), status from raw_orders where id = 8"),
         [["2018-01-11", "return_pending"]]
     );
 }
@@ -69,12 +76,14 @@ fn column_types_override_and_quoted_unicode_values(wh: Wh) {
     let output = elt(dir.path(), &["seed", "-s", "raw_customers"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
-        dir.query("select id, first_name, last_name from main.raw_customers order by id"),
+        dir.query("select id, first_name, last_name from raw_customers order by id"),
         [["1", "Zoë, \"Z\"", "Ünal"], ["2", "O'Brien", "NULL"]]
     );
     let varchar = match wh {
         Wh::DuckDb => "VARCHAR",
         Wh::Postgres => "character varying",
+        // ClickHouse keeps the column nullable, as NULL cells need.
+        Wh::ClickHouse => "Nullable(String)",
     };
     assert_eq!(column_type(&dir, "raw_customers", "id"), varchar);
 }
@@ -94,7 +103,7 @@ fn a_broken_seed_fails_clearly_and_keeps_the_previous_table(wh: Wh) {
         "error: seed 'raw_orders' cannot be read: this row has 2 fields, the header has 4\n --> seeds/raw_orders.csv:3\n = help: fix the CSV: a header row, then rows with as many fields\n"
     );
     assert_eq!(
-        dir.query("select count(*) from main.raw_orders"),
+        dir.query("select count(*) from raw_orders"),
         [["10"]],
         "the previous version is intact"
     );
@@ -117,7 +126,12 @@ fn a_broken_seed_fails_clearly_and_keeps_the_previous_table(wh: Wh) {
         "{}",
         stderr(&output)
     );
-    assert_eq!(dir.query("select count(*) from main.raw_orders"), [["10"]]);
+    assert!(
+        stderr(&output).contains("'returned'") || stderr(&output).contains("\"returned\""),
+        "the error names the value: {}",
+        stderr(&output)
+    );
+    assert_eq!(dir.query("select count(*) from raw_orders"), [["10"]]);
     assert_eq!(
         dir.relations("main").len(),
         3,

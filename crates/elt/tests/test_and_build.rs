@@ -1,5 +1,5 @@
 //! `elt test`, `elt build`, `elt snapshot`, `elt retry` and `elt show`. The tests that take a
-//! `Wh` run on DuckDB and on PostgreSQL.
+//! `Wh` run on DuckDB, PostgreSQL and ClickHouse.
 
 mod support;
 
@@ -14,8 +14,8 @@ on_every_warehouse!(
     jaffle_shop_builds_like_dbt,
 );
 
-const CUSTOMERS: &str = "{{ config(materialized='table') }}\nselect * from (values (1, 'ann', 'gold'), (2, 'bob', 'silver'), (3, 'cy', 'gold')) as t(id, name, tier)";
-const ORDERS: &str = "{{ config(materialized='table') }}\nselect * from (values (10, 1, 5), (11, 2, 7), (12, 9, 0), (13, 3, null)) as t(id, customer_id, amount)";
+const CUSTOMERS: &str = "{{ config(materialized='table') }}\nselect 1 as id, 'ann' as name, 'gold' as tier\nunion all select 2, 'bob', 'silver'\nunion all select 3, 'cy', 'gold'";
+const ORDERS: &str = "{{ config(materialized='table') }}\nselect 10 as id, 1 as customer_id, 5 as amount\nunion all select 11, 2, 7\nunion all select 12, 9, 0\nunion all select 13, 3, null";
 
 fn tested_project(wh: Wh, properties: &str) -> support::WhProject {
     wh.project(&[
@@ -108,9 +108,10 @@ fn test_configs_thresholds_limit_and_stored_failures(wh: Wh) {
     );
     assert_eq!(status("test.shop.accepted_values_orders_amount"), "fail");
     assert_eq!(
-        dir.query(
-            "select value_field, n_records from main_dbt_test__audit.\"accepted_values_orders_amount__False__5__7\" order by 1"
-        ),
+        dir.query(&format!(
+            "select value_field, n_records from {}_dbt_test__audit.\"accepted_values_orders_amount__False__5__7\" order by 1",
+            dir.schema()
+        )),
         [["0", "1"]],
         "failing rows are stored; amount 0 is not accepted (null is skipped by accepted_values)"
     );
@@ -157,7 +158,7 @@ fn build_runs_in_graph_order_and_skips_downstream_of_failures(wh: Wh) {
     );
     let printed = stdout(&output);
     assert!(
-        printed.contains("SKIP sql view model main.report"),
+        printed.contains(&format!("SKIP sql view model {}", dir.rel("report"))),
         "{printed}"
     );
 
@@ -179,7 +180,7 @@ fn build_runs_in_graph_order_and_skips_downstream_of_failures(wh: Wh) {
 }
 
 fn snapshots_record_history_with_both_strategies(wh: Wh) {
-    let snapshots = "{% snapshot customers_ts %}\n{{ config(target_schema='snapshots', unique_key='id', strategy='timestamp', updated_at='updated_at', invalidate_hard_deletes=true) }}\nselect * from {{ ref('customers_now') }}\n{% endsnapshot %}\n\n{% snapshot customers_check %}\n{{ config(target_schema='snapshots', unique_key='id', strategy='check', check_cols=['tier']) }}\nselect id, tier from {{ ref('customers_now') }}\n{% endsnapshot %}\n";
+    let snapshots = "{% snapshot customers_ts %}\n{{ config(target_schema=target.schema ~ '_snapshots', unique_key='id', strategy='timestamp', updated_at='updated_at', invalidate_hard_deletes=true) }}\nselect * from {{ ref('customers_now') }}\n{% endsnapshot %}\n\n{% snapshot customers_check %}\n{{ config(target_schema=target.schema ~ '_snapshots', unique_key='id', strategy='check', check_cols=['tier']) }}\nselect id, tier from {{ ref('customers_now') }}\n{% endsnapshot %}\n";
     let dir = wh.project(&[
         (
             "seeds/customers_now.csv",
@@ -189,12 +190,21 @@ fn snapshots_record_history_with_both_strategies(wh: Wh) {
     ]);
     ok(dir.path(), &["seed"]);
     ok(dir.path(), &["snapshot"]);
+    let snapshots = format!("{}_snapshots", dir.schema());
+    let query = |sql: &str| dir.query(&sql.replace("snapshots.", &format!("{snapshots}.")));
+    // Seed timestamps are DateTime64(6) on ClickHouse, which prints microseconds.
+    let at = |day: &str| match wh {
+        Wh::ClickHouse => format!("{day} 00:00:00.000000"),
+        _ => format!("{day} 00:00:00"),
+    };
+    let (jan, feb) = (at("2024-01-01"), at("2024-02-01"));
     assert_eq!(
-        dir.query("select id, tier, cast(dbt_valid_from as varchar), dbt_valid_to from snapshots.customers_ts order by id"
+        query(
+            "select id, tier, cast(dbt_valid_from as varchar), dbt_valid_to from snapshots.customers_ts order by id"
         ),
         [
-            ["1", "gold", "2024-01-01 00:00:00", "NULL"],
-            ["2", "silver", "2024-01-01 00:00:00", "NULL"]
+            ["1", "gold", jan.as_str(), "NULL"],
+            ["2", "silver", jan.as_str(), "NULL"]
         ]
     );
 
@@ -208,22 +218,23 @@ fn snapshots_record_history_with_both_strategies(wh: Wh) {
     ok(dir.path(), &["snapshot"]);
     let history = "select id, tier, cast(dbt_valid_from as varchar), coalesce(cast(dbt_valid_to as varchar), 'current') from snapshots.customers_ts where id <> 2 order by id, dbt_valid_from";
     assert_eq!(
-        dir.query(history),
+        query(history),
         [
-            ["1", "gold", "2024-01-01 00:00:00", "2024-02-01 00:00:00"],
-            ["1", "platinum", "2024-02-01 00:00:00", "current"],
-            ["3", "silver", "2024-02-01 00:00:00", "current"]
+            ["1", "gold", jan.as_str(), feb.as_str()],
+            ["1", "platinum", feb.as_str(), "current"],
+            ["3", "silver", feb.as_str(), "current"]
         ]
     );
     assert_eq!(
-        dir.query(
+        query(
             "select count(*) from snapshots.customers_ts where id = 2 and dbt_valid_to is not null"
         ),
         [["1"]],
         "a hard delete closes the record"
     );
     assert_eq!(
-        dir.query("select id, tier, case when dbt_valid_to is null then 'current' else 'closed' end from snapshots.customers_check order by id, dbt_valid_from"
+        query(
+            "select id, tier, case when dbt_valid_to is null then 'current' else 'closed' end from snapshots.customers_check order by id, dbt_valid_from"
         ),
         [
             ["1", "gold", "closed"],
@@ -235,11 +246,11 @@ fn snapshots_record_history_with_both_strategies(wh: Wh) {
     // Nothing changed: a third run adds no versions.
     ok(dir.path(), &["snapshot"]);
     assert_eq!(
-        dir.query("select count(*) from snapshots.customers_ts"),
+        query("select count(*) from snapshots.customers_ts"),
         [["4"]]
     );
     assert_eq!(
-        dir.query("select count(*) from snapshots.customers_check"),
+        query("select count(*) from snapshots.customers_check"),
         [["4"]]
     );
 }
@@ -270,6 +281,18 @@ fn show_previews_rows(wh: Wh) {
 /// seeds by the project's documented rules, computed here independently of the warehouse.
 fn jaffle_shop_builds_like_dbt(wh: Wh) {
     let dir = wh.fixture("jaffle_shop", "jaffle_shop");
+    if wh == Wh::ClickHouse {
+        // ClickHouse names a selected column that two joined tables share by its qualified
+        // name (`customers.customer_id`): on ClickHouse the model must alias it.
+        let model = dir.path().join("models/customers.sql");
+        let sql = std::fs::read_to_string(&model).unwrap();
+        let aliased = sql.replace(
+            "customers.customer_id,",
+            "customers.customer_id as customer_id,",
+        );
+        assert_ne!(sql, aliased);
+        std::fs::write(&model, aliased).unwrap();
+    }
     let printed = ok(dir.path(), &["build"]);
     assert!(printed.contains("ERROR=0"), "{printed}");
     let csv = |name: &str| -> Vec<Vec<String>> {

@@ -214,6 +214,10 @@ where parent.to_field is null
 
 {% macro concat(fields) %}{{ return(adapter.dispatch('concat', 'dbt')(fields)) }}{% endmacro %}
 {% macro default__concat(fields) %}concat({{ fields | join(', ') }}){% endmacro %}
+{#- ClickHouse's concat is NULL when a part is; DuckDB's and PostgreSQL's skip NULL parts. -#}
+{% macro clickhouse__concat(fields) -%}
+    concat({% for field in fields %}ifNull(toString({{ field }}), ''){% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
 
 {#- dbt_utils.generate_surrogate_key: NULL and '' hash differently; fields joined by '-'. -#}
 {% macro generate_surrogate_key(field_list) -%}
@@ -237,7 +241,8 @@ where parent.to_field is null
 {#- Calendar boundaries crossed between two dates, like DuckDB's date_diff. -#}
 {% macro datediff(first_date, second_date, datepart) %}{{ return(adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart)) }}{% endmacro %}
 {% macro default__datediff(first_date, second_date, datepart) %}date_diff('{{ datepart }}', cast({{ first_date }} as timestamp), cast({{ second_date }} as timestamp)){% endmacro %}
-{% macro clickhouse__datediff(first_date, second_date, datepart) %}dateDiff('{{ datepart }}', {{ first_date }}, {{ second_date }}){% endmacro %}
+{#- As on the other warehouses, text in ISO format is read as a timestamp. -#}
+{% macro clickhouse__datediff(first_date, second_date, datepart) %}dateDiff('{{ datepart }}', toDateTime64({{ first_date }}, 6), toDateTime64({{ second_date }}, 6)){% endmacro %}
 {% macro postgres__datediff(first_date, second_date, datepart) -%}
     {%- set first = "cast(" ~ first_date ~ " as timestamp)" -%}
     {%- set second = "cast(" ~ second_date ~ " as timestamp)" -%}
@@ -269,11 +274,27 @@ where parent.to_field is null
     string_agg({{ measure }}, {{ delimiter_text }}{% if order_by_clause %} {{ order_by_clause }}{% endif %})
     {%- endif -%}
 {%- endmacro %}
+{#- ClickHouse has no ordered aggregate: the values are collected with their sort key, sorted
+    by it, then joined. `order by a, b` sorts by the tuple (a, b); `desc` applies to one key. -#}
 {% macro clickhouse__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
     {%- if order_by_clause -%}
-        {{ exceptions.raise_compiler_error("listagg with order_by_clause is not supported on clickhouse: sort inside a subquery") }}
+        {%- set clause = order_by_clause.strip() -%}
+        {%- if not clause.lower().startswith('order by ') -%}
+            {{ exceptions.raise_compiler_error("listagg's order_by_clause must start with 'order by', not: " ~ clause) }}
+        {%- endif -%}
+        {%- set key = clause[9:].strip() -%}
+        {%- set descending = key.lower().endswith(' desc') -%}
+        {%- if descending and ',' in key -%}
+            {{ exceptions.raise_compiler_error("listagg on clickhouse sorts descending by one key only: " ~ clause) }}
+        {%- endif -%}
+        {%- set key = key[:-5] if descending else (key[:-4] if key.lower().endswith(' asc') else key) -%}
+        {%- set values -%}
+            arrayMap(x -> x.1, {{ 'arrayReverseSort' if descending else 'arraySort' }}(x -> x.2, groupArray(({{ measure }}, ({{ key.strip() }})))))
+        {%- endset -%}
+    {%- else -%}
+        {%- set values = 'groupArray(' ~ measure ~ ')' -%}
     {%- endif -%}
-    arrayStringConcat({% if limit_num %}groupArray({{ limit_num }})({{ measure }}){% else %}groupArray({{ measure }}){% endif %}, {{ delimiter_text }})
+    arrayStringConcat({% if limit_num %}arraySlice({{ values }}, 1, {{ limit_num }}){% else %}{{ values }}{% endif %}, {{ delimiter_text }})
 {%- endmacro %}
 
 {% macro string_agg(measure, delimiter_text="','", order_by_clause=none) %}{{ return(listagg(measure, delimiter_text, order_by_clause)) }}{% endmacro %}

@@ -179,20 +179,78 @@ pub fn status_of(dir: &Path, unique_id: &str) -> String {
         .unwrap_or_else(|| panic!("{unique_id} is not in run_results.json"))
 }
 
-/// A warehouse the integration suite runs on. DuckDB is embedded; PostgreSQL is the server
-/// `scripts/services.sh start` runs on 127.0.0.1 (settings from `ELT_PG_*`).
+/// A warehouse the integration suite runs on. DuckDB is embedded; PostgreSQL 15 and the
+/// ClickHouse 26.9 engine (chdb behind `scripts/clickhouse_front.py`, not clickhouse-server)
+/// are what `scripts/services.sh start` runs on 127.0.0.1 (settings from `ELT_PG_*`,
+/// `ELT_CH_URL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wh {
     DuckDb,
     Postgres,
+    ClickHouse,
 }
 
-/// A project on one warehouse, in a temporary folder; on PostgreSQL it has a database of its
-/// own, dropped with it. Models build into schema `main` on every warehouse.
+/// A project on one warehouse, in a temporary folder. On PostgreSQL it has a database of
+/// its own and builds into its schema `main`; on ClickHouse, whose schemas are databases, it
+/// builds into a database of its own. Both are dropped with it.
 pub struct WhProject {
     pub wh: Wh,
     dir: tempfile::TempDir,
-    pg_database: Option<String>,
+    /// The PostgreSQL database, or the ClickHouse database (= schema) of this project.
+    database: Option<String>,
+}
+
+fn ch_url() -> String {
+    std::env::var("ELT_CH_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_string())
+}
+
+/// Runs a statement on the ClickHouse server with curl, with the settings elt's sessions use;
+/// returns its output, or the error.
+fn clickhouse(database: Option<&str>, sql: &str) -> Result<String, String> {
+    let mut url = format!(
+        "{}/?default_format=JSONCompactEachRow&output_format_json_quote_64bit_integers=1\
+         &output_format_json_quote_decimals=1&join_use_nulls=1&cast_keep_nullable=1",
+        ch_url()
+    );
+    if let Some(database) = database {
+        url.push_str(&format!("&database={database}"));
+    }
+    let output = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--fail-with-body",
+            "--max-time",
+            "60",
+            "--data-binary",
+            sql,
+            &url,
+        ])
+        .output()
+        .map_err(|e| format!("cannot run curl: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&output.stderr)))
+    }
+}
+
+/// ClickHouse's JSONCompactEachRow rows as text (NULL as `NULL`).
+fn clickhouse_rows(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let values: Vec<serde_json::Value> = serde_json::from_str(line).expect("a JSON row");
+            values
+                .into_iter()
+                .map(|v| match v {
+                    serde_json::Value::Null => "NULL".to_string(),
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn pg_setting(name: &str, default: &str) -> String {
@@ -239,6 +297,7 @@ impl Wh {
         let problem = match self {
             Wh::DuckDb => return true,
             Wh::Postgres => psql("elt", "", "select 1").err(),
+            Wh::ClickHouse => clickhouse(None, "select 1").err(),
         };
         match problem {
             None => true,
@@ -260,6 +319,7 @@ impl Wh {
         match self {
             Wh::DuckDb => format!("range({n}) as r(id)"),
             Wh::Postgres => format!("generate_series(0, {}) as r(id)", n - 1),
+            Wh::ClickHouse => format!("(select number as id from numbers({n})) as r"),
         }
     }
 
@@ -276,7 +336,7 @@ impl Wh {
     /// Writes a profile for this warehouse (DuckDB file `warehouse.duckdb`; on PostgreSQL a
     /// new database) into the project folder `dir`.
     fn profiled(self, dir: tempfile::TempDir, profile: &str) -> WhProject {
-        let (output, pg_database) = match self {
+        let (output, database) = match self {
             Wh::DuckDb => (
                 "type: duckdb\n      path: warehouse.duckdb".to_string(),
                 None,
@@ -296,6 +356,16 @@ impl Wh {
                     Some(database),
                 )
             }
+            Wh::ClickHouse => {
+                let database = format!("elt_test_{}", uuid::Uuid::new_v4().simple());
+                (
+                    format!(
+                        "type: clickhouse\n      url: {}\n      schema: {database}",
+                        ch_url()
+                    ),
+                    Some(database),
+                )
+            }
         };
         write(
             dir.path(),
@@ -307,7 +377,7 @@ impl Wh {
         WhProject {
             wh: self,
             dir,
-            pg_database,
+            database,
         }
     }
 }
@@ -317,11 +387,30 @@ impl WhProject {
         self.dir.path()
     }
 
-    /// Rows of a query, every value as text (NULL as `NULL`); unqualified names are in `main`.
+    /// The schema models build into: `main`, or on ClickHouse the project's database.
+    pub fn schema(&self) -> &str {
+        match self.wh {
+            Wh::ClickHouse => self.database.as_deref().expect("a database"),
+            _ => "main",
+        }
+    }
+
+    /// `schema.name` of a relation in the project's schema, as elt prints it.
+    pub fn rel(&self, name: &str) -> String {
+        format!("{}.{name}", self.schema())
+    }
+
+    /// Rows of a query, every value as text (NULL as `NULL`); unqualified names are in the
+    /// project's schema.
     pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
-        match &self.pg_database {
-            None => query(&self.path().join("warehouse.duckdb"), sql),
-            Some(database) => {
+        match self.wh {
+            Wh::DuckDb => query(&self.path().join("warehouse.duckdb"), sql),
+            Wh::ClickHouse => clickhouse_rows(
+                &clickhouse(Some(self.schema()), sql)
+                    .unwrap_or_else(|e| panic!("query {sql}: {e}")),
+            ),
+            Wh::Postgres => {
+                let database = self.database.as_deref().expect("a database");
                 let out = psql(database, "-c search_path=main", sql)
                     .unwrap_or_else(|e| panic!("query {sql}: {e}"));
                 let out = out.strip_suffix('\n').unwrap_or(&out);
@@ -335,8 +424,14 @@ impl WhProject {
         }
     }
 
-    /// The tables and views of a schema: (name, `BASE TABLE` or `VIEW`), by name.
+    /// The tables and views of a schema: (name, `BASE TABLE` or `VIEW`), by name. `main`
+    /// is the project's schema.
     pub fn relations(&self, schema: &str) -> Vec<(String, String)> {
+        let schema = if schema == "main" {
+            self.schema()
+        } else {
+            schema
+        };
         let schema = schema.replace('\'', "''");
         self.query(&format!(
             "select table_name, table_type from information_schema.tables where table_schema = '{schema}' order by table_name"
@@ -346,11 +441,12 @@ impl WhProject {
         .collect()
     }
 
-    /// The columns of a table in `main`, in order.
+    /// The columns of a table in the project's schema, in order.
     pub fn columns(&self, table: &str) -> Vec<String> {
         let table = table.replace('\'', "''");
         self.query(&format!(
-            "select column_name from information_schema.columns where table_schema = 'main' and table_name = '{table}' order by ordinal_position"
+            "select column_name from information_schema.columns where table_schema = '{}' and table_name = '{table}' order by ordinal_position",
+            self.schema()
         ))
         .into_iter()
         .map(|r| r[0].clone())
@@ -359,18 +455,35 @@ impl WhProject {
 }
 impl Drop for WhProject {
     fn drop(&mut self) {
-        if let Some(database) = &self.pg_database {
-            let _ = psql(
-                "elt",
-                "",
-                &format!("drop database if exists {database} with (force)"),
-            );
+        match (self.wh, &self.database) {
+            (Wh::Postgres, Some(database)) => {
+                let _ = psql(
+                    "elt",
+                    "",
+                    &format!("drop database if exists {database} with (force)"),
+                );
+            }
+            // The project's database and its custom schemas' (`<database>_<custom>`).
+            (Wh::ClickHouse, Some(database)) => {
+                let names = clickhouse(
+                    None,
+                    &format!(
+                        "select name from system.databases where startsWith(name, '{database}')"
+                    ),
+                )
+                .map(|out| clickhouse_rows(&out))
+                .unwrap_or_default();
+                for name in names.into_iter().flatten() {
+                    let _ = clickhouse(None, &format!("drop database if exists `{name}`"));
+                }
+            }
+            _ => {}
         }
     }
 }
 
 /// Instantiates test functions taking a [`Wh`] once per warehouse: `duckdb::name`,
-/// `postgres::name`.
+/// `postgres::name`, `clickhouse::name`.
 #[macro_export]
 macro_rules! on_every_warehouse {
     ($($name:ident),* $(,)?) => {
@@ -385,6 +498,14 @@ macro_rules! on_every_warehouse {
             fn $name() {
                 if $crate::support::Wh::Postgres.available() {
                     super::$name($crate::support::Wh::Postgres)
+                }
+            })*
+        }
+        mod clickhouse {
+            $(#[test]
+            fn $name() {
+                if $crate::support::Wh::ClickHouse.available() {
+                    super::$name($crate::support::Wh::ClickHouse)
                 }
             })*
         }
