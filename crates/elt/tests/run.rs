@@ -461,6 +461,32 @@ fn a_failing_rebuild_leaves_the_previous_table_intact(wh: Wh) {
     assert_eq!(versions(), [["2", "1000"]]);
 }
 
+/// ClickHouse's `Ordinary` databases cannot `EXCHANGE TABLES`: tables are swapped in by one
+/// `RENAME` of both there.
+#[test]
+fn clickhouse_swaps_by_rename_where_tables_cannot_be_exchanged() {
+    let wh = Wh::ClickHouse;
+    if !wh.available() {
+        return;
+    }
+    let dir = wh.project(&[(
+        "models/orders.sql",
+        "{{ config(materialized='table') }}\nselect {{ var('version', 1) }} as version",
+    )]);
+    support::clickhouse_admin(
+        &format!("create database {} engine = Ordinary", dir.schema()),
+        "allow_deprecated_database_ordinary=1",
+    );
+    ok(dir.path(), &["run"]);
+    ok(dir.path(), &["run", "--vars", "{version: 2}"]);
+    assert_eq!(dir.query("select version from orders"), [["2"]]);
+    assert_eq!(
+        dir.relations("main"),
+        [("orders".to_string(), "BASE TABLE".to_string())],
+        "the staged and the previous tables are dropped"
+    );
+}
+
 #[test]
 fn a_killed_build_leaves_every_table_old_or_new() {
     let tables = 8;

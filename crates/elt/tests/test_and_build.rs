@@ -256,7 +256,12 @@ fn snapshots_record_history_with_both_strategies(wh: Wh) {
 }
 
 fn show_previews_rows(wh: Wh) {
-    let dir = wh.project(&[("models/customers.sql", CUSTOMERS)]);
+    // Ordered: ClickHouse runs the branches of a union all in parallel.
+    let customers = format!(
+        "select * from ({}) as t order by id",
+        CUSTOMERS.split_once('\n').unwrap().1
+    );
+    let dir = wh.project(&[("models/customers.sql", &customers)]);
     let printed = ok(dir.path(), &["show", "-s", "customers", "--limit", "2"]);
     assert_eq!(
         printed,

@@ -206,7 +206,8 @@ fn ch_url() -> String {
 
 /// Runs a statement on the ClickHouse server with curl, with the settings elt's sessions use;
 /// returns its output, or the error.
-fn clickhouse(database: Option<&str>, sql: &str) -> Result<String, String> {
+/// `settings` are more, as `name=value&...`.
+fn clickhouse(database: Option<&str>, settings: &str, sql: &str) -> Result<String, String> {
     let mut url = format!(
         "{}/?default_format=JSONCompactEachRow&output_format_json_quote_64bit_integers=1\
          &output_format_json_quote_decimals=1&join_use_nulls=1&cast_keep_nullable=1",
@@ -214,6 +215,9 @@ fn clickhouse(database: Option<&str>, sql: &str) -> Result<String, String> {
     );
     if let Some(database) = database {
         url.push_str(&format!("&database={database}"));
+    }
+    if !settings.is_empty() {
+        url.push_str(&format!("&{settings}"));
     }
     let output = std::process::Command::new("curl")
         .args([
@@ -233,6 +237,12 @@ fn clickhouse(database: Option<&str>, sql: &str) -> Result<String, String> {
     } else {
         Err(format!("{text}{}", String::from_utf8_lossy(&output.stderr)))
     }
+}
+
+/// Runs a statement on the ClickHouse server outside any database, with extra settings
+/// (`name=value&...`); panics on an error.
+pub fn clickhouse_admin(sql: &str, settings: &str) {
+    clickhouse(None, settings, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// ClickHouse's JSONCompactEachRow rows as text (NULL as `NULL`).
@@ -297,7 +307,7 @@ impl Wh {
         let problem = match self {
             Wh::DuckDb => return true,
             Wh::Postgres => psql("elt", "", "select 1").err(),
-            Wh::ClickHouse => clickhouse(None, "select 1").err(),
+            Wh::ClickHouse => clickhouse(None, "", "select 1").err(),
         };
         match problem {
             None => true,
@@ -406,7 +416,7 @@ impl WhProject {
         match self.wh {
             Wh::DuckDb => query(&self.path().join("warehouse.duckdb"), sql),
             Wh::ClickHouse => clickhouse_rows(
-                &clickhouse(Some(self.schema()), sql)
+                &clickhouse(Some(self.schema()), "", sql)
                     .unwrap_or_else(|e| panic!("query {sql}: {e}")),
             ),
             Wh::Postgres => {
@@ -467,6 +477,7 @@ impl Drop for WhProject {
             (Wh::ClickHouse, Some(database)) => {
                 let names = clickhouse(
                     None,
+                    "",
                     &format!(
                         "select name from system.databases where startsWith(name, '{database}')"
                     ),
@@ -474,7 +485,7 @@ impl Drop for WhProject {
                 .map(|out| clickhouse_rows(&out))
                 .unwrap_or_default();
                 for name in names.into_iter().flatten() {
-                    let _ = clickhouse(None, &format!("drop database if exists `{name}`"));
+                    let _ = clickhouse(None, "", &format!("drop database if exists `{name}`"));
                 }
             }
             _ => {}
