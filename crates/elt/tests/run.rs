@@ -461,6 +461,40 @@ fn a_failing_rebuild_leaves_the_previous_table_intact(wh: Wh) {
     assert_eq!(versions(), [["2", "1000"]]);
 }
 
+/// A model's `engine`, `order_by`, `partition_by`, `primary_key` and `settings` become its
+/// ClickHouse table's, and stay through rebuilds.
+#[test]
+fn clickhouse_tables_take_their_engine_configs() {
+    let wh = Wh::ClickHouse;
+    if !wh.available() {
+        return;
+    }
+    let dir = wh.project(&[(
+        "models/events.sql",
+        "{{ config(materialized='table', engine='ReplacingMergeTree(version)', order_by=['id', 'day'], primary_key='id', partition_by='toYYYYMM(day)', settings={'index_granularity': 4096}) }}\nselect number as id, toDate('2024-01-01') + number as day, 1 as version from numbers(40)",
+    )]);
+    for _ in 0..2 {
+        ok(dir.path(), &["run"]);
+        assert_eq!(
+            dir.query(
+                "select engine, sorting_key, primary_key, partition_key from system.tables where database = currentDatabase() and name = 'events'"
+            ),
+            [["ReplacingMergeTree", "id, day", "id", "toYYYYMM(day)"]]
+        );
+        let definition = dir.query(
+            "select engine_full from system.tables where database = currentDatabase() and name = 'events'",
+        );
+        assert!(
+            definition[0][0].contains("SETTINGS index_granularity = 4096"),
+            "{definition:?}"
+        );
+        assert_eq!(
+            dir.query("select count(), uniqExact(toYYYYMM(day)) from events"),
+            [["40", "2"]]
+        );
+    }
+}
+
 /// ClickHouse's `Ordinary` databases cannot `EXCHANGE TABLES`: tables are swapped in by one
 /// `RENAME` of both there.
 #[test]
