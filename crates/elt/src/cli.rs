@@ -41,6 +41,36 @@ pub enum Command {
     Show(ShowArgs),
     /// Check the project, the profile and the warehouse connection
     Debug(ProjectArgs),
+    /// Generate example raw data: `elt generate ecommerce --out data`
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to generate
+    #[arg(value_enum)]
+    pub dataset: Dataset,
+    /// The size: 1 is about 100,000 orders in 30 days
+    #[arg(long, default_value_t = 0.1)]
+    pub scale: f64,
+    /// The random seed: the same seed and options give the same bytes
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The first day of data
+    #[arg(long, default_value = "2024-01-01")]
+    pub start: String,
+    /// How many days of data, from --start (more days add files, the first ones stay the same)
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// The folder to write to
+    #[arg(long, default_value = "data/raw")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Dataset {
+    /// An online shop: customers, products, orders, payments, shipments, clickstream
+    Ecommerce,
 }
 
 /// Where the project is and what it runs against.

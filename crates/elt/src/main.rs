@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod execution;
+mod generate;
 mod status;
 
 use std::io::Write;
@@ -13,7 +14,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc: compiling allocates many small strings on every thread, where it is much faster
-/// than the system allocator.
+/// than the system allocator. With its `override` feature it is also the C `malloc` of the
+/// whole process, so the embedded DuckDB allocates through it too.
 #[cfg(not(feature = "dhat-heap"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         cli::Command::Retry(args) => execution::retry(&args),
         cli::Command::Show(args) => execution::show(&args),
         cli::Command::Debug(args) => commands::debug(&args),
+        cli::Command::Generate(args) => generate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -100,6 +100,9 @@ pub struct Relation {
     pub quote_database: bool,
     pub quote_schema: bool,
     pub quote_identifier: bool,
+    /// What the relation is read from instead of a table, written verbatim: a DuckDB source's
+    /// `external_location` (a file path, quoted, or a table function or subquery).
+    pub external: Option<String>,
 }
 
 impl Relation {
@@ -117,6 +120,7 @@ impl Relation {
             quote_database: true,
             quote_schema: true,
             quote_identifier: true,
+            external: None,
         }
     }
 
@@ -156,7 +160,10 @@ impl Relation {
 
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render_parts(true, true, true))
+        match &self.external {
+            Some(external) => f.write_str(external),
+            None => f.write_str(&self.render_parts(true, true, true)),
+        }
     }
 }
 

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value as Json};
 
 use super::nodes::{columns, source_of, yaml_folders};
-use crate::adapter::Relation;
+use crate::adapter::{Dialect, Relation};
 use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::SourceNode;
 use crate::project::Project;
 use crate::project::node_config::{self, as_string_list};
+use crate::project::properties::{SourceProperties, SourceTableProperties};
 
 pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
     let package = &project.config.name;
@@ -62,6 +63,9 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                 apply_quoting(&mut relation, &project.config.quoting);
                 apply_quoting(&mut relation, &source.quoting);
                 apply_quoting(&mut relation, &table.quoting);
+                if target.dialect == Dialect::DuckDb {
+                    relation.external = external_location(&config, source, table, &identifier);
+                }
                 out.insert(
                     unique_id.clone(),
                     SourceNode {
@@ -102,6 +106,29 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
     } else {
         Err(Errors(errors))
     }
+}
+
+/// dbt-duckdb's `external_location` (in the config, or the table's or source's meta): where
+/// DuckDB reads the table from. `{name}` and `{identifier}` are the table's; a plain path is
+/// quoted, a table function or subquery (anything with a parenthesis) is used as written.
+fn external_location(
+    config: &Map<String, Json>,
+    source: &SourceProperties,
+    table: &SourceTableProperties,
+    identifier: &str,
+) -> Option<String> {
+    let location = config
+        .get("external_location")
+        .or_else(|| table.described.meta.get("external_location"))
+        .or_else(|| source.described.meta.get("external_location"))?
+        .as_str()?
+        .replace("{name}", &table.name)
+        .replace("{identifier}", identifier);
+    Some(if location.contains('(') {
+        location
+    } else {
+        Dialect::DuckDb.string_literal(&location)
+    })
 }
 
 /// `quoting: {database: false, schema: true, identifier: false}`.

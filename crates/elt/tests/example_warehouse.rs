@@ -1,0 +1,216 @@
+//! The example warehouse at the repository root: `elt generate ecommerce` writes a shop's raw
+//! data with its dirt, `elt build` builds and tests every layer, and the marts report exactly
+//! the figures the generator computed from its own truth.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value as Json;
+use support::{copy_dir, ok, query};
+
+/// A copy of the example project (not its data, warehouse or target folder).
+fn example_project() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for folder in ["models", "macros", "seeds", "tests"] {
+        copy_dir(&root.join(folder), &dir.path().join(folder));
+    }
+    for file in ["elt_project.yml", "profiles.yml"] {
+        std::fs::copy(root.join(file), dir.path().join(file)).expect("copy the project file");
+    }
+    dir
+}
+
+/// Rows of `sql` as a map from the first column to the second.
+fn by_key(db: &Path, sql: &str) -> BTreeMap<String, String> {
+    query(db, sql)
+        .into_iter()
+        .map(|row| (row[0].clone(), row[1].clone()))
+        .collect()
+}
+
+/// An `expected.json` section as a map of text values.
+fn section(expected: &Json, name: &str) -> BTreeMap<String, String> {
+    expected[name]
+        .as_object()
+        .unwrap_or_else(|| panic!("expected.json has no {name}"))
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_marts_report_the_generators_figures() {
+    let dir = example_project();
+    let generated = ok(
+        dir.path(),
+        &[
+            "generate",
+            "ecommerce",
+            "--scale",
+            "0.01",
+            "--days",
+            "10",
+            "--out",
+            "data/raw",
+        ],
+    );
+    assert!(generated.contains("expected figures in"), "{generated}");
+    let printed = ok(dir.path(), &["build"]);
+    assert!(printed.contains(" ERROR=0 "), "{printed}");
+    let expected: Json = serde_json::from_slice(
+        &std::fs::read(dir.path().join("data/raw/expected.json")).expect("expected.json"),
+    )
+    .expect("valid JSON");
+    let db = dir.path().join("warehouse.duckdb");
+
+    assert_eq!(
+        by_key(
+            &db,
+            "select cast(order_date as varchar), cast(revenue_usd_micros as varchar) from main_analytics.daily_revenue"
+        ),
+        section(&expected, "revenue_usd_micros_per_day")
+    );
+    assert_eq!(
+        by_key(
+            &db,
+            "select status, cast(count(*) as varchar) from main_core.fct_orders group by status"
+        ),
+        section(&expected, "orders_per_status")
+    );
+    assert_eq!(
+        by_key(
+            &db,
+            "select step, cast(sessions as varchar) from main_analytics.conversion_funnel"
+        ),
+        section(&expected, "funnel_sessions")
+    );
+    assert_eq!(
+        by_key(
+            &db,
+            "select strftime(activity_month, '%Y-%m'), cast(sum(active_customers) as varchar) from main_analytics.cohort_retention group by 1"
+        ),
+        section(&expected, "active_customers_per_month")
+    );
+    // Data quality: what was kept out or fixed, per table (tables without any are absent).
+    let kpis = |kpi: &str| {
+        by_key(
+            &db,
+            &format!(
+                "select source_table, cast(value as varchar) from main_analytics.data_quality_kpis where kpi = '{kpi}' and value > 0"
+            ),
+        )
+    };
+    let nonzero = |name: &str| -> BTreeMap<String, String> {
+        section(&expected, name)
+            .into_iter()
+            .filter(|(_, v)| v != "0")
+            .collect()
+    };
+    assert_eq!(kpis("malformed_lines"), nonzero("malformed_lines"));
+    assert_eq!(kpis("duplicate_lines"), nonzero("duplicate_lines"));
+    assert_eq!(
+        kpis("mismatched_order_totals").get("orders").cloned(),
+        Some(expected["mismatched_order_totals"].to_string())
+    );
+    // Every event once: duplicates dropped, late ones kept. (The staging views read the files
+    // relative to the project folder, so the tables are what can be read from here.)
+    assert_eq!(
+        query(
+            &db,
+            "select cast(sum(events) as varchar) from main_core.fct_sessions"
+        )[0][0],
+        expected["raw_rows"]["events"].to_string()
+    );
+}
+
+/// Every row of the vault and the marts, sorted, per table.
+fn contents(db: &Path) -> BTreeMap<String, Vec<Vec<String>>> {
+    let tables = query(
+        db,
+        "select table_schema || '.' || table_name from information_schema.tables where table_type = 'BASE TABLE' and table_schema in ('main_vault', 'main_core', 'main_analytics') order by 1",
+    );
+    tables
+        .into_iter()
+        .map(|row| {
+            let table = row[0].clone();
+            let rows = query(db, &format!("select * from {table} order by all"));
+            (table, rows)
+        })
+        .collect()
+}
+
+#[test]
+fn a_second_day_builds_incrementally_like_a_full_refresh() {
+    let generate = |dir: &Path, days: &str| {
+        ok(
+            dir,
+            &[
+                "generate",
+                "ecommerce",
+                "--scale",
+                "0.01",
+                "--days",
+                days,
+                "--out",
+                "data/raw",
+            ],
+        );
+    };
+    // Day by day: ten days, then an eleventh on top of the built warehouse.
+    let daily = example_project();
+    generate(daily.path(), "10");
+    ok(daily.path(), &["build"]);
+    generate(daily.path(), "11");
+    let printed = ok(daily.path(), &["build"]);
+    assert!(printed.contains(" ERROR=0 "), "{printed}");
+    assert!(
+        printed.contains("OK created sql incremental model main_vault.hub_order"),
+        "{printed}"
+    );
+    // At once: all eleven days in one full build.
+    let at_once = example_project();
+    generate(at_once.path(), "11");
+    ok(at_once.path(), &["build"]);
+
+    let (daily, at_once) = (
+        contents(&daily.path().join("warehouse.duckdb")),
+        contents(&at_once.path().join("warehouse.duckdb")),
+    );
+    assert!(daily.len() >= 15, "{:?}", daily.keys());
+    assert_eq!(
+        daily.keys().collect::<Vec<_>>(),
+        at_once.keys().collect::<Vec<_>>()
+    );
+    for (table, rows) in &daily {
+        assert!(!rows.is_empty(), "{table} is empty");
+        assert!(
+            rows == &at_once[table],
+            "{table} differs after the incremental run"
+        );
+    }
+}
+
+/// `project_template/`, what `elt init` will copy: it builds and tests green at once.
+#[test]
+fn the_project_template_builds_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../project_template"),
+        dir.path(),
+    );
+    let printed = ok(dir.path(), &["build"]);
+    assert!(
+        printed.contains("PASS=9 WARN=0 ERROR=0 SKIP=0 TOTAL=9"),
+        "{printed}"
+    );
+    assert_eq!(
+        query(
+            &dir.path().join("my_project.duckdb"),
+            "select country_name, customers from customers_per_country order by 1"
+        ),
+        [["France", "1"], ["Germany", "1"], ["United States", "1"]]
+    );
+}
