@@ -228,12 +228,12 @@ impl Shop {
             }
             day.products = self.products.clone();
         }
-        self.change_catalog(date, &mut day);
-        self.change_customers(date, &mut day);
         // Products and customers that exist at the day's start: new products sell from the
         // next day on, and the day's new customers come back on a later day.
         let on_sale = self.products.len();
         let known = self.customers.len();
+        self.change_catalog(date, &mut day);
+        self.change_customers(date, &mut day);
         let popularity = Zipf::new(on_sale as f64, 1.1).expect("a Zipf distribution");
         for _ in 0..self.order_count(date) {
             self.order(date, on_sale, known, &popularity, &mut day);
@@ -244,7 +244,7 @@ impl Shop {
                 .then(|| self.customers[self.rng.random_range(0..known)].customer_id);
             self.session(at, customer, None, on_sale, &popularity, &mut day);
         }
-        if index % 7 == 0 {
+        if index.is_multiple_of(7) {
             let at = date.and_hms_opt(5, 0, 0).expect("time");
             for p in 0..on_sale {
                 let product_id = self.products[p].product_id;
