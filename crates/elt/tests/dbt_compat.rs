@@ -198,3 +198,34 @@ fn manifest_has_dbts_nodes_and_edges() {
         "unique, not_null and the relationships test"
     );
 }
+
+/// dbt-duckdb's `external_location`: on DuckDB a source is read from where it says (a path is
+/// quoted; a table function is used as written); on the other warehouses it is a table.
+#[test]
+fn sources_read_their_external_location_on_duckdb() {
+    let dir = support::project(&[
+        (
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: raw\n    meta:\n      external_location: \"read_csv('files/{name}.csv', header = true)\"\n    tables:\n      - name: orders\n      - name: customers\n        config:\n          external_location: \"files/all customers.parquet\"\n",
+        ),
+        (
+            "models/both.sql",
+            "select * from {{ source('raw', 'orders') }} join {{ source('raw', 'customers') }} using (id)",
+        ),
+    ]);
+    let compiled = compile_dir(dir.path(), None);
+    assert_eq!(
+        sql(&compiled, "both"),
+        "select * from read_csv('files/orders.csv', header = true) join 'files/all customers.parquet' using (id)"
+    );
+    support::write(
+        dir.path(),
+        "profiles.yml",
+        "shop:\n  target: pg\n  outputs:\n    pg:\n      type: postgres\n      user: elt\n      dbname: shop\n",
+    );
+    let compiled = compile_dir(dir.path(), None);
+    assert_eq!(
+        sql(&compiled, "both"),
+        "select * from \"shop\".\"raw\".\"orders\" join \"shop\".\"raw\".\"customers\" using (id)"
+    );
+}
