@@ -161,11 +161,7 @@ impl Warehouse for ClickHouse {
         let table = self.session()?.query("select version()")?;
         Ok(format!(
             "ClickHouse {}",
-            table
-                .rows
-                .first()
-                .and_then(|r| r[0].clone())
-                .unwrap_or_default()
+            table.first_value().unwrap_or_default()
         ))
     }
 

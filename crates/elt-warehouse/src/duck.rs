@@ -58,11 +58,7 @@ impl Warehouse for DuckDb {
         let table = self.session()?.query("select version()")?;
         Ok(format!(
             "DuckDB {}",
-            table
-                .rows
-                .first()
-                .and_then(|r| r[0].clone())
-                .unwrap_or_default()
+            table.first_value().unwrap_or_default()
         ))
     }
 

@@ -61,6 +61,13 @@ pub struct Table {
     pub rows: Vec<Vec<Option<String>>>,
 }
 
+impl Table {
+    /// The first column of the first row, when there is one and it is not NULL.
+    pub fn first_value(&self) -> Option<&str> {
+        self.rows.first().and_then(|row| row.first()?.as_deref())
+    }
+}
+
 /// What kind of object a relation is in the warehouse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelationKind {

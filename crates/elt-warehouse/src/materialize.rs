@@ -588,9 +588,7 @@ pub(crate) fn add_column(relation: &Relation, column: &ColumnInfo) -> String {
 pub(crate) fn count_rows(session: &mut dyn Session, table: &Relation) -> Result<Option<usize>> {
     Ok(session
         .query(&format!("select count(*) from {table}"))?
-        .rows
-        .first()
-        .and_then(|r| r[0].as_deref())
+        .first_value()
         .and_then(|n| n.parse().ok()))
 }
 

@@ -139,11 +139,7 @@ impl Warehouse for Postgres {
 
     fn version(&self) -> Result<String> {
         let table = self.session()?.query("select version()")?;
-        Ok(table
-            .rows
-            .first()
-            .and_then(|r| r[0].clone())
-            .unwrap_or_default())
+        Ok(table.first_value().unwrap_or_default().to_string())
     }
 
     fn location(&self) -> String {

@@ -177,7 +177,7 @@ fn check_casts(
         let lost = session.query(&format!(
             "select {quoted} from {raw} where {quoted} is not null and cast({quoted} as {sql_type}) is null limit 1"
         ))?;
-        if let Some(value) = lost.rows.first().and_then(|row| row[0].as_deref()) {
+        if let Some(value) = lost.first_value() {
             return Err(WarehouseError::new(format!(
                 "column '{name}' is {sql_type}, but '{value}' is not a {sql_type} value"
             )));

@@ -142,23 +142,20 @@ fn private_server() -> Option<PrivateServer> {
     }
 }
 
-#[test]
-fn postgres_stopped_mid_build_then_retry_completes() {
-    let Some(server) = private_server() else {
-        return;
-    };
-    // A chain of tables, each taking a moment, so that the crash comes in the middle.
+/// A chain of six tables, each taking a moment (its `configs` hold a sleeping pre-hook), the
+/// first selecting `id` from `first`, on the target `output`; built once, as version 1.
+fn chain_project(first: &str, configs: &str, output: &str) -> tempfile::TempDir {
     let models: Vec<(String, String)> = (0..6)
         .map(|i| {
             let from = if i == 0 {
-                "generate_series(1, 1000) as r(id)".to_string()
+                first.to_string()
             } else {
                 format!("{{{{ ref('step_{}') }}}}", i - 1)
             };
             (
                 format!("models/step_{i}.sql"),
                 format!(
-                    "{{{{ config(materialized='table', pre_hook='select pg_sleep(0.4)') }}}}\nselect {{{{ var('version', 1) }}}} as version, id from {from}"
+                    "{{{{ config(materialized='table', {configs}) }}}}\nselect {{{{ var('version', 1) }}}} as version, id from {from}"
                 ),
             )
         })
@@ -167,29 +164,48 @@ fn postgres_stopped_mid_build_then_retry_completes() {
         .iter()
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
-    let profile = format!(
-        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      dbname: postgres\n      schema: main\n      threads: 2\n",
-        server.port
-    );
+    let profile =
+        format!("shop:\n  target: dev\n  outputs:\n    dev:\n      {output}\n      threads: 2\n");
     files.push(("profiles.yml", &profile));
     let dir = project(&files);
     ok(dir.path(), &["run"]);
+    dir
+}
 
+/// Starts `elt build` of version 2, lets two models finish, then `crash`es the server under
+/// the third; returns what elt did and how long it took to end after the crash.
+fn build_crashed_midway(dir: &Path, crash: impl FnOnce()) -> (std::process::Output, Duration) {
     let child = Command::new(env!("CARGO_BIN_EXE_elt"))
         .args(["build", "--vars", "{version: 2}"])
-        .current_dir(dir.path())
-        .env("HOME", dir.path())
+        .current_dir(dir)
+        .env("HOME", dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start elt");
-    // Let two models finish, then cut the server off under the third.
     std::thread::sleep(Duration::from_millis(1100));
-    server.crash();
-    let started = Instant::now();
+    crash();
+    let crashed = Instant::now();
     let output = child.wait_with_output().expect("elt ends");
+    (output, crashed.elapsed())
+}
+
+#[test]
+fn postgres_stopped_mid_build_then_retry_completes() {
+    let Some(server) = private_server() else {
+        return;
+    };
+    let dir = chain_project(
+        "generate_series(1, 1000) as r(id)",
+        "pre_hook='select pg_sleep(0.4)'",
+        &format!(
+            "type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      dbname: postgres\n      schema: main",
+            server.port
+        ),
+    );
+    let (output, after_crash) = build_crashed_midway(dir.path(), || server.crash());
     assert!(
-        started.elapsed() < Duration::from_secs(60),
+        after_crash < Duration::from_secs(60),
         "elt gave up on the lost server"
     );
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
@@ -344,46 +360,15 @@ fn clickhouse_stopped_mid_build_then_retry_completes() {
         }
     };
     let mut server = server;
-    // A chain of tables, each taking a moment, so that the crash comes in the middle.
-    let models: Vec<(String, String)> = (0..6)
-        .map(|i| {
-            let from = if i == 0 {
-                "(select number as id from numbers(1000))".to_string()
-            } else {
-                format!("{{{{ ref('step_{}') }}}}", i - 1)
-            };
-            (
-                format!("models/step_{i}.sql"),
-                format!(
-                    "{{{{ config(materialized='table', order_by='id', pre_hook='select sleep(0.4)') }}}}\nselect {{{{ var('version', 1) }}}} as version, id from {from}"
-                ),
-            )
-        })
-        .collect();
-    let mut files: Vec<(&str, &str)> = models
-        .iter()
-        .map(|(p, c)| (p.as_str(), c.as_str()))
-        .collect();
-    let profile = format!(
-        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: clickhouse\n      host: 127.0.0.1\n      port: {}\n      schema: shop\n      threads: 2\n",
-        server.port
+    let dir = chain_project(
+        "(select number as id from numbers(1000))",
+        "order_by='id', pre_hook='select sleep(0.4)'",
+        &format!(
+            "type: clickhouse\n      host: 127.0.0.1\n      port: {}\n      schema: shop",
+            server.port
+        ),
     );
-    files.push(("profiles.yml", &profile));
-    let dir = project(&files);
-    ok(dir.path(), &["run"]);
-
-    let child = Command::new(env!("CARGO_BIN_EXE_elt"))
-        .args(["build", "--vars", "{version: 2}"])
-        .current_dir(dir.path())
-        .env("HOME", dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start elt");
-    // Let two models finish, then cut the engine off under the third.
-    std::thread::sleep(Duration::from_millis(1100));
-    server.crash();
-    let output = child.wait_with_output().expect("elt ends");
+    let (output, _) = build_crashed_midway(dir.path(), || server.crash());
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let errors = stderr(&output);
     assert!(
