@@ -13,7 +13,7 @@ RUNS="${RUNS:-5}"
 WORK="${BENCH_DIR:-/tmp/elt-bench}"
 mkdir -p "$WORK"
 
-cargo build --release -q -p elt -p elt-bench
+cargo build --release -q --workspace
 BIN="${CARGO_TARGET_DIR:-target}/release"
 
 # Runs a command RUNS times; prints "median_wall_s peak_rss_mib".

@@ -8,7 +8,7 @@ SCALE="${SCALE:-1}"
 WORK="${BENCH_DIR:-/tmp/elt-example-bench}"
 
 if [[ -z "${ELT_BIN:-}" ]]; then
-    cargo build --release -q -p elt
+    cargo build --release -q --workspace
     ELT_BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release/elt"
 fi
 rm -rf "$WORK" && mkdir -p "$WORK"

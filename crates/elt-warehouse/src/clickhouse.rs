@@ -200,6 +200,35 @@ impl ChSession {
         .map_err(|e| self.error(e, sql))
     }
 
+    /// Inserts rows of text values as TabSeparated, which ClickHouse reads into each
+    /// column's type; with a token, at most once (`insert_deduplication_token`).
+    fn insert(
+        &self,
+        table: &Relation,
+        columns: &[String],
+        rows: &[Vec<Option<String>>],
+        token: Option<&str>,
+    ) -> Result<()> {
+        let quoted: Vec<String> = columns
+            .iter()
+            .map(|c| Dialect::ClickHouse.quote(c))
+            .collect();
+        let statement = format!(
+            "insert into {table} ({}) format TabSeparated",
+            quoted.join(", ")
+        );
+        let data = Bytes::from(crate::tab_separated(rows));
+        self.block_on(async {
+            let mut insert = self.client.insert_formatted_with(statement.clone());
+            if let Some(token) = token {
+                insert = insert.with_setting("insert_deduplication_token", token);
+            }
+            insert.send(data).await?;
+            insert.end().await
+        })
+        .map_err(|e| self.error(e, &statement))
+    }
+
     /// A server error as ClickHouse words it, with `LINE n:` where it points (the executor
     /// maps that back to the model's file); anything else means the connection is gone.
     fn error(&self, e: ChError, sql: &str) -> WarehouseError {
@@ -328,93 +357,16 @@ impl Session for ChSession {
         columns: &[String],
         rows: &[Vec<Option<String>>],
     ) -> Result<()> {
-        let quoted: Vec<String> = columns
-            .iter()
-            .map(|c| Dialect::ClickHouse.quote(c))
-            .collect();
-        let statement = format!(
-            "insert into {table} ({}) format RowBinary",
-            quoted.join(", ")
-        );
-        let data = Bytes::from(row_binary(rows));
-        self.block_on(async {
-            let mut insert = self.client.insert_formatted_with(statement.clone());
-            insert.send(data).await?;
-            insert.end().await
-        })
-        .map_err(|e| self.error(e, &statement))
-    }
-}
-
-/// Rows of `Nullable(String)` columns in ClickHouse's RowBinary format: per value a null
-/// flag byte, then (when not null) the length as LEB128 and the UTF-8 bytes.
-fn row_binary(rows: &[Vec<Option<String>>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for value in rows.iter().flatten() {
-        match value {
-            None => out.push(1),
-            Some(text) => {
-                out.push(0);
-                let mut length = text.len();
-                loop {
-                    let byte = (length & 0x7f) as u8;
-                    length >>= 7;
-                    if length == 0 {
-                        out.push(byte);
-                        break;
-                    }
-                    out.push(byte | 0x80);
-                }
-                out.extend_from_slice(text.as_bytes());
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn row_binary_flags_nulls_and_prefixes_lengths() {
-        let long = "x".repeat(200);
-        let rows = vec![
-            vec![Some("é".to_string()), None],
-            vec![Some(long.clone()), Some(String::new())],
-        ];
-        let mut expected = vec![0, 2, 0xc3, 0xa9, 1, 0, 0xc8, 0x01];
-        expected.extend_from_slice(long.as_bytes());
-        expected.extend_from_slice(&[0, 0]);
-        assert_eq!(row_binary(&rows), expected);
+        self.insert(table, columns, rows, None)
     }
 
-    #[test]
-    fn answers_are_read_as_text() {
-        let output = b"[\"a\",\"b\",\"c\"]\n[\"1\",null,[1,2]]\n[2,true,\"x\\ty\"]\n";
-        let table = read_rows(output).unwrap();
-        assert_eq!(table.columns, ["a", "b", "c"]);
-        assert_eq!(
-            table.rows,
-            [
-                vec![Some("1".into()), None, Some("[1,2]".into())],
-                vec![Some("2".into()), Some("true".into()), Some("x\ty".into())],
-            ]
-        );
-    }
-
-    #[test]
-    fn syntax_errors_point_at_their_line() {
-        let message = "Code: 62. DB::Exception: Syntax error: failed at position 14 (line 2, col 5): form t. Expected one of: ... (SYNTAX_ERROR)";
-        assert_eq!(error_line(message, ""), Some(2));
-        let unknown = "Code: 47. DB::Exception: Unknown expression identifier `id` in scope";
-        assert_eq!(
-            error_line(unknown, "select\n  grid,\n  id\nfrom t"),
-            Some(3)
-        );
-        assert_eq!(
-            error_line("Code: 60. DB::Exception: Unknown table", "select 1"),
-            None
-        );
+    fn insert_text_rows_once(
+        &mut self,
+        table: &Relation,
+        columns: &[String],
+        rows: &[Vec<Option<String>>],
+        token: &str,
+    ) -> Result<()> {
+        self.insert(table, columns, rows, Some(token))
     }
 }

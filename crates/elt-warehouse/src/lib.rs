@@ -128,15 +128,29 @@ pub trait Session: Send {
     /// The columns of an existing relation, in order.
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
 
-    /// Appends rows of text values (NULL is `None`) to `table`, whose columns are all text,
-    /// in the warehouse's bulk path (DuckDB's appender, PostgreSQL's COPY, ClickHouse's
-    /// RowBinary insert).
+    /// Appends rows of text values (NULL is `None`) to `table` in the warehouse's bulk path
+    /// (DuckDB's appender, PostgreSQL's COPY, ClickHouse's TabSeparated insert). Each value
+    /// must be valid text for its column's type, which the warehouse reads it as.
     fn insert_text_rows(
         &mut self,
         table: &Relation,
         columns: &[String],
         rows: &[Vec<Option<String>>],
     ) -> Result<()>;
+
+    /// [`Session::insert_text_rows`], applied at most once per `token` on a warehouse without
+    /// transactions (ClickHouse: `insert_deduplication_token`; the table needs the setting
+    /// `non_replicated_deduplication_window`). Elsewhere the caller's transaction makes the
+    /// insert and its bookkeeping atomic, and the token is not needed.
+    fn insert_text_rows_once(
+        &mut self,
+        table: &Relation,
+        columns: &[String],
+        rows: &[Vec<Option<String>>],
+        _token: &str,
+    ) -> Result<()> {
+        self.insert_text_rows(table, columns, rows)
+    }
 }
 
 /// Time spent inside warehouse calls by every session of this process, for `ELT_LOG=debug`
@@ -212,11 +226,57 @@ pub(crate) fn columns_from_query(session: &mut dyn Session, sql: &str) -> Result
         .collect())
 }
 
+/// Rows as tab-separated text, NULL as `\N`, with backslash escapes: PostgreSQL's COPY text
+/// format and ClickHouse's TabSeparated, which read each value into its column's type.
+pub(crate) fn tab_separated(rows: &[Vec<Option<String>>]) -> Vec<u8> {
+    let mut out = String::new();
+    for row in rows {
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            match value {
+                None => out.push_str("\\N"),
+                Some(text) => {
+                    for c in text.chars() {
+                        match c {
+                            '\\' => out.push_str("\\\\"),
+                            '\t' => out.push_str("\\t"),
+                            '\n' => out.push_str("\\n"),
+                            '\r' => out.push_str("\\r"),
+                            c => out.push(c),
+                        }
+                    }
+                }
+            }
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
 /// Opens the warehouse of a target. Relative paths are relative to the project folder.
 pub fn open(target: &Target, project_root: &Path) -> Result<Box<dyn Warehouse>> {
     match target.dialect {
         Dialect::DuckDb => Ok(Box::new(duck::DuckDb::open(target, project_root)?)),
         Dialect::Postgres => Ok(Box::new(postgres::Postgres::connect(target)?)),
         Dialect::ClickHouse => Ok(Box::new(clickhouse::ClickHouse::connect(target)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tab_separated_escapes_and_nulls() {
+        let rows = vec![
+            vec![Some("a\tb".to_string()), None],
+            vec![Some("back\\slash\nline".to_string()), Some(String::new())],
+        ];
+        assert_eq!(
+            String::from_utf8(tab_separated(&rows)).unwrap(),
+            "a\\tb\t\\N\nback\\\\slash\\nline\t\n"
+        );
     }
 }

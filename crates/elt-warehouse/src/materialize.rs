@@ -158,11 +158,7 @@ pub(crate) fn create_table_as(relation: &Relation, sql: &str, storage: &Storage)
 }
 
 /// `create table` with the given column definitions, with the table's storage clauses.
-pub(crate) fn create_table_with(
-    relation: &Relation,
-    columns: &[String],
-    storage: &Storage,
-) -> String {
+pub fn create_table_with(relation: &Relation, columns: &[String], storage: &Storage) -> String {
     format!(
         "create table {relation} ({}){}",
         columns.join(", "),
@@ -329,7 +325,9 @@ fn build_view(
     })
 }
 
-/// Builds the new table beside the old one, then swaps it in.
+/// Builds the new table beside the old one, then swaps it in. On DuckDB and PostgreSQL the
+/// build and the swap are one transaction: one commit per table, and a crash never leaves the
+/// staged table behind.
 pub(crate) fn build_table(
     session: &mut dyn Session,
     relation: &Relation,
@@ -338,46 +336,63 @@ pub(crate) fn build_table(
     existing: Option<RelationKind>,
 ) -> Result<Built> {
     let staged = beside(relation, "__dbt_tmp");
-    session.execute(&format!("drop table if exists {staged}"))?;
-    let created = session.execute_counting(&create_table_as(&staged, sql, storage));
-    let rows = match created {
-        Ok(rows) => rows,
-        Err(e) => {
-            let _ = session.execute(&format!("drop table if exists {staged}"));
-            return Err(e);
-        }
+    let rows = if relation.dialect == Dialect::ClickHouse {
+        session.execute(&format!("drop table if exists {staged}"))?;
+        let rows = session
+            .execute_counting(&create_table_as(&staged, sql, storage))
+            .inspect_err(|_| {
+                let _ = session.execute(&format!("drop table if exists {staged}"));
+            })?;
+        swap_in(session, relation, &staged, existing)?;
+        rows
+    } else {
+        session.execute("begin transaction")?;
+        let built = create_and_swap(session, relation, &staged, sql, storage, existing);
+        let committed = built.and_then(|rows| session.execute("commit").map(|()| rows));
+        committed.inspect_err(|_| {
+            let _ = session.execute("rollback");
+        })?
     };
-    swap_in(session, relation, &staged, existing)?;
     Ok(Built {
         code: "CREATE TABLE",
         rows: Some(rows),
     })
 }
 
-/// Replaces `relation` with the table `staged` in one transaction.
+/// The statements of a transactional table build: the new table under the staged name, then
+/// the old one dropped and the new one renamed.
+fn create_and_swap(
+    session: &mut dyn Session,
+    relation: &Relation,
+    staged: &Relation,
+    sql: &str,
+    storage: &Storage,
+    existing: Option<RelationKind>,
+) -> Result<usize> {
+    session.execute(&format!("drop table if exists {staged}"))?;
+    let rows = session.execute_counting(&create_table_as(staged, sql, storage))?;
+    if let Some(kind) = existing {
+        session.execute(&drop_statement(relation, kind))?;
+    }
+    session.execute(&format!(
+        "alter table {staged} rename to {}",
+        relation.dialect.quote(&relation.identifier)
+    ))?;
+    Ok(rows)
+}
+
+/// ClickHouse: replaces `relation` with the table `staged` (see [`exchange`]) and drops what
+/// is left under the staged name.
 pub(crate) fn swap_in(
     session: &mut dyn Session,
     relation: &Relation,
     staged: &Relation,
     existing: Option<RelationKind>,
 ) -> Result<()> {
-    if relation.dialect == Dialect::ClickHouse {
-        let swapped = exchange(session, relation, staged, existing);
-        // After an exchange `staged` holds the previous version; after a failure, the new.
-        let _ = session.execute(&format!("drop table if exists {staged}"));
-        return swapped;
-    }
-    let mut statements = Vec::new();
-    if let Some(kind) = existing {
-        statements.push(drop_statement(relation, kind));
-    }
-    statements.push(format!(
-        "alter table {staged} rename to {}",
-        relation.dialect.quote(&relation.identifier)
-    ));
-    in_transaction(session, &statements).inspect_err(|_| {
-        let _ = session.execute(&format!("drop table if exists {staged}"));
-    })
+    let swapped = exchange(session, relation, staged, existing);
+    // After an exchange `staged` holds the previous version; after a failure, the new.
+    let _ = session.execute(&format!("drop table if exists {staged}"));
+    swapped
 }
 
 /// ClickHouse's swap: `EXCHANGE TABLES` (atomic), or where the database engine cannot

@@ -294,7 +294,7 @@ impl Session for PgSession {
     ) -> Result<()> {
         let quoted: Vec<String> = columns.iter().map(|c| Dialect::Postgres.quote(c)).collect();
         let statement = format!("copy {table} ({}) from stdin", quoted.join(", "));
-        let data = copy_text(rows);
+        let data = crate::tab_separated(rows);
         self.block_on(async |c| {
             let mut copy = c.copy_in_raw(&statement).await?;
             let sent = copy.send(data).await.map(|_| ());
@@ -307,50 +307,5 @@ impl Session for PgSession {
             }
         })
         .map_err(|e| error(e, &statement))
-    }
-}
-
-/// Rows in COPY's text format: tab-separated, NULL as `\N`, backslash escapes.
-fn copy_text(rows: &[Vec<Option<String>>]) -> Vec<u8> {
-    let mut out = String::new();
-    for row in rows {
-        for (i, value) in row.iter().enumerate() {
-            if i > 0 {
-                out.push('\t');
-            }
-            match value {
-                None => out.push_str("\\N"),
-                Some(text) => {
-                    for c in text.chars() {
-                        match c {
-                            '\\' => out.push_str("\\\\"),
-                            '\t' => out.push_str("\\t"),
-                            '\n' => out.push_str("\\n"),
-                            '\r' => out.push_str("\\r"),
-                            c => out.push(c),
-                        }
-                    }
-                }
-            }
-        }
-        out.push('\n');
-    }
-    out.into_bytes()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn copy_text_escapes_and_nulls() {
-        let rows = vec![
-            vec![Some("a\tb".to_string()), None],
-            vec![Some("back\\slash\nline".to_string()), Some(String::new())],
-        ];
-        assert_eq!(
-            String::from_utf8(copy_text(&rows)).unwrap(),
-            "a\\tb\t\\N\nback\\\\slash\\nline\t\n"
-        );
     }
 }

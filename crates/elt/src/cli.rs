@@ -43,6 +43,17 @@ pub enum Command {
     Debug(ProjectArgs),
     /// Generate example raw data: `elt generate ecommerce --out data`
     Generate(GenerateArgs),
+    /// Load raw tables with their sources' loaders (S3 buckets, local folders), exactly once
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Which source tables: `--select source:raw.orders` [default: every one with a loader]
+    #[command(flatten)]
+    pub selection: SelectArgs,
 }
 
 #[derive(Debug, Args)]

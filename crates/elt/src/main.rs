@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod execution;
 mod generate;
+mod load;
 mod status;
 
 use std::io::Write;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         cli::Command::Show(args) => execution::show(&args),
         cli::Command::Debug(args) => commands::debug(&args),
         cli::Command::Generate(args) => generate::run(&args),
+        cli::Command::Load(args) => load::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

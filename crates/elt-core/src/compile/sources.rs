@@ -77,11 +77,8 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                         fqn,
                         source_description: source.described.description.clone(),
                         description: table.described.description.clone(),
-                        loader: table
-                            .loader
-                            .clone()
-                            .or_else(|| source.loader.clone())
-                            .unwrap_or_default(),
+                        loader: loader_name(source, table),
+                        load: load_config(source, table),
                         identifier,
                         loaded_at_field: table
                             .loaded_at_field
@@ -105,6 +102,40 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
         Ok(out)
     } else {
         Err(Errors(errors))
+    }
+}
+
+/// dbt's `loader` text: what loads the table. For an elt loader config, its `type`.
+fn loader_name(source: &SourceProperties, table: &SourceTableProperties) -> String {
+    let loader = table.loader.as_ref().or(source.loader.as_ref());
+    match loader {
+        Some(Json::String(text)) => text.clone(),
+        Some(Json::Object(config)) => config
+            .get("type")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
+/// elt's loader config for a table: the source's `loader:` mapping with the table's keys
+/// over it.
+fn load_config(
+    source: &SourceProperties,
+    table: &SourceTableProperties,
+) -> Option<Map<String, Json>> {
+    let mapping = |loader: &Option<Json>| match loader {
+        Some(Json::Object(config)) => Some(config.clone()),
+        _ => None,
+    };
+    match (mapping(&source.loader), mapping(&table.loader)) {
+        (None, None) => None,
+        (base, over) => {
+            let mut config = base.unwrap_or_default();
+            config.extend(over.unwrap_or_default());
+            Some(config)
+        }
     }
 }
 

@@ -237,7 +237,10 @@ pub struct SourceNode {
     pub fqn: Vec<String>,
     pub source_description: String,
     pub description: String,
+    /// dbt's `loader` text (for an elt loader config, its type).
     pub loader: String,
+    /// elt's loader config (`loader:` as a mapping), read by `elt load`.
+    pub load: Option<Map<String, Json>>,
     pub identifier: String,
     pub loaded_at_field: Option<String>,
     pub freshness: Option<Json>,

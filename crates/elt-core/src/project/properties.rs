@@ -176,10 +176,11 @@ pub struct SourceProperties {
     pub described: Described,
     pub database: Option<String>,
     pub schema: Option<String>,
-    pub loader: Option<String>,
     pub loaded_at_field: Option<String>,
     pub freshness: Option<Json>,
     pub quoting: Map<String, Json>,
+    /// dbt's `loader` (a description: text), or elt's loader config (a mapping).
+    pub loader: Option<Json>,
     pub tables: Vec<SourceTableProperties>,
 }
 
@@ -193,7 +194,8 @@ pub struct SourceTableProperties {
     pub freshness: Option<Json>,
     pub quoting: Map<String, Json>,
     pub external: Option<Json>,
-    pub loader: Option<String>,
+    /// As on the source; a mapping here overrides the source's keys.
+    pub loader: Option<Json>,
     pub columns: Vec<ColumnProperties>,
     pub tests: Vec<TestDefinition>,
 }
@@ -330,6 +332,16 @@ impl Parser<'_> {
             )
             .into()
         })
+    }
+
+    /// `loader:`: text (dbt's description of what loads the source) or a mapping (elt's
+    /// loader config, checked by `elt load`).
+    fn loader(&self, node: &YNode) -> Result<Json> {
+        if node.as_map().is_some() {
+            Ok(node.to_json())
+        } else {
+            self.string(node, "loader").map(Json::String)
+        }
     }
 
     fn string(&self, node: &YNode, key: &str) -> Result<String> {
@@ -513,7 +525,7 @@ impl Parser<'_> {
                 "name" | "overrides" | "event_time" | "loaded_at_query" => {}
                 "database" => source.database = Some(self.string(value, "database")?),
                 "schema" => source.schema = Some(self.string(value, "schema")?),
-                "loader" => source.loader = Some(self.string(value, "loader")?),
+                "loader" => source.loader = Some(self.loader(value)?),
                 "loaded_at_field" => {
                     source.loaded_at_field = Some(self.string(value, "loaded_at_field")?)
                 }
@@ -560,7 +572,7 @@ impl Parser<'_> {
                 "freshness" => table.freshness = Some(value.to_json()),
                 "quoting" => table.quoting = self.json_map(value, "quoting")?,
                 "external" => table.external = Some(value.to_json()),
-                "loader" => table.loader = Some(self.string(value, "loader")?),
+                "loader" => table.loader = Some(self.loader(value)?),
                 "columns" => {
                     for column in self.list(value, "columns")? {
                         table.columns.push(self.column(column, &context)?);

@@ -1,0 +1,141 @@
+//! Loaders: raw tables fed from S3-compatible buckets or local folders, declared with a
+//! `loader:` mapping on sources and run by `elt load`.
+//!
+//! Exactly once: each batch's rows, its dead letters and the positions it consumed commit
+//! together ([`sink`]), so a load that is killed and started again continues after the last
+//! committed batch, with no record lost or loaded twice. A record that cannot be loaded
+//! (malformed JSON, a value of the wrong type, over the size limit) goes to the dead-letter
+//! table with its payload, position and error; it never stops the load.
+
+pub mod config;
+mod objects;
+pub mod records;
+pub mod sink;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use elt_core::manifest::SourceNode;
+use elt_warehouse::{Warehouse, WarehouseError};
+use serde_json::{Map, Value as Json};
+
+pub use config::{ConfigError, Format, LoaderConfig, Origin, Shape};
+
+use records::Shaper;
+use sink::{RawColumn, Sink};
+
+/// The largest record loaded; a longer one is a dead letter.
+const MAX_RECORD_BYTES: usize = 16 << 20;
+
+/// Why a table's load stopped. What committed before stays committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl LoadError {
+    pub fn new(message: impl Into<String>) -> Self {
+        LoadError {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<WarehouseError> for LoadError {
+    fn from(e: WarehouseError) -> Self {
+        LoadError::new(e.message)
+    }
+}
+
+impl From<ConfigError> for LoadError {
+    fn from(e: ConfigError) -> Self {
+        LoadError::new(e.0)
+    }
+}
+
+/// What a table's load did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Objects (or partitions) read to their end.
+    pub objects: u64,
+    pub rows: u64,
+    pub dead_letters: u64,
+    pub elapsed: Duration,
+}
+
+/// The source tables with a loader config, with their config parsed (or its error).
+pub fn loadable<'a>(
+    sources: impl IntoIterator<Item = &'a SourceNode>,
+    vars: &Map<String, Json>,
+) -> Vec<(&'a SourceNode, Result<LoaderConfig, ConfigError>)> {
+    sources
+        .into_iter()
+        .filter_map(|source| Some((source, LoaderConfig::of(source, vars)?)))
+        .collect()
+}
+
+/// Loads one source table: every record its loader has that the raw table does not have yet.
+pub fn load_table(
+    warehouse: &dyn Warehouse,
+    source: &SourceNode,
+    config: &LoaderConfig,
+    project_root: &Path,
+) -> Result<Progress, LoadError> {
+    let started = std::time::Instant::now();
+    // reqwest's TLS uses the process's rustls provider: ring, like the warehouse clients.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let shaper = Shaper::new(&config.shape, config.format, source, MAX_RECORD_BYTES);
+    let columns: Vec<RawColumn> = match &config.shape {
+        Shape::Payload { column } => vec![RawColumn {
+            name: column.clone(),
+            data_type: None,
+        }],
+        Shape::Columns => source
+            .columns
+            .values()
+            .map(|c| RawColumn {
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+            })
+            .collect(),
+    };
+    let name = format!("{}.{}", source.source_name, source.name);
+    let mut sink = Sink::open(warehouse.session()?, &source.relation, &name, &columns)?;
+    let mut progress = Progress::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LoadError::new(format!("cannot start the loader's runtime: {e}")))?;
+    match &config.origin {
+        Origin::Objects(objects_config) => {
+            let store = objects::open_store(objects_config, project_root)?;
+            let load = objects::ObjectsLoad {
+                config: objects_config,
+                format: config.format,
+                batch_rows: config.batch_rows,
+                shaper,
+            };
+            load.run(&runtime, store.as_ref(), &mut sink, &mut progress)?;
+        }
+    }
+    progress.elapsed = started.elapsed();
+    Ok(progress)
+}

@@ -1,0 +1,256 @@
+//! The objects loader: every object under a prefix of an S3-compatible bucket (or of a local
+//! folder), in key order, loaded once per version (ETag). An object is read whole and
+//! committed in batches of at most `batch_rows` records; each batch's checkpoint (key, ETag,
+//! line after its last record) commits with its rows, so a restarted load resumes after the
+//! last committed batch, even in the middle of an object.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    BackoffConfig, ClientOptions, GetOptions, ObjectMeta, ObjectStore, RetryConfig,
+};
+
+use crate::config::{ObjectsConfig, Store};
+use crate::records::{self, Shaper};
+use crate::sink::{Batch, Checkpoint, DeadLetter, Sink};
+use crate::{Format, LoadError, Progress};
+
+/// Opens the bucket or folder.
+pub fn open_store(
+    config: &ObjectsConfig,
+    project_root: &Path,
+) -> Result<Arc<dyn ObjectStore>, LoadError> {
+    match &config.store {
+        Store::Files { path } => {
+            let path = project_root.join(path);
+            let store = LocalFileSystem::new_with_prefix(&path).map_err(|e| {
+                LoadError::new(format!("cannot read the folder {}: {e}", path.display()))
+                    .with_hint("create it, or fix the loader's `path`")
+            })?;
+            Ok(Arc::new(store))
+        }
+        Store::S3 {
+            bucket,
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+        } => {
+            let mut builder = AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_region(region)
+                .with_client_options(
+                    ClientOptions::new()
+                        .with_connect_timeout(Duration::from_secs(5))
+                        .with_timeout(Duration::from_secs(120))
+                        .with_allow_http(true),
+                )
+                .with_retry(RetryConfig {
+                    backoff: BackoffConfig::default(),
+                    max_retries: 3,
+                    retry_timeout: Duration::from_secs(30),
+                });
+            if let Some(endpoint) = endpoint {
+                // S3-compatible servers (MinIO) address buckets by path, not by host name.
+                builder = builder
+                    .with_endpoint(endpoint)
+                    .with_virtual_hosted_style_request(false);
+            }
+            if let Some(key) = access_key_id {
+                builder = builder.with_access_key_id(key);
+            }
+            if let Some(secret) = secret_access_key {
+                builder = builder.with_secret_access_key(secret);
+            }
+            let store = builder
+                .build()
+                .map_err(|e| LoadError::new(format!("cannot use the bucket {bucket}: {e}")))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// What the objects loader needs about one table.
+pub struct ObjectsLoad<'a> {
+    pub config: &'a ObjectsConfig,
+    pub format: Format,
+    pub batch_rows: usize,
+    pub shaper: Shaper,
+}
+
+impl ObjectsLoad<'_> {
+    /// Loads every object not yet loaded, in key order. Only the object store's calls run on
+    /// `runtime`: the warehouse sessions block on runtimes of their own.
+    pub fn run(
+        mut self,
+        runtime: &tokio::runtime::Runtime,
+        store: &dyn ObjectStore,
+        sink: &mut Sink,
+        progress: &mut Progress,
+    ) -> Result<(), LoadError> {
+        let objects = runtime.block_on(self.list(store))?;
+        let done: HashMap<(String, String), Checkpoint> = sink
+            .checkpoints()?
+            .into_iter()
+            .map(|c| ((c.stream.clone(), c.version.clone()), c))
+            .collect();
+        for object in objects {
+            let key = object.location.to_string();
+            let version = object.e_tag.clone().unwrap_or_default();
+            let resume = done.get(&(key.clone(), version.clone()));
+            if resume.is_some_and(|c| c.complete) {
+                continue;
+            }
+            let bytes = runtime.block_on(async {
+                let options = GetOptions {
+                    if_match: object.e_tag.clone(),
+                    ..GetOptions::default()
+                };
+                store.get_opts(&object.location, options).await?.bytes().await
+            });
+            let bytes = bytes.map_err(|e| store_error(e, &key))?;
+            let start = resume.map_or(0, |c| c.position);
+            self.load_object(&key, &version, &bytes, start, sink, progress)?;
+            progress.objects += 1;
+        }
+        Ok(())
+    }
+
+    /// The objects under the prefix that match the pattern, in key order.
+    async fn list(&self, store: &dyn ObjectStore) -> Result<Vec<ObjectMeta>, LoadError> {
+        let prefix = (!self.config.prefix.is_empty())
+            .then(|| ObjectPath::from(self.config.prefix.trim_matches('/')));
+        let pattern = match &self.config.pattern {
+            Some(glob) => Some(
+                globset::Glob::new(glob)
+                    .map_err(|e| LoadError::new(format!("invalid pattern '{glob}': {e}")))?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        let mut objects: Vec<ObjectMeta> = store
+            .list(prefix.as_ref())
+            .try_collect()
+            .await
+            .map_err(|e| store_error(e, &self.config.prefix))?;
+        objects.retain(|o| {
+            let key = o.location.as_ref();
+            let below = key
+                .strip_prefix(self.config.prefix.trim_matches('/'))
+                .unwrap_or(key)
+                .trim_start_matches('/');
+            pattern.as_ref().is_none_or(|p| p.is_match(below))
+        });
+        objects.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(objects)
+    }
+
+    /// Commits an object's records after line `start`, `batch_rows` at a time; the last
+    /// batch marks the object complete (an empty object commits one empty batch).
+    fn load_object(
+        &mut self,
+        key: &str,
+        version: &str,
+        bytes: &[u8],
+        start: u64,
+        sink: &mut Sink,
+        progress: &mut Progress,
+    ) -> Result<(), LoadError> {
+        let (records, header) = records::split(bytes, self.format);
+        self.shaper.set_header(header.as_deref());
+        let pending: Vec<_> = records.into_iter().filter(|r| r.line > start).collect();
+        let last_line = bytes_lines(bytes);
+        let mut chunks = pending.chunks(self.batch_rows).peekable();
+        let mut batch_start = start;
+        if chunks.peek().is_none() {
+            let checkpoint = Checkpoint {
+                stream: key.into(),
+                version: version.into(),
+                position: last_line,
+                complete: true,
+            };
+            return Ok(sink.commit(
+                &Batch {
+                    start,
+                    ..Batch::default()
+                },
+                &checkpoint,
+            )?);
+        }
+        let loaded_at = chrono::Utc::now()
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string();
+        while let Some(chunk) = chunks.next() {
+            let mut batch = Batch {
+                start: batch_start,
+                ..Batch::default()
+            };
+            for record in chunk {
+                match self.shaper.row(record) {
+                    Ok(mut row) => {
+                        row.push(Some(key.to_string()));
+                        row.push(Some(record.line.to_string()));
+                        row.push(Some(loaded_at.clone()));
+                        batch.rows.push(row);
+                    }
+                    Err(error) => batch.dead_letters.push(DeadLetter {
+                        stream: key.into(),
+                        position: record.line,
+                        payload: record.payload.clone(),
+                        error,
+                    }),
+                }
+            }
+            let complete = chunks.peek().is_none();
+            let position = if complete {
+                last_line
+            } else {
+                chunk.last().map_or(batch_start, |r| r.line)
+            };
+            let checkpoint = Checkpoint {
+                stream: key.into(),
+                version: version.into(),
+                position,
+                complete,
+            };
+            sink.commit(&batch, &checkpoint)?;
+            progress.rows += batch.rows.len() as u64;
+            progress.dead_letters += batch.dead_letters.len() as u64;
+            batch_start = position;
+        }
+        Ok(())
+    }
+}
+
+/// The number of the object's last line (a final newline ends a line, it does not start one).
+fn bytes_lines(bytes: &[u8]) -> u64 {
+    let newlines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
+
+fn store_error(e: object_store::Error, what: &str) -> LoadError {
+    match e {
+        object_store::Error::Precondition { .. } => LoadError::new(format!(
+            "{what} changed while it was being read; run the load again"
+        )),
+        object_store::Error::NotFound { .. } => {
+            LoadError::new(format!("{what} was not found: {e}"))
+                .with_hint("check the loader's bucket, prefix or path")
+        }
+        object_store::Error::Unauthenticated { .. }
+        | object_store::Error::PermissionDenied { .. } => {
+            LoadError::new(format!("access to {what} was refused: {e}"))
+                .with_hint("check the loader's access_key_id and secret_access_key")
+        }
+        other => LoadError::new(format!("cannot read {what}: {other}"))
+            .with_hint("check that the object store is reachable (endpoint) and the bucket exists"),
+    }
+}

@@ -1,0 +1,325 @@
+//! The warehouse side of a load: the raw table, the load state and the dead letters, and the
+//! commit that writes a batch's rows with the positions it consumed, all or nothing.
+//!
+//! DuckDB and PostgreSQL: one transaction per batch. ClickHouse has no transactions: each of
+//! the three inserts carries a deduplication token derived from the batch's positions, so a
+//! batch retried after a crash is not applied twice, and the state row is written last.
+
+use elt_core::adapter::{Dialect, Relation};
+use elt_warehouse::materialize::{Storage, create_table_with, ensure_schema};
+use elt_warehouse::{Result, Session, WarehouseError};
+
+use crate::records::Kind;
+
+/// Where elt records what each source table has loaded: one row per committed batch.
+pub const STATE_TABLE: &str = "_elt_load_state";
+/// Records that could not be loaded, with why.
+pub const DEAD_LETTER_TABLE: &str = "_elt_dead_letters";
+/// The columns elt adds to every raw table, after the table's own.
+pub const METADATA_COLUMNS: [&str; 3] = ["_elt_source", "_elt_position", "_elt_loaded_at"];
+
+/// A batch that committed: the stream (object key, or topic and partition) and version
+/// (ETag) it read, and how far: the position after its last record, and whether that is the
+/// end of the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub stream: String,
+    pub version: String,
+    pub position: u64,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub stream: String,
+    pub position: u64,
+    pub payload: String,
+    pub error: String,
+}
+
+/// What one commit writes.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Rows of the raw table's own columns followed by the metadata columns.
+    pub rows: Vec<Vec<Option<String>>>,
+    pub dead_letters: Vec<DeadLetter>,
+    /// Where the batch starts, for its deduplication token.
+    pub start: u64,
+}
+
+pub struct Sink {
+    session: Box<dyn Session>,
+    dialect: Dialect,
+    raw: Relation,
+    state: Relation,
+    dead: Relation,
+    /// `source.table`, as the state and dead-letter tables name it.
+    name: String,
+    columns: Vec<String>,
+}
+
+/// A raw table's own column: its name and declared type (`None`: text).
+pub struct RawColumn {
+    pub name: String,
+    pub data_type: Option<String>,
+}
+
+impl Sink {
+    /// Opens the sink of one source table, creating its schema and tables if missing. An
+    /// existing raw table must have the columns the loader writes.
+    pub fn open(
+        mut session: Box<dyn Session>,
+        raw: &Relation,
+        name: &str,
+        own_columns: &[RawColumn],
+    ) -> Result<Self> {
+        let dialect = raw.dialect;
+        let beside = |identifier: &str| Relation {
+            identifier: identifier.to_string(),
+            external: None,
+            ..raw.clone()
+        };
+        let state = beside(STATE_TABLE);
+        let dead = beside(DEAD_LETTER_TABLE);
+        ensure_schema(session.as_mut(), raw)?;
+        let existing = session.relations_in(raw.database.as_deref(), &raw.schema)?;
+        let exists = |r: &Relation| existing.iter().any(|(name, _)| *name == r.identifier);
+
+        let text = sql_type(dialect, None);
+        let bigint = sql_type(dialect, Some("bigint"));
+        let timestamp = sql_type(dialect, Some("timestamp"));
+        let boolean = sql_type(dialect, Some("boolean"));
+        let q = |c: &str| dialect.quote(c);
+        let mut columns: Vec<String> = own_columns.iter().map(|c| c.name.clone()).collect();
+        columns.extend(METADATA_COLUMNS.map(String::from));
+        if exists(raw) {
+            check_columns(session.as_mut(), raw, &columns)?;
+        } else {
+            let mut definitions: Vec<String> = own_columns
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {}",
+                        q(&c.name),
+                        sql_type(dialect, c.data_type.as_deref())
+                    )
+                })
+                .collect();
+            definitions.push(format!("{} {text}", q("_elt_source")));
+            definitions.push(format!("{} {bigint}", q("_elt_position")));
+            definitions.push(format!("{} {timestamp}", q("_elt_loaded_at")));
+            create(session.as_mut(), raw, &definitions)?;
+        }
+        if !exists(&state) {
+            let definitions = [
+                format!("source_table {text}"),
+                format!("stream {text}"),
+                format!("version {text}"),
+                format!("position {bigint}"),
+                format!("complete {boolean}"),
+                format!("loaded_rows {bigint}"),
+                format!("dead_letters {bigint}"),
+                format!("committed_at {timestamp}"),
+            ];
+            create(session.as_mut(), &state, &definitions)?;
+        }
+        if !exists(&dead) {
+            let definitions = [
+                format!("source_table {text}"),
+                format!("stream {text}"),
+                format!("position {bigint}"),
+                format!("payload {text}"),
+                format!("error {text}"),
+                format!("failed_at {timestamp}"),
+            ];
+            create(session.as_mut(), &dead, &definitions)?;
+        }
+        Ok(Sink {
+            session,
+            dialect,
+            raw: raw.clone(),
+            state,
+            dead,
+            name: name.to_string(),
+            columns,
+        })
+    }
+
+    /// Every stream's furthest committed checkpoint, per stream and version.
+    pub fn checkpoints(&mut self) -> Result<Vec<Checkpoint>> {
+        let name = self.dialect.string_literal(&self.name);
+        let any_complete = match self.dialect {
+            Dialect::ClickHouse => "max(complete)",
+            _ => "bool_or(complete)",
+        };
+        let sql = format!(
+            "select stream, version, max(position), {any_complete} from {} \
+             where source_table = {name} group by stream, version",
+            self.state
+        );
+        let table = self.session.query(&sql)?;
+        Ok(table
+            .rows
+            .into_iter()
+            .map(|row| Checkpoint {
+                stream: row[0].clone().unwrap_or_default(),
+                version: row[1].clone().unwrap_or_default(),
+                position: row[2].as_deref().and_then(|p| p.parse().ok()).unwrap_or(0),
+                complete: matches!(row[3].as_deref(), Some("true" | "1")),
+            })
+            .collect())
+    }
+
+    /// Writes a batch's rows and dead letters and its checkpoint, all or nothing.
+    pub fn commit(&mut self, batch: &Batch, checkpoint: &Checkpoint) -> Result<()> {
+        let now = chrono::Utc::now()
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string();
+        let dead_rows: Vec<Vec<Option<String>>> = batch
+            .dead_letters
+            .iter()
+            .map(|d| {
+                vec![
+                    Some(self.name.clone()),
+                    Some(d.stream.clone()),
+                    Some(d.position.to_string()),
+                    Some(d.payload.clone()),
+                    Some(d.error.clone()),
+                    Some(now.clone()),
+                ]
+            })
+            .collect();
+        let state_row = vec![vec![
+            Some(self.name.clone()),
+            Some(checkpoint.stream.clone()),
+            Some(checkpoint.version.clone()),
+            Some(checkpoint.position.to_string()),
+            Some(checkpoint.complete.to_string()),
+            Some(batch.rows.len().to_string()),
+            Some(batch.dead_letters.len().to_string()),
+            Some(now),
+        ]];
+        let token = format!(
+            "elt:{}:{}:{}:{}-{}",
+            self.name, checkpoint.stream, checkpoint.version, batch.start, checkpoint.position
+        );
+        let transactional = self.dialect != Dialect::ClickHouse;
+        if transactional {
+            self.session.execute("begin transaction")?;
+        }
+        let written = self.write(&batch.rows, &dead_rows, &state_row, &token);
+        let committed = if transactional {
+            written.and_then(|()| self.session.execute("commit"))
+        } else {
+            written
+        };
+        if committed.is_err() && transactional {
+            let _ = self.session.execute("rollback");
+        }
+        committed
+    }
+
+    fn write(
+        &mut self,
+        rows: &[Vec<Option<String>>],
+        dead_rows: &[Vec<Option<String>>],
+        state_row: &[Vec<Option<String>>],
+        token: &str,
+    ) -> Result<()> {
+        if !rows.is_empty() {
+            self.session.insert_text_rows_once(
+                &self.raw,
+                &self.columns,
+                rows,
+                &format!("{token}:rows"),
+            )?;
+        }
+        if !dead_rows.is_empty() {
+            let columns = [
+                "source_table",
+                "stream",
+                "position",
+                "payload",
+                "error",
+                "failed_at",
+            ]
+            .map(String::from);
+            self.session.insert_text_rows_once(
+                &self.dead,
+                &columns,
+                dead_rows,
+                &format!("{token}:dead"),
+            )?;
+        }
+        let columns = [
+            "source_table",
+            "stream",
+            "version",
+            "position",
+            "complete",
+            "loaded_rows",
+            "dead_letters",
+            "committed_at",
+        ]
+        .map(String::from);
+        self.session.insert_text_rows_once(
+            &self.state,
+            &columns,
+            state_row,
+            &format!("{token}:state"),
+        )
+    }
+}
+
+/// A column's type in the raw table: as declared on DuckDB and PostgreSQL (text when not
+/// declared); on ClickHouse made `Nullable` (a record may lack any field).
+fn sql_type(dialect: Dialect, declared: Option<&str>) -> String {
+    let declared = declared.unwrap_or(match dialect {
+        Dialect::DuckDb => "varchar",
+        Dialect::Postgres => "text",
+        Dialect::ClickHouse => "String",
+    });
+    let nullable = declared.starts_with("Nullable(") || declared.starts_with("LowCardinality(");
+    if dialect == Dialect::ClickHouse && !nullable {
+        // ClickHouse reads SQL type names (`bigint`, `timestamp`) as its own.
+        let declared = if Kind::of(declared) == Kind::Timestamp {
+            "DateTime64(6)"
+        } else {
+            declared
+        };
+        format!("Nullable({declared})")
+    } else {
+        declared.to_string()
+    }
+}
+
+/// Creates a loader table. On ClickHouse, a MergeTree that remembers recent insert tokens.
+fn create(session: &mut dyn Session, relation: &Relation, columns: &[String]) -> Result<()> {
+    let storage = Storage {
+        settings: vec![(
+            "non_replicated_deduplication_window".into(),
+            "100000".into(),
+        )],
+        ..Storage::default()
+    };
+    session.execute(&create_table_with(relation, columns, &storage))
+}
+
+fn check_columns(session: &mut dyn Session, raw: &Relation, wanted: &[String]) -> Result<()> {
+    let found: Vec<String> = session.columns(raw)?.into_iter().map(|c| c.name).collect();
+    let missing: Vec<&String> = wanted.iter().filter(|c| !found.contains(c)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(WarehouseError::new(format!(
+        "{raw} exists without the column(s) {} that its loader writes (it has {}); \
+         rename or drop it, or change the source's columns",
+        missing
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        found.join(", ")
+    )))
+}
