@@ -113,7 +113,11 @@ impl ObjectsLoad<'_> {
                     if_match: object.e_tag.clone(),
                     ..GetOptions::default()
                 };
-                store.get_opts(&object.location, options).await?.bytes().await
+                store
+                    .get_opts(&object.location, options)
+                    .await?
+                    .bytes()
+                    .await
             });
             let bytes = bytes.map_err(|e| store_error(e, &key))?;
             let start = resume.map_or(0, |c| c.position);

@@ -329,7 +329,7 @@ mod tests {
     fn an_unclosed_quote_makes_the_rest_one_record() {
         let (records, _) = split(b"id,note\n1,ok\n2,\"never closed\n3,x\n", Format::Csv);
         assert_eq!(records.len(), 2);
-        assert_eq!(records[1].payload, "2,\"never closed\n3,x\n");
+        assert_eq!(records[1].payload, "2,\"never closed\n3,x");
     }
 
     #[test]
