@@ -370,3 +370,37 @@ impl Session for ChSession {
         self.insert(table, columns, rows, Some(token))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_as_text() {
+        let output = b"[\"a\",\"b\",\"c\"]\n[\"1\",null,[1,2]]\n[2,true,\"x\\ty\"]\n";
+        let table = read_rows(output).unwrap();
+        assert_eq!(table.columns, ["a", "b", "c"]);
+        assert_eq!(
+            table.rows,
+            [
+                vec![Some("1".into()), None, Some("[1,2]".into())],
+                vec![Some("2".into()), Some("true".into()), Some("x\ty".into())],
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_point_at_their_line() {
+        let message = "Code: 62. DB::Exception: Syntax error: failed at position 14 (line 2, col 5): form t. Expected one of: ... (SYNTAX_ERROR)";
+        assert_eq!(error_line(message, ""), Some(2));
+        let unknown = "Code: 47. DB::Exception: Unknown expression identifier `id` in scope";
+        assert_eq!(
+            error_line(unknown, "select\n  grid,\n  id\nfrom t"),
+            Some(3)
+        );
+        assert_eq!(
+            error_line("Code: 60. DB::Exception: Unknown table", "select 1"),
+            None
+        );
+    }
+}
