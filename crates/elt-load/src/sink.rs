@@ -7,7 +7,7 @@
 
 use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, create_table_with, ensure_schema};
-use elt_warehouse::{Result, Session, WarehouseError};
+use elt_warehouse::{Result, SeedType, Session, WarehouseError};
 
 use crate::records::Kind;
 
@@ -15,8 +15,30 @@ use crate::records::Kind;
 pub const STATE_TABLE: &str = "_elt_load_state";
 /// Records that could not be loaded, with why.
 pub const DEAD_LETTER_TABLE: &str = "_elt_dead_letters";
-/// The columns elt adds to every raw table, after the table's own.
-pub const METADATA_COLUMNS: [&str; 3] = ["_elt_source", "_elt_position", "_elt_loaded_at"];
+/// The columns elt adds to every raw table, after the table's own, with their types.
+const METADATA_COLUMNS: [(&str, &str); 3] = [
+    ("_elt_source", "text"),
+    ("_elt_position", "bigint"),
+    ("_elt_loaded_at", "timestamp"),
+];
+const STATE_COLUMNS: [(&str, &str); 8] = [
+    ("source_table", "text"),
+    ("stream", "text"),
+    ("version", "text"),
+    ("position", "bigint"),
+    ("complete", "boolean"),
+    ("loaded_rows", "bigint"),
+    ("dead_letters", "bigint"),
+    ("committed_at", "timestamp"),
+];
+const DEAD_LETTER_COLUMNS: [(&str, &str); 6] = [
+    ("source_table", "text"),
+    ("stream", "text"),
+    ("position", "bigint"),
+    ("payload", "text"),
+    ("error", "text"),
+    ("failed_at", "timestamp"),
+];
 
 /// A batch that committed: the stream (object key, or topic and partition) and version
 /// (ETag) it read, and how far: the position after its last record, and whether that is the
@@ -85,13 +107,17 @@ impl Sink {
         let existing = session.relations_in(raw.database.as_deref(), &raw.schema)?;
         let exists = |r: &Relation| existing.iter().any(|(name, _)| *name == r.identifier);
 
-        let text = sql_type(dialect, None);
-        let bigint = sql_type(dialect, Some("bigint"));
-        let timestamp = sql_type(dialect, Some("timestamp"));
-        let boolean = sql_type(dialect, Some("boolean"));
         let q = |c: &str| dialect.quote(c);
+        let typed = |columns: &[(&str, &str)]| -> Vec<String> {
+            columns
+                .iter()
+                .map(|(name, data_type)| {
+                    format!("{} {}", q(name), sql_type(dialect, Some(data_type)))
+                })
+                .collect()
+        };
         let mut columns: Vec<String> = own_columns.iter().map(|c| c.name.clone()).collect();
-        columns.extend(METADATA_COLUMNS.map(String::from));
+        columns.extend(names(&METADATA_COLUMNS));
         if exists(raw) {
             check_columns(session.as_mut(), raw, &columns)?;
         } else {
@@ -105,34 +131,14 @@ impl Sink {
                     )
                 })
                 .collect();
-            definitions.push(format!("{} {text}", q("_elt_source")));
-            definitions.push(format!("{} {bigint}", q("_elt_position")));
-            definitions.push(format!("{} {timestamp}", q("_elt_loaded_at")));
+            definitions.extend(typed(&METADATA_COLUMNS));
             create(session.as_mut(), raw, &definitions)?;
         }
         if !exists(&state) {
-            let definitions = [
-                format!("source_table {text}"),
-                format!("stream {text}"),
-                format!("version {text}"),
-                format!("position {bigint}"),
-                format!("complete {boolean}"),
-                format!("loaded_rows {bigint}"),
-                format!("dead_letters {bigint}"),
-                format!("committed_at {timestamp}"),
-            ];
-            create(session.as_mut(), &state, &definitions)?;
+            create(session.as_mut(), &state, &typed(&STATE_COLUMNS))?;
         }
         if !exists(&dead) {
-            let definitions = [
-                format!("source_table {text}"),
-                format!("stream {text}"),
-                format!("position {bigint}"),
-                format!("payload {text}"),
-                format!("error {text}"),
-                format!("failed_at {timestamp}"),
-            ];
-            create(session.as_mut(), &dead, &definitions)?;
+            create(session.as_mut(), &dead, &typed(&DEAD_LETTER_COLUMNS))?;
         }
         Ok(Sink {
             session,
@@ -236,50 +242,33 @@ impl Sink {
             )?;
         }
         if !dead_rows.is_empty() {
-            let columns = [
-                "source_table",
-                "stream",
-                "position",
-                "payload",
-                "error",
-                "failed_at",
-            ]
-            .map(String::from);
             self.session.insert_text_rows_once(
                 &self.dead,
-                &columns,
+                &names(&DEAD_LETTER_COLUMNS),
                 dead_rows,
                 &format!("{token}:dead"),
             )?;
         }
-        let columns = [
-            "source_table",
-            "stream",
-            "version",
-            "position",
-            "complete",
-            "loaded_rows",
-            "dead_letters",
-            "committed_at",
-        ]
-        .map(String::from);
         self.session.insert_text_rows_once(
             &self.state,
-            &columns,
+            &names(&STATE_COLUMNS),
             state_row,
             &format!("{token}:state"),
         )
     }
 }
 
+fn names(columns: &[(&str, &str)]) -> Vec<String> {
+    columns.iter().map(|(name, _)| name.to_string()).collect()
+}
+
 /// A column's type in the raw table: as declared on DuckDB and PostgreSQL (text when not
-/// declared); on ClickHouse made `Nullable` (a record may lack any field).
+/// declared, the type seeds' text columns get); on ClickHouse made `Nullable` (a record may
+/// lack any field).
 fn sql_type(dialect: Dialect, declared: Option<&str>) -> String {
-    let declared = declared.unwrap_or(match dialect {
-        Dialect::DuckDb => "varchar",
-        Dialect::Postgres => "text",
-        Dialect::ClickHouse => "String",
-    });
+    let Some(declared) = declared else {
+        return SeedType::Text.sql_type(dialect).to_string();
+    };
     let nullable = declared.starts_with("Nullable(") || declared.starts_with("LowCardinality(");
     if dialect == Dialect::ClickHouse && !nullable {
         // ClickHouse reads SQL type names (`bigint`, `timestamp`) as its own.
