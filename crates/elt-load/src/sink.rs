@@ -6,7 +6,7 @@
 //! batch retried after a crash is not applied twice, and the state row is written last.
 
 use elt_core::adapter::{Dialect, Relation};
-use elt_warehouse::materialize::{Storage, create_table_with, ensure_schema};
+use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
 use elt_warehouse::{Result, SeedType, Session, WarehouseError};
 
 use crate::records::Kind;
@@ -210,51 +210,28 @@ impl Sink {
             "elt:{}:{}:{}:{}-{}",
             self.name, checkpoint.stream, checkpoint.version, batch.start, checkpoint.position
         );
-        let transactional = self.dialect != Dialect::ClickHouse;
-        if transactional {
-            self.session.execute("begin transaction")?;
-        }
-        let written = self.write(&batch.rows, &dead_rows, &state_row, &token);
-        let committed = if transactional {
-            written.and_then(|()| self.session.execute("commit"))
-        } else {
-            written
-        };
-        if committed.is_err() && transactional {
-            let _ = self.session.execute("rollback");
-        }
-        committed
-    }
-
-    fn write(
-        &mut self,
-        rows: &[Vec<Option<String>>],
-        dead_rows: &[Vec<Option<String>>],
-        state_row: &[Vec<Option<String>>],
-        token: &str,
-    ) -> Result<()> {
-        if !rows.is_empty() {
-            self.session.insert_text_rows_once(
-                &self.raw,
-                &self.columns,
-                rows,
-                &format!("{token}:rows"),
-            )?;
-        }
-        if !dead_rows.is_empty() {
-            self.session.insert_text_rows_once(
-                &self.dead,
-                &names(&DEAD_LETTER_COLUMNS),
-                dead_rows,
-                &format!("{token}:dead"),
-            )?;
-        }
-        self.session.insert_text_rows_once(
-            &self.state,
-            &names(&STATE_COLUMNS),
-            state_row,
-            &format!("{token}:state"),
-        )
+        let (raw, dead, state, columns) = (&self.raw, &self.dead, &self.state, &self.columns);
+        atomically(self.session.as_mut(), |session| {
+            if !batch.rows.is_empty() {
+                session.insert_text_rows_once(
+                    raw,
+                    columns,
+                    &batch.rows,
+                    &format!("{token}:rows"),
+                )?;
+            }
+            if !dead_rows.is_empty() {
+                let names = names(&DEAD_LETTER_COLUMNS);
+                session.insert_text_rows_once(
+                    dead,
+                    &names,
+                    &dead_rows,
+                    &format!("{token}:dead"),
+                )?;
+            }
+            let names = names(&STATE_COLUMNS);
+            session.insert_text_rows_once(state, &names, &state_row, &format!("{token}:state"))
+        })
     }
 }
 

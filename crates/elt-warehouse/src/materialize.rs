@@ -253,20 +253,26 @@ pub fn ensure_schema(session: &mut dyn Session, relation: &Relation) -> Result<(
 /// Runs statements in one transaction, rolling back on failure. ClickHouse has no
 /// transactions: there they run one by one, and callers keep each step safe on its own.
 pub(crate) fn in_transaction(session: &mut dyn Session, statements: &[String]) -> Result<()> {
+    atomically(session, |session| {
+        statements.iter().try_for_each(|s| session.execute(s))
+    })
+}
+
+/// Runs `work` in one transaction, committed when it succeeds and rolled back when it fails.
+/// On ClickHouse, which has no transactions, `work` just runs.
+pub fn atomically<T>(
+    session: &mut dyn Session,
+    work: impl FnOnce(&mut dyn Session) -> Result<T>,
+) -> Result<T> {
     if session.dialect() == Dialect::ClickHouse {
-        for statement in statements {
-            session.execute(statement)?;
-        }
-        return Ok(());
+        return work(session);
     }
     session.execute("begin transaction")?;
-    for statement in statements {
-        if let Err(e) = session.execute(statement) {
-            let _ = session.execute("rollback");
-            return Err(e);
-        }
+    let done = work(session).and_then(|out| session.execute("commit").map(|()| out));
+    if done.is_err() {
+        let _ = session.execute("rollback");
     }
-    session.execute("commit")
+    done
 }
 
 /// The model's select without trailing semicolons, ready to be wrapped in parentheses.
@@ -346,11 +352,8 @@ pub(crate) fn build_table(
         swap_in(session, relation, &staged, existing)?;
         rows
     } else {
-        session.execute("begin transaction")?;
-        let built = create_and_swap(session, relation, &staged, sql, storage, existing);
-        let committed = built.and_then(|rows| session.execute("commit").map(|()| rows));
-        committed.inspect_err(|_| {
-            let _ = session.execute("rollback");
+        atomically(session, |session| {
+            create_and_swap(session, relation, &staged, sql, storage, existing)
         })?
     };
     Ok(Built {
