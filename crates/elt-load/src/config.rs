@@ -2,6 +2,8 @@
 //! over it, checked key by key, with `{{ env_var() }}` rendered at load time (so secrets never
 //! reach the manifest).
 
+use std::time::Duration;
+
 use std::path::PathBuf;
 
 use elt_core::manifest::SourceNode;
@@ -13,6 +15,22 @@ use serde_json::{Map, Value as Json};
 pub enum Origin {
     /// Objects under a prefix of an S3-compatible bucket, or files under a local folder.
     Objects(ObjectsConfig),
+    /// Messages of a Kafka topic, every partition.
+    Kafka(KafkaConfig),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaConfig {
+    /// `bootstrap.servers`: `host:port[,host:port...]`.
+    pub brokers: String,
+    pub topic: String,
+    /// The consumer group the loaded offsets are also committed to (for lag tools); the
+    /// warehouse's load state is what a load resumes from.
+    pub group: String,
+    /// The longest a record waits in memory before its batch commits.
+    pub batch_ms: Duration,
+    /// Further librdkafka settings (`security.protocol`, `sasl.username`, ...).
+    pub properties: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +59,7 @@ pub enum Store {
 /// How records are written in the objects or messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// One JSON object per line.
+    /// One JSON object per line (for Kafka: per message).
     JsonLines,
     /// CSV with a header row.
     Csv,
@@ -75,6 +93,18 @@ impl std::fmt::Display for ConfigError {
         f.write_str(&self.0)
     }
 }
+
+const KAFKA_KEYS: &[&str] = &[
+    "type",
+    "format",
+    "payload",
+    "batch_rows",
+    "batch_ms",
+    "brokers",
+    "topic",
+    "group",
+    "properties",
+];
 
 const OBJECT_KEYS: &[&str] = &[
     "type",
@@ -119,10 +149,11 @@ impl LoaderConfig {
         };
         let kind = read
             .text("type")?
-            .ok_or("`type` is missing: use s3 or files")?;
+            .ok_or("`type` is missing: use s3, files or kafka")?;
         let keys = match kind.as_str() {
             "s3" | "files" => OBJECT_KEYS,
-            other => return Err(format!("unknown type '{other}': use s3 or files")),
+            "kafka" => KAFKA_KEYS,
+            other => return Err(format!("unknown type '{other}': use s3, files or kafka")),
         };
         if let Some(unknown) = config.keys().find(|k| !keys.contains(&k.as_str())) {
             return Err(format!(
@@ -136,6 +167,9 @@ impl LoaderConfig {
             Some(other) => return Err(format!("unknown format '{other}': use jsonl or csv")),
             None => return Err("`format` is missing: use jsonl or csv".into()),
         };
+        if kind == "kafka" && format != Format::JsonLines {
+            return Err("Kafka messages are read as JSON: use `format: json`".into());
+        }
         let shape = match read.text("payload")? {
             Some(column) => Shape::Payload { column },
             None if source.columns.is_empty() => {
@@ -147,18 +181,9 @@ impl LoaderConfig {
             }
             None => Shape::Columns,
         };
-        let store = if kind == "s3" {
-            Store::S3 {
-                bucket: read.text("bucket")?.ok_or("`bucket` is missing")?,
-                endpoint: read.text("endpoint")?,
-                region: read.text("region")?.unwrap_or_else(|| "us-east-1".into()),
-                access_key_id: read.text("access_key_id")?,
-                secret_access_key: read.text("secret_access_key")?,
-            }
-        } else {
-            Store::Files {
-                path: read.text("path")?.ok_or("`path` is missing")?.into(),
-            }
+        let origin = match kind.as_str() {
+            "kafka" => Origin::Kafka(read.kafka()?),
+            _ => Origin::Objects(read.objects(&kind)?),
         };
         let batch_rows = match config.get("batch_rows") {
             None => 100_000,
@@ -169,11 +194,7 @@ impl LoaderConfig {
                 as usize,
         };
         Ok(LoaderConfig {
-            origin: Origin::Objects(ObjectsConfig {
-                store,
-                prefix: read.text("prefix")?.unwrap_or_default(),
-                pattern: read.text("pattern")?,
-            }),
+            origin,
             format,
             shape,
             batch_rows,
@@ -190,6 +211,62 @@ struct Values<'a> {
 }
 
 impl Values<'_> {
+    fn objects(&self, kind: &str) -> Result<ObjectsConfig, String> {
+        let store = if kind == "s3" {
+            Store::S3 {
+                bucket: self.text("bucket")?.ok_or("`bucket` is missing")?,
+                endpoint: self.text("endpoint")?,
+                region: self.text("region")?.unwrap_or_else(|| "us-east-1".into()),
+                access_key_id: self.text("access_key_id")?,
+                secret_access_key: self.text("secret_access_key")?,
+            }
+        } else {
+            Store::Files {
+                path: self.text("path")?.ok_or("`path` is missing")?.into(),
+            }
+        };
+        Ok(ObjectsConfig {
+            store,
+            prefix: self.text("prefix")?.unwrap_or_default(),
+            pattern: self.text("pattern")?,
+        })
+    }
+
+    fn kafka(&self) -> Result<KafkaConfig, String> {
+        let batch_ms = match self.config.get("batch_ms") {
+            None => 1000,
+            Some(value) => value
+                .as_u64()
+                .filter(|n| *n > 0)
+                .ok_or("`batch_ms` must be a positive number of milliseconds")?,
+        };
+        let properties = match self.config.get("properties") {
+            None => Vec::new(),
+            Some(Json::Object(map)) => {
+                let mut properties = Vec::new();
+                for key in map.keys() {
+                    let values = Values {
+                        config: map,
+                        ..*self
+                    };
+                    let value = values.text(key).map_err(|e| format!("properties: {e}"))?;
+                    properties.push((key.clone(), value.unwrap_or_default()));
+                }
+                properties
+            }
+            Some(_) => return Err("`properties` must be a mapping of librdkafka settings".into()),
+        };
+        Ok(KafkaConfig {
+            brokers: self.text("brokers")?.ok_or("`brokers` is missing")?,
+            topic: self
+                .text("topic")?
+                .unwrap_or_else(|| self.source.identifier.clone()),
+            group: self.text("group")?.unwrap_or_else(|| "elt".into()),
+            batch_ms: Duration::from_millis(batch_ms),
+            properties,
+        })
+    }
+
     fn text(&self, key: &str) -> Result<Option<String>, String> {
         let Some(value) = self.config.get(key) else {
             return Ok(None);

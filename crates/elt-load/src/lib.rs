@@ -1,5 +1,5 @@
-//! Loaders: raw tables fed from S3-compatible buckets or local folders, declared with a
-//! `loader:` mapping on sources and run by `elt load`.
+//! Loaders: raw tables fed from S3-compatible buckets, local folders or Kafka topics,
+//! declared with a `loader:` mapping on sources and run by `elt load`.
 //!
 //! Exactly once: each batch's rows, its dead letters and the positions it consumed commit
 //! together ([`sink`]), so a load that is killed and started again continues after the last
@@ -8,13 +8,16 @@
 //! table with its payload, position and error; it never stops the load.
 
 pub mod config;
+mod kafka;
 mod objects;
+pub mod publish;
 pub mod records;
 pub mod sink;
 
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use elt_core::manifest::SourceNode;
 use elt_warehouse::{Warehouse, WarehouseError};
@@ -74,12 +77,24 @@ impl From<ConfigError> for LoadError {
 /// What a table's load did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Progress {
-    /// Objects (or partitions) read to their end.
+    /// Objects read to their end, or partitions read.
     pub objects: u64,
     pub rows: u64,
     pub dead_letters: u64,
     pub elapsed: Duration,
+    /// Following a topic: the records not yet read, as the brokers report them.
+    pub lag: Option<u64>,
 }
+
+/// `elt load --follow`: keep loading until `stop` is set (by SIGINT or SIGTERM), calling
+/// `report` every few seconds with the progress so far.
+pub struct Follow<'a> {
+    pub stop: &'a AtomicBool,
+    pub report: &'a mut dyn FnMut(&Progress),
+}
+
+/// How often a followed bucket or folder is listed again.
+const OBJECTS_POLL: Duration = Duration::from_secs(2);
 
 /// The source tables with a loader config, with their config parsed (or its error).
 pub fn loadable<'a>(
@@ -92,16 +107,16 @@ pub fn loadable<'a>(
         .collect()
 }
 
-/// Loads one source table: every record its loader has that the raw table does not have yet.
+/// Loads one source table: every record its loader has that the raw table does not have yet
+/// (and with `follow`, every record that comes until it stops).
 pub fn load_table(
     warehouse: &dyn Warehouse,
     source: &SourceNode,
     config: &LoaderConfig,
     project_root: &Path,
+    mut follow: Option<Follow<'_>>,
 ) -> Result<Progress, LoadError> {
-    let started = std::time::Instant::now();
-    // reqwest's TLS uses the process's rustls provider: ring, like the warehouse clients.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let started = Instant::now();
     let shaper = Shaper::new(&config.shape, config.format, source, MAX_RECORD_BYTES);
     let columns: Vec<RawColumn> = match &config.shape {
         Shape::Payload { column } => vec![RawColumn {
@@ -127,13 +142,38 @@ pub fn load_table(
     match &config.origin {
         Origin::Objects(objects_config) => {
             let store = objects::open_store(objects_config, project_root)?;
-            let load = objects::ObjectsLoad {
+            let mut load = objects::ObjectsLoad {
                 config: objects_config,
                 format: config.format,
                 batch_rows: config.batch_rows,
                 shaper,
             };
             load.run(&runtime, store.as_ref(), &mut sink, &mut progress)?;
+            while let Some(follow) = follow.as_mut() {
+                let listed = Instant::now();
+                while listed.elapsed() < OBJECTS_POLL && !follow.stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                if follow.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                load.run(&runtime, store.as_ref(), &mut sink, &mut progress)?;
+                progress.elapsed = started.elapsed();
+                (follow.report)(&progress);
+            }
+        }
+        Origin::Kafka(kafka_config) => {
+            let load = kafka::KafkaLoad {
+                config: kafka_config,
+                batch_rows: config.batch_rows,
+                shaper,
+            };
+            let mut quiet = |_: &Progress| {};
+            let (stop, report): (Option<&AtomicBool>, &mut dyn FnMut(&Progress)) = match follow {
+                Some(follow) => (Some(follow.stop), follow.report),
+                None => (None, &mut quiet),
+            };
+            load.run(&mut sink, &mut progress, stop, report)?;
         }
     }
     progress.elapsed = started.elapsed();

@@ -19,7 +19,7 @@ use object_store::{
 
 use crate::config::{ObjectsConfig, Store};
 use crate::records::{self, Shaper};
-use crate::sink::{Batch, Checkpoint, DeadLetter, Sink};
+use crate::sink::{Batch, Checkpoint, DeadLetter, Resume, Sink};
 use crate::{Format, LoadError, Progress};
 
 /// Opens the bucket or folder.
@@ -43,6 +43,9 @@ pub fn open_store(
             access_key_id,
             secret_access_key,
         } => {
+            // reqwest's TLS uses the process's rustls provider: ring, like the warehouse
+            // clients.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
                 .with_region(region)
@@ -89,23 +92,23 @@ impl ObjectsLoad<'_> {
     /// Loads every object not yet loaded, in key order. Only the object store's calls run on
     /// `runtime`: the warehouse sessions block on runtimes of their own.
     pub fn run(
-        mut self,
+        &mut self,
         runtime: &tokio::runtime::Runtime,
         store: &dyn ObjectStore,
         sink: &mut Sink,
         progress: &mut Progress,
     ) -> Result<(), LoadError> {
         let objects = runtime.block_on(self.list(store))?;
-        let done: HashMap<(String, String), Checkpoint> = sink
-            .checkpoints()?
+        let resumes: HashMap<(String, String), Resume> = sink
+            .resumes()?
             .into_iter()
-            .map(|c| ((c.stream.clone(), c.version.clone()), c))
+            .map(|r| ((r.committed.stream.clone(), r.committed.version.clone()), r))
             .collect();
         for object in objects {
             let key = object.location.to_string();
             let version = object.e_tag.clone().unwrap_or_default();
-            let resume = done.get(&(key.clone(), version.clone()));
-            if resume.is_some_and(|c| c.complete) {
+            let resume = resumes.get(&(key.clone(), version.clone()));
+            if resume.is_some_and(|r| r.committed.complete) {
                 continue;
             }
             let bytes = runtime.block_on(async {
@@ -120,8 +123,9 @@ impl ObjectsLoad<'_> {
                     .await
             });
             let bytes = bytes.map_err(|e| store_error(e, &key))?;
-            let start = resume.map_or(0, |c| c.position);
-            self.load_object(&key, &version, &bytes, start, sink, progress)?;
+            let start = resume.map_or(0, |r| r.committed.position);
+            let pending = resume.and_then(|r| r.pending);
+            self.load_object(&key, &version, &bytes, (start, pending), sink, progress)?;
             progress.objects += 1;
         }
         Ok(())
@@ -156,43 +160,40 @@ impl ObjectsLoad<'_> {
         Ok(objects)
     }
 
-    /// Commits an object's records after line `start`, `batch_rows` at a time; the last
-    /// batch marks the object complete (an empty object commits one empty batch).
+    /// Commits an object's records after line `start`, `batch_rows` at a time (the first
+    /// batch ends exactly at `pending` when a begun batch must be retried); the last batch
+    /// marks the object complete (an empty object commits one empty batch).
     fn load_object(
         &mut self,
         key: &str,
         version: &str,
         bytes: &[u8],
-        start: u64,
+        (start, pending): (u64, Option<u64>),
         sink: &mut Sink,
         progress: &mut Progress,
     ) -> Result<(), LoadError> {
         let (records, header) = records::split(bytes, self.format);
         self.shaper.set_header(header.as_deref());
-        let pending: Vec<_> = records.into_iter().filter(|r| r.line > start).collect();
+        let pending_records: Vec<_> = records.into_iter().filter(|r| r.line > start).collect();
         let last_line = bytes_lines(bytes);
-        let mut chunks = pending.chunks(self.batch_rows).peekable();
-        let mut batch_start = start;
-        if chunks.peek().is_none() {
-            let checkpoint = Checkpoint {
-                stream: key.into(),
-                version: version.into(),
-                position: last_line,
-                complete: true,
-            };
-            return Ok(sink.commit(
-                &Batch {
-                    start,
-                    ..Batch::default()
-                },
-                &checkpoint,
-            )?);
-        }
         let loaded_at = chrono::Utc::now()
             .naive_utc()
             .format("%Y-%m-%d %H:%M:%S%.6f")
             .to_string();
-        while let Some(chunk) = chunks.next() {
+        let mut batch_start = start;
+        let mut rest = pending_records.as_slice();
+        loop {
+            let size = match pending.filter(|_| batch_start == start) {
+                Some(end) => rest.iter().take_while(|r| r.line <= end).count(),
+                None => rest.len().min(self.batch_rows),
+            };
+            let (chunk, after) = rest.split_at(size);
+            let complete = after.is_empty();
+            let position = match (complete, pending.filter(|_| batch_start == start)) {
+                (false, Some(end)) => end,
+                (false, None) => chunk.last().map_or(batch_start, |r| r.line),
+                (true, _) => last_line,
+            };
             let mut batch = Batch {
                 start: batch_start,
                 ..Batch::default()
@@ -213,12 +214,6 @@ impl ObjectsLoad<'_> {
                     }),
                 }
             }
-            let complete = chunks.peek().is_none();
-            let position = if complete {
-                last_line
-            } else {
-                chunk.last().map_or(batch_start, |r| r.line)
-            };
             let checkpoint = Checkpoint {
                 stream: key.into(),
                 version: version.into(),
@@ -228,9 +223,12 @@ impl ObjectsLoad<'_> {
             sink.commit(&batch, &checkpoint)?;
             progress.rows += batch.rows.len() as u64;
             progress.dead_letters += batch.dead_letters.len() as u64;
+            if complete {
+                return Ok(());
+            }
             batch_start = position;
+            rest = after;
         }
-        Ok(())
     }
 }
 
@@ -240,7 +238,7 @@ fn bytes_lines(bytes: &[u8]) -> u64 {
     newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
 
-fn store_error(e: object_store::Error, what: &str) -> LoadError {
+pub(crate) fn store_error(e: object_store::Error, what: &str) -> LoadError {
     match e {
         object_store::Error::Precondition { .. } => LoadError::new(format!(
             "{what} changed while it was being read; run the load again"

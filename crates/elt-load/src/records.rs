@@ -28,7 +28,7 @@ pub fn split(bytes: &[u8], format: Format) -> (Vec<RawRecord>, Option<Vec<String
     }
 }
 
-fn record(line: u64, bytes: &[u8]) -> RawRecord {
+pub(crate) fn record(line: u64, bytes: &[u8]) -> RawRecord {
     let text = String::from_utf8_lossy(bytes);
     RawRecord {
         line,

@@ -1,9 +1,11 @@
 //! The warehouse side of a load: the raw table, the load state and the dead letters, and the
 //! commit that writes a batch's rows with the positions it consumed, all or nothing.
 //!
-//! DuckDB and PostgreSQL: one transaction per batch. ClickHouse has no transactions: each of
-//! the three inserts carries a deduplication token derived from the batch's positions, so a
-//! batch retried after a crash is not applied twice, and the state row is written last.
+//! DuckDB and PostgreSQL: one transaction per batch. ClickHouse has no transactions: a batch
+//! first records its range (an uncommitted state row), then each insert carries a
+//! deduplication token derived from that range, and the committed state row goes last. A
+//! load that finds an uncommitted range retries exactly that range, so the retried inserts
+//! carry the same tokens and whatever had landed is not applied twice.
 
 use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
@@ -21,12 +23,13 @@ const METADATA_COLUMNS: [(&str, &str); 3] = [
     ("_elt_position", "bigint"),
     ("_elt_loaded_at", "timestamp"),
 ];
-const STATE_COLUMNS: [(&str, &str); 8] = [
+const STATE_COLUMNS: [(&str, &str); 9] = [
     ("source_table", "text"),
     ("stream", "text"),
     ("version", "text"),
     ("position", "bigint"),
     ("complete", "boolean"),
+    ("committed", "boolean"),
     ("loaded_rows", "bigint"),
     ("dead_letters", "bigint"),
     ("committed_at", "timestamp"),
@@ -49,6 +52,15 @@ pub struct Checkpoint {
     pub version: String,
     pub position: u64,
     pub complete: bool,
+}
+
+/// Where a stream's load stands: its last committed checkpoint (position 0 when none), and on
+/// ClickHouse the end of a batch begun after it and maybe partly inserted, which the next
+/// batch must end at exactly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    pub committed: Checkpoint,
+    pub pending: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +146,9 @@ impl Sink {
             definitions.extend(typed(&METADATA_COLUMNS));
             create(session.as_mut(), raw, &definitions)?;
         }
-        if !exists(&state) {
+        if exists(&state) {
+            check_columns(session.as_mut(), &state, &names(&STATE_COLUMNS))?;
+        } else {
             create(session.as_mut(), &state, &typed(&STATE_COLUMNS))?;
         }
         if !exists(&dead) {
@@ -151,27 +165,35 @@ impl Sink {
         })
     }
 
-    /// Every stream's furthest committed checkpoint, per stream and version.
-    pub fn checkpoints(&mut self) -> Result<Vec<Checkpoint>> {
+    /// Where every stream (and version) this table has loaded from stands.
+    pub fn resumes(&mut self) -> Result<Vec<Resume>> {
         let name = self.dialect.string_literal(&self.name);
         let any_complete = match self.dialect {
-            Dialect::ClickHouse => "max(complete)",
-            _ => "bool_or(complete)",
+            Dialect::ClickHouse => "max(complete and committed)",
+            _ => "bool_or(complete and committed)",
         };
         let sql = format!(
-            "select stream, version, max(position), {any_complete} from {} \
+            "select stream, version, max(case when committed then position end), \
+             max(case when not committed then position end), {any_complete} from {} \
              where source_table = {name} group by stream, version",
             self.state
         );
         let table = self.session.query(&sql)?;
+        let number = |v: &Option<String>| v.as_deref().and_then(|p| p.parse::<u64>().ok());
         Ok(table
             .rows
             .into_iter()
-            .map(|row| Checkpoint {
-                stream: row[0].clone().unwrap_or_default(),
-                version: row[1].clone().unwrap_or_default(),
-                position: row[2].as_deref().and_then(|p| p.parse().ok()).unwrap_or(0),
-                complete: matches!(row[3].as_deref(), Some("true" | "1")),
+            .map(|row| {
+                let position = number(&row[2]).unwrap_or(0);
+                Resume {
+                    committed: Checkpoint {
+                        stream: row[0].clone().unwrap_or_default(),
+                        version: row[1].clone().unwrap_or_default(),
+                        position,
+                        complete: matches!(row[4].as_deref(), Some("true" | "1")),
+                    },
+                    pending: number(&row[3]).filter(|end| *end > position),
+                }
             })
             .collect())
     }
@@ -196,20 +218,32 @@ impl Sink {
                 ]
             })
             .collect();
-        let state_row = vec![vec![
-            Some(self.name.clone()),
-            Some(checkpoint.stream.clone()),
-            Some(checkpoint.version.clone()),
-            Some(checkpoint.position.to_string()),
-            Some(checkpoint.complete.to_string()),
-            Some(batch.rows.len().to_string()),
-            Some(batch.dead_letters.len().to_string()),
-            Some(now),
-        ]];
         let token = format!(
             "elt:{}:{}:{}:{}-{}",
             self.name, checkpoint.stream, checkpoint.version, batch.start, checkpoint.position
         );
+        let state_row = |committed: bool| {
+            vec![vec![
+                Some(self.name.clone()),
+                Some(checkpoint.stream.clone()),
+                Some(checkpoint.version.clone()),
+                Some(checkpoint.position.to_string()),
+                Some(checkpoint.complete.to_string()),
+                Some(committed.to_string()),
+                Some(batch.rows.len().to_string()),
+                Some(batch.dead_letters.len().to_string()),
+                Some(now.clone()),
+            ]]
+        };
+        let state_names = names(&STATE_COLUMNS);
+        if self.dialect == Dialect::ClickHouse {
+            self.session.insert_text_rows_once(
+                &self.state,
+                &state_names,
+                &state_row(false),
+                &format!("{token}:intent"),
+            )?;
+        }
         let (raw, dead, state, columns) = (&self.raw, &self.dead, &self.state, &self.columns);
         atomically(self.session.as_mut(), |session| {
             if !batch.rows.is_empty() {
@@ -229,8 +263,12 @@ impl Sink {
                     &format!("{token}:dead"),
                 )?;
             }
-            let names = names(&STATE_COLUMNS);
-            session.insert_text_rows_once(state, &names, &state_row, &format!("{token}:state"))
+            session.insert_text_rows_once(
+                state,
+                &state_names,
+                &state_row(true),
+                &format!("{token}:state"),
+            )
         })
     }
 }

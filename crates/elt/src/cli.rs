@@ -43,7 +43,7 @@ pub enum Command {
     Debug(ProjectArgs),
     /// Generate example raw data: `elt generate ecommerce --out data`
     Generate(GenerateArgs),
-    /// Load raw tables with their sources' loaders (S3 buckets, local folders), exactly once
+    /// Load raw tables with their sources' loaders (Kafka, S3 buckets, local folders), exactly once
     Load(LoadArgs),
 }
 
@@ -54,6 +54,10 @@ pub struct LoadArgs {
     /// Which source tables: `--select source:raw.orders` [default: every one with a loader]
     #[command(flatten)]
     pub selection: SelectArgs,
+    /// Keep loading what arrives (every table at once) until SIGINT or SIGTERM, which stop
+    /// after committing what was read; prints progress and Kafka lag every few seconds
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +80,20 @@ pub struct GenerateArgs {
     /// The folder to write to
     #[arg(long, default_value = "data/raw")]
     pub out: PathBuf,
+    /// Also send every line of the JSON-lines tables (orders, events, ...) to Kafka, one
+    /// message per line, to a topic per table (created with 4 partitions if missing)
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka: Option<String>,
+    /// Prefix of the topics' names: `--topic-prefix shop_` sends orders to `shop_orders`
+    #[arg(long, default_value = "", requires = "kafka")]
+    pub topic_prefix: String,
+    /// Also put every file written into a bucket: `s3://bucket/prefix` (keys and region from
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
+    #[arg(long, value_name = "URL")]
+    pub bucket: Option<String>,
+    /// The S3-compatible server of --bucket, e.g. http://127.0.0.1:9000 [default: AWS]
+    #[arg(long, value_name = "URL", requires = "bucket")]
+    pub s3_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,5 +1,7 @@
-//! `elt generate`: writes the example warehouse's raw data and says what it wrote.
+//! `elt generate`: writes the example warehouse's raw data and says what it wrote; with
+//! `--kafka` or `--bucket` it also publishes it, for the loaders to load.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -44,5 +46,57 @@ pub fn run(args: &GenerateArgs) -> Result<(), Errors> {
         written.total() as f64 / seconds.max(1e-9),
         args.out.join("expected.json").display()
     );
+    publish(args, &written.rows)
+}
+
+/// Sends the JSON-lines tables to Kafka and every table's files to a bucket, as asked.
+fn publish(args: &GenerateArgs, tables: &[(&str, u64)]) -> Result<(), Errors> {
+    let failed = |e: elt_load::LoadError| {
+        let diagnostic = Diagnostic::error(e.message);
+        match e.hint {
+            Some(hint) => Errors(vec![diagnostic.with_help(hint)]),
+            None => Errors(vec![diagnostic]),
+        }
+    };
+    for (table, _) in tables {
+        let files = files_of(&args.out.join(table)).map_err(|e| {
+            Errors(vec![Diagnostic::error(format!(
+                "cannot list {}: {e}",
+                args.out.join(table).display()
+            ))])
+        })?;
+        if let Some(brokers) = &args.kafka {
+            let lines: Vec<PathBuf> = files
+                .iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "jsonl"))
+                .cloned()
+                .collect();
+            if !lines.is_empty() {
+                let topic = format!("{}{table}", args.topic_prefix);
+                let sent =
+                    elt_load::publish::lines_to_kafka(brokers, &topic, &lines).map_err(failed)?;
+                println!("Sent {sent} messages to the Kafka topic {topic}");
+            }
+        }
+        if let Some(url) = &args.bucket {
+            let put = elt_load::publish::files_to_bucket(
+                url,
+                args.s3_endpoint.as_deref(),
+                &args.out,
+                &files,
+            )
+            .map_err(failed)?;
+            println!("Put {put} objects of {table} into {url}");
+        }
+    }
     Ok(())
+}
+
+/// The files of a table's folder, by name.
+fn files_of(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.sort();
+    Ok(files)
 }

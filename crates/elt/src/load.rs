@@ -1,10 +1,13 @@
-//! `elt load`: runs the loaders of the selected sources, one table after another, and prints
-//! a status line per table.
+//! `elt load`: runs the loaders of the selected sources, one table after another (with
+//! `--follow`, all at once until SIGINT or SIGTERM), and prints a status line per table.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use elt_core::diagnostics::{Diagnostic, Errors};
-use elt_load::{LoadError, Progress};
+use elt_core::manifest::SourceNode;
+use elt_load::{ConfigError, Follow, LoadError, LoaderConfig, Origin, Progress};
 
 use crate::cli::LoadArgs;
 use crate::commands::{self, connection_error};
@@ -32,44 +35,71 @@ pub fn run(args: &LoadArgs) -> Result<(), Errors> {
     let warehouse =
         elt_warehouse::open(target, &project.root).map_err(|e| connection_error(target, &e))?;
     let total = tables.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    if args.follow {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| {
+                Errors(vec![Diagnostic::error(format!(
+                    "cannot catch signals: {e}"
+                ))])
+            })?;
+        }
+    }
+    let load = |(source, config): &(&SourceNode, Result<LoaderConfig, ConfigError>)| {
+        let name = format!("{}.{}", source.source_name, source.name);
+        let mut report = |progress: &Progress| {
+            if !args.project.quiet {
+                println!("following {name}: {}", describe(progress, config, started));
+            }
+        };
+        let follow = args.follow.then(|| Follow {
+            stop: &stop,
+            report: &mut report,
+        });
+        config.clone().map_err(LoadError::from).and_then(|config| {
+            elt_load::load_table(warehouse.as_ref(), source, &config, &project.root, follow)
+        })
+    };
+    let outcomes: Vec<Result<Progress, LoadError>> = if args.follow {
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = tables
+                .iter()
+                .map(|table| scope.spawn(|| load(table)))
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("a loader thread panicked"))
+                .collect()
+        })
+    } else {
+        tables.iter().map(load).collect()
+    };
     let mut errors = Vec::new();
-    let mut sum = Progress::default();
-    for (index, (source, config)) in tables.iter().enumerate() {
+    let mut rows = 0;
+    let mut dead_letters = 0;
+    for (index, ((source, config), outcome)) in tables.iter().zip(outcomes).enumerate() {
         let name = format!("{}.{}", source.source_name, source.name);
         let head = format!("{} of {total}", index + 1);
-        let outcome = config.clone().map_err(LoadError::from).and_then(|config| {
-            elt_load::load_table(warehouse.as_ref(), source, &config, &project.root)
-        });
         match outcome {
             Ok(progress) => {
                 if !args.project.quiet {
                     println!(
                         "{head} OK loaded {name} into {} {}",
                         source.relation,
-                        describe(&progress)
+                        describe(&progress, config, started)
                     );
                 }
-                sum.rows += progress.rows;
-                sum.dead_letters += progress.dead_letters;
-                sum.objects += progress.objects;
+                rows += progress.rows;
+                dead_letters += progress.dead_letters;
             }
-            Err(e) => {
-                println!("{head} ERROR loading {name}");
-                let mut diagnostic = Diagnostic::error(format!("loading {name}: {}", e.message))
-                    .at(&source.path, source.line, 0);
-                if let Some(hint) = e.hint {
-                    diagnostic = diagnostic.with_help(hint);
-                }
-                errors.push(diagnostic);
-            }
+            Err(e) => errors.push(error(&head, &name, source, e)),
         }
     }
-    sum.elapsed = started.elapsed();
     if !args.project.quiet {
         println!(
-            "\nLoaded {} tables: {} ({} errors)",
+            "\nLoaded {} tables: {rows} rows, {dead_letters} dead letters in {:.2}s ({} errors)",
             total - errors.len(),
-            describe(&sum),
+            started.elapsed().as_secs_f64(),
             errors.len()
         );
     }
@@ -80,12 +110,44 @@ pub fn run(args: &LoadArgs) -> Result<(), Errors> {
     }
 }
 
-/// `12,345 rows from 30 objects, 2 dead letters [in 1.20s, 10,287 rows/s]`.
-fn describe(progress: &Progress) -> String {
-    let seconds = progress.elapsed.as_secs_f64();
-    let mut text = format!("{} rows from {} objects", progress.rows, progress.objects);
+fn error(head: &str, name: &str, source: &SourceNode, e: LoadError) -> Diagnostic {
+    println!("{head} ERROR loading {name}");
+    let diagnostic = Diagnostic::error(format!("loading {name}: {}", e.message)).at(
+        &source.path,
+        source.line,
+        0,
+    );
+    match e.hint {
+        Some(hint) => diagnostic.with_help(hint),
+        None => diagnostic,
+    }
+}
+
+/// `12,345 rows from 30 objects, 2 dead letters [in 1.20s, 10,287 rows/s]`, with the lag
+/// when following a topic.
+fn describe(
+    progress: &Progress,
+    config: &Result<LoaderConfig, ConfigError>,
+    started: Instant,
+) -> String {
+    let elapsed = match progress.elapsed.is_zero() {
+        true => started.elapsed(),
+        false => progress.elapsed,
+    };
+    let seconds = elapsed.as_secs_f64();
+    let streams = match config {
+        Ok(LoaderConfig {
+            origin: Origin::Kafka(_),
+            ..
+        }) => "partitions",
+        _ => "objects",
+    };
+    let mut text = format!("{} rows from {} {streams}", progress.rows, progress.objects);
     if progress.dead_letters > 0 {
         text.push_str(&format!(", {} dead letters", progress.dead_letters));
+    }
+    if let Some(lag) = progress.lag {
+        text.push_str(&format!(", lag {lag}"));
     }
     text.push_str(&format!(
         " [in {seconds:.2}s, {:.0} rows/s]",

@@ -355,26 +355,36 @@ fn on_schema_change_policies(wh: Wh) {
 }
 
 fn hooks_and_custom_schemas(wh: Wh) {
-    // An audit table that keeps rows in insertion order (ClickHouse's Log engine).
+    // Every audit row numbers itself by the rows before it, so the hooks' order is checked
+    // without relying on the order a table returns its rows in.
     let (create_schema, audit_table) = match wh {
         Wh::ClickHouse => (
             "create database if not exists {{ target.schema }}",
-            "create table if not exists {{ target.schema }}.audit (event String) engine = Log",
+            "create table if not exists {{ target.schema }}.audit (n UInt64, event String) engine = Log",
         ),
         _ => (
             "create schema if not exists {{ target.schema }}",
-            "create table if not exists {{ target.schema }}.audit (event varchar)",
+            "create table if not exists {{ target.schema }}.audit (n bigint, event varchar)",
         ),
     };
+    let audit = |event: &str| {
+        format!(
+            "insert into {{{{ target.schema }}}}.audit select (select count(*) from {{{{ target.schema }}}}.audit), {event}"
+        )
+    };
     let project = format!(
-        "name: shop\nprofile: shop\non-run-start:\n  - {create_schema}\n  - {audit_table}\n  - insert into {{{{ target.schema }}}}.audit values ('run started')\non-run-end:\n  - insert into {{{{ target.schema }}}}.audit values ('run ended')\nmodels:\n  shop:\n    marts:\n      +schema: marts\n      +materialized: table\n"
+        "name: shop\nprofile: shop\non-run-start:\n  - {create_schema}\n  - {audit_table}\n  - \"{}\"\non-run-end:\n  - \"{}\"\nmodels:\n  shop:\n    marts:\n      +schema: marts\n      +materialized: table\n",
+        audit("'run started'"),
+        audit("'run ended'"),
+    );
+    let model = format!(
+        "{{{{ config(pre_hook=\"{}\", post_hook=[\"{} from {{{{ this }}}}\"]) }}}}\nselect 42 as total",
+        audit("'before ' || '{{ this.identifier }}'"),
+        audit("'after, ' || count(*) || ' rows'"),
     );
     let dir = wh.project(&[
         ("elt_project.yml", &project),
-        (
-            "models/marts/totals.sql",
-            "{{ config(pre_hook=\"insert into {{ target.schema }}.audit values ('before ' || '{{ this.identifier }}')\", post_hook=[\"insert into {{ target.schema }}.audit select 'after, ' || count(*) || ' rows' from {{ this }}\"]) }}\nselect 42 as total",
-        ),
+        ("models/marts/totals.sql", &model),
     ]);
     ok(dir.path(), &["run"]);
     assert_eq!(
@@ -382,12 +392,12 @@ fn hooks_and_custom_schemas(wh: Wh) {
         [["42"]]
     );
     assert_eq!(
-        dir.query("select event from audit"),
+        dir.query("select n, event from audit order by n"),
         [
-            ["run started"],
-            ["before totals"],
-            ["after, 1 rows"],
-            ["run ended"]
+            ["0", "run started"],
+            ["1", "before totals"],
+            ["2", "after, 1 rows"],
+            ["3", "run ended"]
         ]
     );
 }

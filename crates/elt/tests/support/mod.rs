@@ -434,6 +434,21 @@ impl WhProject {
         }
     }
 
+    /// On PostgreSQL, cuts elt's connections to the project's database (the server ends
+    /// their backends); returns how many were cut. Other warehouses: none.
+    pub fn cut_connections(&self) -> usize {
+        let Some(database) = self.database.as_deref().filter(|_| self.wh == Wh::Postgres) else {
+            return 0;
+        };
+        let sql = format!(
+            "with loaders as materialized (select pid from pg_stat_activity \
+             where datname = '{database}' and application_name = 'elt') \
+             select count(*) from loaders where pg_terminate_backend(pid)"
+        );
+        let out = psql("elt", "", &sql).unwrap_or_else(|e| panic!("cut connections: {e}"));
+        out.trim().parse().unwrap_or(0)
+    }
+
     /// The tables and views of a schema: (name, `BASE TABLE` or `VIEW`), by name. `main`
     /// is the project's schema.
     pub fn relations(&self, schema: &str) -> Vec<(String, String)> {

@@ -1,0 +1,110 @@
+//! Kafka helpers for bench/load.sh: `produce` sends the lines of standard input as messages
+//! (round robin over the partitions); `consume` reads a topic from the start until it has
+//! `--count` messages, writing nothing: the baseline `elt load` is compared with.
+
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    #[arg(long)]
+    topic: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the topic with this many partitions and send standard input's lines to it
+    Produce {
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+    },
+    /// Read the topic from the start until `count` messages; print the seconds it took
+    Consume {
+        #[arg(long)]
+        count: u64,
+    },
+}
+
+fn main() {
+    let args = Args::parse();
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &args.brokers);
+    match args.command {
+        Command::Produce { partitions } => produce(&config, &args.topic, partitions),
+        Command::Consume { count } => consume(&config, &args.topic, count),
+    }
+}
+
+fn produce(config: &ClientConfig, topic: &str, partitions: i32) {
+    let admin: AdminClient<_> = config.create().expect("admin client");
+    let created = futures::executor::block_on(admin.create_topics(
+        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+        &AdminOptions::new(),
+    ));
+    created.expect("create topic");
+    let producer: BaseProducer = config
+        .clone()
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .create()
+        .expect("producer");
+    let mut sent = 0u64;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("read stdin");
+        let partition = (sent % partitions as u64) as i32;
+        let mut record = BaseRecord::<str, str>::to(topic)
+            .partition(partition)
+            .payload(&line);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    producer.poll(Duration::from_millis(10));
+                    record = r;
+                }
+                Err((e, _)) => panic!("send: {e}"),
+            }
+        }
+        sent += 1;
+    }
+    producer.flush(Duration::from_secs(120)).expect("flush");
+    eprintln!("produced {sent} messages to {topic}");
+}
+
+fn consume(config: &ClientConfig, topic: &str, count: u64) {
+    let consumer: BaseConsumer = config
+        .clone()
+        .set("group.id", format!("bench-{}", std::process::id()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let started = Instant::now();
+    let mut read = 0u64;
+    let mut bytes = 0usize;
+    while read < count {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.expect("consume");
+            bytes += rdkafka::Message::payload(&message).map_or(0, <[u8]>::len);
+            read += 1;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{read} of {count} after 600 s"
+        );
+    }
+    println!("{:.3}", started.elapsed().as_secs_f64());
+    eprintln!("consumed {read} messages, {bytes} bytes");
+}

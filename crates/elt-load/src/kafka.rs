@@ -1,0 +1,317 @@
+//! The Kafka loader: every partition of a topic, each message one JSON record, committed in
+//! batches per partition together with the offset after the batch (the stream of a partition
+//! is `topic/partition`). The warehouse's load state, not the consumer group, says where a
+//! load resumes: the group's offsets are committed after the warehouse's, for lag tools only.
+//!
+//! A load without `--follow` reads up to the partitions' end offsets as of its start, then
+//! goes on while messages keep coming (some brokers report end offsets short of the log's
+//! end) and stops once the topic has been idle for [`IDLE`].
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use crate::config::KafkaConfig;
+use crate::records::{self, RawRecord, Shaper};
+use crate::sink::{Batch, Checkpoint, DeadLetter, Sink};
+use crate::{LoadError, Progress};
+
+/// How long a topic must stay quiet, once its end offsets are reached, for a load to end.
+const IDLE: Duration = Duration::from_millis(500);
+/// How long a load waits without any message before it gives up on unread records.
+const STALLED: Duration = Duration::from_secs(30);
+/// How long metadata and end-offset requests may take.
+const REQUEST: Duration = Duration::from_secs(10);
+
+/// What the Kafka loader needs about one table.
+pub struct KafkaLoad<'a> {
+    pub config: &'a KafkaConfig,
+    pub batch_rows: usize,
+    pub shaper: Shaper,
+}
+
+/// One partition's reading: committed position, what is read but not yet committed.
+struct Partition {
+    stream: String,
+    /// The offset after the last committed batch.
+    committed: u64,
+    /// On ClickHouse, the end of a begun batch that must be retried exactly.
+    pending: Option<u64>,
+    /// The offset after the last message read.
+    read: u64,
+    /// The end offset when the load started.
+    end_at_start: u64,
+    /// Messages read, by offset (`None`: no value).
+    buffer: Vec<(u64, Option<RawRecord>)>,
+    buffered_since: Option<Instant>,
+}
+
+impl Partition {
+    /// Whether the buffer must commit now: a retried range is complete, the batch is full,
+    /// or its oldest record has waited `batch_ms`.
+    fn due(&self, batch_rows: usize, batch_ms: Duration) -> bool {
+        match self.pending {
+            Some(end) => self.read >= end,
+            None => {
+                self.buffer.len() >= batch_rows
+                    || self.buffered_since.is_some_and(|t| t.elapsed() >= batch_ms)
+            }
+        }
+    }
+}
+
+impl KafkaLoad<'_> {
+    /// Loads the topic's messages not loaded yet; with `follow`, keeps loading until it is
+    /// set, calling `report` after commits with the progress so far (and the lag).
+    pub fn run(
+        self,
+        sink: &mut Sink,
+        progress: &mut Progress,
+        follow: Option<&AtomicBool>,
+        report: &mut dyn FnMut(&Progress),
+    ) -> Result<(), LoadError> {
+        let consumer = self.consumer()?;
+        let mut partitions = self.assign(&consumer, sink)?;
+        progress.objects = partitions.len() as u64;
+        let loaded_at = || {
+            chrono::Utc::now()
+                .naive_utc()
+                .format("%Y-%m-%d %H:%M:%S%.6f")
+                .to_string()
+        };
+        let mut last_message = Instant::now();
+        let mut last_report = Instant::now();
+        let mut last_error: Option<KafkaError> = None;
+        loop {
+            if follow.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+                break;
+            }
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    last_message = Instant::now();
+                    let Some(partition) = partitions.get_mut(&message.partition()) else {
+                        continue;
+                    };
+                    let offset = message.offset().max(0) as u64;
+                    if offset < partition.read {
+                        continue; // already read (a fetch retried by the client)
+                    }
+                    if partition.pending.is_some_and(|end| offset >= end) {
+                        // The retried range ended in a gap of the log: it is complete.
+                        let id = message.partition();
+                        self.commit(partition, id, &loaded_at(), sink, &consumer, progress)?;
+                    }
+                    partition.read = offset + 1;
+                    partition.buffered_since.get_or_insert_with(Instant::now);
+                    let record = message
+                        .payload()
+                        .map(|value| records::record(offset, value));
+                    partition.buffer.push((offset, record));
+                }
+                Some(Err(e)) => last_error = Some(e),
+                None => {}
+            }
+            for (id, partition) in partitions.iter_mut() {
+                if partition.due(self.batch_rows, self.config.batch_ms) {
+                    self.commit(partition, *id, &loaded_at(), sink, &consumer, progress)?;
+                }
+            }
+            if follow.is_some() {
+                if last_report.elapsed() >= Duration::from_secs(5) {
+                    progress.lag = Some(lag(&consumer, &self.config.topic, &partitions));
+                    report(progress);
+                    last_report = Instant::now();
+                }
+                continue;
+            }
+            let caught_up = partitions
+                .values()
+                .all(|p| p.read >= p.end_at_start && p.pending.is_none());
+            if caught_up && last_message.elapsed() >= IDLE {
+                break;
+            }
+            if !caught_up && last_message.elapsed() >= STALLED {
+                let behind: u64 = partitions
+                    .values()
+                    .map(|p| p.end_at_start.saturating_sub(p.read))
+                    .sum();
+                return Err(LoadError::new(format!(
+                    "no message from {} for {}s with {behind} record(s) of topic {} unread{}",
+                    self.config.brokers,
+                    STALLED.as_secs(),
+                    self.config.topic,
+                    last_error
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default()
+                ))
+                .with_hint("check that the brokers are up; what committed stays committed"));
+            }
+        }
+        // Stopping: what was read commits (a retried range only when complete).
+        for (id, partition) in partitions.iter_mut() {
+            let retry_incomplete = partition.pending.is_some_and(|end| partition.read < end);
+            if !partition.buffer.is_empty() && !retry_incomplete {
+                self.commit(partition, *id, &loaded_at(), sink, &consumer, progress)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn consumer(&self) -> Result<BaseConsumer, LoadError> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.config.brokers)
+            .set("group.id", &self.config.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("allow.auto.create.topics", "false")
+            .set("log_level", "3");
+        for (key, value) in &self.config.properties {
+            config.set(key, value);
+        }
+        config.create().map_err(|e| {
+            LoadError::new(format!("cannot configure the Kafka consumer: {e}"))
+                .with_hint("check the loader's brokers and properties")
+        })
+    }
+
+    /// Assigns every partition of the topic at the offset its last committed batch ended.
+    fn assign(
+        &self,
+        consumer: &BaseConsumer,
+        sink: &mut Sink,
+    ) -> Result<BTreeMap<i32, Partition>, LoadError> {
+        let topic = &self.config.topic;
+        let metadata = consumer.fetch_metadata(Some(topic), REQUEST).map_err(|e| {
+            LoadError::new(format!(
+                "cannot reach the Kafka brokers {}: {e}",
+                self.config.brokers
+            ))
+            .with_hint("check the loader's `brokers` and that they are up")
+        })?;
+        let ids: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if ids.is_empty() {
+            return Err(LoadError::new(format!(
+                "the topic {topic} does not exist on {}",
+                self.config.brokers
+            ))
+            .with_hint("create it, or fix the loader's `topic` (default: the table's name)"));
+        }
+        let resumes = sink.resumes()?;
+        let mut assignment = TopicPartitionList::new();
+        let mut partitions = BTreeMap::new();
+        for id in ids {
+            let stream = format!("{topic}/{id}");
+            let resume = resumes.iter().find(|r| r.committed.stream == stream);
+            let committed = resume.map_or(0, |r| r.committed.position);
+            let (_, end) = consumer
+                .fetch_watermarks(topic, id, REQUEST)
+                .map_err(|e| LoadError::new(format!("cannot read the end of {stream}: {e}")))?;
+            assignment
+                .add_partition_offset(topic, id, Offset::Offset(committed as i64))
+                .map_err(|e| LoadError::new(format!("cannot assign {stream}: {e}")))?;
+            partitions.insert(
+                id,
+                Partition {
+                    stream,
+                    committed,
+                    pending: resume.and_then(|r| r.pending),
+                    read: committed,
+                    end_at_start: end.max(0) as u64,
+                    buffer: Vec::new(),
+                    buffered_since: None,
+                },
+            );
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| LoadError::new(format!("cannot assign the topic {topic}: {e}")))?;
+        Ok(partitions)
+    }
+
+    /// Commits a partition's buffer to the warehouse with the offset after it, then (for lag
+    /// tools, best effort) to the consumer group.
+    fn commit(
+        &self,
+        partition: &mut Partition,
+        id: i32,
+        loaded_at: &str,
+        sink: &mut Sink,
+        consumer: &BaseConsumer,
+        progress: &mut Progress,
+    ) -> Result<(), LoadError> {
+        let mut batch = Batch {
+            start: partition.committed,
+            ..Batch::default()
+        };
+        for (offset, record) in partition.buffer.drain(..) {
+            let Some(record) = record else {
+                batch.dead_letters.push(DeadLetter {
+                    stream: partition.stream.clone(),
+                    position: offset,
+                    payload: String::new(),
+                    error: "the message has no value (a tombstone)".into(),
+                });
+                continue;
+            };
+            match self.shaper.row(&record) {
+                Ok(mut row) => {
+                    row.push(Some(partition.stream.clone()));
+                    row.push(Some(record.line.to_string()));
+                    row.push(Some(loaded_at.to_string()));
+                    batch.rows.push(row);
+                }
+                Err(error) => batch.dead_letters.push(DeadLetter {
+                    stream: partition.stream.clone(),
+                    position: record.line,
+                    payload: record.payload,
+                    error,
+                }),
+            }
+        }
+        let position = partition.pending.unwrap_or(partition.read);
+        let checkpoint = Checkpoint {
+            stream: partition.stream.clone(),
+            version: String::new(),
+            position,
+            complete: false,
+        };
+        sink.commit(&batch, &checkpoint)?;
+        partition.committed = position;
+        partition.pending = None;
+        partition.buffered_since = None;
+        progress.rows += batch.rows.len() as u64;
+        progress.dead_letters += batch.dead_letters.len() as u64;
+        let mut offsets = TopicPartitionList::new();
+        if offsets
+            .add_partition_offset(&self.config.topic, id, Offset::Offset(position as i64))
+            .is_ok()
+        {
+            let _ = consumer.commit(&offsets, CommitMode::Async);
+        }
+        Ok(())
+    }
+}
+
+/// Records not yet read, summed over the partitions (as the brokers report their ends).
+fn lag(consumer: &BaseConsumer, topic: &str, partitions: &BTreeMap<i32, Partition>) -> u64 {
+    partitions
+        .iter()
+        .map(|(id, p)| {
+            consumer
+                .fetch_watermarks(topic, *id, REQUEST)
+                .map_or(0, |(_, end)| (end.max(0) as u64).saturating_sub(p.read))
+        })
+        .sum()
+}
