@@ -1,10 +1,5 @@
 {#- Reading the raw layer on every warehouse: JSON text and source timestamps. -#}
 
-{#- Whether a line of text is a JSON object. -#}
-{% macro is_json(line) %}{{ return(adapter.dispatch('is_json')(line)) }}{% endmacro %}
-{% macro default__is_json(line) %}coalesce(json_valid({{ line }}), false){% endmacro %}
-{% macro clickhouse__is_json(line) %}isValidJSON({{ line }}){% endmacro %}
-
 {#- A top-level key of a JSON object as text; NULL when it is missing or null. -#}
 {% macro json_text(line, key) %}{{ return(adapter.dispatch('json_text')(line, key)) }}{% endmacro %}
 {% macro default__json_text(line, key) %}json_extract_string({{ line }}, '$.{{ key }}'){% endmacro %}

@@ -12,10 +12,9 @@ with parsed as (
         cast({{ json_text('line', 'product_id') }} as bigint) as product_id,
         cast({{ json_text('line', 'order_id') }} as bigint) as order_id,
         row_number() over (
-            partition by {{ json_text('line', 'event_id') }} order by source_file
+            partition by {{ json_text('line', 'event_id') }} order by _elt_source
         ) as copy_number
     from {{ source('raw', 'events') }}
-    where {{ is_json('line') }}
 )
 
 select

@@ -8,10 +8,9 @@ with parsed as (
         cast({{ json_text('line', 'unit_price_cents') }} as bigint) as unit_price_cents,
         row_number() over (
             partition by {{ json_text('line', 'order_id') }}, {{ json_text('line', 'line_number') }}
-            order by source_file
+            order by _elt_source
         ) as copy_number
     from {{ source('raw', 'order_items') }}
-    where {{ is_json('line') }}
 )
 
 select

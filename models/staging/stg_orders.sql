@@ -1,5 +1,5 @@
--- Orders, one row each: valid JSON only (see stg_rejected_lines), a record written twice kept
--- once, timestamps in UTC.
+-- Orders, one row each: valid JSON only (the loader keeps malformed lines out, see
+-- stg_rejected_lines), a record written twice kept once, timestamps in UTC.
 with parsed as (
     select
         cast({{ json_text('line', 'order_id') }} as bigint) as order_id,
@@ -11,10 +11,9 @@ with parsed as (
         cast({{ json_text('line', 'discount_cents') }} as bigint) as discount_cents,
         cast({{ json_text('line', 'total_cents') }} as bigint) as stated_total_cents,
         row_number() over (
-            partition by {{ json_text('line', 'order_id') }} order by source_file
+            partition by {{ json_text('line', 'order_id') }} order by _elt_source
         ) as copy_number
     from {{ source('raw', 'orders') }}
-    where {{ is_json('line') }}
 )
 
 select

@@ -9,10 +9,9 @@ with parsed as (
         {{ json_text('line', 'currency') }} as currency_code,
         {{ utc_timestamp(json_text('line', 'paid_at')) }} as paid_at,
         row_number() over (
-            partition by {{ json_text('line', 'payment_id') }} order by source_file
+            partition by {{ json_text('line', 'payment_id') }} order by _elt_source
         ) as copy_number
     from {{ source('raw', 'payments') }}
-    where {{ is_json('line') }}
 )
 
 select payment_id, order_id, payment_method, payment_kind, amount_cents, currency_code, paid_at

@@ -7,10 +7,9 @@ with parsed as (
         {{ utc_timestamp(json_text('line', 'shipped_at')) }} as shipped_at,
         {{ utc_timestamp(json_text('line', 'delivered_at')) }} as delivered_at,
         row_number() over (
-            partition by {{ json_text('line', 'shipment_id') }} order by source_file
+            partition by {{ json_text('line', 'shipment_id') }} order by _elt_source
         ) as copy_number
     from {{ source('raw', 'shipments') }}
-    where {{ is_json('line') }}
 )
 
 select shipment_id, order_id, carrier, shipped_at, delivered_at

@@ -31,8 +31,8 @@ pub mod records;
 pub mod simulate;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration, NaiveDate};
@@ -130,11 +130,12 @@ impl DayFiles<'_> {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut writer = csv::Writer::from_path(self.path(table, "csv")?)?;
+        let mut writer = csv::Writer::from_writer(Vec::new());
         for row in rows {
             writer.serialize(row)?;
         }
-        writer.flush()?;
+        let bytes = writer.into_inner().map_err(|e| e.into_error())?;
+        write_if_changed(&self.path(table, "csv")?, &bytes)?;
         self.written.add(table, rows.len() as u64);
         Ok(())
     }
@@ -147,7 +148,7 @@ impl DayFiles<'_> {
         rows: &[T],
         duplicate: f64,
     ) -> std::io::Result<()> {
-        let mut file = BufWriter::new(File::create(self.path(table, "jsonl")?)?);
+        let mut file = Vec::new();
         let (mut duplicates, mut malformed) = (0, 0);
         for row in rows {
             let line = serde_json::to_string(row)?;
@@ -161,10 +162,19 @@ impl DayFiles<'_> {
                 malformed += 1;
             }
         }
-        file.flush()?;
+        write_if_changed(&self.path(table, "jsonl")?, &file)?;
         self.written.add(table, rows.len() as u64);
         *self.written.duplicates.entry(table).or_default() += duplicates;
         *self.written.malformed.entry(table).or_default() += malformed;
         Ok(())
     }
+}
+
+/// Writes a file unless it already holds these bytes: a run with more days leaves the earlier
+/// days' files untouched (same modification time, so loaders do not see new versions).
+fn write_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    fs::write(path, bytes)
 }

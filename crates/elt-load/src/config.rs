@@ -272,6 +272,8 @@ impl Values<'_> {
             return Ok(None);
         };
         let text = match value {
+            // A table's `key: null` unsets its source's key.
+            Json::Null => return Ok(None),
             Json::String(s) => s.clone(),
             Json::Number(n) => n.to_string(),
             Json::Bool(b) => b.to_string(),

@@ -8,7 +8,7 @@
 //! end) and stops once the topic has been idle for [`IDLE`].
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -19,7 +19,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use crate::config::KafkaConfig;
 use crate::records::{self, RawRecord, Shaper};
 use crate::sink::{Batch, Checkpoint, DeadLetter, Sink};
-use crate::{LoadError, Progress};
+use crate::{Follow, LoadError, Progress};
 
 /// How long a topic must stay quiet, once its end offsets are reached, for a load to end.
 const IDLE: Duration = Duration::from_millis(500);
@@ -66,14 +66,13 @@ impl Partition {
 }
 
 impl KafkaLoad<'_> {
-    /// Loads the topic's messages not loaded yet; with `follow`, keeps loading until it is
-    /// set, calling `report` after commits with the progress so far (and the lag).
+    /// Loads the topic's messages not loaded yet; with `follow`, keeps loading until it
+    /// stops, reporting the progress so far (and the lag) every few seconds.
     pub fn run(
         self,
         sink: &mut Sink,
         progress: &mut Progress,
-        follow: Option<&AtomicBool>,
-        report: &mut dyn FnMut(&Progress),
+        mut follow: Option<Follow<'_>>,
     ) -> Result<(), LoadError> {
         let consumer = self.consumer()?;
         let mut partitions = self.assign(&consumer, sink)?;
@@ -88,7 +87,10 @@ impl KafkaLoad<'_> {
         let mut last_report = Instant::now();
         let mut last_error: Option<KafkaError> = None;
         loop {
-            if follow.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+            if follow
+                .as_ref()
+                .is_some_and(|f| f.stop.load(Ordering::Relaxed))
+            {
                 break;
             }
             match consumer.poll(Duration::from_millis(100)) {
@@ -121,10 +123,10 @@ impl KafkaLoad<'_> {
                     self.commit(partition, *id, &loaded_at(), sink, &consumer, progress)?;
                 }
             }
-            if follow.is_some() {
+            if let Some(follow) = follow.as_mut() {
                 if last_report.elapsed() >= Duration::from_secs(5) {
                     progress.lag = Some(lag(&consumer, &self.config.topic, &partitions));
-                    report(progress);
+                    (follow.report)(progress);
                     last_report = Instant::now();
                 }
                 continue;

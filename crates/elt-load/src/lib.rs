@@ -168,12 +168,7 @@ pub fn load_table(
                 batch_rows: config.batch_rows,
                 shaper,
             };
-            let mut quiet = |_: &Progress| {};
-            let (stop, report): (Option<&AtomicBool>, &mut dyn FnMut(&Progress)) = match follow {
-                Some(follow) => (Some(follow.stop), follow.report),
-                None => (None, &mut quiet),
-            };
-            load.run(&mut sink, &mut progress, stop, report)?;
+            load.run(&mut sink, &mut progress, follow)?;
         }
     }
     progress.elapsed = started.elapsed();

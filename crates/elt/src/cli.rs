@@ -175,6 +175,9 @@ pub struct RunArgs {
     /// Stop at the first failure: nodes not started yet are skipped
     #[arg(short = 'x', long)]
     pub fail_fast: bool,
+    /// First run the loaders of the sources the selected nodes read (as `elt load` does)
+    #[arg(long)]
+    pub load: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,9 @@ pub fn run(command: Command, args: &RunArgs) -> Result<()> {
         "target": args.project.target,
     });
     let selected: HashSet<String> = selected.into_iter().collect();
+    if args.load {
+        crate::load::sources_of(&project, &compiled, &selected, args.project.quiet)?;
+    }
     let outcome = execute(
         &project,
         &compiled,

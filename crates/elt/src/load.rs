@@ -1,19 +1,21 @@
 //! `elt load`: runs the loaders of the selected sources, one table after another (with
 //! `--follow`, all at once until SIGINT or SIGTERM), and prints a status line per table.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use elt_core::compile::Compiled;
 use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::manifest::SourceNode;
+use elt_core::project::Project;
 use elt_load::{ConfigError, Follow, LoadError, LoaderConfig, Origin, Progress};
 
 use crate::cli::LoadArgs;
 use crate::commands::{self, connection_error};
 
 pub fn run(args: &LoadArgs) -> Result<(), Errors> {
-    let started = Instant::now();
     let (project, compiled) = commands::compiled(&args.project)?;
     let manifest = &compiled.manifest;
     let selected = if args.selection.select.is_empty() && args.selection.exclude.is_empty() {
@@ -31,12 +33,48 @@ pub fn run(args: &LoadArgs) -> Result<(), Errors> {
         println!("Nothing to load: no selected source table has a `loader:` mapping.");
         return Ok(());
     }
+    load_tables(&project, &tables, args.follow, args.project.quiet)
+}
+
+/// `elt run --load` and `build --load`: the loaders of the sources the selected nodes read,
+/// before they run.
+pub fn sources_of(
+    project: &Project,
+    compiled: &Compiled,
+    selected: &HashSet<String>,
+    quiet: bool,
+) -> Result<(), Errors> {
+    let read: HashSet<&String> = selected
+        .iter()
+        .filter_map(|id| compiled.manifest.nodes.get(id))
+        .flat_map(|node| &node.depends_on_nodes)
+        .collect();
+    let sources = compiled
+        .manifest
+        .sources
+        .values()
+        .filter(|s| read.contains(&s.unique_id));
+    let tables = elt_load::loadable(sources, &project.vars);
+    if tables.is_empty() {
+        return Ok(());
+    }
+    load_tables(project, &tables, false, quiet)
+}
+
+/// Loads `tables`, one after another (with `follow`, all at once until SIGINT or SIGTERM).
+fn load_tables(
+    project: &Project,
+    tables: &[(&SourceNode, Result<LoaderConfig, ConfigError>)],
+    follow: bool,
+    quiet: bool,
+) -> Result<(), Errors> {
+    let started = Instant::now();
     let target = &project.target;
     let warehouse =
         elt_warehouse::open(target, &project.root).map_err(|e| connection_error(target, &e))?;
     let total = tables.len();
     let stop = Arc::new(AtomicBool::new(false));
-    if args.follow {
+    if follow {
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(|e| {
                 Errors(vec![Diagnostic::error(format!(
@@ -48,11 +86,11 @@ pub fn run(args: &LoadArgs) -> Result<(), Errors> {
     let load = |(source, config): &(&SourceNode, Result<LoaderConfig, ConfigError>)| {
         let name = format!("{}.{}", source.source_name, source.name);
         let mut report = |progress: &Progress| {
-            if !args.project.quiet {
+            if !quiet {
                 println!("following {name}: {}", describe(progress, config, started));
             }
         };
-        let follow = args.follow.then(|| Follow {
+        let follow = follow.then(|| Follow {
             stop: &stop,
             report: &mut report,
         });
@@ -60,7 +98,7 @@ pub fn run(args: &LoadArgs) -> Result<(), Errors> {
             elt_load::load_table(warehouse.as_ref(), source, &config, &project.root, follow)
         })
     };
-    let outcomes: Vec<Result<Progress, LoadError>> = if args.follow {
+    let outcomes: Vec<Result<Progress, LoadError>> = if follow {
         std::thread::scope(|scope| {
             let threads: Vec<_> = tables
                 .iter()
@@ -82,7 +120,7 @@ pub fn run(args: &LoadArgs) -> Result<(), Errors> {
         let head = format!("{} of {total}", index + 1);
         match outcome {
             Ok(progress) => {
-                if !args.project.quiet {
+                if !quiet {
                     println!(
                         "{head} OK loaded {name} into {} {}",
                         source.relation,
@@ -95,7 +133,7 @@ pub fn run(args: &LoadArgs) -> Result<(), Errors> {
             Err(e) => errors.push(error(&head, &name, source, e)),
         }
     }
-    if !args.project.quiet {
+    if !quiet {
         println!(
             "\nLoaded {} tables: {rows} rows, {dead_letters} dead letters in {:.2}s ({} errors)",
             total - errors.len(),

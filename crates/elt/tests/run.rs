@@ -517,6 +517,8 @@ fn clickhouse_swaps_by_rename_where_tables_cannot_be_exchanged() {
         "models/orders.sql",
         "{{ config(materialized='table') }}\nselect {{ var('version', 1) }} as version",
     )]);
+    // The project's database again, with the engine that cannot exchange tables.
+    support::clickhouse_admin(&format!("drop database {}", dir.schema()), "");
     support::clickhouse_admin(
         &format!("create database {} engine = Ordinary", dir.schema()),
         "allow_deprecated_database_ordinary=1",

@@ -21,8 +21,8 @@ sizes as (
 )
 
 select
-    cohorts.cohort_month,
-    activity.activity_month,
+    cohorts.cohort_month as cohort_month,
+    activity.activity_month as activity_month,
     count(*) as active_customers,
     max(sizes.cohort_customers) as cohort_customers,
     cast(count(*) as double precision) / max(sizes.cohort_customers) as retention

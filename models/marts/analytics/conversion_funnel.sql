@@ -15,8 +15,8 @@ reached as (
 )
 
 select
-    steps.step_number,
-    steps.step,
+    steps.step_number as step_number,
+    steps.step as step,
     coalesce(reached.sessions, 0) as sessions,
     cast(coalesce(reached.sessions, 0) as double precision)
         / nullif(max(case when steps.step = 'page_view' then reached.sessions end) over (), 0)

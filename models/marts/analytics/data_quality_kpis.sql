@@ -11,7 +11,6 @@ duplicates as (
     {% for table in json_tables %}
     select '{{ table }}' as source_table, count(*) - count(distinct line) as lines
     from {{ source('raw', table) }}
-    where {{ is_json('line') }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )

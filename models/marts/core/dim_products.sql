@@ -7,13 +7,13 @@ with latest as (
 )
 
 select
-    latest.product_hk,
-    hub.product_id,
-    latest.sku,
-    latest.product_name,
-    latest.category,
-    categories.department,
-    latest.price_usd_cents,
+    latest.product_hk as product_hk,
+    hub.product_id as product_id,
+    latest.sku as sku,
+    latest.product_name as product_name,
+    latest.category as category,
+    categories.department as department,
+    latest.price_usd_cents as price_usd_cents,
     hub.load_date as created_at,
     latest.load_date as updated_at
 from latest

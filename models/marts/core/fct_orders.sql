@@ -7,23 +7,23 @@ with items as (
 )
 
 select
-    orders.order_id,
-    orders.customer_id,
-    orders.ordered_at,
-    orders.order_date,
-    orders.currency_code,
-    orders.status,
+    orders.order_id as order_id,
+    orders.customer_id as customer_id,
+    orders.ordered_at as ordered_at,
+    orders.order_date as order_date,
+    orders.currency_code as currency_code,
+    orders.status as status,
     orders.status <> 'cancelled' as is_revenue,
     coalesce(items.item_lines, 0) as item_lines,
     coalesce(items.items_cents, 0) as items_cents,
-    orders.shipping_cents,
-    orders.discount_cents,
+    orders.shipping_cents as shipping_cents,
+    orders.discount_cents as discount_cents,
     coalesce(items.items_cents, 0) + orders.shipping_cents - orders.discount_cents as amount_cents,
-    orders.stated_total_cents,
+    orders.stated_total_cents as stated_total_cents,
     orders.stated_total_cents
         <> coalesce(items.items_cents, 0) + orders.shipping_cents - orders.discount_cents
         as has_total_mismatch,
-    rates.usd_rate_bp,
+    rates.usd_rate_bp as usd_rate_bp,
     (coalesce(items.items_cents, 0) + orders.shipping_cents - orders.discount_cents)
         * rates.usd_rate_bp as amount_usd_micros
 from {{ ref('stg_orders') }} as orders

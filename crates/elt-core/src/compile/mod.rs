@@ -306,7 +306,7 @@ fn first_pass_resolver(
 }
 
 /// `target` as templates see it: the profile's fields without secrets.
-fn target_value(project: &Project) -> Value {
+pub(crate) fn target_value(project: &Project) -> Value {
     let target = &project.target;
     let mut map = target.redacted_settings();
     map.remove("password");

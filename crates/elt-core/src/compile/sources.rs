@@ -53,11 +53,24 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                     .identifier
                     .clone()
                     .unwrap_or_else(|| table.name.clone());
-                let database = source
-                    .database
-                    .clone()
-                    .unwrap_or_else(|| target.database.clone());
-                let schema = source.schema.clone().unwrap_or_else(|| source.name.clone());
+                let place = (
+                    source.database.as_deref().unwrap_or(&target.database),
+                    source.schema.as_deref().unwrap_or(&source.name),
+                );
+                let (database, schema) = match (
+                    rendered(place.0, project),
+                    rendered(place.1, project),
+                ) {
+                    (Ok(database), Ok(schema)) => (database, schema),
+                    (Err(message), _) | (_, Err(message)) => {
+                        errors.push(
+                            Diagnostic::error(format!("source '{}': {message}", source.name))
+                                .at_source(&file.path, source_of(project, &file.path), source.line, 0)
+                                .with_help("a source's database and schema may use target, env_var() and var()"),
+                        );
+                        continue;
+                    }
+                };
                 let mut relation =
                     Relation::new(target.dialect, Some(database), schema, identifier.clone());
                 apply_quoting(&mut relation, &project.config.quoting);
@@ -103,6 +116,16 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
     } else {
         Err(Errors(errors))
     }
+}
+
+/// A source's `database` or `schema` as written, rendered as dbt renders them: e.g.
+/// `"{{ target.schema }}_raw"`.
+fn rendered(text: &str, project: &Project) -> std::result::Result<String, String> {
+    if !text.contains("{{") && !text.contains("{%") {
+        return Ok(text.to_string());
+    }
+    let target = super::target_value(project);
+    crate::project::profile::render_with_target(text, &project.vars, target)
 }
 
 /// dbt's `loader` text: what loads the table. For an elt loader config, its `type`.

@@ -318,7 +318,18 @@ fn render_json(value: Json, vars: &Map<String, Json>) -> std::result::Result<Jso
 
 /// Renders a config string with only `env_var()` and `var()` available.
 pub fn render(text: &str, vars: &Map<String, Json>) -> std::result::Result<String, String> {
+    render_with_target(text, vars, minijinja::Value::UNDEFINED)
+}
+
+/// Renders a config string with `env_var()`, `var()` and `target` (for sources' `database`
+/// and `schema`, which dbt renders with the target known).
+pub fn render_with_target(
+    text: &str,
+    vars: &Map<String, Json>,
+    target: minijinja::Value,
+) -> std::result::Result<String, String> {
     let mut env = minijinja::Environment::new();
+    env.add_global("target", target);
     env.add_function("env_var", crate::template::functions::env_var);
     let vars = vars.clone();
     env.add_function(

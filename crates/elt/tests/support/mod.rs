@@ -345,7 +345,7 @@ impl Wh {
 
     /// Writes a profile for this warehouse (DuckDB file `warehouse.duckdb`; on PostgreSQL a
     /// new database) into the project folder `dir`.
-    fn profiled(self, dir: tempfile::TempDir, profile: &str) -> WhProject {
+    pub fn profiled(self, dir: tempfile::TempDir, profile: &str) -> WhProject {
         let (output, database) = match self {
             Wh::DuckDb => (
                 "type: duckdb\n      path: warehouse.duckdb".to_string(),
@@ -367,7 +367,11 @@ impl Wh {
                 )
             }
             Wh::ClickHouse => {
+                // Created up front (as on PostgreSQL) so that it can be queried even when
+                // every model builds into a custom schema.
                 let database = format!("elt_test_{}", uuid::Uuid::new_v4().simple());
+                clickhouse(None, "", &format!("create database {database}"))
+                    .unwrap_or_else(|e| panic!("create the test database: {e}"));
                 (
                     format!(
                         "type: clickhouse\n      url: {}\n      schema: {database}",
