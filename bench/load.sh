@@ -15,7 +15,7 @@ S3=http://127.0.0.1:9000
 PG_PASSWORD="${ELT_PG_PASSWORD:-elt}"
 
 cargo build --release -q --workspace
-BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/release"
+BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release"
 rm -rf "$WORK" && mkdir -p "$WORK/data"
 run_id="b$(date +%s)"
 
@@ -40,7 +40,7 @@ project() {
     mkdir -p "$dir/models"
     printf 'name: bench\nprofile: bench\n' >"$dir/elt_project.yml"
     printf 'bench:\n  target: dev\n  outputs:\n    dev:\n%s\n' "$profile" >"$dir/profiles.yml"
-    local columns='      columns: [{name: id, data_type: bigint}, {name: customer, data_type: text}, {name: amount, data_type: "decimal(12,2)"}, {name: ordered_at, data_type: timestamp}]'
+    local columns='        columns: [{name: id, data_type: bigint}, {name: customer, data_type: text}, {name: amount, data_type: "decimal(12,2)"}, {name: ordered_at, data_type: timestamp}]'
     cat >"$dir/models/sources.yml" <<YAML
 version: 2
 sources:
@@ -76,13 +76,14 @@ project clickhouse "      type: clickhouse
 seconds() {
     local start end
     start=$(date +%s.%N)
-    "$@" >/dev/null
+    "$@" >/dev/null || { echo "failed: $*" >&2; return 1; }
     end=$(date +%s.%N)
     echo "$end - $start" | bc
 }
 rate() { echo "$ROWS / $1" | bc; }
 line() { printf '%-26s %10s s %12s rows/s %s\n' "$1" "$(printf %.2f "$2")" "$(rate "$2")" "${3:-}"; }
-versus() { printf '(%d%% of the baseline)' "$(echo "100 * $2 / $1" | bc)"; }
+# Throughput as a share of the baseline's: baseline seconds / our seconds.
+versus() { printf '(%d%% of the baseline)' "$(echo "100 * $1 / $2" | bc)"; }
 
 echo "Loading $ROWS rows (4 Kafka partitions, 10 S3 objects):"
 consume=$("$BIN/kafka-bench" --brokers "$BROKERS" --topic "orders_$run_id" consume --count "$ROWS" 2>/dev/null)

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
@@ -77,12 +78,7 @@ impl KafkaLoad<'_> {
         let consumer = self.consumer()?;
         let mut partitions = self.assign(&consumer, sink)?;
         progress.objects = partitions.len() as u64;
-        let loaded_at = || {
-            chrono::Utc::now()
-                .naive_utc()
-                .format("%Y-%m-%d %H:%M:%S%.6f")
-                .to_string()
-        };
+        let loaded_at = records::now_text;
         let mut last_message = Instant::now();
         let mut last_report = Instant::now();
         let mut last_error: Option<KafkaError> = None;
@@ -173,6 +169,10 @@ impl KafkaLoad<'_> {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("allow.auto.create.topics", "false")
+            // While a batch commits, fetched messages pile up past librdkafka's queue
+            // thresholds; its default then pauses fetching for a second (half the time of a
+            // load went there).
+            .set("fetch.queue.backoff.ms", "10")
             .set("log_level", "3");
         for (key, value) in &self.config.properties {
             config.set(key, value);
@@ -257,8 +257,13 @@ impl KafkaLoad<'_> {
             start: partition.committed,
             ..Batch::default()
         };
-        for (offset, record) in partition.buffer.drain(..) {
-            let Some(record) = record else {
+        let buffer = std::mem::take(&mut partition.buffer);
+        let shaped: Vec<_> = buffer
+            .par_iter()
+            .map(|(_, record)| record.as_ref().map(|r| self.shaper.row(r)))
+            .collect();
+        for ((offset, record), shaped) in buffer.into_iter().zip(shaped) {
+            let (Some(record), Some(shaped)) = (record, shaped) else {
                 batch.dead_letters.push(DeadLetter {
                     stream: partition.stream.clone(),
                     position: offset,
@@ -267,7 +272,7 @@ impl KafkaLoad<'_> {
                 });
                 continue;
             };
-            match self.shaper.row(&record) {
+            match shaped {
                 Ok(mut row) => {
                     row.push(Some(partition.stream.clone()));
                     row.push(Some(record.line.to_string()));
@@ -289,7 +294,14 @@ impl KafkaLoad<'_> {
             position,
             complete: false,
         };
+        let started = Instant::now();
         sink.commit(&batch, &checkpoint)?;
+        tracing::debug!(
+            "committed {} rows of {} up to offset {position} in {:?}",
+            batch.rows.len(),
+            partition.stream,
+            started.elapsed()
+        );
         partition.committed = position;
         partition.pending = None;
         partition.buffered_since = None;

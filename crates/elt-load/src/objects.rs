@@ -16,6 +16,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{
     BackoffConfig, ClientOptions, GetOptions, ObjectMeta, ObjectStore, RetryConfig,
 };
+use rayon::prelude::*;
 
 use crate::config::{ObjectsConfig, Store};
 use crate::records::{self, Shaper};
@@ -176,10 +177,7 @@ impl ObjectsLoad<'_> {
         self.shaper.set_header(header.as_deref());
         let pending_records: Vec<_> = records.into_iter().filter(|r| r.line > start).collect();
         let last_line = bytes_lines(bytes);
-        let loaded_at = chrono::Utc::now()
-            .naive_utc()
-            .format("%Y-%m-%d %H:%M:%S%.6f")
-            .to_string();
+        let loaded_at = records::now_text();
         let mut batch_start = start;
         let mut rest = pending_records.as_slice();
         loop {
@@ -198,8 +196,10 @@ impl ObjectsLoad<'_> {
                 start: batch_start,
                 ..Batch::default()
             };
-            for record in chunk {
-                match self.shaper.row(record) {
+            // Shaping (JSON parsing, type checks) is most of a load's own work: both cores.
+            let shaped: Vec<_> = chunk.par_iter().map(|r| self.shaper.row(r)).collect();
+            for (record, shaped) in chunk.iter().zip(shaped) {
+                match shaped {
                     Ok(mut row) => {
                         row.push(Some(key.to_string()));
                         row.push(Some(record.line.to_string()));

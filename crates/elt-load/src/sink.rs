@@ -11,7 +11,7 @@ use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
 use elt_warehouse::{Result, SeedType, Session, WarehouseError};
 
-use crate::records::Kind;
+use crate::records::{self, Kind};
 
 /// Where elt records what each source table has loaded: one row per committed batch.
 pub const STATE_TABLE: &str = "_elt_load_state";
@@ -200,10 +200,7 @@ impl Sink {
 
     /// Writes a batch's rows and dead letters and its checkpoint, all or nothing.
     pub fn commit(&mut self, batch: &Batch, checkpoint: &Checkpoint) -> Result<()> {
-        let now = chrono::Utc::now()
-            .naive_utc()
-            .format("%Y-%m-%d %H:%M:%S%.6f")
-            .to_string();
+        let now = records::now_text();
         let dead_rows: Vec<Vec<Option<String>>> = batch
             .dead_letters
             .iter()

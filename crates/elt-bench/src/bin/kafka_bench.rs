@@ -1,6 +1,7 @@
 //! Kafka helpers for bench/load.sh: `produce` sends the lines of standard input as messages
-//! (round robin over the partitions); `consume` reads a topic from the start until it has
-//! `--count` messages, writing nothing: the baseline `elt load` is compared with.
+//! (round robin over the partitions); `consume` reads every partition of a topic from its
+//! start until it has `--count` messages, writing nothing: the baseline `elt load` is
+//! compared with.
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
 
 #[derive(Parser)]
 struct Args {
@@ -90,8 +92,18 @@ fn consume(config: &ClientConfig, topic: &str, count: u64) {
         .set("enable.auto.commit", "false")
         .create()
         .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
+    // As elt does: every partition assigned from its start, no group rebalance.
     let started = Instant::now();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .expect("add partition");
+    }
+    consumer.assign(&assignment).expect("assign");
     let mut read = 0u64;
     let mut bytes = 0usize;
     while read < count {
