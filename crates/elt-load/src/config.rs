@@ -63,6 +63,8 @@ pub enum Format {
     JsonLines,
     /// CSV with a header row.
     Csv,
+    /// Apache Parquet, every row a record.
+    Parquet,
 }
 
 /// What a record becomes in the raw table.
@@ -164,8 +166,13 @@ impl LoaderConfig {
         let format = match read.text("format")?.as_deref() {
             Some("jsonl" | "json") => Format::JsonLines,
             Some("csv") => Format::Csv,
-            Some(other) => return Err(format!("unknown format '{other}': use jsonl or csv")),
-            None => return Err("`format` is missing: use jsonl or csv".into()),
+            Some("parquet") => Format::Parquet,
+            Some(other) => {
+                return Err(format!(
+                    "unknown format '{other}': use jsonl, csv or parquet"
+                ));
+            }
+            None => return Err("`format` is missing: use jsonl, csv or parquet".into()),
         };
         if kind == "kafka" && format != Format::JsonLines {
             return Err("Kafka messages are read as JSON: use `format: json`".into());

@@ -168,15 +168,19 @@ impl ObjectsLoad<'_> {
         &mut self,
         key: &str,
         version: &str,
-        bytes: &[u8],
+        bytes: &bytes::Bytes,
         (start, pending): (u64, Option<u64>),
         sink: &mut Sink,
         progress: &mut Progress,
     ) -> Result<(), LoadError> {
-        let (records, header) = records::split(bytes, self.format);
-        self.shaper.set_header(header.as_deref());
-        let pending_records: Vec<_> = records.into_iter().filter(|r| r.line > start).collect();
-        let last_line = bytes_lines(bytes);
+        let split = records::split(bytes, self.format);
+        self.shaper.set_header(split.header.as_deref());
+        let last_line = split.end;
+        let pending_records: Vec<_> = split
+            .records
+            .into_iter()
+            .filter(|r| r.line > start)
+            .collect();
         let loaded_at = records::now_text();
         let mut batch_start = start;
         let mut rest = pending_records.as_slice();
@@ -230,12 +234,6 @@ impl ObjectsLoad<'_> {
             rest = after;
         }
     }
-}
-
-/// The number of the object's last line (a final newline ends a line, it does not start one).
-fn bytes_lines(bytes: &[u8]) -> u64 {
-    let newlines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-    newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
 
 pub(crate) fn store_error(e: object_store::Error, what: &str) -> LoadError {

@@ -1,5 +1,5 @@
-//! Records: split out of an object's bytes (JSON lines or CSV), then shaped into the raw
-//! table's row, or refused with the reason (a dead letter).
+//! Records: split out of an object's bytes (JSON lines, CSV or Parquet), then shaped into
+//! the raw table's row, or refused with the reason (a dead letter).
 
 use std::borrow::Cow;
 
@@ -12,28 +12,95 @@ use crate::config::{Format, Shape};
 /// One record as written, with where it was.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawRecord {
-    /// 1-based line of the record in its object (CSV: the line it starts on).
+    /// 1-based line of the record in its object (CSV: the line it starts on; Parquet: the
+    /// row number; Kafka: the offset).
     pub line: u64,
     pub payload: String,
-    /// Set when the bytes were not UTF-8 (the payload then has replacement characters).
-    pub not_utf8: bool,
+    /// Why the record cannot be read at all (not UTF-8, an unreadable Parquet object).
+    pub unreadable: Option<String>,
+}
+
+/// An object's records, its CSV header, and its last position (the number of its last line,
+/// or of its last Parquet row).
+pub struct Split {
+    pub records: Vec<RawRecord>,
+    pub header: Option<Vec<String>>,
+    pub end: u64,
 }
 
 /// Splits an object into records: one per non-empty line of JSON lines; one per CSV record
-/// after the header (quoted fields may span lines). Returns the CSV header too.
-pub fn split(bytes: &[u8], format: Format) -> (Vec<RawRecord>, Option<Vec<String>>) {
+/// after the header (quoted fields may span lines); one per Parquet row, as a JSON object.
+pub fn split(bytes: &bytes::Bytes, format: Format) -> Split {
     match format {
-        Format::JsonLines => (split_lines(bytes), None),
-        Format::Csv => split_csv(bytes),
+        Format::JsonLines => Split {
+            records: split_lines(bytes),
+            header: None,
+            end: lines(bytes),
+        },
+        Format::Csv => {
+            let (records, header) = split_csv(bytes);
+            Split {
+                records,
+                header,
+                end: lines(bytes),
+            }
+        }
+        Format::Parquet => split_parquet(bytes),
     }
+}
+
+/// The number of the object's last line (a final newline ends a line, it does not start one).
+fn lines(bytes: &[u8]) -> u64 {
+    let newlines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    newlines + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
 
 pub(crate) fn record(line: u64, bytes: &[u8]) -> RawRecord {
     let text = String::from_utf8_lossy(bytes);
     RawRecord {
         line,
-        not_utf8: matches!(text, Cow::Owned(_)),
+        unreadable: matches!(text, Cow::Owned(_)).then(|| "the record is not valid UTF-8".into()),
         payload: text.into_owned(),
+    }
+}
+
+/// Parquet rows as JSON objects (Arrow's JSON writer: nulls left out, timestamps in RFC 3339,
+/// decimals exact). An object that cannot be read is one unreadable record.
+fn split_parquet(bytes: &bytes::Bytes) -> Split {
+    let mut records = Vec::new();
+    let read = (|| -> Result<(), String> {
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes.clone())
+                .and_then(|builder| builder.build())
+                .map_err(|e| e.to_string())?;
+        for batch in reader {
+            let batch = batch.map_err(|e| e.to_string())?;
+            let mut writer = arrow_json::LineDelimitedWriter::new(Vec::new());
+            writer.write(&batch).map_err(|e| e.to_string())?;
+            writer.finish().map_err(|e| e.to_string())?;
+            let json = writer.into_inner();
+            for line in json.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let row = records.len() as u64 + 1;
+                records.push(record(row, line));
+            }
+        }
+        Ok(())
+    })();
+    match read {
+        Ok(()) => Split {
+            end: records.len() as u64,
+            records,
+            header: None,
+        },
+        Err(e) => Split {
+            records: vec![RawRecord {
+                line: 1,
+                payload: String::new(),
+                unreadable: Some(format!("not a readable Parquet object: {e}")),
+            }],
+            header: None,
+            end: 1,
+        },
     }
 }
 
@@ -264,17 +331,17 @@ impl Shaper {
                 self.max_bytes
             ));
         }
-        if record.not_utf8 {
-            return Err("the record is not valid UTF-8".into());
+        if let Some(problem) = &record.unreadable {
+            return Err(problem.clone());
         }
         match (&self.shape, self.format) {
-            (Shape::Payload { .. }, Format::JsonLines) => {
+            (Shape::Payload { .. }, Format::JsonLines | Format::Parquet) => {
                 serde_json::from_str::<Json>(&record.payload)
                     .map_err(|e| format!("invalid JSON: {e}"))?;
                 Ok(vec![Some(record.payload.clone())])
             }
             (Shape::Payload { .. }, Format::Csv) => Ok(vec![Some(record.payload.clone())]),
-            (Shape::Columns, Format::JsonLines) => self.json_row(&record.payload),
+            (Shape::Columns, Format::JsonLines | Format::Parquet) => self.json_row(&record.payload),
             (Shape::Columns, Format::Csv) => self.csv_row(&record.payload),
         }
     }
@@ -323,9 +390,28 @@ impl Shaper {
 mod tests {
     use super::*;
 
+    fn bytes(b: &'static [u8]) -> bytes::Bytes {
+        bytes::Bytes::from_static(b)
+    }
+
+    #[test]
+    fn an_unreadable_parquet_object_is_one_dead_record() {
+        let split = split(&bytes(b"PAR1 not really"), Format::Parquet);
+        assert_eq!(split.records.len(), 1);
+        let problem = split.records[0].unreadable.as_deref().unwrap();
+        assert!(
+            problem.starts_with("not a readable Parquet object"),
+            "{problem}"
+        );
+    }
+
     #[test]
     fn lines_keep_their_numbers_and_skip_blank_ones() {
-        let (records, _) = split(b"{\"a\":1}\n\n{\"a\":2}\r\n{broken\n", Format::JsonLines);
+        let records = split(
+            &bytes(b"{\"a\":1}\n\n{\"a\":2}\r\n{broken\n"),
+            Format::JsonLines,
+        )
+        .records;
         let lines: Vec<(u64, &str)> = records
             .iter()
             .map(|r| (r.line, r.payload.as_str()))
@@ -335,8 +421,10 @@ mod tests {
 
     #[test]
     fn csv_records_span_quoted_newlines_and_keep_their_text() {
-        let (records, header) = split(b"id,note\n1,\"two\nlines\"\n2,plain\n", Format::Csv);
-        assert_eq!(header.unwrap(), ["id", "note"]);
+        let split = split(&bytes(b"id,note\n1,\"two\nlines\"\n2,plain\n"), Format::Csv);
+        let records = split.records;
+        assert_eq!(split.header.unwrap(), ["id", "note"]);
+        assert_eq!(split.end, 4);
         let lines: Vec<(u64, &str)> = records
             .iter()
             .map(|r| (r.line, r.payload.as_str()))
@@ -346,7 +434,11 @@ mod tests {
 
     #[test]
     fn an_unclosed_quote_makes_the_rest_one_record() {
-        let (records, _) = split(b"id,note\n1,ok\n2,\"never closed\n3,x\n", Format::Csv);
+        let records = split(
+            &bytes(b"id,note\n1,ok\n2,\"never closed\n3,x\n"),
+            Format::Csv,
+        )
+        .records;
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].payload, "2,\"never closed\n3,x");
     }

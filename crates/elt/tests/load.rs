@@ -9,6 +9,7 @@ use support::{Wh, WhProject, elt, ok, stderr, stdout, write};
 on_every_warehouse!(
     files_load_exactly_once_with_dead_letters,
     csv_columns_and_whole_payloads,
+    parquet_objects_load_typed_rows,
     s3_objects_load_exactly_once,
     loads_killed_twenty_times_lose_and_repeat_nothing,
     kafka_messages_load_exactly_once_with_dead_letters,
@@ -199,6 +200,59 @@ fn csv_columns_and_whole_payloads(wh: Wh) {
             ["shop.events", "2", "not json"],
         ]
     );
+}
+
+/// Parquet objects (written here by DuckDB): typed columns with NULLs, and an object that is
+/// not Parquet, which becomes one dead letter.
+fn parquet_objects_load_typed_rows(wh: Wh) {
+    let p = orders_project(
+        wh,
+        "{type: files, path: incoming/orders, pattern: \"*.parquet\", format: parquet, batch_rows: 2}",
+    );
+    std::fs::create_dir_all(p.path().join("incoming/orders")).unwrap();
+    let file = p.path().join("incoming/orders/a.parquet");
+    ::duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "copy (select * from (values \
+               (1, 'ann', 10.50::decimal(12,2), timestamp '2024-01-01 10:00:00'), \
+               (2, null, 20.25::decimal(12,2), null), \
+               (3, 'cy', null, timestamp '2024-01-02 08:30:00')) \
+             as t(id, customer, amount, ordered_at)) to '{}' (format parquet)",
+            file.display()
+        ))
+        .expect("write a Parquet file");
+    write(
+        p.path(),
+        "incoming/orders/b.parquet",
+        "PAR1 but not Parquet",
+    );
+    let printed = ok(p.path(), &["load"]);
+    assert!(
+        printed.contains("3 rows from 2 objects, 1 dead letters"),
+        "{printed}"
+    );
+    let rows = raw_rows(
+        &p,
+        "select id, customer, amount, cast(ordered_at as varchar), _elt_position from raw.orders order by id",
+    );
+    assert_eq!(
+        normalized(rows),
+        [
+            ["1", "ann", "10.5", "2024-01-01 10:00:00", "1"],
+            ["2", "NULL", "20.25", "NULL", "2"],
+            ["3", "cy", "NULL", "2024-01-02 08:30:00", "3"],
+        ]
+    );
+    let dead = raw_rows(&p, "select stream, error from raw._elt_dead_letters");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0][0], "b.parquet");
+    assert!(
+        dead[0][1].starts_with("not a readable Parquet object"),
+        "{dead:?}"
+    );
+    let printed = ok(p.path(), &["load"]);
+    assert!(printed.contains("0 rows from 0 objects"), "{printed}");
 }
 
 /// `elt load` killed with SIGKILL at least 20 times while loading, at moments spread over
