@@ -84,6 +84,9 @@ pub struct Progress {
     pub elapsed: Duration,
     /// Following a topic: the records not yet read, as the brokers report them.
     pub lag: Option<u64>,
+    /// Objects loaded before whose contents (ETag) changed since, loaded again as new
+    /// versions (their earlier rows stay).
+    pub changed: Vec<String>,
 }
 
 /// `elt load --follow`: keep loading until `stop` is set (by SIGINT or SIGTERM), calling

@@ -112,6 +112,10 @@ impl ObjectsLoad<'_> {
             if resume.is_some_and(|r| r.committed.complete) {
                 continue;
             }
+            if resume.is_none() && resumes.keys().any(|(loaded, _)| *loaded == key) {
+                // Loaded before with other contents: this version loads too, beside the old.
+                progress.changed.push(key.clone());
+            }
             let bytes = runtime.block_on(async {
                 let options = GetOptions {
                     if_match: object.e_tag.clone(),

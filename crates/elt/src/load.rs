@@ -127,6 +127,12 @@ fn load_tables(
                         describe(&progress, config, started)
                     );
                 }
+                for key in &progress.changed {
+                    println!(
+                        "warning: {key} changed since it was loaded; its new contents were \
+                         loaded too, beside the old rows (_elt_source = '{key}')"
+                    );
+                }
                 rows += progress.rows;
                 dead_letters += progress.dead_letters;
             }

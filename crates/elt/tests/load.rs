@@ -141,6 +141,19 @@ fn files_load_exactly_once_with_dead_letters(wh: Wh) {
             ["2024-01-02.jsonl", "1", "1"]
         ]
     );
+
+    // A loaded file rewritten with other contents: loaded again, with a warning.
+    write(
+        p.path(),
+        "incoming/orders/2024-01-02.jsonl",
+        "{\"id\": 6, \"customer\": \"eve\", \"amount\": 4.25}\n{\"id\": 7, \"customer\": \"fay\", \"amount\": 1}\n",
+    );
+    let printed = ok(p.path(), &["load"]);
+    assert!(printed.contains("2 rows from 1 objects"), "{printed}");
+    assert!(
+        printed.contains("warning: 2024-01-02.jsonl changed since it was loaded"),
+        "{printed}"
+    );
 }
 
 fn csv_columns_and_whole_payloads(wh: Wh) {
