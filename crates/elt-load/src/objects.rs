@@ -228,7 +228,13 @@ impl ObjectsLoad<'_> {
                 position,
                 complete,
             };
+            let started = std::time::Instant::now();
             sink.commit(&batch, &checkpoint)?;
+            tracing::debug!(
+                "committed {} rows of {key} up to line {position} in {:?}",
+                batch.rows.len(),
+                started.elapsed()
+            );
             progress.rows += batch.rows.len() as u64;
             progress.dead_letters += batch.dead_letters.len() as u64;
             if complete {
