@@ -18,6 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a new project that builds and tests at once: `elt init my_project`
+    Init(InitArgs),
     /// Read the project, render every node and write target/manifest.json
     Parse(ProjectArgs),
     /// Compile SQL to target/compiled/ and write target/manifest.json
@@ -45,6 +47,25 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Load raw tables with their sources' loaders (Kafka, S3 buckets, local folders), exactly once
     Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project's name (letters, digits and underscores), also its folder's
+    pub name: String,
+    /// The warehouse of the project's `dev` target
+    #[arg(long, value_enum, default_value_t = Adapter::Duckdb)]
+    pub adapter: Adapter,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Adapter {
+    /// An embedded DuckDB file beside the project: nothing to install
+    Duckdb,
+    /// A PostgreSQL server (host, user and password from PGHOST, PGUSER, PGPASSWORD)
+    Postgres,
+    /// A ClickHouse server over HTTP (CLICKHOUSE_URL, default http://127.0.0.1:8123)
+    Clickhouse,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod execution;
 mod generate;
+mod init;
 mod load;
 mod status;
 
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging();
     let result = match cli.command {
+        cli::Command::Init(args) => init::run(&args),
         cli::Command::Parse(args) => commands::parse(&args),
         cli::Command::Compile(args) => commands::compile(&args),
         cli::Command::Ls(args) => commands::list(&args),

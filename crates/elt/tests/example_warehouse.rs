@@ -206,3 +206,41 @@ fn the_project_template_builds_at_once() {
         [["France", "1"], ["Germany", "1"], ["United States", "1"]]
     );
 }
+
+/// `elt init`: a project from the template, named as asked, that builds green at once; bad
+/// names and non-empty folders are refused; other adapters get their profile.
+#[test]
+fn elt_init_creates_a_project_that_builds_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let printed = ok(dir.path(), &["init", "shop"]);
+    assert!(printed.contains("cd shop && elt build"), "{printed}");
+    let project = dir.path().join("shop");
+    let config = std::fs::read_to_string(project.join("elt_project.yml")).unwrap();
+    assert!(config.contains("name: shop"), "{config}");
+    assert!(project.join(".gitignore").exists());
+    let printed = ok(&project, &["build"]);
+    assert!(
+        printed.contains("PASS=9 WARN=0 ERROR=0 SKIP=0 TOTAL=9"),
+        "{printed}"
+    );
+    assert_eq!(
+        query(
+            &project.join("shop.duckdb"),
+            "select count(*) from customers_per_country"
+        ),
+        [["3"]]
+    );
+
+    let again = support::elt(dir.path(), &["init", "shop"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(support::stderr(&again).contains("exists and is not empty"));
+    let bad = support::elt(dir.path(), &["init", "My-Shop"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(support::stderr(&bad).contains("'My-Shop' is not a valid project name"));
+
+    ok(dir.path(), &["init", "warehouse", "--adapter", "postgres"]);
+    let profile = std::fs::read_to_string(dir.path().join("warehouse/profiles.yml")).unwrap();
+    assert!(profile.contains("type: postgres"), "{profile}");
+    assert!(profile.contains("schema: warehouse"), "{profile}");
+    ok(&dir.path().join("warehouse"), &["compile"]);
+}
