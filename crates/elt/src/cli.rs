@@ -160,6 +160,9 @@ pub struct SelectArgs {
     /// How tests next to selected nodes are included
     #[arg(long, value_enum, default_value_t = Indirect::Eager)]
     pub indirect_selection: Indirect,
+    /// Another run's artifacts (the folder of its manifest.json), for `state:` selectors
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -8,6 +8,7 @@ use elt_core::artifacts;
 use elt_core::compile::{Compiled, compile_with_cache};
 use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::graph::select::{IndirectSelection, Selector};
+use elt_core::graph::state::State;
 use elt_core::manifest::{Manifest, Node, ResourceType};
 use elt_core::project::{LoadOptions, Project};
 use elt_core::sql::ValidSqlCache;
@@ -67,9 +68,14 @@ pub(crate) fn select(
     compiled: &Compiled,
     selection: &SelectArgs,
 ) -> Result<(BTreeSet<String>, Vec<Diagnostic>)> {
+    let state = match &selection.state {
+        Some(dir) => Some(State::read(dir)?),
+        None => None,
+    };
     let selector = Selector {
         manifest: &compiled.manifest,
         dag: &compiled.dag,
+        state: state.as_ref(),
         indirect: match selection.indirect_selection {
             Indirect::Eager => IndirectSelection::Eager,
             Indirect::Cautious => IndirectSelection::Cautious,

@@ -21,6 +21,7 @@ fn select(
     indirect: IndirectSelection,
 ) -> BTreeSet<String> {
     let selector = Selector {
+        state: None,
         manifest: &compiled.manifest,
         dag: &compiled.dag,
         indirect,
@@ -248,6 +249,7 @@ fn indirect_selection_modes() {
 fn a_selector_matching_nothing_warns() {
     let c = showcase();
     let selector = Selector {
+        state: None,
         manifest: &c.manifest,
         dag: &c.dag,
         indirect: IndirectSelection::Eager,
@@ -257,5 +259,81 @@ fn a_selector_matching_nothing_warns() {
     assert_eq!(
         warnings[0].message,
         "the selection criterion 'tag:nope' does not match any enabled node"
+    );
+}
+
+/// `state:` selectors against another run's manifest (`--state`): a changed body, a changed
+/// macro used by two models, a changed config, a new model, with graph operators.
+#[test]
+fn state_selectors_pick_exactly_what_changed() {
+    let dir = support::project(&[
+        ("models/a.sql", "select 1 as id"),
+        ("models/b.sql", "select * from {{ ref('a') }}"),
+        ("models/c.sql", "select {{ cents('1') }} as x"),
+        ("models/d.sql", "select {{ cents('2') }} as y"),
+        ("models/e.sql", "select 5 as z"),
+        (
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: e\n    config:\n      materialized: view\n",
+        ),
+        (
+            "macros/cents.sql",
+            "{% macro cents(v) %}{{ v }} * 100{% endmacro %}",
+        ),
+    ]);
+    let ls = |selector: &str| -> String {
+        let output = support::elt(
+            dir.path(),
+            &[
+                "ls",
+                "-s",
+                selector,
+                "--state",
+                "prod",
+                "--resource-type",
+                "model",
+                "--output",
+                "name",
+            ],
+        );
+        assert!(output.status.success(), "{}", support::stderr(&output));
+        support::stdout(&output)
+    };
+    support::ok(dir.path(), &["parse"]);
+    std::fs::create_dir_all(dir.path().join("prod")).unwrap();
+    std::fs::copy(
+        dir.path().join("target/manifest.json"),
+        dir.path().join("prod/manifest.json"),
+    )
+    .unwrap();
+    assert_eq!(ls("state:modified"), "", "nothing changed yet");
+
+    support::write(dir.path(), "models/a.sql", "select 2 as id");
+    support::write(
+        dir.path(),
+        "macros/cents.sql",
+        "{% macro cents(v) %}({{ v }}) * 100{% endmacro %}",
+    );
+    // A config changed in YAML: the model's SQL file stays the same.
+    support::write(
+        dir.path(),
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: e\n    config:\n      materialized: table\n",
+    );
+    support::write(dir.path(), "models/f.sql", "select 6 as w");
+    assert_eq!(ls("state:new"), "f\n");
+    assert_eq!(ls("state:modified.body"), "a\nf\n");
+    assert_eq!(ls("state:modified.macros"), "c\nd\nf\n");
+    assert_eq!(ls("state:modified.configs"), "e\nf\n");
+    assert_eq!(ls("state:modified"), "a\nc\nd\ne\nf\n");
+    assert_eq!(ls("state:modified+"), "a\nb\nc\nd\ne\nf\n");
+    assert_eq!(ls("state:unmodified"), "b\n");
+
+    let output = support::elt(dir.path(), &["ls", "-s", "state:modified"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        support::stderr(&output).contains("no --state was given"),
+        "{}",
+        support::stderr(&output)
     );
 }

@@ -2,6 +2,7 @@
 //! traversals that selection and execution need.
 
 pub mod select;
+pub mod state;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 

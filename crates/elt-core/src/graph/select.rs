@@ -3,7 +3,8 @@
 //! A selection is a union of space-separated terms; a term is an intersection of
 //! comma-separated criteria; a criterion is `[@][n+]method:value[+n]`. Methods: plain names and
 //! fqn paths, `tag:`, `path:`, `file:`, `source:`, `resource_type:`, `config.<key>:`,
-//! `test_type:`, `test_name:`, `package:`, `fqn:`. Tests attached to selected nodes are added
+//! `test_type:`, `test_name:`, `package:`, `fqn:`, and `state:` against another run's
+//! manifest (`--state`). Tests attached to selected nodes are added
 //! by "indirect selection" (eager by default, as in dbt).
 
 use std::collections::{BTreeSet, HashSet};
@@ -13,6 +14,7 @@ use petgraph::Direction;
 use serde_json::Value as Json;
 
 use super::Dag;
+use super::state::State;
 use crate::diagnostics::{Diagnostic, Result, closest};
 use crate::manifest::{Manifest, Node, ResourceType};
 
@@ -163,6 +165,8 @@ pub struct Selector<'a> {
     pub manifest: &'a Manifest,
     pub dag: &'a Dag,
     pub indirect: IndirectSelection,
+    /// Another run's manifest, for `state:` selectors (`--state`).
+    pub state: Option<&'a State>,
 }
 
 impl Selector<'_> {
@@ -434,6 +438,39 @@ impl Selector<'_> {
                             .map(|s| s.unique_id.clone()),
                     )
                     .collect()
+            }
+            "state" => {
+                let Some(state) = self.state else {
+                    return Err(Diagnostic::error(format!(
+                        "'{}' compares with another run, but no --state was given",
+                        c.raw
+                    ))
+                    .with_help("add --state <folder of that run's manifest.json>, e.g. --state prod-target/")
+                    .into());
+                };
+                let mut ids = Vec::new();
+                for node in nodes {
+                    match state.matches(&c.value, node, self.manifest) {
+                        Some(true) => ids.push(node.unique_id.clone()),
+                        Some(false) => {}
+                        None => {
+                            return Err(Diagnostic::error(format!(
+                                "unknown state selector '{}'",
+                                c.raw
+                            ))
+                            .with_help("use state:new, state:old, state:modified (or .body, .configs, .macros) or state:unmodified")
+                            .into());
+                        }
+                    }
+                }
+                ids.extend(
+                    self.manifest
+                        .sources
+                        .keys()
+                        .filter(|id| c.value == "new" && state.is_new(id))
+                        .cloned(),
+                );
+                ids
             }
             other => {
                 return Err(Diagnostic::error(format!(

@@ -493,6 +493,12 @@ fn ref_json(r: &RefCall) -> RefJson<'_> {
 }
 
 /// A node's config with dbt's defaults for keys it does not set.
+/// A node's `config` as the manifest writes it (with dbt's defaults), for comparing it with
+/// another run's (`state:modified.configs`).
+pub fn config_json(node: &Node) -> Json {
+    serde_json::to_value(ConfigJson(node)).unwrap_or(Json::Null)
+}
+
 struct ConfigJson<'a>(&'a Node);
 
 impl Serialize for ConfigJson<'_> {
