@@ -202,6 +202,10 @@ pub struct RunArgs {
     /// First run the loaders of the sources the selected nodes read (as `elt load` does)
     #[arg(long)]
     pub load: bool,
+    /// Resolve `ref()`s to unselected nodes not built in this target to the relations the
+    /// --state run built (e.g. production's), as dbt's --defer does
+    #[arg(long, requires = "state")]
+    pub defer: bool,
 }
 
 #[derive(Debug, Args)]

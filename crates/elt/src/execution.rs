@@ -1,13 +1,15 @@
 //! The commands that run against the warehouse: `run`, `test`, `seed`, `snapshot`, `build`,
 //! `retry` and `show`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
+use elt_core::adapter::Relation;
 use elt_core::compile::Compiled;
 use elt_core::diagnostics::{Diagnostic, Errors, Severity};
-use elt_core::manifest::Node;
+use elt_core::graph::state::State;
+use elt_core::manifest::{Node, ResourceType};
 use elt_core::project::Project;
 use elt_execute::{Command, Options, Plan, RunResult, Status, results};
 use serde_json::json;
@@ -21,8 +23,16 @@ type Result<T> = std::result::Result<T, Errors>;
 
 /// `elt run`, `test`, `seed`, `snapshot` and `build`.
 pub fn run(command: Command, args: &RunArgs) -> Result<()> {
-    let (project, compiled) = compiled(&args.project)?;
+    let (mut project, mut compiled) = compiled(&args.project)?;
     let (selected, selection_warnings) = select(&compiled, &args.selection)?;
+    if args.defer
+        && let Some(dir) = &args.selection.state
+    {
+        project.deferred = deferred(&project, &compiled, &State::read(dir)?, &selected)?;
+        if !project.deferred.is_empty() {
+            compiled = elt_core::compile::compile(&project)?;
+        }
+    }
     let mut warnings = compiled.warnings.clone();
     warnings.extend(selection_warnings);
     report_warnings(&warnings, args.project.warn_error, args.project.quiet)?;
@@ -298,4 +308,55 @@ fn shown_node<'a>(compiled: &'a Compiled, args: &ShowArgs) -> Result<&'a Node> {
             .with_help("narrow --select to a single model"),
         )),
     }
+}
+
+/// `--defer`: the unselected models, seeds and snapshots that the state run built and this
+/// target has not, with the state's relations (what their `ref()`s resolve to).
+fn deferred(
+    project: &Project,
+    compiled: &Compiled,
+    state: &State,
+    selected: &BTreeSet<String>,
+) -> Result<HashMap<String, Relation>> {
+    let candidates: Vec<(&Node, Relation)> = compiled
+        .manifest
+        .nodes
+        .values()
+        .filter(|n| {
+            matches!(
+                n.resource_type,
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+            ) && !n.is_ephemeral()
+                && !selected.contains(&n.unique_id)
+        })
+        .filter_map(|n| Some((n.as_ref(), state.relation_of(n)?)))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let target = &project.target;
+    let warehouse =
+        elt_warehouse::open(target, &project.root).map_err(|e| connection_error(target, &e))?;
+    let mut session = warehouse
+        .session()
+        .map_err(|e| connection_error(target, &e))?;
+    let mut existing: HashMap<(Option<String>, String), Vec<String>> = HashMap::new();
+    let mut deferred = HashMap::new();
+    for (node, relation) in candidates {
+        let Some(own) = &node.relation else { continue };
+        let key = (own.database.clone(), own.schema.clone());
+        if !existing.contains_key(&key) {
+            let names = session
+                .relations_in(own.database.as_deref(), &own.schema)
+                .map_err(|e| Errors::one(Diagnostic::error(e.message)))?
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            existing.insert(key.clone(), names);
+        }
+        if !existing[&key].contains(&own.identifier) {
+            deferred.insert(node.unique_id.clone(), relation);
+        }
+    }
+    Ok(deferred)
 }

@@ -337,3 +337,78 @@ fn state_selectors_pick_exactly_what_changed() {
         support::stderr(&output)
     );
 }
+
+/// `--defer`: a model selected in dev reads the production relation of an upstream model
+/// that dev has not built, and its own dev relation once dev has one.
+#[test]
+fn defer_resolves_unbuilt_upstream_models_to_the_states_relations() {
+    let dir = support::project(&[
+        (
+            "profiles.yml",
+            "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: warehouse.duckdb\n      schema: dev\n    prod:\n      type: duckdb\n      path: warehouse.duckdb\n      schema: prod\n",
+        ),
+        (
+            "models/a.sql",
+            "{{ config(materialized='table') }}\nselect 1 as id",
+        ),
+        (
+            "models/b.sql",
+            "{{ config(materialized='table') }}\nselect id from {{ ref('a') }}",
+        ),
+    ]);
+    support::ok(dir.path(), &["build", "--target", "prod"]);
+    std::fs::create_dir_all(dir.path().join("prod-state")).unwrap();
+    std::fs::copy(
+        dir.path().join("target/manifest.json"),
+        dir.path().join("prod-state/manifest.json"),
+    )
+    .unwrap();
+    let db = dir.path().join("warehouse.duckdb");
+
+    // b changes; dev has no a: with --defer, b reads prod's a.
+    support::write(
+        dir.path(),
+        "models/b.sql",
+        "{{ config(materialized='table') }}\nselect id + 1 as id from {{ ref('a') }}",
+    );
+    let run = [
+        "run",
+        "-s",
+        "state:modified",
+        "--defer",
+        "--state",
+        "prod-state",
+    ];
+    let printed = support::ok(dir.path(), &run);
+    assert!(printed.contains("dev.b"), "{printed}");
+    assert!(!printed.contains("dev.a"), "{printed}");
+    assert_eq!(support::query(&db, "select id from dev.b"), [["2"]]);
+    let compiled =
+        std::fs::read_to_string(dir.path().join("target/compiled/shop/models/b.sql")).unwrap();
+    assert!(compiled.contains("\"prod\".\"a\""), "{compiled}");
+
+    // Without --defer the same run fails: dev has no a.
+    let output = support::elt(
+        dir.path(),
+        &["run", "-s", "state:modified", "--state", "prod-state"],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::stdout(&output)
+    );
+
+    // Once dev has its own a, b reads it, deferral or not.
+    support::write(
+        dir.path(),
+        "models/a.sql",
+        "{{ config(materialized='table') }}\nselect 10 as id",
+    );
+    support::ok(dir.path(), &["run", "-s", "a"]);
+    support::ok(
+        dir.path(),
+        &["run", "-s", "b", "--defer", "--state", "prod-state"],
+    );
+    assert_eq!(support::query(&db, "select id from dev.b"), [["11"]]);
+}

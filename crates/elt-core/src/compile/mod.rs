@@ -175,7 +175,10 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
         if let Some(target) = final_resolver.refable.get_mut(&job.node.name)
             && target.unique_id == job.node.unique_id
         {
-            target.relation = job.node.relation.clone();
+            target.relation = match project.deferred.get(&job.node.unique_id) {
+                Some(deferred) => Some(deferred.clone()),
+                None => job.node.relation.clone(),
+            };
         }
     }
     let final_resolver = Arc::new(final_resolver);

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
+use crate::adapter::Relation;
 use crate::diagnostics::{Diagnostic, Result};
 use crate::manifest::{Manifest, Node};
 
@@ -15,6 +16,8 @@ struct StateNode {
     checksum: String,
     config: Json,
     macros: Vec<String>,
+    /// Where it was built: (database, schema, identifier), for `--defer`.
+    relation: Option<(Option<String>, String, String)>,
 }
 
 /// The nodes and macros of another run's manifest.
@@ -59,12 +62,20 @@ impl State {
                             .collect()
                     })
                     .unwrap_or_default();
+                let text = |key: &str| node[key].as_str().map(str::to_string);
+                let relation = match (text("schema"), text("alias")) {
+                    (Some(schema), Some(alias)) if node["relation_name"].is_string() => {
+                        Some((text("database"), schema, alias))
+                    }
+                    _ => None,
+                };
                 state.nodes.insert(
                     id.clone(),
                     StateNode {
                         checksum: node["checksum"]["checksum"].as_str().unwrap_or("").into(),
                         config: node["config"].clone(),
                         macros,
+                        relation,
                     },
                 );
             }
@@ -76,6 +87,20 @@ impl State {
             }
         }
         state
+    }
+
+    /// Where the state built `node` (a model, seed or snapshot), as a relation like the
+    /// node's own (same dialect and quoting), for `--defer`.
+    pub fn relation_of(&self, node: &Node) -> Option<Relation> {
+        let (database, schema, identifier) = self.nodes.get(&node.unique_id)?.relation.clone()?;
+        let own = node.relation.as_ref()?;
+        Some(Relation {
+            database: database.filter(|d| !d.is_empty()),
+            schema,
+            identifier,
+            external: None,
+            ..own.clone()
+        })
     }
 
     /// Whether `id` is absent from the state.

@@ -46,6 +46,8 @@ pub struct Project {
     /// Folder-level config trees by resource kind ("models", "seeds", ...).
     pub config_trees: Vec<(String, ConfigTree)>,
     pub warnings: Vec<Diagnostic>,
+    /// `--defer`: nodes whose `ref()` resolves to another run's relation (by unique id).
+    pub deferred: std::collections::HashMap<String, crate::adapter::Relation>,
 }
 
 impl Project {
@@ -136,6 +138,7 @@ impl Project {
             properties,
             config_trees,
             warnings: Vec::new(),
+            deferred: Default::default(),
         })
     }
 
