@@ -244,3 +244,55 @@ fn elt_init_creates_a_project_that_builds_at_once() {
     assert!(profile.contains("schema: warehouse"), "{profile}");
     ok(&dir.path().join("warehouse"), &["compile"]);
 }
+
+/// The pull-request workflows and docker-compose.yml (no Docker or GitHub here: their YAML
+/// and the commands and services they must hold).
+#[test]
+fn ci_workflows_and_docker_compose_hold_what_they_must() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let yaml = |path: &str| {
+        let text = std::fs::read_to_string(root.join(path)).expect(path);
+        let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+            .unwrap_or_else(|e| panic!("{path} is not YAML: {e}"));
+        (text, docs.into_iter().next().expect("a document"))
+    };
+    for path in [
+        "project_template/.github/workflows/elt.yml",
+        ".github/workflows/example-warehouse.yml",
+    ] {
+        let (text, workflow) = yaml(path);
+        let steps = workflow["jobs"]["build"]["steps"]
+            .as_vec()
+            .unwrap_or_else(|| panic!("{path}: jobs.build.steps"));
+        let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+        let has = |command: &str| runs.iter().any(|r| r.contains(command));
+        assert!(has("elt compile --warn-error"), "{path}: {runs:?}");
+        assert!(
+            has("--select state:modified+ --defer --state main-state/target"),
+            "{path}: {runs:?}"
+        );
+        assert!(text.contains("target/run_results.json"), "{path}");
+    }
+    let (_, compose) = yaml("docker-compose.yml");
+    let services = &compose["services"];
+    for (service, port) in [
+        ("postgres", "5432"),
+        ("clickhouse", "8123"),
+        ("kafka", "9092"),
+        ("minio", "9000"),
+    ] {
+        let ports = services[service]["ports"]
+            .as_vec()
+            .unwrap_or_else(|| panic!("docker-compose.yml: {service} has no ports"));
+        assert!(
+            ports
+                .iter()
+                .any(|p| p.as_str().is_some_and(|p| p.ends_with(&format!(":{port}")))),
+            "{service}: {ports:?}"
+        );
+    }
+    // The credentials of profiles.yml's postgres target.
+    let postgres = &services["postgres"]["environment"];
+    assert_eq!(postgres["POSTGRES_USER"].as_str(), Some("elt"));
+    assert_eq!(postgres["POSTGRES_PASSWORD"].as_str(), Some("elt"));
+}
