@@ -47,6 +47,23 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Load raw tables with their sources' loaders (Kafka, S3 buckets, local folders), exactly once
     Load(LoadArgs),
+    /// Recompile on every saved change and re-run what changed and what depends on it
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Only re-run changed nodes within this selection
+    #[command(flatten)]
+    pub selection: SelectArgs,
+    /// Also run the tests of what re-runs (as `elt build` does)
+    #[arg(long)]
+    pub test: bool,
+    /// How many nodes run at once [default: the target's threads]
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

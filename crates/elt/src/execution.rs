@@ -127,7 +127,7 @@ pub fn retry(args: &RetryArgs) -> Result<()> {
     outcome
 }
 
-fn execute(
+pub(crate) fn execute(
     project: &Project,
     compiled: &Compiled,
     args: &ProjectArgs,

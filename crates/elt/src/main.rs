@@ -9,6 +9,7 @@ mod generate;
 mod init;
 mod load;
 mod status;
+mod watch;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         cli::Command::Debug(args) => commands::debug(&args),
         cli::Command::Generate(args) => generate::run(&args),
         cli::Command::Load(args) => load::run(&args),
+        cli::Command::Watch(args) => watch::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,7 +72,7 @@ fn init_logging() {
         .init();
 }
 
-fn report_errors(errors: &Errors) {
+pub fn report_errors(errors: &Errors) {
     let mut stderr = std::io::stderr().lock();
     let _ = write!(stderr, "{errors}");
     let count = errors.0.len();
