@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -90,8 +91,10 @@ pub struct ObjectsLoad<'a> {
 }
 
 impl ObjectsLoad<'_> {
-    /// Loads every object not yet loaded, in key order. Only the object store's calls run on
-    /// `runtime`: the warehouse sessions block on runtimes of their own.
+    /// Loads every object not yet loaded, in key order. Objects are read and their records
+    /// shaped on a thread of their own while the previous batch commits; commits stay in
+    /// order, one at a time. Only the object store's calls run on `runtime`: the warehouse
+    /// sessions block on runtimes of their own.
     pub fn run(
         &mut self,
         runtime: &tokio::runtime::Runtime,
@@ -105,6 +108,7 @@ impl ObjectsLoad<'_> {
             .into_iter()
             .map(|r| ((r.committed.stream.clone(), r.committed.version.clone()), r))
             .collect();
+        let mut to_load = Vec::new();
         for object in objects {
             let key = object.location.to_string();
             let version = object.e_tag.clone().unwrap_or_default();
@@ -116,23 +120,66 @@ impl ObjectsLoad<'_> {
                 // Loaded before with other contents: this version loads too, beside the old.
                 progress.changed.push(key.clone());
             }
-            let bytes = runtime.block_on(async {
-                let options = GetOptions {
-                    if_match: object.e_tag.clone(),
-                    ..GetOptions::default()
-                };
-                store
-                    .get_opts(&object.location, options)
-                    .await?
-                    .bytes()
-                    .await
-            });
-            let bytes = bytes.map_err(|e| store_error(e, &key))?;
-            let start = resume.map_or(0, |r| r.committed.position);
-            let pending = resume.and_then(|r| r.pending);
-            self.load_object(&key, &version, &bytes, (start, pending), sink, progress)?;
-            progress.objects += 1;
+            let from = (
+                resume.map_or(0, |r| r.committed.position),
+                resume.and_then(|r| r.pending),
+            );
+            to_load.push((object, from));
         }
+        std::thread::scope(|scope| {
+            // One batch ahead: the next is read while the last commits.
+            let (ready, batches) = std::sync::mpsc::sync_channel::<Result<Prepared, LoadError>>(1);
+            scope.spawn(move || {
+                for (object, from) in to_load {
+                    if let Err(e) = self.read_object(runtime, store, &object, from, &ready) {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                }
+            });
+            for prepared in batches {
+                let Prepared { batch, checkpoint } = prepared?;
+                let started = std::time::Instant::now();
+                sink.commit(&batch, &checkpoint)?;
+                tracing::debug!(
+                    "committed {} rows of {} up to line {} in {:?}",
+                    batch.rows.len(),
+                    checkpoint.stream,
+                    checkpoint.position,
+                    started.elapsed()
+                );
+                progress.rows += batch.rows.len() as u64;
+                progress.dead_letters += batch.dead_letters.len() as u64;
+                progress.objects += u64::from(checkpoint.complete);
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads an object (checking it is still the version listed) and sends its batches.
+    fn read_object(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        store: &dyn ObjectStore,
+        object: &ObjectMeta,
+        from: (u64, Option<u64>),
+        ready: &SyncSender<Result<Prepared, LoadError>>,
+    ) -> Result<(), LoadError> {
+        let key = object.location.to_string();
+        let version = object.e_tag.clone().unwrap_or_default();
+        let bytes = runtime.block_on(async {
+            let options = GetOptions {
+                if_match: object.e_tag.clone(),
+                ..GetOptions::default()
+            };
+            store
+                .get_opts(&object.location, options)
+                .await?
+                .bytes()
+                .await
+        });
+        let bytes = bytes.map_err(|e| store_error(e, &key))?;
+        self.batches(&key, &version, &bytes, from, ready);
         Ok(())
     }
 
@@ -165,18 +212,18 @@ impl ObjectsLoad<'_> {
         Ok(objects)
     }
 
-    /// Commits an object's records after line `start`, `batch_rows` at a time (the first
+    /// Sends an object's records after line `start` as batches of `batch_rows` (the first
     /// batch ends exactly at `pending` when a begun batch must be retried); the last batch
-    /// marks the object complete (an empty object commits one empty batch).
-    fn load_object(
+    /// marks the object complete (an empty object makes one empty batch). Stops when the
+    /// committing side has stopped listening.
+    fn batches(
         &mut self,
         key: &str,
         version: &str,
         bytes: &bytes::Bytes,
         (start, pending): (u64, Option<u64>),
-        sink: &mut Sink,
-        progress: &mut Progress,
-    ) -> Result<(), LoadError> {
+        ready: &SyncSender<Result<Prepared, LoadError>>,
+    ) {
         let split = records::split(bytes, self.format);
         self.shaper.set_header(split.header.as_deref());
         let last_line = split.end;
@@ -228,22 +275,19 @@ impl ObjectsLoad<'_> {
                 position,
                 complete,
             };
-            let started = std::time::Instant::now();
-            sink.commit(&batch, &checkpoint)?;
-            tracing::debug!(
-                "committed {} rows of {key} up to line {position} in {:?}",
-                batch.rows.len(),
-                started.elapsed()
-            );
-            progress.rows += batch.rows.len() as u64;
-            progress.dead_letters += batch.dead_letters.len() as u64;
-            if complete {
-                return Ok(());
+            if ready.send(Ok(Prepared { batch, checkpoint })).is_err() || complete {
+                return;
             }
             batch_start = position;
             rest = after;
         }
     }
+}
+
+/// A batch ready to commit, with the checkpoint that commits with it.
+struct Prepared {
+    batch: Batch,
+    checkpoint: Checkpoint,
 }
 
 pub(crate) fn store_error(e: object_store::Error, what: &str) -> LoadError {
