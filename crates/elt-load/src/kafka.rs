@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
@@ -19,7 +18,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
 use crate::records::{self, RawRecord, Shaper};
-use crate::sink::{Batch, Checkpoint, DeadLetter, Sink};
+use crate::sink::{Batch, Checkpoint, Sink};
 use crate::{Follow, LoadError, Progress};
 
 /// How long a topic must stay quiet, once its end offsets are reached, for a load to end.
@@ -47,8 +46,8 @@ struct Partition {
     read: u64,
     /// The end offset when the load started.
     end_at_start: u64,
-    /// Messages read, by offset (`None`: no value).
-    buffer: Vec<(u64, Option<RawRecord>)>,
+    /// Messages read, in offset order.
+    buffer: Vec<RawRecord>,
     buffered_since: Option<Instant>,
 }
 
@@ -106,10 +105,14 @@ impl KafkaLoad<'_> {
                     }
                     partition.read = offset + 1;
                     partition.buffered_since.get_or_insert_with(Instant::now);
-                    let record = message
-                        .payload()
-                        .map(|value| records::record(offset, value));
-                    partition.buffer.push((offset, record));
+                    partition.buffer.push(match message.payload() {
+                        Some(value) => records::record(offset, value),
+                        None => RawRecord {
+                            line: offset,
+                            payload: String::new(),
+                            unreadable: Some("the message has no value (a tombstone)".into()),
+                        },
+                    });
                 }
                 Some(Err(e)) => last_error = Some(e),
                 None => {}
@@ -253,40 +256,13 @@ impl KafkaLoad<'_> {
         consumer: &BaseConsumer,
         progress: &mut Progress,
     ) -> Result<(), LoadError> {
-        let mut batch = Batch {
-            start: partition.committed,
-            ..Batch::default()
-        };
-        let buffer = std::mem::take(&mut partition.buffer);
-        let shaped: Vec<_> = buffer
-            .par_iter()
-            .map(|(_, record)| record.as_ref().map(|r| self.shaper.row(r)))
-            .collect();
-        for ((offset, record), shaped) in buffer.into_iter().zip(shaped) {
-            let (Some(record), Some(shaped)) = (record, shaped) else {
-                batch.dead_letters.push(DeadLetter {
-                    stream: partition.stream.clone(),
-                    position: offset,
-                    payload: String::new(),
-                    error: "the message has no value (a tombstone)".into(),
-                });
-                continue;
-            };
-            match shaped {
-                Ok(mut row) => {
-                    row.push(Some(partition.stream.clone()));
-                    row.push(Some(record.line.to_string()));
-                    row.push(Some(loaded_at.to_string()));
-                    batch.rows.push(row);
-                }
-                Err(error) => batch.dead_letters.push(DeadLetter {
-                    stream: partition.stream.clone(),
-                    position: record.line,
-                    payload: record.payload,
-                    error,
-                }),
-            }
-        }
+        let batch = Batch::shaped(
+            &self.shaper,
+            &std::mem::take(&mut partition.buffer),
+            &partition.stream,
+            partition.committed,
+            loaded_at,
+        );
         let position = partition.pending.unwrap_or(partition.read);
         let checkpoint = Checkpoint {
             stream: partition.stream.clone(),
@@ -294,19 +270,11 @@ impl KafkaLoad<'_> {
             position,
             complete: false,
         };
-        let started = Instant::now();
         sink.commit(&batch, &checkpoint)?;
-        tracing::debug!(
-            "committed {} rows of {} up to offset {position} in {:?}",
-            batch.rows.len(),
-            partition.stream,
-            started.elapsed()
-        );
         partition.committed = position;
         partition.pending = None;
         partition.buffered_since = None;
-        progress.rows += batch.rows.len() as u64;
-        progress.dead_letters += batch.dead_letters.len() as u64;
+        progress.add(&batch);
         let mut offsets = TopicPartitionList::new();
         if offsets
             .add_partition_offset(&self.config.topic, id, Offset::Offset(position as i64))

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use elt_core::diagnostics::Diagnostic;
 use elt_core::manifest::SourceNode;
 use elt_warehouse::{Warehouse, WarehouseError};
 use serde_json::{Map, Value as Json};
@@ -62,6 +63,16 @@ impl fmt::Display for LoadError {
     }
 }
 
+impl From<LoadError> for Diagnostic {
+    fn from(e: LoadError) -> Self {
+        let diagnostic = Diagnostic::error(e.message);
+        match e.hint {
+            Some(hint) => diagnostic.with_help(hint),
+            None => diagnostic,
+        }
+    }
+}
+
 impl From<WarehouseError> for LoadError {
     fn from(e: WarehouseError) -> Self {
         LoadError::new(e.message)
@@ -87,6 +98,14 @@ pub struct Progress {
     /// Objects loaded before whose contents (ETag) changed since, loaded again as new
     /// versions (their earlier rows stay).
     pub changed: Vec<String>,
+}
+
+impl Progress {
+    /// Counts a committed batch.
+    fn add(&mut self, batch: &sink::Batch) {
+        self.rows += batch.rows.len() as u64;
+        self.dead_letters += batch.dead_letters.len() as u64;
+    }
 }
 
 /// `elt load --follow`: keep loading until `stop` is set (by SIGINT or SIGTERM), calling

@@ -17,11 +17,10 @@ use object_store::path::Path as ObjectPath;
 use object_store::{
     BackoffConfig, ClientOptions, GetOptions, ObjectMeta, ObjectStore, RetryConfig,
 };
-use rayon::prelude::*;
 
 use crate::config::{ObjectsConfig, Store};
 use crate::records::{self, Shaper};
-use crate::sink::{Batch, Checkpoint, DeadLetter, Resume, Sink};
+use crate::sink::{Batch, Checkpoint, Resume, Sink};
 use crate::{Format, LoadError, Progress};
 
 /// Opens the bucket or folder.
@@ -139,17 +138,8 @@ impl ObjectsLoad<'_> {
             });
             for prepared in batches {
                 let Prepared { batch, checkpoint } = prepared?;
-                let started = std::time::Instant::now();
                 sink.commit(&batch, &checkpoint)?;
-                tracing::debug!(
-                    "committed {} rows of {} up to line {} in {:?}",
-                    batch.rows.len(),
-                    checkpoint.stream,
-                    checkpoint.position,
-                    started.elapsed()
-                );
-                progress.rows += batch.rows.len() as u64;
-                progress.dead_letters += batch.dead_letters.len() as u64;
+                progress.add(&batch);
                 progress.objects += u64::from(checkpoint.complete);
             }
             Ok(())
@@ -247,28 +237,7 @@ impl ObjectsLoad<'_> {
                 (false, None) => chunk.last().map_or(batch_start, |r| r.line),
                 (true, _) => last_line,
             };
-            let mut batch = Batch {
-                start: batch_start,
-                ..Batch::default()
-            };
-            // Shaping (JSON parsing, type checks) is most of a load's own work: both cores.
-            let shaped: Vec<_> = chunk.par_iter().map(|r| self.shaper.row(r)).collect();
-            for (record, shaped) in chunk.iter().zip(shaped) {
-                match shaped {
-                    Ok(mut row) => {
-                        row.push(Some(key.to_string()));
-                        row.push(Some(record.line.to_string()));
-                        row.push(Some(loaded_at.clone()));
-                        batch.rows.push(row);
-                    }
-                    Err(error) => batch.dead_letters.push(DeadLetter {
-                        stream: key.into(),
-                        position: record.line,
-                        payload: record.payload.clone(),
-                        error,
-                    }),
-                }
-            }
+            let batch = Batch::shaped(&self.shaper, chunk, key, batch_start, &loaded_at);
             let checkpoint = Checkpoint {
                 stream: key.into(),
                 version: version.into(),

@@ -11,7 +11,9 @@ use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
 use elt_warehouse::{Result, SeedType, Session, WarehouseError};
 
-use crate::records::{self, Kind};
+use rayon::prelude::*;
+
+use crate::records::{self, Kind, RawRecord, Shaper};
 
 /// Where elt records what each source table has loaded: one row per committed batch.
 pub const STATE_TABLE: &str = "_elt_load_state";
@@ -90,6 +92,42 @@ pub struct Sink {
     /// `source.table`, as the state and dead-letter tables name it.
     name: String,
     columns: Vec<String>,
+}
+
+impl Batch {
+    /// `records` of `stream`, from position `start`, shaped into raw rows (the table's own
+    /// columns, then elt's metadata columns) or dead letters. Shaping (JSON parsing, type
+    /// checks) is most of a load's own work: it runs on every core.
+    pub fn shaped(
+        shaper: &Shaper,
+        records: &[RawRecord],
+        stream: &str,
+        start: u64,
+        loaded_at: &str,
+    ) -> Batch {
+        let shaped: Vec<_> = records.par_iter().map(|r| shaper.row(r)).collect();
+        let mut batch = Batch {
+            start,
+            ..Batch::default()
+        };
+        for (record, shaped) in records.iter().zip(shaped) {
+            match shaped {
+                Ok(mut row) => {
+                    row.push(Some(stream.to_string()));
+                    row.push(Some(record.line.to_string()));
+                    row.push(Some(loaded_at.to_string()));
+                    batch.rows.push(row);
+                }
+                Err(error) => batch.dead_letters.push(DeadLetter {
+                    stream: stream.to_string(),
+                    position: record.line,
+                    payload: record.payload.clone(),
+                    error,
+                }),
+            }
+        }
+        batch
+    }
 }
 
 /// A raw table's own column: its name and declared type (`None`: text).
@@ -200,6 +238,19 @@ impl Sink {
 
     /// Writes a batch's rows and dead letters and its checkpoint, all or nothing.
     pub fn commit(&mut self, batch: &Batch, checkpoint: &Checkpoint) -> Result<()> {
+        let started = std::time::Instant::now();
+        self.write(batch, checkpoint)?;
+        tracing::debug!(
+            "committed {} rows of {} up to {} in {:?}",
+            batch.rows.len(),
+            checkpoint.stream,
+            checkpoint.position,
+            started.elapsed()
+        );
+        Ok(())
+    }
+
+    fn write(&mut self, batch: &Batch, checkpoint: &Checkpoint) -> Result<()> {
         let now = records::now_text();
         let dead_rows: Vec<Vec<Option<String>>> = batch
             .dead_letters

@@ -51,13 +51,7 @@ pub fn run(args: &GenerateArgs) -> Result<(), Errors> {
 
 /// Sends the JSON-lines tables to Kafka and every table's files to a bucket, as asked.
 fn publish(args: &GenerateArgs, tables: &[(&str, u64)]) -> Result<(), Errors> {
-    let failed = |e: elt_load::LoadError| {
-        let diagnostic = Diagnostic::error(e.message);
-        match e.hint {
-            Some(hint) => Errors(vec![diagnostic.with_help(hint)]),
-            None => Errors(vec![diagnostic]),
-        }
-    };
+    let failed = |e: elt_load::LoadError| Errors(vec![Diagnostic::from(e)]);
     for (table, _) in tables {
         let files = files_of(&args.out.join(table)).map_err(|e| {
             Errors(vec![Diagnostic::error(format!(

@@ -156,15 +156,8 @@ fn load_tables(
 
 fn error(head: &str, name: &str, source: &SourceNode, e: LoadError) -> Diagnostic {
     println!("{head} ERROR loading {name}");
-    let diagnostic = Diagnostic::error(format!("loading {name}: {}", e.message)).at(
-        &source.path,
-        source.line,
-        0,
-    );
-    match e.hint {
-        Some(hint) => diagnostic.with_help(hint),
-        None => diagnostic,
-    }
+    let message = format!("loading {name}: {}", e.message);
+    Diagnostic::from(LoadError { message, ..e }).at(&source.path, source.line, 0)
 }
 
 /// `12,345 rows from 30 objects, 2 dead letters [in 1.20s, 10,287 rows/s]`, with the lag

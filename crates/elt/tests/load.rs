@@ -314,20 +314,9 @@ fn killed_twenty_times(p: &WhProject, put: &dyn Fn(&str, &str)) {
             .collect();
         put(&format!("{files:03}.jsonl"), &lines);
         files += 1;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
-            .arg("load")
-            .current_dir(p.path())
-            .env("HOME", p.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start elt load");
+        let child = start_load(p);
         std::thread::sleep(std::time::Duration::from_millis(20 + files * 37 % 160));
-        if child.try_wait().expect("poll elt").is_none() {
-            killed += 1;
-        }
-        child.kill().ok();
-        child.wait().expect("reap elt");
+        killed += u32::from(kill(child));
     }
     let printed = ok(p.path(), &["load"]);
     let context = format!("killed {killed} of {files} loads: {printed}");
@@ -646,6 +635,26 @@ fn kafka_messages_load_exactly_once_with_dead_letters(wh: Wh) {
     );
 }
 
+/// `elt load` started in the background, its output dropped.
+fn start_load(p: &WhProject) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+        .arg("load")
+        .current_dir(p.path())
+        .env("HOME", p.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start elt load")
+}
+
+/// Kills a load with SIGKILL; whether it was still running (a kill that counts).
+fn kill(mut child: std::process::Child) -> bool {
+    let running = child.try_wait().expect("poll elt").is_none();
+    child.kill().ok();
+    child.wait().expect("reap elt");
+    running
+}
+
 /// `elt load` of a topic killed with SIGKILL at least 20 times while loading, with new
 /// messages before each start (on PostgreSQL, some loads have their warehouse connection cut
 /// instead); then a load to the end: every message exactly once.
@@ -668,14 +677,7 @@ fn kafka_loads_killed_twenty_times_lose_and_repeat_nothing(wh: Wh) {
             &orders(rounds * per_round..(rounds + 1) * per_round, 2),
         );
         rounds += 1;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
-            .arg("load")
-            .current_dir(p.path())
-            .env("HOME", p.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start elt load");
+        let mut child = start_load(&p);
         std::thread::sleep(std::time::Duration::from_millis(50 + rounds * 53 % 400));
         if rounds % 4 == 0 && p.cut_connections() > 0 {
             // PostgreSQL: the warehouse connection cut mid-load fails the load.
@@ -683,11 +685,7 @@ fn kafka_loads_killed_twenty_times_lose_and_repeat_nothing(wh: Wh) {
             cuts += u32::from(!status.success());
             continue;
         }
-        if child.try_wait().expect("poll elt").is_none() {
-            killed += 1;
-        }
-        child.kill().ok();
-        child.wait().expect("reap elt");
+        killed += u32::from(kill(child));
     }
     if wh == Wh::Postgres {
         assert!(cuts > 0, "no load failed from its connection being cut");
