@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
@@ -43,17 +45,8 @@ pub fn lines_to_kafka(brokers: &str, topic: &str, files: &[PathBuf]) -> Result<u
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let mut record = BaseRecord::<(), [u8]>::to(topic).payload(&line);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
-                        producer.poll(Duration::from_millis(10));
-                        record = r;
-                    }
-                    Err((e, _)) => return Err(kafka_error(brokers, e)),
-                }
-            }
+            let record = BaseRecord::<(), [u8]>::to(topic).payload(&line);
+            send(&producer, record).map_err(|e| kafka_error(brokers, e))?;
             sent += 1;
         }
     }
@@ -61,6 +54,24 @@ pub fn lines_to_kafka(brokers: &str, topic: &str, files: &[PathBuf]) -> Result<u
         .flush(Duration::from_secs(60))
         .map_err(|e| kafka_error(brokers, e))?;
     Ok(sent)
+}
+
+/// Queues a message, waiting while the producer's queue is full.
+pub fn send<K, P>(producer: &BaseProducer, mut record: BaseRecord<'_, K, P>) -> KafkaResult<()>
+where
+    K: ToBytes + ?Sized,
+    P: ToBytes + ?Sized,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                producer.poll(Duration::from_millis(10));
+                record = r;
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
 }
 
 fn create_topic(config: &ClientConfig, topic: &str) -> Result<(), LoadError> {

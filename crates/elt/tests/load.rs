@@ -492,20 +492,7 @@ fn produce(brokers: &str, topic: &str, messages: &[(i32, Option<String>)]) {
         if let Some(value) = value {
             record = record.payload(value);
         }
-        let mut record = Some(record);
-        while let Some(r) = record.take() {
-            if let Err((e, r)) = producer.send(r) {
-                assert!(
-                    matches!(
-                        e.rdkafka_error_code(),
-                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                    ),
-                    "{e}"
-                );
-                producer.poll(std::time::Duration::from_millis(50));
-                record = Some(r);
-            }
-        }
+        elt_load::publish::send(&producer, record).expect("queue a message");
     }
     producer
         .flush(std::time::Duration::from_secs(30))

@@ -11,7 +11,6 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 #[derive(Parser)]
@@ -65,19 +64,10 @@ fn produce(config: &ClientConfig, topic: &str, partitions: i32) {
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("read stdin");
         let partition = (sent % partitions as u64) as i32;
-        let mut record = BaseRecord::<str, str>::to(topic)
+        let record = BaseRecord::<str, str>::to(topic)
             .partition(partition)
             .payload(&line);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((e, r)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
-                    producer.poll(Duration::from_millis(10));
-                    record = r;
-                }
-                Err((e, _)) => panic!("send: {e}"),
-            }
-        }
+        elt_load::publish::send(&producer, record).expect("send");
         sent += 1;
     }
     producer.flush(Duration::from_secs(120)).expect("flush");
