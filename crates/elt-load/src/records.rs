@@ -3,9 +3,15 @@
 
 use std::borrow::Cow;
 
+use std::fmt;
+
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
 use elt_core::manifest::SourceNode;
+use elt_warehouse::TextRows;
+use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value as Json;
+use serde_json::value::RawValue;
 
 use crate::config::{Format, Shape};
 
@@ -188,39 +194,43 @@ impl Kind {
         }
     }
 
-    /// The value as the warehouse should read it, or why it cannot be one.
-    fn text(self, value: &Json) -> Result<Option<String>, String> {
+    /// Appends the value as the warehouse should read it to `out`, or says why it cannot be
+    /// one (then `out` may hold part of it: the caller drops the row).
+    fn write(self, value: Field<'_>, out: &mut TextRows) -> Result<(), String> {
         let text = match value {
-            Json::Null => return Ok(None),
-            Json::String(s) if s.is_empty() && self != Kind::Text => return Ok(None),
-            Json::String(s) => Cow::Borrowed(s.as_str()),
-            other if self == Kind::Json || self == Kind::Text => {
-                return Ok(Some(other.to_string()));
+            Field::Null => return Ok(out.push(None)),
+            Field::Text(s) if s.is_empty() && self != Kind::Text => return Ok(out.push(None)),
+            Field::Text(s) => s,
+            Field::Nested(raw) if self == Kind::Json || self == Kind::Text => {
+                // Written compact, whatever the record's spacing.
+                let value: Json =
+                    serde_json::from_str(raw).map_err(|e| format!("invalid JSON: {e}"))?;
+                return Ok(out.push(Some(&value.to_string())));
             }
-            Json::Number(n) => Cow::Owned(n.to_string()),
-            Json::Bool(b) => Cow::Owned(b.to_string()),
-            other => return Err(format!("expected {self:?}, found {other}")),
+            Field::Nested(raw) => return Err(format!("expected {}, found {raw}", self.name())),
+            Field::Scalar(raw) => Cow::Borrowed(raw),
         };
         let bad = || format!("'{text}' is not a valid {}", self.name());
-        Ok(Some(match self {
-            Kind::Text => text.into_owned(),
-            Kind::Integer => text.parse::<i64>().map_err(|_| bad())?.to_string(),
-            Kind::Decimal if text.parse::<f64>().is_ok_and(f64::is_finite) => text.into_owned(),
+        match self {
+            Kind::Text => out.push(Some(&text)),
+            Kind::Integer => out.push_display(text.parse::<i64>().map_err(|_| bad())?),
+            Kind::Decimal if text.parse::<f64>().is_ok_and(f64::is_finite) => out.push(Some(&text)),
             Kind::Decimal => return Err(bad()),
-            Kind::Boolean => match text.to_ascii_lowercase().as_str() {
-                "true" | "t" | "1" => "true".into(),
-                "false" | "f" | "0" => "false".into(),
+            Kind::Boolean => out.push(Some(match text.to_ascii_lowercase().as_str() {
+                "true" | "t" | "1" => "true",
+                "false" | "f" | "0" => "false",
                 _ => return Err(bad()),
-            },
-            Kind::Date => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                .map_err(|_| bad())?
-                .to_string(),
-            Kind::Timestamp => timestamp(&text).ok_or_else(bad)?,
-            Kind::Json => match serde_json::from_str::<Json>(&text) {
-                Ok(_) => text.into_owned(),
+            })),
+            Kind::Date => {
+                out.push_display(NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| bad())?)
+            }
+            Kind::Timestamp => out.push_display(Micros(timestamp(&text).ok_or_else(bad)?)),
+            Kind::Json => match serde_json::from_str::<IgnoredAny>(&text) {
+                Ok(_) => out.push(Some(&text)),
                 Err(e) => return Err(format!("invalid JSON: {e}")),
             },
-        }))
+        }
+        Ok(())
     }
 
     fn name(self) -> &'static str {
@@ -236,11 +246,41 @@ impl Kind {
     }
 }
 
-/// A timestamp as `YYYY-MM-DD HH:MM:SS.ffffff` in UTC: one with a zone offset (RFC 3339) is
-/// converted, one without is taken as UTC.
-fn timestamp(text: &str) -> Option<String> {
+/// A field of a record as written.
+#[derive(Debug)]
+enum Field<'a> {
+    Null,
+    /// A JSON string (unescaped) or a CSV field.
+    Text(Cow<'a, str>),
+    /// A JSON number, `true` or `false`, as written.
+    Scalar(&'a str),
+    /// A JSON object or array, as written.
+    Nested(&'a str),
+}
+
+impl<'a> Field<'a> {
+    fn of(raw: &'a RawValue) -> Result<Field<'a>, String> {
+        let text = raw.get();
+        Ok(match text.as_bytes().first() {
+            Some(b'n') => Field::Null,
+            // A string without escapes is its text between the quotes.
+            Some(b'"') if !text.contains('\\') => {
+                Field::Text(Cow::Borrowed(&text[1..text.len() - 1]))
+            }
+            Some(b'"') => Field::Text(Cow::Owned(
+                serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?,
+            )),
+            Some(b'{' | b'[') => Field::Nested(text),
+            _ => Field::Scalar(text),
+        })
+    }
+}
+
+/// A timestamp as the UTC time it is: one with a zone offset (RFC 3339) is converted, one
+/// without is taken as UTC.
+fn timestamp(text: &str) -> Option<NaiveDateTime> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(timestamp_text(t.naive_utc()));
+        return Some(t.naive_utc());
     }
     [
         "%Y-%m-%d %H:%M:%S%.f",
@@ -249,27 +289,87 @@ fn timestamp(text: &str) -> Option<String> {
     ]
     .iter()
     .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-    .map(timestamp_text)
 }
 
-/// `YYYY-MM-DD HH:MM:SS.ffffff`, the text every warehouse reads as a timestamp (written by
-/// hand: chrono's `format` parses its pattern on every call, a tenth of a load's time).
-pub fn timestamp_text(t: NaiveDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond() % 1_000_000_000 / 1000
-    )
+/// A timestamp displayed as `YYYY-MM-DD HH:MM:SS.ffffff`, the text every warehouse reads as
+/// a timestamp (written by hand: chrono's `format` parses its pattern on every call, a tenth
+/// of a load's time).
+struct Micros(NaiveDateTime);
+
+impl fmt::Display for Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.nanosecond() % 1_000_000_000 / 1000
+        )
+    }
 }
 
-/// The current time as [`timestamp_text`].
+/// The current time as `YYYY-MM-DD HH:MM:SS.ffffff` in UTC.
 pub fn now_text() -> String {
-    timestamp_text(chrono::Utc::now().naive_utc())
+    Micros(chrono::Utc::now().naive_utc()).to_string()
+}
+
+/// A JSON object's values as written, by key (the last of repeated keys wins).
+struct ObjectFields<'c> {
+    columns: &'c [(String, Kind)],
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectFields<'_> {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectFields<'_> {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values = vec![None; self.columns.len()];
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            if let Some(i) = self.columns.iter().position(|(name, _)| *name == *key.0) {
+                values[i] = Some(value);
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// An object key, borrowed from the record unless it has escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
 }
 
 /// Turns records into rows of the raw table's own columns (without elt's metadata columns).
@@ -312,6 +412,14 @@ impl Shaper {
         }
     }
 
+    /// The number of the raw table's own columns.
+    pub fn width(&self) -> usize {
+        match &self.shape {
+            Shape::Payload { .. } => 1,
+            Shape::Columns => self.columns.len(),
+        }
+    }
+
     /// Reads a CSV object's header: which field each column comes from (a column missing
     /// from the header is NULL).
     pub fn set_header(&mut self, header: Option<&[String]>) {
@@ -322,8 +430,18 @@ impl Shaper {
             .collect();
     }
 
-    /// The row for a record, or why it is a dead letter.
-    pub fn row(&self, record: &RawRecord) -> Result<Vec<Option<String>>, String> {
+    /// Appends the record's row to `out`, or says why it is a dead letter (then `out` is as
+    /// it was).
+    pub fn shape(&self, record: &RawRecord, out: &mut TextRows) -> Result<(), String> {
+        let mark = out.mark();
+        let shaped = self.write(record, out);
+        if shaped.is_err() {
+            out.truncate(mark);
+        }
+        shaped
+    }
+
+    fn write(&self, record: &RawRecord, out: &mut TextRows) -> Result<(), String> {
         if record.payload.len() > self.max_bytes {
             return Err(format!(
                 "the record is {} bytes, over the limit of {} (max_record_bytes)",
@@ -336,32 +454,39 @@ impl Shaper {
         }
         match (&self.shape, self.format) {
             (Shape::Payload { .. }, Format::JsonLines | Format::Parquet) => {
-                serde_json::from_str::<Json>(&record.payload)
+                serde_json::from_str::<IgnoredAny>(&record.payload)
                     .map_err(|e| format!("invalid JSON: {e}"))?;
-                Ok(vec![Some(record.payload.clone())])
+                out.push(Some(&record.payload));
+                Ok(())
             }
-            (Shape::Payload { .. }, Format::Csv) => Ok(vec![Some(record.payload.clone())]),
-            (Shape::Columns, Format::JsonLines | Format::Parquet) => self.json_row(&record.payload),
-            (Shape::Columns, Format::Csv) => self.csv_row(&record.payload),
+            (Shape::Payload { .. }, Format::Csv) => Ok(out.push(Some(&record.payload))),
+            (Shape::Columns, Format::JsonLines | Format::Parquet) => {
+                self.write_json(&record.payload, out)
+            }
+            (Shape::Columns, Format::Csv) => self.write_csv(&record.payload, out),
         }
     }
 
-    fn json_row(&self, payload: &str) -> Result<Vec<Option<String>>, String> {
-        let value: Json =
-            serde_json::from_str(payload).map_err(|e| format!("invalid JSON: {e}"))?;
-        let Json::Object(object) = value else {
-            return Err("the record is not a JSON object".into());
-        };
-        self.columns
-            .iter()
-            .map(|(name, kind)| {
-                let value = object.get(name).unwrap_or(&Json::Null);
-                kind.text(value).map_err(|e| format!("column {name}: {e}"))
-            })
-            .collect()
+    fn write_json(&self, payload: &str, out: &mut TextRows) -> Result<(), String> {
+        let mut reader = serde_json::Deserializer::from_str(payload);
+        let fields = ObjectFields {
+            columns: &self.columns,
+        }
+        .deserialize(&mut reader)
+        .and_then(|fields| reader.end().map(|()| fields))
+        .map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => "the record is not a JSON object".to_string(),
+            _ => format!("invalid JSON: {e}"),
+        })?;
+        for ((name, kind), value) in self.columns.iter().zip(fields) {
+            let field = value.map_or(Ok(Field::Null), Field::of)?;
+            kind.write(field, out)
+                .map_err(|e| format!("column {name}: {e}"))?;
+        }
+        Ok(())
     }
 
-    fn csv_row(&self, payload: &str) -> Result<Vec<Option<String>>, String> {
+    fn write_csv(&self, payload: &str, out: &mut TextRows) -> Result<(), String> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .from_reader(payload.as_bytes());
@@ -370,19 +495,17 @@ impl Shaper {
             Some(Err(e)) => return Err(format!("invalid CSV: {e}")),
             None => csv::StringRecord::new(),
         };
-        self.columns
-            .iter()
-            .zip(&self.fields)
-            .map(|((name, kind), field)| {
-                let text = field.and_then(|i| record.get(i)).unwrap_or_default();
-                let value = if text.is_empty() {
-                    Json::Null
-                } else {
-                    Json::String(text.to_string())
-                };
-                kind.text(&value).map_err(|e| format!("column {name}: {e}"))
-            })
-            .collect()
+        for ((name, kind), field) in self.columns.iter().zip(&self.fields) {
+            let text = field.and_then(|i| record.get(i)).unwrap_or_default();
+            let value = if text.is_empty() {
+                Field::Null
+            } else {
+                Field::Text(Cow::Borrowed(text))
+            };
+            kind.write(value, out)
+                .map_err(|e| format!("column {name}: {e}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -443,23 +566,36 @@ mod tests {
         assert_eq!(records[1].payload, "2,\"never closed\n3,x");
     }
 
+    /// The value a kind makes of a JSON value, or its error.
+    fn normalized(kind: Kind, json: &str) -> Result<Option<String>, String> {
+        let raw: &RawValue = serde_json::from_str(json).unwrap();
+        let mut out = TextRows::new(1);
+        kind.write(Field::of(raw)?, &mut out)?;
+        Ok(out.row(0).next().unwrap().map(str::to_string))
+    }
+
     #[test]
     fn kinds_check_and_normalize_values() {
-        let ok = |kind: Kind, v: Json| kind.text(&v).unwrap();
-        assert_eq!(ok(Kind::Integer, Json::from(42)), Some("42".into()));
-        assert_eq!(ok(Kind::Integer, Json::from("")), None);
-        assert!(Kind::Integer.text(&Json::from(1.5)).is_err());
-        assert!(Kind::Integer.text(&Json::from("12a")).is_err());
+        let ok = |kind: Kind, json: &str| normalized(kind, json).unwrap();
+        assert_eq!(ok(Kind::Integer, "42"), Some("42".into()));
+        assert_eq!(ok(Kind::Integer, r#""7""#), Some("7".into()));
+        assert_eq!(ok(Kind::Integer, r#""""#), None);
+        assert!(normalized(Kind::Integer, "1.5").is_err());
+        assert!(normalized(Kind::Integer, r#""12a""#).is_err());
+        assert!(normalized(Kind::Integer, "[1]").is_err());
         assert_eq!(
-            ok(Kind::Timestamp, Json::from("2024-03-01T10:00:00+02:00")),
+            ok(Kind::Timestamp, r#""2024-03-01T10:00:00+02:00""#),
             Some("2024-03-01 08:00:00.000000".into())
         );
-        assert_eq!(ok(Kind::Boolean, Json::from("T")), Some("true".into()));
+        assert_eq!(ok(Kind::Boolean, r#""T""#), Some("true".into()));
+        assert_eq!(ok(Kind::Text, r#"{"a": [1]}"#), Some("{\"a\":[1]}".into()));
         assert_eq!(
-            ok(Kind::Text, serde_json::json!({"a": [1]})),
-            Some("{\"a\":[1]}".into())
+            ok(Kind::Text, r#""tab\tand \"quote\"""#),
+            Some("tab\tand \"quote\"".into())
         );
-        assert!(Kind::Date.text(&Json::from("2024-02-30")).is_err());
+        assert_eq!(ok(Kind::Decimal, "12.50"), Some("12.50".into()));
+        assert_eq!(ok(Kind::Json, "null"), None);
+        assert!(normalized(Kind::Date, r#""2024-02-30""#).is_err());
         assert_eq!(Kind::of("Nullable(Int64)"), Kind::Integer);
         assert_eq!(Kind::of("timestamp with time zone"), Kind::Timestamp);
         assert_eq!(Kind::of("decimal(12,2)"), Kind::Decimal);

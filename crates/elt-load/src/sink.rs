@@ -9,7 +9,7 @@
 
 use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
-use elt_warehouse::{Result, SeedType, Session, WarehouseError};
+use elt_warehouse::{Result, SeedType, Session, TextRows, WarehouseError};
 
 use rayon::prelude::*;
 
@@ -19,6 +19,8 @@ use crate::records::{self, Kind, RawRecord, Shaper};
 pub const STATE_TABLE: &str = "_elt_load_state";
 /// Records that could not be loaded, with why.
 pub const DEAD_LETTER_TABLE: &str = "_elt_dead_letters";
+/// How many records one task of the shaping thread pool shapes.
+const SHAPED_TOGETHER: usize = 4096;
 /// The columns elt adds to every raw table, after the table's own, with their types.
 const METADATA_COLUMNS: [(&str, &str); 3] = [
     ("_elt_source", "text"),
@@ -77,7 +79,7 @@ pub struct DeadLetter {
 #[derive(Debug, Default)]
 pub struct Batch {
     /// Rows of the raw table's own columns followed by the metadata columns.
-    pub rows: Vec<Vec<Option<String>>>,
+    pub rows: TextRows,
     pub dead_letters: Vec<DeadLetter>,
     /// Where the batch starts, for its deduplication token.
     pub start: u64,
@@ -105,26 +107,38 @@ impl Batch {
         start: u64,
         loaded_at: &str,
     ) -> Batch {
-        let shaped: Vec<_> = records.par_iter().map(|r| shaper.row(r)).collect();
-        let mut batch = Batch {
-            start,
-            ..Batch::default()
-        };
-        for (record, shaped) in records.iter().zip(shaped) {
-            match shaped {
-                Ok(mut row) => {
-                    row.push(Some(stream.to_string()));
-                    row.push(Some(record.line.to_string()));
-                    row.push(Some(loaded_at.to_string()));
-                    batch.rows.push(row);
+        let width = shaper.width() + METADATA_COLUMNS.len();
+        let parts: Vec<(TextRows, Vec<DeadLetter>)> = records
+            .par_chunks(SHAPED_TOGETHER)
+            .map(|chunk| {
+                let mut rows = TextRows::new(width);
+                let mut dead_letters = Vec::new();
+                for record in chunk {
+                    match shaper.shape(record, &mut rows) {
+                        Ok(()) => {
+                            rows.push(Some(stream));
+                            rows.push_display(record.line);
+                            rows.push(Some(loaded_at));
+                        }
+                        Err(error) => dead_letters.push(DeadLetter {
+                            stream: stream.to_string(),
+                            position: record.line,
+                            payload: record.payload.clone(),
+                            error,
+                        }),
+                    }
                 }
-                Err(error) => batch.dead_letters.push(DeadLetter {
-                    stream: stream.to_string(),
-                    position: record.line,
-                    payload: record.payload.clone(),
-                    error,
-                }),
-            }
+                (rows, dead_letters)
+            })
+            .collect();
+        let mut batch = Batch {
+            rows: TextRows::new(width),
+            dead_letters: Vec::new(),
+            start,
+        };
+        for (rows, dead_letters) in parts {
+            batch.rows.append(&rows);
+            batch.dead_letters.extend(dead_letters);
         }
         batch
     }
@@ -252,26 +266,21 @@ impl Sink {
 
     fn write(&mut self, batch: &Batch, checkpoint: &Checkpoint) -> Result<()> {
         let now = records::now_text();
-        let dead_rows: Vec<Vec<Option<String>>> = batch
-            .dead_letters
-            .iter()
-            .map(|d| {
-                vec![
-                    Some(self.name.clone()),
-                    Some(d.stream.clone()),
-                    Some(d.position.to_string()),
-                    Some(d.payload.clone()),
-                    Some(d.error.clone()),
-                    Some(now.clone()),
-                ]
-            })
-            .collect();
+        let mut dead_rows = TextRows::new(DEAD_LETTER_COLUMNS.len());
+        for d in &batch.dead_letters {
+            dead_rows.push(Some(&self.name));
+            dead_rows.push(Some(&d.stream));
+            dead_rows.push_display(d.position);
+            dead_rows.push(Some(&d.payload));
+            dead_rows.push(Some(&d.error));
+            dead_rows.push(Some(&now));
+        }
         let token = format!(
             "elt:{}:{}:{}:{}-{}",
             self.name, checkpoint.stream, checkpoint.version, batch.start, checkpoint.position
         );
         let state_row = |committed: bool| {
-            vec![vec![
+            TextRows::from_rows(&[vec![
                 Some(self.name.clone()),
                 Some(checkpoint.stream.clone()),
                 Some(checkpoint.version.clone()),
@@ -281,7 +290,7 @@ impl Sink {
                 Some(batch.rows.len().to_string()),
                 Some(batch.dead_letters.len().to_string()),
                 Some(now.clone()),
-            ]]
+            ]])
         };
         let state_names = names(&STATE_COLUMNS);
         if self.dialect == Dialect::ClickHouse {

@@ -13,7 +13,9 @@ use elt_core::project::Target;
 use serde_json::Value as Json;
 use tokio::runtime::Runtime;
 
-use crate::{ColumnInfo, RelationKind, Result, Session, Table, Warehouse, WarehouseError, timed};
+use crate::{
+    ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse, WarehouseError, timed,
+};
 
 pub struct ClickHouse {
     runtime: Runtime,
@@ -206,7 +208,7 @@ impl ChSession {
         &self,
         table: &Relation,
         columns: &[String],
-        rows: &[Vec<Option<String>>],
+        rows: &TextRows,
         token: Option<&str>,
     ) -> Result<()> {
         let quoted: Vec<String> = columns
@@ -217,7 +219,7 @@ impl ChSession {
             "insert into {table} ({}) format TabSeparated",
             quoted.join(", ")
         );
-        let data = Bytes::from(crate::tab_separated(rows));
+        let data = Bytes::from(rows.tab_separated());
         self.block_on(async {
             let mut insert = self.client.insert_formatted_with(statement.clone());
             if let Some(token) = token {
@@ -355,7 +357,7 @@ impl Session for ChSession {
         &mut self,
         table: &Relation,
         columns: &[String],
-        rows: &[Vec<Option<String>>],
+        rows: &TextRows,
     ) -> Result<()> {
         self.insert(table, columns, rows, None)
     }
@@ -364,7 +366,7 @@ impl Session for ChSession {
         &mut self,
         table: &Relation,
         columns: &[String],
-        rows: &[Vec<Option<String>>],
+        rows: &TextRows,
         token: &str,
     ) -> Result<()> {
         self.insert(table, columns, rows, Some(token))

@@ -9,7 +9,7 @@ use elt_core::adapter::{Dialect, Relation};
 use elt_core::project::Target;
 
 use crate::{
-    ColumnInfo, RelationKind, Result, Session, Table, Warehouse, WarehouseError,
+    ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse, WarehouseError,
     columns_from_query, information_schema_filter, relations_from_information_schema, timed,
 };
 
@@ -149,7 +149,7 @@ impl Session for DuckSession {
         &mut self,
         table: &Relation,
         _columns: &[String],
-        rows: &[Vec<Option<String>>],
+        rows: &TextRows,
     ) -> Result<()> {
         let appended = timed(|| -> duckdb::Result<()> {
             let mut appender = self.connection.appender_to_catalog_and_db(
@@ -157,8 +157,8 @@ impl Session for DuckSession {
                 table.database.as_deref().unwrap_or_default(),
                 &table.schema,
             )?;
-            for row in rows {
-                appender.append_row(duckdb::appender_params_from_iter(row.iter()))?;
+            for row in rows.rows() {
+                appender.append_row(duckdb::appender_params_from_iter(row))?;
             }
             appender.flush()
         });

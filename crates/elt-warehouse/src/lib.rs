@@ -10,6 +10,7 @@ pub mod data_test;
 mod duck;
 pub mod materialize;
 mod postgres;
+pub mod rows;
 pub mod seed;
 pub mod snapshot;
 
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use elt_core::adapter::{Dialect, Relation};
 use elt_core::project::Target;
 
+pub use rows::TextRows;
 pub use seed::{Seed, SeedType, load_seed};
 
 /// An error from the warehouse, with the statement that failed.
@@ -135,7 +137,7 @@ pub trait Session: Send {
         &mut self,
         table: &Relation,
         columns: &[String],
-        rows: &[Vec<Option<String>>],
+        rows: &TextRows,
     ) -> Result<()>;
 
     /// [`Session::insert_text_rows`], applied at most once per `token` on a warehouse without
@@ -146,7 +148,7 @@ pub trait Session: Send {
         &mut self,
         table: &Relation,
         columns: &[String],
-        rows: &[Vec<Option<String>>],
+        rows: &TextRows,
         _token: &str,
     ) -> Result<()> {
         self.insert_text_rows(table, columns, rows)
@@ -226,57 +228,11 @@ pub(crate) fn columns_from_query(session: &mut dyn Session, sql: &str) -> Result
         .collect())
 }
 
-/// Rows as tab-separated text, NULL as `\N`, with backslash escapes: PostgreSQL's COPY text
-/// format and ClickHouse's TabSeparated, which read each value into its column's type.
-pub(crate) fn tab_separated(rows: &[Vec<Option<String>>]) -> Vec<u8> {
-    let mut out = String::new();
-    for row in rows {
-        for (i, value) in row.iter().enumerate() {
-            if i > 0 {
-                out.push('\t');
-            }
-            match value {
-                None => out.push_str("\\N"),
-                Some(text) => {
-                    for c in text.chars() {
-                        match c {
-                            '\\' => out.push_str("\\\\"),
-                            '\t' => out.push_str("\\t"),
-                            '\n' => out.push_str("\\n"),
-                            '\r' => out.push_str("\\r"),
-                            c => out.push(c),
-                        }
-                    }
-                }
-            }
-        }
-        out.push('\n');
-    }
-    out.into_bytes()
-}
-
 /// Opens the warehouse of a target. Relative paths are relative to the project folder.
 pub fn open(target: &Target, project_root: &Path) -> Result<Box<dyn Warehouse>> {
     match target.dialect {
         Dialect::DuckDb => Ok(Box::new(duck::DuckDb::open(target, project_root)?)),
         Dialect::Postgres => Ok(Box::new(postgres::Postgres::connect(target)?)),
         Dialect::ClickHouse => Ok(Box::new(clickhouse::ClickHouse::connect(target)?)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tab_separated_escapes_and_nulls() {
-        let rows = vec![
-            vec![Some("a\tb".to_string()), None],
-            vec![Some("back\\slash\nline".to_string()), Some(String::new())],
-        ];
-        assert_eq!(
-            String::from_utf8(tab_separated(&rows)).unwrap(),
-            "a\\tb\t\\N\nback\\\\slash\\nline\t\n"
-        );
     }
 }

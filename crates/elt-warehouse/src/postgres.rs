@@ -16,7 +16,7 @@ use sqlx::{Column, Executor, Row, Statement, TypeInfo, ValueRef};
 use tokio::runtime::Runtime;
 
 use crate::{
-    ColumnInfo, RelationKind, Result, Session, Table, Warehouse, WarehouseError,
+    ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse, WarehouseError,
     columns_from_query, relations_from_information_schema, timed,
 };
 
@@ -290,11 +290,11 @@ impl Session for PgSession {
         &mut self,
         table: &Relation,
         columns: &[String],
-        rows: &[Vec<Option<String>>],
+        rows: &TextRows,
     ) -> Result<()> {
         let quoted: Vec<String> = columns.iter().map(|c| Dialect::Postgres.quote(c)).collect();
         let statement = format!("copy {table} ({}) from stdin", quoted.join(", "));
-        let data = crate::tab_separated(rows);
+        let data = rows.tab_separated();
         self.block_on(async |c| {
             let mut copy = c.copy_in_raw(&statement).await?;
             let sent = copy.send(data).await.map(|_| ());

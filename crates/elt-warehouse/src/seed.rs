@@ -7,7 +7,7 @@ use std::path::Path;
 use elt_core::adapter::{Dialect, Relation};
 
 use crate::materialize::{Storage, beside, build_table, create_table_with};
-use crate::{RelationKind, Result, Session, WarehouseError};
+use crate::{RelationKind, Result, Session, TextRows, WarehouseError};
 
 /// A column type inferred from a seed's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub struct Seed {
     pub columns: Vec<String>,
     pub types: Vec<SeedType>,
     /// Cells as text; NULL cells are `None`.
-    pub rows: Vec<Vec<Option<String>>>,
+    pub rows: TextRows,
 }
 
 impl SeedType {
@@ -220,18 +220,15 @@ pub fn read(path: &Path, delimiter: u8) -> Result<Seed, SeedError> {
             line: 1,
         });
     }
-    let mut rows: Vec<Vec<Option<String>>> = Vec::new();
+    let mut rows = TextRows::new(columns.len());
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(&e))?;
-        rows.push(
-            record
-                .iter()
-                .map(|cell| (!is_null(cell)).then(|| cell.to_string()))
-                .collect(),
-        );
+        for cell in &record {
+            rows.push((!is_null(cell)).then_some(cell));
+        }
     }
     let types = (0..columns.len())
-        .map(|i| infer(rows.iter().filter_map(|r| r[i].as_deref())))
+        .map(|i| infer(rows.column(i).flatten()))
         .collect();
     Ok(Seed {
         columns,
@@ -298,9 +295,10 @@ mod tests {
             seed.types,
             [SeedType::Integer, SeedType::Text, SeedType::Integer]
         );
-        assert_eq!(seed.rows[0][1].as_deref(), Some("Müller, Anna"));
-        assert_eq!(seed.rows[1][1].as_deref(), Some("say \"hi\""));
-        assert_eq!(seed.rows[1][2], None);
+        let cell = |row, column| seed.rows.row(row).nth(column).flatten();
+        assert_eq!(cell(0, 1), Some("Müller, Anna"));
+        assert_eq!(cell(1, 1), Some("say \"hi\""));
+        assert_eq!(cell(1, 2), None);
     }
 
     #[test]

@@ -1,0 +1,198 @@
+//! Rows of text values bound for a warehouse's bulk path (loaders' batches, seeds), kept in
+//! one buffer: a million rows are a few allocations, not one per value.
+
+use std::fmt::{self, Write as _};
+use std::ops::Range;
+
+/// Rows of a fixed number of columns whose values are text or NULL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TextRows {
+    width: usize,
+    text: String,
+    /// Each value's bytes in `text`, row after row; `None` is NULL.
+    cells: Vec<Option<Range<usize>>>,
+}
+
+/// A point in [`TextRows`] to go back to.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    cells: usize,
+    text: usize,
+}
+
+impl TextRows {
+    /// No rows yet, of `width` columns.
+    pub fn new(width: usize) -> Self {
+        TextRows {
+            width,
+            ..TextRows::default()
+        }
+    }
+
+    /// Rows given as vectors of values (each as long as the first).
+    pub fn from_rows<S: AsRef<str>>(rows: &[Vec<Option<S>>]) -> Self {
+        let mut out = TextRows::new(rows.first().map_or(0, Vec::len));
+        for row in rows {
+            for value in row {
+                out.push(value.as_ref().map(AsRef::as_ref));
+            }
+        }
+        out
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The number of complete rows.
+    pub fn len(&self) -> usize {
+        self.cells.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Appends the next value (rows fill left to right, then the next row starts).
+    pub fn push(&mut self, value: Option<&str>) {
+        let cell = value.map(|v| {
+            let start = self.text.len();
+            self.text.push_str(v);
+            start..self.text.len()
+        });
+        self.cells.push(cell);
+    }
+
+    /// Appends the next value as `value` displays, without an intermediate string.
+    pub fn push_display(&mut self, value: impl fmt::Display) {
+        let start = self.text.len();
+        let _ = write!(self.text, "{value}");
+        self.cells.push(Some(start..self.text.len()));
+    }
+
+    /// Where the values end now, to [`TextRows::truncate`] back to.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            cells: self.cells.len(),
+            text: self.text.len(),
+        }
+    }
+
+    /// Drops the values pushed since `mark` (a row given up half way).
+    pub fn truncate(&mut self, mark: Mark) {
+        self.cells.truncate(mark.cells);
+        self.text.truncate(mark.text);
+    }
+
+    /// Appends all of `other`'s rows.
+    pub fn append(&mut self, other: &TextRows) {
+        let offset = self.text.len();
+        self.text.push_str(&other.text);
+        self.cells.extend(
+            other
+                .cells
+                .iter()
+                .map(|c| c.as_ref().map(|r| r.start + offset..r.end + offset)),
+        );
+    }
+
+    /// Row `index`'s values.
+    pub fn row(&self, index: usize) -> impl ExactSizeIterator<Item = Option<&str>> + '_ {
+        self.cells[index * self.width..(index + 1) * self.width]
+            .iter()
+            .map(|c| c.as_ref().map(|r| &self.text[r.clone()]))
+    }
+
+    /// Column `index`'s values, row after row.
+    pub fn column(&self, index: usize) -> impl Iterator<Item = Option<&str>> + Clone + '_ {
+        self.cells[index.min(self.cells.len())..]
+            .iter()
+            .step_by(self.width.max(1))
+            .map(|c| c.as_ref().map(|r| &self.text[r.clone()]))
+    }
+
+    /// Every row's values.
+    pub fn rows(&self) -> impl Iterator<Item = impl ExactSizeIterator<Item = Option<&str>>> {
+        (0..self.len()).map(|i| self.row(i))
+    }
+
+    /// The rows as PostgreSQL's COPY text format, which is also ClickHouse's TabSeparated:
+    /// tab between values, a line per row, `\N` for NULL, backslash escapes.
+    pub fn tab_separated(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.text.len() + self.cells.len() * 2);
+        for row in self.rows() {
+            for (i, value) in row.enumerate() {
+                if i > 0 {
+                    out.push(b'\t');
+                }
+                match value {
+                    None => out.extend_from_slice(b"\\N"),
+                    Some(text) => escape_into(text, &mut out),
+                }
+            }
+            out.push(b'\n');
+        }
+        out
+    }
+}
+
+fn escape_into(text: &str, out: &mut Vec<u8>) {
+    let special = |b: &u8| matches!(b, b'\\' | b'\t' | b'\n' | b'\r');
+    if !text.as_bytes().iter().any(special) {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    for b in text.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b => out.push(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tab_separated_escapes_and_nulls() {
+        let rows = TextRows::from_rows(&[
+            vec![Some("a\tb"), None],
+            vec![Some("back\\slash\nline"), Some("")],
+        ]);
+        assert_eq!(
+            String::from_utf8(rows.tab_separated()).unwrap(),
+            "a\\tb\t\\N\nback\\\\slash\\nline\t\n"
+        );
+    }
+
+    #[test]
+    fn a_row_given_up_half_way_leaves_no_trace() {
+        let mut rows = TextRows::new(2);
+        rows.push(Some("kept"));
+        rows.push(None);
+        let mark = rows.mark();
+        rows.push(Some("dropped"));
+        rows.truncate(mark);
+        rows.push(Some("x"));
+        rows.push_display(42);
+        let mut other = TextRows::new(2);
+        other.push(None);
+        other.push(Some("y"));
+        rows.append(&other);
+        let all: Vec<Vec<Option<&str>>> = rows.rows().map(Iterator::collect).collect();
+        assert_eq!(
+            all,
+            [
+                vec![Some("kept"), None],
+                vec![Some("x"), Some("42")],
+                vec![None, Some("y")]
+            ]
+        );
+        let second: Vec<Option<&str>> = rows.column(1).collect();
+        assert_eq!(second, [None, Some("42"), Some("y")]);
+    }
+}
