@@ -198,14 +198,17 @@ impl Kind {
     /// one (then `out` may hold part of it: the caller drops the row).
     fn write(self, value: Field<'_>, out: &mut TextRows) -> Result<(), String> {
         let text = match value {
-            Field::Null => return Ok(out.push(None)),
-            Field::Text(s) if s.is_empty() && self != Kind::Text => return Ok(out.push(None)),
-            Field::Text(s) => s,
+            Field::Text(s) if !s.is_empty() || self == Kind::Text => s,
+            Field::Null | Field::Text(_) => {
+                out.push(None);
+                return Ok(());
+            }
             Field::Nested(raw) if self == Kind::Json || self == Kind::Text => {
                 // Written compact, whatever the record's spacing.
                 let value: Json =
                     serde_json::from_str(raw).map_err(|e| format!("invalid JSON: {e}"))?;
-                return Ok(out.push(Some(&value.to_string())));
+                out.push(Some(&value.to_string()));
+                return Ok(());
             }
             Field::Nested(raw) => return Err(format!("expected {}, found {raw}", self.name())),
             Field::Scalar(raw) => Cow::Borrowed(raw),
@@ -459,7 +462,10 @@ impl Shaper {
                 out.push(Some(&record.payload));
                 Ok(())
             }
-            (Shape::Payload { .. }, Format::Csv) => Ok(out.push(Some(&record.payload))),
+            (Shape::Payload { .. }, Format::Csv) => {
+                out.push(Some(&record.payload));
+                Ok(())
+            }
             (Shape::Columns, Format::JsonLines | Format::Parquet) => {
                 self.write_json(&record.payload, out)
             }
