@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -38,7 +39,7 @@ pub struct KafkaLoad<'a> {
 /// One partition's reading: committed position, what is read but not yet committed.
 struct Partition {
     stream: String,
-    /// The offset after the last committed batch.
+    /// The offset after the last batch sent to commit.
     committed: u64,
     /// On ClickHouse, the end of a begun batch that must be retried exactly.
     pending: Option<u64>,
@@ -65,18 +66,62 @@ impl Partition {
     }
 }
 
+/// A batch on its way to the warehouse: the partition it is from, its rows and checkpoint.
+type Commit = (i32, Batch, Checkpoint);
+
 impl KafkaLoad<'_> {
     /// Loads the topic's messages not loaded yet; with `follow`, keeps loading until it
-    /// stops, reporting the progress so far (and the lag) every few seconds.
+    /// stops, reporting the progress so far (and the lag) every few seconds. Batches commit
+    /// on a thread of their own, in order, while reading and shaping go on.
     pub fn run(
         self,
         sink: &mut Sink,
         progress: &mut Progress,
-        mut follow: Option<Follow<'_>>,
+        follow: Option<Follow<'_>>,
     ) -> Result<(), LoadError> {
         let consumer = self.consumer()?;
         let mut partitions = self.assign(&consumer, sink)?;
         progress.objects = partitions.len() as u64;
+        std::thread::scope(|scope| {
+            // One batch ahead: the next is read and shaped while the last commits.
+            let (to_commit, batches) = mpsc::sync_channel::<Commit>(1);
+            let (done, committed) = mpsc::channel::<Commit>();
+            let committer = scope.spawn(move || -> Result<(), LoadError> {
+                for (id, batch, checkpoint) in batches {
+                    sink.commit(&batch, &checkpoint)?;
+                    let _ = done.send((id, batch, checkpoint));
+                }
+                Ok(())
+            });
+            let mut channels = Channels {
+                to_commit,
+                committed,
+            };
+            let read = self.read(&consumer, &mut partitions, &mut channels, progress, follow);
+            let Channels {
+                to_commit,
+                committed,
+            } = channels;
+            drop(to_commit);
+            let committing = committer.join().expect("the commit thread does not panic");
+            for commit in committed.try_iter() {
+                self.acknowledge(&consumer, commit, progress);
+            }
+            // A commit that failed is why reading stopped, if it did.
+            committing.and(read)
+        })
+    }
+
+    /// Reads messages and sends them off in batches until the topic has been read (or, when
+    /// following, until it stops).
+    fn read(
+        &self,
+        consumer: &BaseConsumer,
+        partitions: &mut BTreeMap<i32, Partition>,
+        channels: &mut Channels,
+        progress: &mut Progress,
+        mut follow: Option<Follow<'_>>,
+    ) -> Result<(), LoadError> {
         let loaded_at = records::now_text;
         let mut last_message = Instant::now();
         let mut last_report = Instant::now();
@@ -101,7 +146,7 @@ impl KafkaLoad<'_> {
                     if partition.pending.is_some_and(|end| offset >= end) {
                         // The retried range ended in a gap of the log: it is complete.
                         let id = message.partition();
-                        self.commit(partition, id, &loaded_at(), sink, &consumer, progress)?;
+                        self.send(partition, id, &loaded_at(), channels)?;
                     }
                     partition.read = offset + 1;
                     partition.buffered_since.get_or_insert_with(Instant::now);
@@ -119,12 +164,15 @@ impl KafkaLoad<'_> {
             }
             for (id, partition) in partitions.iter_mut() {
                 if partition.due(self.batch_rows, self.config.batch_ms) {
-                    self.commit(partition, *id, &loaded_at(), sink, &consumer, progress)?;
+                    self.send(partition, *id, &loaded_at(), channels)?;
                 }
+            }
+            for commit in channels.committed.try_iter() {
+                self.acknowledge(consumer, commit, progress);
             }
             if let Some(follow) = follow.as_mut() {
                 if last_report.elapsed() >= Duration::from_secs(5) {
-                    progress.lag = Some(lag(&consumer, &self.config.topic, &partitions));
+                    progress.lag = Some(lag(consumer, &self.config.topic, partitions));
                     (follow.report)(progress);
                     last_report = Instant::now();
                 }
@@ -157,7 +205,7 @@ impl KafkaLoad<'_> {
         for (id, partition) in partitions.iter_mut() {
             let retry_incomplete = partition.pending.is_some_and(|end| partition.read < end);
             if !partition.buffer.is_empty() && !retry_incomplete {
-                self.commit(partition, *id, &loaded_at(), sink, &consumer, progress)?;
+                self.send(partition, *id, &loaded_at(), channels)?;
             }
         }
         Ok(())
@@ -245,16 +293,14 @@ impl KafkaLoad<'_> {
         Ok(partitions)
     }
 
-    /// Commits a partition's buffer to the warehouse with the offset after it, then (for lag
-    /// tools, best effort) to the consumer group.
-    fn commit(
+    /// Shapes a partition's buffer into a batch and sends it to commit with the offset after
+    /// it. The partition's next batch starts there.
+    fn send(
         &self,
         partition: &mut Partition,
         id: i32,
         loaded_at: &str,
-        sink: &mut Sink,
-        consumer: &BaseConsumer,
-        progress: &mut Progress,
+        channels: &Channels,
     ) -> Result<(), LoadError> {
         let batch = Batch::shaped(
             &self.shaper,
@@ -270,20 +316,35 @@ impl KafkaLoad<'_> {
             position,
             complete: false,
         };
-        sink.commit(&batch, &checkpoint)?;
         partition.committed = position;
         partition.pending = None;
         partition.buffered_since = None;
+        channels
+            .to_commit
+            .send((id, batch, checkpoint))
+            // The commit thread stopped on an error, which the load reports.
+            .map_err(|_| LoadError::new("the warehouse stopped taking batches"))
+    }
+
+    /// Counts a committed batch and tells the consumer group (for lag tools, best effort).
+    fn acknowledge(&self, consumer: &BaseConsumer, commit: Commit, progress: &mut Progress) {
+        let (id, batch, checkpoint) = commit;
         progress.add(&batch);
         let mut offsets = TopicPartitionList::new();
+        let offset = Offset::Offset(checkpoint.position as i64);
         if offsets
-            .add_partition_offset(&self.config.topic, id, Offset::Offset(position as i64))
+            .add_partition_offset(&self.config.topic, id, offset)
             .is_ok()
         {
             let _ = consumer.commit(&offsets, CommitMode::Async);
         }
-        Ok(())
     }
+}
+
+/// The reading side's ends of the channels to and from the commit thread.
+struct Channels {
+    to_commit: mpsc::SyncSender<Commit>,
+    committed: mpsc::Receiver<Commit>,
 }
 
 /// Records not yet read, summed over the partitions (as the brokers report their ends).
