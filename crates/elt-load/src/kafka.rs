@@ -23,7 +23,10 @@ use crate::sink::{Batch, Checkpoint, Sink};
 use crate::{Follow, LoadError, Progress};
 
 /// How long a topic must stay quiet, once its end offsets are reached, for a load to end.
-const IDLE: Duration = Duration::from_millis(500);
+const IDLE: Duration = Duration::from_millis(300);
+/// How long a topic must stay quiet, once its end offsets are reached, for what was read to
+/// commit (while the load waits out [`IDLE`]).
+const SETTLE: Duration = Duration::from_millis(50);
 /// How long a load waits without any message before it gives up on unread records.
 const STALLED: Duration = Duration::from_secs(30);
 /// How long metadata and end-offset requests may take.
@@ -181,6 +184,13 @@ impl KafkaLoad<'_> {
             let caught_up = partitions
                 .values()
                 .all(|p| p.read >= p.end_at_start && p.pending.is_none());
+            if caught_up && last_message.elapsed() >= SETTLE {
+                for (id, partition) in partitions.iter_mut() {
+                    if !partition.buffer.is_empty() {
+                        self.send(partition, *id, &loaded_at(), channels)?;
+                    }
+                }
+            }
             if caught_up && last_message.elapsed() >= IDLE {
                 break;
             }
