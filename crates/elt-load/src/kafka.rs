@@ -96,11 +96,11 @@ impl KafkaLoad<'_> {
                 }
                 Ok(())
             });
-            let mut channels = Channels {
+            let channels = Channels {
                 to_commit,
                 committed,
             };
-            let read = self.read(&consumer, &mut partitions, &mut channels, progress, follow);
+            let read = self.read(&consumer, &mut partitions, &channels, progress, follow);
             let Channels {
                 to_commit,
                 committed,
@@ -121,7 +121,7 @@ impl KafkaLoad<'_> {
         &self,
         consumer: &BaseConsumer,
         partitions: &mut BTreeMap<i32, Partition>,
-        channels: &mut Channels,
+        channels: &Channels,
         progress: &mut Progress,
         mut follow: Option<Follow<'_>>,
     ) -> Result<(), LoadError> {
@@ -185,11 +185,7 @@ impl KafkaLoad<'_> {
                 .values()
                 .all(|p| p.read >= p.end_at_start && p.pending.is_none());
             if caught_up && last_message.elapsed() >= SETTLE {
-                for (id, partition) in partitions.iter_mut() {
-                    if !partition.buffer.is_empty() {
-                        self.send(partition, *id, &loaded_at(), channels)?;
-                    }
-                }
+                self.send_read(partitions, &loaded_at(), channels)?;
             }
             if caught_up && last_message.elapsed() >= IDLE {
                 break;
@@ -211,11 +207,22 @@ impl KafkaLoad<'_> {
                 .with_hint("check that the brokers are up; what committed stays committed"));
             }
         }
-        // Stopping: what was read commits (a retried range only when complete).
+        // Stopping: what was read commits.
+        self.send_read(partitions, &loaded_at(), channels)
+    }
+
+    /// Sends every partition's buffered messages to commit (a retried range only when
+    /// complete).
+    fn send_read(
+        &self,
+        partitions: &mut BTreeMap<i32, Partition>,
+        loaded_at: &str,
+        channels: &Channels,
+    ) -> Result<(), LoadError> {
         for (id, partition) in partitions.iter_mut() {
             let retry_incomplete = partition.pending.is_some_and(|end| partition.read < end);
             if !partition.buffer.is_empty() && !retry_incomplete {
-                self.send(partition, *id, &loaded_at(), channels)?;
+                self.send(partition, *id, loaded_at, channels)?;
             }
         }
         Ok(())

@@ -2,7 +2,6 @@
 //! the raw table's row, or refused with the reason (a dead letter).
 
 use std::borrow::Cow;
-
 use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
@@ -404,14 +403,6 @@ impl Shaper {
             columns,
             fields: Vec::new(),
             max_bytes,
-        }
-    }
-
-    /// The raw table's own column names, in order.
-    pub fn column_names(&self) -> Vec<String> {
-        match &self.shape {
-            Shape::Payload { column } => vec![column.clone()],
-            Shape::Columns => self.columns.iter().map(|(name, _)| name.clone()).collect(),
         }
     }
 
