@@ -3,6 +3,8 @@
 //! A syntax error is reported against the file the user wrote, not the compiled output: compiled
 //! lines are aligned with source lines by a line diff (Jinja leaves most SQL lines untouched).
 
+pub mod lineage;
+
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
