@@ -14,7 +14,8 @@ use serde_json::Value as Json;
 use tokio::runtime::Runtime;
 
 use crate::{
-    ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse, WarehouseError, timed,
+    CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse,
+    WarehouseError, timed,
 };
 
 pub struct ClickHouse {
@@ -351,6 +352,22 @@ impl Session for ChSession {
             literal(&relation.identifier)
         );
         crate::columns_from_query(self, &sql)
+    }
+
+    fn schema_columns(
+        &mut self,
+        _database: Option<&str>,
+        schema: &str,
+    ) -> Result<Vec<CatalogColumn>> {
+        let sql = format!(
+            "select c.table, t.engine, c.name, c.type, c.comment \
+             from system.columns c \
+             join system.tables t on t.database = c.database and t.name = c.table \
+             where c.database = {} and not t.is_temporary \
+             order by c.table, c.position",
+            Dialect::ClickHouse.string_literal(schema)
+        );
+        crate::catalog_columns_from_query(self, &sql)
     }
 
     fn insert_text_rows(

@@ -9,8 +9,9 @@ use elt_core::adapter::{Dialect, Relation};
 use elt_core::project::Target;
 
 use crate::{
-    ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse, WarehouseError,
-    columns_from_query, information_schema_filter, relations_from_information_schema, timed,
+    CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse,
+    WarehouseError, columns_from_query, information_schema_filter,
+    relations_from_information_schema, timed,
 };
 
 pub struct DuckDb {
@@ -143,6 +144,27 @@ impl Session for DuckSession {
             )
         );
         columns_from_query(self, &sql)
+    }
+
+    fn schema_columns(
+        &mut self,
+        database: Option<&str>,
+        schema: &str,
+    ) -> Result<Vec<CatalogColumn>> {
+        let literal = |v: &str| Dialect::DuckDb.string_literal(v);
+        let mut filter = format!("c.schema_name = {}", literal(schema));
+        if let Some(database) = database {
+            filter.push_str(&format!(" and c.database_name = {}", literal(database)));
+        }
+        let sql = format!(
+            "select c.table_name, case when v.view_name is null then 'BASE TABLE' else 'VIEW' end, \
+                    c.column_name, c.data_type, c.comment \
+             from duckdb_columns() c \
+             left join duckdb_views() v on v.database_name = c.database_name \
+                  and v.schema_name = c.schema_name and v.view_name = c.table_name \
+             where {filter} order by c.table_name, c.column_index"
+        );
+        crate::catalog_columns_from_query(self, &sql)
     }
 
     fn insert_text_rows(

@@ -84,6 +84,16 @@ pub struct ColumnInfo {
     pub data_type: String,
 }
 
+/// A column of a table or view, as the docs catalog lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogColumn {
+    pub table: String,
+    pub kind: RelationKind,
+    pub column: String,
+    pub data_type: String,
+    pub comment: Option<String>,
+}
+
 /// A warehouse a project runs against.
 pub trait Warehouse: Send + Sync {
     fn dialect(&self) -> Dialect;
@@ -129,6 +139,14 @@ pub trait Session: Send {
 
     /// The columns of an existing relation, in order.
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
+
+    /// Every column of every table and view in a schema, by table and then position: the
+    /// docs catalog reads a schema in one query (one per relation would be 10,000 queries).
+    fn schema_columns(
+        &mut self,
+        database: Option<&str>,
+        schema: &str,
+    ) -> Result<Vec<CatalogColumn>>;
 
     /// Appends rows of text values (NULL is `None`) to `table` in the warehouse's bulk path
     /// (DuckDB's appender, PostgreSQL's COPY, ClickHouse's TabSeparated insert). Each value
@@ -188,6 +206,31 @@ pub(crate) fn information_schema_filter(
         filter.push_str(&format!(" and table_catalog = {}", literal(database)));
     }
     filter
+}
+
+/// Reads `(table, table kind, column, type, comment)` rows into catalog columns.
+pub(crate) fn catalog_columns_from_query(
+    session: &mut dyn Session,
+    sql: &str,
+) -> Result<Vec<CatalogColumn>> {
+    Ok(session
+        .query(sql)?
+        .rows
+        .into_iter()
+        .map(|mut row| {
+            let mut take = |i: usize| row.get_mut(i).and_then(Option::take);
+            CatalogColumn {
+                table: take(0).unwrap_or_default(),
+                kind: match take(1).as_deref() {
+                    Some("VIEW" | "View" | "MaterializedView" | "v" | "m") => RelationKind::View,
+                    _ => RelationKind::Table,
+                },
+                column: take(2).unwrap_or_default(),
+                data_type: take(3).unwrap_or_default(),
+                comment: take(4).filter(|c| !c.is_empty()),
+            }
+        })
+        .collect())
 }
 
 /// The tables and views of a schema, from `information_schema.tables` (DuckDB and PostgreSQL).

@@ -16,8 +16,8 @@ use sqlx::{Column, Executor, Row, Statement, TypeInfo, ValueRef};
 use tokio::runtime::Runtime;
 
 use crate::{
-    ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse, WarehouseError,
-    columns_from_query, relations_from_information_schema, timed,
+    CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse,
+    WarehouseError, columns_from_query, relations_from_information_schema, timed,
 };
 
 pub struct Postgres {
@@ -284,6 +284,25 @@ impl Session for PgSession {
             literal(&relation.identifier)
         );
         columns_from_query(self, &sql)
+    }
+
+    fn schema_columns(
+        &mut self,
+        _database: Option<&str>,
+        schema: &str,
+    ) -> Result<Vec<CatalogColumn>> {
+        let sql = format!(
+            "select c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod), \
+                    col_description(a.attrelid, a.attnum) \
+             from pg_catalog.pg_attribute a \
+             join pg_catalog.pg_class c on c.oid = a.attrelid \
+             join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+             where n.nspname = {} and c.relkind in ('r', 'v', 'm', 'p', 'f') \
+               and a.attnum > 0 and not a.attisdropped \
+             order by c.relname, a.attnum",
+            Dialect::Postgres.string_literal(schema)
+        );
+        crate::catalog_columns_from_query(self, &sql)
     }
 
     fn insert_text_rows(

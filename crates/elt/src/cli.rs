@@ -47,8 +47,42 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Load raw tables with their sources' loaders (Kafka, S3 buckets, local folders), exactly once
     Load(LoadArgs),
+    /// The docs site: `elt docs generate` writes it to target/docs/, `elt docs serve` serves it
+    #[command(subcommand)]
+    Docs(DocsCommand),
     /// Recompile on every saved change and re-run what changed and what depends on it
     Watch(WatchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Write the site to target/docs/, with target/catalog.json (columns and types read from
+    /// the warehouse) and target/lineage.json (column lineage from the compiled SQL)
+    Generate(DocsGenerateArgs),
+    /// Serve target/docs/ on this machine, with the CLI's selection syntax in the lineage graph
+    Serve(DocsServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DocsGenerateArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Do not read the warehouse: the site has no column types, and lineage through `select *`
+    /// of unbuilt relations stays unknown
+    #[arg(long)]
+    pub empty_catalog: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DocsServeArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The port to listen on (0: any free port, printed at start)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The address to listen on; the default keeps the site on this machine
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod docs;
 mod execution;
 mod generate;
 mod init;
@@ -50,6 +51,8 @@ fn main() -> ExitCode {
         cli::Command::Generate(args) => generate::run(&args),
         cli::Command::Load(args) => load::run(&args),
         cli::Command::Watch(args) => watch::run(&args),
+        cli::Command::Docs(cli::DocsCommand::Generate(args)) => docs::generate(&args),
+        cli::Command::Docs(cli::DocsCommand::Serve(args)) => docs::serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

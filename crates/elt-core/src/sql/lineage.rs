@@ -268,7 +268,7 @@ impl Analyzer<'_> {
             parent,
         };
         for from in &select.from {
-            self.from_item(from, env, &mut scope);
+            self.add_from(from, env, &mut scope);
         }
         let mut columns: Vec<OutputColumn> = Vec::new();
         for item in &select.projection {
@@ -336,7 +336,7 @@ impl Analyzer<'_> {
     }
 
     /// Adds a FROM item and its joins to the scope.
-    fn from_item(&self, from: &TableWithJoins, env: &Env, scope: &mut Scope) {
+    fn add_from(&self, from: &TableWithJoins, env: &Env, scope: &mut Scope) {
         self.table_factor(&from.relation, env, scope);
         for join in &from.joins {
             self.table_factor(&join.relation, env, scope);
@@ -385,7 +385,7 @@ impl Analyzer<'_> {
                     using: Vec::new(),
                     parent: None,
                 };
-                self.from_item(table_with_joins, env, &mut inner);
+                self.add_from(table_with_joins, env, &mut inner);
                 scope.using.extend(inner.using);
                 match alias {
                     None => {
