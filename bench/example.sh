@@ -9,6 +9,7 @@ SCALE="${SCALE:-1}"
 WORK="${BENCH_DIR:-/tmp/elt-example-bench}"
 
 if [[ -z "${ELT_BIN:-}" ]]; then
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
     cargo build --release -q --workspace
     ELT_BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release/elt"
 fi

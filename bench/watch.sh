@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 EDITS="${EDITS:-5}"
 WORK="${BENCH_DIR:-/tmp/elt-watch-bench}"
 
+# The cache CI uses too: an empty ./target would mean compiling DuckDB again (~25 min).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
 cargo build --release -q --workspace
 BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release"
 rm -rf "$WORK" && mkdir -p "$WORK"

@@ -172,3 +172,11 @@ fn parse_errors_are_returned() {
     let error = column_lineage(Dialect::DuckDb, "select from where", &Project::new()).unwrap_err();
     assert!(error.contains("Expected"), "{error}");
 }
+
+#[test]
+fn table_functions_derive_from_their_arguments() {
+    insta::assert_snapshot!(lineage(
+        "select o.order_id, t.tag, r.range as n, x.y
+         from orders o, unnest(string_split(o.status, ',')) as t(tag), range(10) as r, elsewhere.things x"
+    ));
+}

@@ -84,16 +84,7 @@ pub fn column_lineage(
             .iter()
             .map(|c| c.derivation.clone().into_lineage(c.name.clone(), c.named))
             .collect(),
-        Columns::Opaque(reason) => vec![Derivation::unknown(reason.clone()).into_lineage(
-            "*".into(),
-            false,
-        )],
-        Columns::Node(node) => vec![
-            Derivation::unknown(format!(
-                "`*` from {node}, whose columns are unknown (build it or run `elt docs generate` with a warehouse)"
-            ))
-            .into_lineage("*".into(), false),
-        ],
+        other => vec![Derivation::unknown(other.why_unknown()).into_lineage("*".into(), false)],
     })
 }
 
@@ -165,8 +156,30 @@ enum Columns {
     Known(Vec<OutputColumn>),
     /// A project node whose columns are not known: a named column still resolves to it.
     Node(String),
-    /// Not a project relation (a table function, a relation outside the project).
+    /// Rows made by a table function (`range(100)`, `unnest(o.items)`): every column derives
+    /// from the function's arguments (`what` names the function for messages).
+    Computed {
+        what: String,
+        from: Derivation,
+    },
+    /// Not a project relation: a relation outside the project, or what a query cannot tell.
     Opaque(String),
+}
+
+impl Columns {
+    /// Why `*` over these columns cannot be listed.
+    fn why_unknown(&self) -> String {
+        match self {
+            Columns::Known(_) => String::new(),
+            Columns::Node(node) => format!(
+                "`*` over {node}, whose columns are unknown (build it, then run `elt docs generate` again)"
+            ),
+            Columns::Computed { what, .. } => {
+                format!("`*` over `{what}`, whose columns elt does not know")
+            }
+            Columns::Opaque(reason) => format!("`*` {reason}"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -182,6 +195,7 @@ impl Table {
                 .find(|c| c.name.eq_ignore_ascii_case(name))
                 .map(|c| c.derivation.clone()),
             Columns::Node(node) => Some(Derivation::column(node, name)),
+            Columns::Computed { from, .. } => Some(from.clone().transformed()),
             Columns::Opaque(reason) => Some(Derivation::unknown(reason.clone())),
         }
     }
@@ -358,6 +372,15 @@ impl Analyzer<'_> {
 
     fn table_factor(&self, factor: &TableFactor, env: &Env, scope: &mut Scope) {
         let (alias, table) = match factor {
+            TableFactor::Table {
+                name,
+                alias,
+                args: Some(_),
+                ..
+            } => (
+                alias_name(alias, name.to_string()),
+                Rc::new(self.computed(factor, scope)),
+            ),
             TableFactor::Table { name, alias, .. } => {
                 let parts = name_parts(name);
                 let default_alias = parts.last().cloned().unwrap_or_default();
@@ -402,27 +425,36 @@ impl Analyzer<'_> {
                     }
                 }
             }
+            TableFactor::Function { alias, .. }
+            | TableFactor::TableFunction { alias, .. }
+            | TableFactor::UNNEST { alias, .. }
+            | TableFactor::JsonTable { alias, .. } => (
+                alias_name(alias, String::new()),
+                Rc::new(self.computed(factor, scope)),
+            ),
             other => {
-                let alias = match other {
-                    TableFactor::Function { alias, .. }
-                    | TableFactor::TableFunction { alias, .. }
-                    | TableFactor::UNNEST { alias, .. }
-                    | TableFactor::JsonTable { alias, .. } => alias.as_ref(),
-                    _ => None,
-                };
-                let table = Table {
-                    columns: Columns::Opaque(format!(
-                        "from `{}`, which is not a project relation",
-                        short(other)
-                    )),
-                };
-                (
-                    alias.map(|a| a.name.value.clone()).unwrap_or_default(),
-                    Rc::new(table),
-                )
+                let table = opaque(format!("from `{}`, which elt cannot trace", short(other)));
+                (String::new(), Rc::new(table))
             }
         };
         scope.items.push((alias, table));
+    }
+
+    /// A table function: its columns derive from the names in its arguments, which may refer
+    /// to relations earlier in the FROM clause (`unnest(o.items)`).
+    fn computed(&self, factor: &TableFactor, scope: &Scope) -> Table {
+        let mut collector = References::default();
+        let _ = factor.visit(&mut collector);
+        let mut from = Derivation::default();
+        for idents in &collector.names {
+            from.merge(self.reference(idents, scope, &[]));
+        }
+        Table {
+            columns: Columns::Computed {
+                what: short(factor),
+                from,
+            },
+        }
     }
 
     fn relation(&self, parts: &[String], name: &ObjectName) -> Table {
@@ -444,7 +476,9 @@ impl Analyzer<'_> {
                 node,
                 columns: None,
             }) => Columns::Node(node),
-            None => Columns::Opaque(format!("from `{name}`, which is not a project relation")),
+            None => Columns::Opaque(format!(
+                "from `{name}`, which is not a model, seed or source of the project (declare it as a source to trace it)"
+            )),
         };
         Table { columns }
     }
@@ -470,9 +504,11 @@ impl Analyzer<'_> {
                                 derivation.merge(column.derivation);
                             }
                         }
-                        Columns::Node(_) | Columns::Opaque(_) => derivation.merge(
-                            Derivation::unknown("a subquery over unknown columns".into()),
-                        ),
+                        Columns::Node(_) | Columns::Computed { .. } | Columns::Opaque(_) => {
+                            derivation.merge(Derivation::unknown(
+                                "a subquery over unknown columns".into(),
+                            ))
+                        }
                     }
                 }
                 derivation.transformed()
@@ -720,12 +756,7 @@ fn expand(
                     columns.push(column.clone());
                 }
             }
-            Columns::Node(node) => {
-                return Err(format!(
-                    "`*` over {node}, whose columns are unknown (build it, then run `elt docs generate` again)"
-                ));
-            }
-            Columns::Opaque(reason) => return Err(format!("`*` {reason}")),
+            other => return Err(other.why_unknown()),
         }
     }
     columns.retain(|c| !excluded(options, &c.name));

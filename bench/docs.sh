@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Docs benchmark on a synthetic project of MODELS (10,000) models, built in DuckDB first so the
+# catalog is real:
+# - `elt docs generate` (compile, catalog from the warehouse, lineage of every column, the
+#   site), beside `elt compile` of the same project in the same run as the baseline it adds to;
+# - the time until headless Chromium has rendered the served site's index page: the page's own
+#   performance.now() when its first render is done, from navigation start, so it includes
+#   loading and parsing data/index.js.
+# Prints medians of RUNS runs. Bar (issue #7, 2 cores): generate <= 5 s, first render <= 2 s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${RUNS:-5}"
+MODELS="${MODELS:-10000}"
+WORK="${BENCH_DIR:-/tmp/elt-bench}/docs"
+mkdir -p "$WORK"
+# The cache CI uses too: an empty ./target would mean compiling DuckDB again (~25 min).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
+cargo build --release -q --workspace
+BIN="$CARGO_TARGET_DIR/release"
+command -v chromium >/dev/null || { echo "needs Debian's chromium (apt-get install chromium)"; exit 1; }
+
+dir="$WORK/synth_$MODELS"
+"$BIN/synth-project" --models "$MODELS" --out "$dir"
+cd "$dir"
+echo "building $MODELS models in DuckDB for the catalog..."
+"$BIN/elt" run --quiet
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# Median wall seconds and largest peak RSS of RUNS runs of a command.
+measure() {
+    local walls=() peaks=()
+    for _ in $(seq "$RUNS"); do
+        /usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" >/dev/null 2>&1
+        local out
+        out=$(tail -1 "$WORK/time.out")
+        walls+=("${out% *}")
+        peaks+=("${out#* }")
+    done
+    local peak
+    peak=$(printf '%s\n' "${peaks[@]}" | sort -n | tail -1)
+    printf '%10s %12s\n' "$(printf '%s\n' "${walls[@]}" | median)" "$((peak / 1024))"
+}
+
+printf '%-40s %10s %12s\n' "$MODELS models" "wall (s)" "peak (MiB)"
+printf '%-40s ' "elt compile (baseline)"; measure "$BIN/elt" compile
+printf '%-40s ' "elt docs generate"; measure "$BIN/elt" docs generate
+printf '%-40s ' "elt docs generate --empty-catalog"; measure "$BIN/elt" docs generate --empty-catalog
+"$BIN/elt" docs generate --quiet
+du -sh target/docs | awk '{print "site size: " $1}'
+du -h target/docs/data/index.js | awk '{print "data/index.js: " $1}'
+
+port=$((20000 + RANDOM % 20000))
+"$BIN/elt" docs serve --port "$port" >/dev/null &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+sleep 1
+renders=()
+for _ in $(seq "$RUNS"); do
+    profile=$(mktemp -d)
+    rendered=$(chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+        --disable-component-update --no-first-run --disable-sync --user-data-dir="$profile" \
+        --dump-dom "http://127.0.0.1:$port/" 2>/dev/null |
+        grep -o 'data-rendered="[0-9]*"' | grep -o '[0-9]*' || echo "none")
+    rm -rf "$profile"
+    renders+=("$rendered")
+done
+echo "first render of the index page (ms from navigation start): runs ${renders[*]}, median $(printf '%s\n' "${renders[@]}" | median)"
