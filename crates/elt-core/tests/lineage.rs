@@ -35,6 +35,10 @@ impl Project {
                 ),
             ),
             ("events", ("model.shop.events", None)),
+            (
+                "__dbt__cte__recent",
+                ("model.shop.recent", Some(vec!["order_id"])),
+            ),
         ]))
     }
 }
@@ -179,4 +183,12 @@ fn table_functions_derive_from_their_arguments() {
         "select o.order_id, t.tag, r.range as n, x.y
          from orders o, unnest(string_split(o.status, ',')) as t(tag), range(10) as r, elsewhere.things x"
     ));
+}
+
+#[test]
+fn ephemeral_models_inlined_as_ctes_are_sources() {
+    insta::assert_snapshot!(lineage(
+        "with __dbt__cte__recent as (select order_id from orders where ordered_at > now())
+         select order_id from __dbt__cte__recent"
+    ), @"order_id: direct <- recent.order_id");
 }

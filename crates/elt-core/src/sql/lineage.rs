@@ -384,8 +384,11 @@ impl Analyzer<'_> {
             TableFactor::Table { name, alias, .. } => {
                 let parts = name_parts(name);
                 let default_alias = parts.last().cloned().unwrap_or_default();
+                // An ephemeral model is inlined as a CTE; its lineage leads to the model.
+                let ephemeral = default_alias.starts_with("__dbt__cte__")
+                    && self.relations.resolve(&parts).is_some();
                 let table = match (parts.as_slice(), env.cte(&default_alias)) {
-                    ([_], Some(cte)) => cte,
+                    ([_], Some(cte)) if !ephemeral => cte,
                     _ => Rc::new(self.relation(&parts, name)),
                 };
                 (alias_name(alias, default_alias), aliased(table, alias))
