@@ -4,12 +4,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use serde_json::Value as Json;
-use support::{Wh, elt, fixture, ok, stderr, write};
+use support::{Wh, elt, example_project, fixture, ok, serve_docs, stderr, write};
 
 fn read_json(path: &Path) -> Json {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -41,7 +40,7 @@ fn lineage_of(lineage: &Json, node: &str, column: &str) -> String {
 on_every_warehouse!(generate_reads_the_catalog_and_traces_columns);
 
 fn generate_reads_the_catalog_and_traces_columns(wh: Wh) {
-    let p = wh.fixture("jaffle_shop", "jaffle_shop");
+    let p = wh.jaffle_shop();
     ok(p.path(), &["build"]);
     let printed = ok(p.path(), &["docs", "generate"]);
     assert!(printed.contains("Lineage: "), "{printed}");
@@ -122,14 +121,7 @@ fn generate_reads_the_catalog_and_traces_columns(wh: Wh) {
 /// Lineage of the example warehouse's vault and star schema, compiled without a warehouse.
 #[test]
 fn example_warehouse_lineage() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = tempfile::tempdir().unwrap();
-    for folder in ["models", "macros", "seeds", "tests"] {
-        support::copy_dir(&root.join(folder), &dir.path().join(folder));
-    }
-    for file in ["elt_project.yml", "profiles.yml"] {
-        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
-    }
+    let dir = example_project();
     let printed = ok(dir.path(), &["docs", "generate", "--empty-catalog"]);
     assert!(printed.contains(" (0 unknown)"), "{printed}");
     let lineage = read_json(&dir.path().join("target/lineage.json"));
@@ -227,27 +219,6 @@ fn serve_needs_a_generated_site() {
     );
 }
 
-/// `elt docs serve --port 0` in `dir`; returns the process and the site's URL.
-pub fn serve(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_elt"))
-        .args(["docs", "serve", "--port", "0"])
-        .current_dir(dir)
-        .env("HOME", dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start elt docs serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (child, url)
-}
-
 /// A GET over a plain socket: status code and body.
 fn get(url: &str, path: &str) -> (u16, String) {
     let address = url.trim_start_matches("http://").trim_end_matches('/');
@@ -267,7 +238,7 @@ fn get(url: &str, path: &str) -> (u16, String) {
 fn serve_answers_selections_with_the_cli_selector_and_stays_in_its_folder() {
     let dir = fixture("jaffle_shop");
     ok(dir.path(), &["docs", "generate", "--empty-catalog"]);
-    let (mut child, url) = serve(dir.path());
+    let (_server, url) = serve_docs(dir.path());
     let (status, body) = get(&url, "/");
     assert_eq!(status, 200);
     assert!(body.contains("elt-docs.js"), "{body}");
@@ -307,6 +278,4 @@ fn serve_answers_selections_with_the_cli_selector_and_stays_in_its_folder() {
     assert_eq!(get(&url, "/../target/manifest.json").0, 404);
     assert_eq!(get(&url, "/%2e%2e/manifest.json").0, 404);
     assert_eq!(get(&url, "/data/index.js").0, 200);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }

@@ -11,25 +11,15 @@ mod support;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use support::{copy_dir, ok, write};
+use support::{Running, example_project, ok, serve_docs, write};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn browser_available() -> bool {
     let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
@@ -73,15 +63,8 @@ fn start_chromedriver() -> (Running, String) {
 }
 
 /// The example warehouse, built from a small generated dataset, with an XSS probe model.
-fn example_project() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = tempfile::tempdir().unwrap();
-    for folder in ["models", "macros", "seeds", "tests"] {
-        copy_dir(&root.join(folder), &dir.path().join(folder));
-    }
-    for file in ["elt_project.yml", "profiles.yml"] {
-        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
-    }
+fn built_example_project() -> tempfile::TempDir {
+    let dir = example_project();
     write(
         dir.path(),
         "models/xss_probe.sql",
@@ -109,27 +92,6 @@ fn example_project() -> tempfile::TempDir {
     ok(path, &["build", "--load"]);
     ok(path, &["docs", "generate"]);
     dir
-}
-
-fn serve(dir: &Path) -> (Running, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_elt"))
-        .args(["docs", "serve", "--port", "0"])
-        .current_dir(dir)
-        .env("HOME", dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start elt docs serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (Running(child), url)
 }
 
 fn artifacts_dir() -> PathBuf {
@@ -187,8 +149,8 @@ fn the_served_site_finds_a_model_and_shows_its_column_lineage() {
     if !browser_available() {
         return;
     }
-    let project = example_project();
-    let (_server, url) = serve(project.path());
+    let project = built_example_project();
+    let (_server, url) = serve_docs(project.path());
     let (_driver, webdriver) = start_chromedriver();
     let profile = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -8,20 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value as Json;
-use support::{Wh, copy_dir, ok, query};
-
-/// A copy of the example project (not its data, warehouse or target folder).
-fn example_project() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = tempfile::tempdir().expect("temp dir");
-    for folder in ["models", "macros", "seeds", "tests"] {
-        copy_dir(&root.join(folder), &dir.path().join(folder));
-    }
-    for file in ["elt_project.yml", "profiles.yml"] {
-        std::fs::copy(root.join(file), dir.path().join(file)).expect("copy the project file");
-    }
-    dir
-}
+use support::{Wh, copy_dir, example_project, ok, query};
 
 /// An `expected.json` section as a map of text values.
 fn section(expected: &Json, name: &str) -> BTreeMap<String, String> {

@@ -285,19 +285,7 @@ fn show_previews_rows(wh: Wh) {
 /// dbt's jaffle_shop, unmodified, built with `elt build`. The expected contents come from the
 /// seeds by the project's documented rules, computed here independently of the warehouse.
 fn jaffle_shop_builds_like_dbt(wh: Wh) {
-    let dir = wh.fixture("jaffle_shop", "jaffle_shop");
-    if wh == Wh::ClickHouse {
-        // ClickHouse names a selected column that two joined tables share by its qualified
-        // name (`customers.customer_id`): on ClickHouse the model must alias it.
-        let model = dir.path().join("models/customers.sql");
-        let sql = std::fs::read_to_string(&model).unwrap();
-        let aliased = sql.replace(
-            "customers.customer_id,",
-            "customers.customer_id as customer_id,",
-        );
-        assert_ne!(sql, aliased);
-        std::fs::write(&model, aliased).unwrap();
-    }
+    let dir = wh.jaffle_shop();
     let printed = ok(dir.path(), &["build"]);
     assert!(printed.contains("ERROR=0"), "{printed}");
     let csv = |name: &str| -> Vec<Vec<String>> {

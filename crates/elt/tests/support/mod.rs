@@ -35,6 +35,52 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of the example warehouse at the repository root (not its data, warehouse or target
+/// folder).
+pub fn example_project() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for folder in ["models", "macros", "seeds", "tests"] {
+        copy_dir(&root.join(folder), &dir.path().join(folder));
+    }
+    for file in ["elt_project.yml", "profiles.yml"] {
+        std::fs::copy(root.join(file), dir.path().join(file)).expect("copy the project file");
+    }
+    dir
+}
+
+/// A process killed when it goes out of scope, however the test ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `elt docs serve --port 0` in `dir`: the server and the site's URL.
+pub fn serve_docs(dir: &Path) -> (Running, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+        .args(["docs", "serve", "--port", "0"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start elt docs serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the server's first line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    (Running(child), url)
+}
+
 /// Runs `elt` with `args` in `dir`.
 pub fn elt(dir: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
@@ -339,6 +385,24 @@ impl Wh {
     }
 
     /// A copy of `tests/fixtures/<name>` whose profile `profile` points at this warehouse.
+    /// The jaffle_shop fixture on this warehouse. ClickHouse names a selected column that two
+    /// joined tables share by its qualified name (`customers.customer_id`): there the model
+    /// must alias it.
+    pub fn jaffle_shop(self) -> WhProject {
+        let project = self.fixture("jaffle_shop", "jaffle_shop");
+        if self == Wh::ClickHouse {
+            let model = project.path().join("models/customers.sql");
+            let sql = std::fs::read_to_string(&model).expect("customers.sql");
+            let aliased = sql.replace(
+                "customers.customer_id,",
+                "customers.customer_id as customer_id,",
+            );
+            assert_ne!(sql, aliased);
+            std::fs::write(&model, aliased).expect("write customers.sql");
+        }
+        project
+    }
+
     pub fn fixture(self, name: &str, profile: &str) -> WhProject {
         self.profiled(fixture(name), profile)
     }
