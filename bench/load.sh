@@ -3,7 +3,9 @@
 # customer, amount, timestamp) from Kafka and from S3 into DuckDB, PostgreSQL and ClickHouse,
 # each beside a baseline measured in the same run on the same rows:
 #   Kafka -> *        a plain consume of the topic that writes nothing (rdkafka BaseConsumer)
-#   S3 -> PostgreSQL  PostgreSQL's own COPY of the same rows from a local CSV file
+#   S3 -> PostgreSQL  PostgreSQL's own COPY of the same rows from a local CSV file: of the
+#                     records' columns, and of the rows as the raw table holds them (with
+#                     the _elt_source and _elt_position columns the loader adds)
 #   S3 -> DuckDB      DuckDB's own read_json of the same rows from local files into a table
 # Bar: at least 70% of the baseline. Needs `scripts/services.sh start` (all four services).
 set -euo pipefail
@@ -22,11 +24,12 @@ rm -rf "$WORK" && mkdir -p "$WORK/data"
 run_id="b$(date +%s)"
 
 # The rows, as JSON lines (ten files) and as CSV.
-awk -v n="$ROWS" -v dir="$WORK/data" 'BEGIN {
+awk -v n="$ROWS" -v dir="$WORK/data" -v run="$run_id" 'BEGIN {
     for (i = 0; i < n; i++) {
         file = sprintf("%s/orders_%02d.jsonl", dir, i % 10)
         printf "{\"id\": %d, \"customer\": \"customer %d\", \"amount\": %d.25, \"ordered_at\": \"2024-01-01T10:%02d:%02dZ\"}\n", i, i % 5000, i % 1000, (i / 60) % 60, i % 60 > file
         printf "%d,customer %d,%d.25,2024-01-01 10:%02d:%02d\n", i, i % 5000, i % 1000, (i / 60) % 60, i % 60 > dir "/orders.csv"
+        printf "%d,customer %d,%d.25,2024-01-01 10:%02d:%02d,%s/orders/orders_%02d.jsonl,%d\n", i, i % 5000, i % 1000, (i / 60) % 60, i % 60, run, i % 10, int(i / 10) + 1 > dir "/orders_raw.csv"
     }
 }'
 cat "$WORK"/data/orders_*.jsonl | "$BIN/kafka-bench" --brokers "$BROKERS" --topic "orders_$run_id" produce --partitions 4
@@ -98,9 +101,14 @@ done
 export PGPASSWORD="$PG_PASSWORD"
 psql -q -h 127.0.0.1 -U elt -d elt -c "create schema if not exists copy_$run_id; create table copy_$run_id.orders (id bigint, customer text, amount decimal(12,2), ordered_at timestamp)"
 copy=$(seconds psql -q -h 127.0.0.1 -U elt -d elt -c "\\copy copy_$run_id.orders from '$WORK/data/orders.csv' with (format csv)")
-line "PostgreSQL COPY from file" "$copy" "(baseline)"
+line "PostgreSQL COPY from file" "$copy" "(baseline: the records' 4 columns)"
+# The same rows as the raw table holds them: with elt's _elt_source and _elt_position, and
+# _elt_loaded_at filled by its default, as the loader's COPY does.
+psql -q -h 127.0.0.1 -U elt -d elt -c "create table copy_$run_id.raw_orders (id bigint, customer text, amount decimal(12,2), ordered_at timestamp, _elt_source text, _elt_position bigint, _elt_loaded_at timestamp default (now() at time zone 'utc'))"
+copy_raw=$(seconds psql -q -h 127.0.0.1 -U elt -d elt -c "\\copy copy_$run_id.raw_orders (id, customer, amount, ordered_at, _elt_source, _elt_position) from '$WORK/data/orders_raw.csv' with (format csv)")
+line "PostgreSQL COPY, raw rows" "$copy_raw" "(baseline: with elt's metadata columns)"
 t=$(seconds "$BIN/elt" load --project-dir "$WORK/postgres" --select source:shop.s3_orders --quiet)
-line "S3 -> postgres" "$t" "$(versus "$copy" "$t")"
+line "S3 -> postgres" "$t" "$(versus "$copy" "$t"; printf ', %d%% of the raw rows COPY' "$(echo "100 * $copy_raw / $t" | bc)")"
 psql -q -h 127.0.0.1 -U elt -d elt -c "drop schema copy_$run_id cascade; drop schema raw_$run_id cascade"
 
 cat >"$WORK/duckdb/models/read_json_orders.sql" <<SQL

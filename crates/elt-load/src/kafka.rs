@@ -37,6 +37,8 @@ pub struct KafkaLoad<'a> {
     pub config: &'a KafkaConfig,
     pub batch_rows: usize,
     pub shaper: Shaper,
+    /// Whether rows carry `_elt_loaded_at` (see [`crate::sink::stamps_rows`]).
+    pub stamp_rows: bool,
 }
 
 /// One partition's reading: committed position, what is read but not yet committed.
@@ -127,7 +129,7 @@ impl KafkaLoad<'_> {
         progress: &mut Progress,
         mut follow: Option<Follow<'_>>,
     ) -> Result<(), LoadError> {
-        let loaded_at = records::now_text;
+        let loaded_at = || self.stamp_rows.then(records::now_text);
         let mut last_message = Instant::now();
         let mut last_report = Instant::now();
         let mut last_error: Option<KafkaError> = None;
@@ -154,7 +156,7 @@ impl KafkaLoad<'_> {
                     if partition.pending.is_some_and(|end| offset >= end) {
                         // The retried range ended in a gap of the log: it is complete.
                         let id = message.partition();
-                        self.send(partition, id, &loaded_at(), channels)?;
+                        self.send(partition, id, loaded_at().as_deref(), channels)?;
                     }
                     partition.read = offset + 1;
                     partition.buffered_since.get_or_insert(now);
@@ -172,7 +174,7 @@ impl KafkaLoad<'_> {
             }
             for (id, partition) in partitions.iter_mut() {
                 if partition.due(self.batch_rows, self.config.batch_ms, now) {
-                    self.send(partition, *id, &loaded_at(), channels)?;
+                    self.send(partition, *id, loaded_at().as_deref(), channels)?;
                 }
             }
             for commit in channels.committed.try_iter() {
@@ -191,7 +193,7 @@ impl KafkaLoad<'_> {
                 .all(|p| p.read >= p.end_at_start && p.pending.is_none());
             let quiet = now.duration_since(last_message);
             if caught_up && quiet >= SETTLE {
-                self.send_read(partitions, &loaded_at(), channels)?;
+                self.send_read(partitions, loaded_at().as_deref(), channels)?;
             }
             if caught_up && quiet >= IDLE {
                 break;
@@ -214,7 +216,7 @@ impl KafkaLoad<'_> {
             }
         }
         // Stopping: what was read commits.
-        self.send_read(partitions, &loaded_at(), channels)
+        self.send_read(partitions, loaded_at().as_deref(), channels)
     }
 
     /// Sends every partition's buffered messages to commit (a retried range only when
@@ -222,7 +224,7 @@ impl KafkaLoad<'_> {
     fn send_read(
         &self,
         partitions: &mut BTreeMap<i32, Partition>,
-        loaded_at: &str,
+        loaded_at: Option<&str>,
         channels: &Channels,
     ) -> Result<(), LoadError> {
         for (id, partition) in partitions.iter_mut() {
@@ -322,7 +324,7 @@ impl KafkaLoad<'_> {
         &self,
         partition: &mut Partition,
         id: i32,
-        loaded_at: &str,
+        loaded_at: Option<&str>,
         channels: &Channels,
     ) -> Result<(), LoadError> {
         let batch = Batch::shaped(

@@ -169,6 +169,7 @@ pub fn load_table(
                 format: config.format,
                 batch_rows: config.batch_rows,
                 shaper,
+                stamp_rows: sink::stamps_rows(source.relation.dialect),
             };
             load.run(&runtime, store.as_ref(), &mut sink, &mut progress)?;
             while let Some(follow) = follow.as_mut() {
@@ -189,6 +190,7 @@ pub fn load_table(
                 config: kafka_config,
                 batch_rows: config.batch_rows,
                 shaper,
+                stamp_rows: sink::stamps_rows(source.relation.dialect),
             };
             load.run(&mut sink, &mut progress, follow)?;
         }

@@ -87,6 +87,8 @@ pub struct ObjectsLoad<'a> {
     pub format: Format,
     pub batch_rows: usize,
     pub shaper: Shaper,
+    /// Whether rows carry `_elt_loaded_at` (see [`crate::sink::stamps_rows`]).
+    pub stamp_rows: bool,
 }
 
 impl ObjectsLoad<'_> {
@@ -222,7 +224,7 @@ impl ObjectsLoad<'_> {
             .into_iter()
             .filter(|r| r.line > start)
             .collect();
-        let loaded_at = records::now_text();
+        let loaded_at = self.stamp_rows.then(records::now_text);
         let mut batch_start = start;
         let mut rest = pending_records.as_slice();
         loop {
@@ -237,7 +239,7 @@ impl ObjectsLoad<'_> {
                 (false, None) => chunk.last().map_or(batch_start, |r| r.line),
                 (true, _) => last_line,
             };
-            let batch = Batch::shaped(&self.shaper, chunk, key, batch_start, &loaded_at);
+            let batch = Batch::shaped(&self.shaper, chunk, key, batch_start, loaded_at.as_deref());
             let checkpoint = Checkpoint {
                 stream: key.into(),
                 version: version.into(),

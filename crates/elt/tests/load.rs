@@ -91,6 +91,7 @@ fn files_load_exactly_once_with_dead_letters(wh: Wh) {
         ["5", "NULL", "5.25", "NULL", "2024-01-01.jsonl", "5"],
     ];
     assert_eq!(normalized(raw_rows(&p, loaded)), first_day);
+    assert_loaded_just_now(&p);
     let dead =
         "select stream, position, error, payload from raw._elt_dead_letters order by position";
     let dead_letters = raw_rows(&p, dead);
@@ -154,6 +155,54 @@ fn files_load_exactly_once_with_dead_letters(wh: Wh) {
         printed.contains("warning: 2024-01-02.jsonl changed since it was loaded"),
         "{printed}"
     );
+}
+
+/// A raw table made before PostgreSQL stamped rows itself gets the column default it needs.
+#[test]
+fn postgres_raw_tables_made_before_get_their_loaded_at_default() {
+    if !Wh::Postgres.available() {
+        return;
+    }
+    let p = orders_project(
+        Wh::Postgres,
+        "{type: files, path: incoming/orders, format: jsonl}",
+    );
+    p.query(
+        "create schema raw; create table raw.orders (id bigint, customer text, \
+         amount decimal(12,2), ordered_at timestamp, _elt_source text, _elt_position bigint, \
+         _elt_loaded_at timestamp)",
+    );
+    write(
+        p.path(),
+        "incoming/orders/a.jsonl",
+        "{\"id\": 1, \"customer\": \"ann\", \"amount\": 1}\n",
+    );
+    ok(p.path(), &["load"]);
+    assert_loaded_just_now(&p);
+}
+
+/// Every row has `_elt_loaded_at`: the UTC time of its load (written by the loader, or on
+/// PostgreSQL by the column's default).
+fn assert_loaded_just_now(p: &WhProject) {
+    let stamps = raw_rows(
+        p,
+        "select count(*), count(_elt_loaded_at), cast(min(_elt_loaded_at) as varchar), \
+         cast(max(_elt_loaded_at) as varchar) from raw.orders",
+    );
+    assert_eq!(
+        stamps[0][0], stamps[0][1],
+        "rows without _elt_loaded_at: {stamps:?}"
+    );
+    let now = chrono::Utc::now().naive_utc();
+    for stamp in &stamps[0][2..] {
+        let stamp = chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S%.f")
+            .unwrap_or_else(|e| panic!("{stamp}: {e}"));
+        let age = now - stamp;
+        assert!(
+            age.num_seconds().abs() < 300,
+            "_elt_loaded_at {stamp} is not the UTC time of the load ({now})"
+        );
+    }
 }
 
 fn csv_columns_and_whole_payloads(wh: Wh) {
