@@ -28,9 +28,6 @@ const METADATA_COLUMNS: [(&str, &str); 3] = [
     (LOADED_AT, "timestamp"),
 ];
 const LOADED_AT: &str = "_elt_loaded_at";
-/// PostgreSQL fills `_elt_loaded_at` itself, with the batch's transaction start time in UTC:
-/// parsing the same timestamp text for every row took a fifth of a load into PostgreSQL.
-const POSTGRES_LOADED_AT: &str = "(now() at time zone 'utc')";
 const STATE_COLUMNS: [(&str, &str); 9] = [
     ("source_table", "text"),
     ("stream", "text"),
@@ -89,9 +86,20 @@ pub struct Batch {
     pub start: u64,
 }
 
-/// Whether the loader writes `_elt_loaded_at` into each row, rather than the warehouse.
+/// Whether the loader writes `_elt_loaded_at` into each row. DuckDB and PostgreSQL fill it
+/// themselves, by the column's default ([`loaded_at_default`]): parsing the same timestamp
+/// text in every row took a fifth of a load into PostgreSQL.
 pub fn stamps_rows(dialect: Dialect) -> bool {
-    dialect != Dialect::Postgres
+    loaded_at_default(dialect).is_none()
+}
+
+/// The batch transaction's start time in UTC, whatever the session's time zone.
+fn loaded_at_default(dialect: Dialect) -> Option<&'static str> {
+    match dialect {
+        Dialect::Postgres => Some("(now() at time zone 'utc')"),
+        Dialect::DuckDb => Some("make_timestamp(epoch_us(get_current_timestamp()))"),
+        Dialect::ClickHouse => None,
+    }
 }
 
 pub struct Sink {
@@ -196,8 +204,8 @@ impl Sink {
         columns.extend(names(&METADATA_COLUMNS));
         if exists(raw) {
             check_columns(session.as_mut(), raw, &columns)?;
-            if !stamps_rows(dialect) {
-                stamp_by_default(session.as_mut(), raw)?;
+            if let Some(default) = loaded_at_default(dialect) {
+                stamp_by_default(session.as_mut(), raw, default)?;
             }
         } else {
             let mut definitions: Vec<String> = own_columns
@@ -211,9 +219,9 @@ impl Sink {
                 })
                 .collect();
             definitions.extend(typed(&METADATA_COLUMNS));
-            if !stamps_rows(dialect) {
+            if let Some(default) = loaded_at_default(dialect) {
                 let loaded_at = definitions.last_mut().expect("the metadata columns");
-                loaded_at.push_str(&format!(" default {POSTGRES_LOADED_AT}"));
+                loaded_at.push_str(&format!(" default {default}"));
             }
             create(session.as_mut(), raw, &definitions)?;
         }
@@ -391,21 +399,22 @@ fn create(session: &mut dyn Session, relation: &Relation, columns: &[String]) ->
 
 /// Gives a raw table made before the warehouse stamped its rows the default that does it.
 /// Only when missing: altering a table waits for every query reading it.
-fn stamp_by_default(session: &mut dyn Session, raw: &Relation) -> Result<()> {
-    let literal = |v: &str| Dialect::Postgres.string_literal(v);
-    let default = session.query(&format!(
+fn stamp_by_default(session: &mut dyn Session, raw: &Relation, default: &str) -> Result<()> {
+    let dialect = raw.dialect;
+    let literal = |v: &str| dialect.string_literal(v);
+    let found = session.query(&format!(
         "select column_default from information_schema.columns \
          where table_schema = {} and table_name = {} and column_name = {}",
         literal(&raw.schema),
         literal(&raw.identifier),
         literal(LOADED_AT)
     ))?;
-    if default.rows.first().is_some_and(|row| row[0].is_some()) {
+    if found.rows.first().is_some_and(|row| row[0].is_some()) {
         return Ok(());
     }
     session.execute(&format!(
-        "alter table {raw} alter column {} set default {POSTGRES_LOADED_AT}",
-        Dialect::Postgres.quote(LOADED_AT)
+        "alter table {raw} alter column {} set default {default}",
+        dialect.quote(LOADED_AT)
     ))
 }
 

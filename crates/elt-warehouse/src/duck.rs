@@ -170,14 +170,17 @@ impl Session for DuckSession {
     fn insert_text_rows(
         &mut self,
         table: &Relation,
-        _columns: &[String],
+        columns: &[String],
         rows: &TextRows,
     ) -> Result<()> {
         let appended = timed(|| -> duckdb::Result<()> {
-            let mut appender = self.connection.appender_to_catalog_and_db(
+            // Columns left out take their defaults.
+            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let mut appender = self.connection.appender_with_columns_to_catalog_and_db(
                 &table.identifier,
                 table.database.as_deref().unwrap_or_default(),
                 &table.schema,
+                &columns,
             )?;
             for row in rows.rows() {
                 appender.append_row(duckdb::appender_params_from_iter(row))?;

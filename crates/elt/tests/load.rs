@@ -157,21 +157,27 @@ fn files_load_exactly_once_with_dead_letters(wh: Wh) {
     );
 }
 
-/// A raw table made before PostgreSQL stamped rows itself gets the column default it needs.
+/// A raw table made before DuckDB and PostgreSQL stamped rows themselves gets the column
+/// default it needs.
 #[test]
-fn postgres_raw_tables_made_before_get_their_loaded_at_default() {
-    if !Wh::Postgres.available() {
-        return;
+fn raw_tables_made_before_get_their_loaded_at_default() {
+    for wh in [Wh::DuckDb, Wh::Postgres] {
+        if wh.available() {
+            table_made_before_gets_its_loaded_at_default(wh);
+        }
     }
-    let p = orders_project(
-        Wh::Postgres,
-        "{type: files, path: incoming/orders, format: jsonl}",
-    );
+}
+
+fn table_made_before_gets_its_loaded_at_default(wh: Wh) {
+    let p = orders_project(wh, "{type: files, path: incoming/orders, format: jsonl}");
     p.query(
         "create schema raw; create table raw.orders (id bigint, customer text, \
          amount decimal(12,2), ordered_at timestamp, _elt_source text, _elt_position bigint, \
          _elt_loaded_at timestamp)",
     );
+    let made = "select count(*) from information_schema.columns \
+                where table_name = 'orders' and column_default is null";
+    assert_eq!(p.query(made), [["7"]], "the table is there before the load");
     write(
         p.path(),
         "incoming/orders/a.jsonl",
@@ -182,7 +188,7 @@ fn postgres_raw_tables_made_before_get_their_loaded_at_default() {
 }
 
 /// Every row has `_elt_loaded_at`: the UTC time of its load (written by the loader, or on
-/// PostgreSQL by the column's default).
+/// DuckDB and PostgreSQL by the column's default).
 fn assert_loaded_just_now(p: &WhProject) {
     let stamps = raw_rows(
         p,
