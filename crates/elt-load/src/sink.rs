@@ -187,6 +187,7 @@ impl Sink {
         };
         let state = beside(STATE_TABLE);
         let dead = beside(DEAD_LETTER_TABLE);
+        fence(session.as_mut(), raw, name)?;
         ensure_schema(session.as_mut(), raw)?;
         let existing = session.relations_in(raw.database.as_deref(), &raw.schema)?;
         let exists = |r: &Relation| existing.iter().any(|(name, _)| *name == r.identifier);
@@ -395,6 +396,24 @@ fn create(session: &mut dyn Session, relation: &Relation, columns: &[String]) ->
         ..Storage::default()
     };
     session.execute(&create_table_with(relation, columns, &storage))
+}
+
+/// On PostgreSQL, one load of a table at a time: two would read the same load state and load
+/// the same records twice. The lock is the session's and ends with its connection, however the
+/// load ends. (DuckDB lets one process write a database file; ClickHouse has no such lock.)
+fn fence(session: &mut dyn Session, raw: &Relation, name: &str) -> Result<()> {
+    if raw.dialect != Dialect::Postgres {
+        return Ok(());
+    }
+    let key = Dialect::Postgres.string_literal(&format!("elt load {raw}"));
+    let taken = session.query(&format!("select pg_try_advisory_lock(hashtext({key}))"))?;
+    if matches!(taken.first_value(), Some("true" | "t")) {
+        return Ok(());
+    }
+    Err(WarehouseError::new(format!(
+        "another `elt load` is loading {name} into {raw} right now; wait for it to end (or stop \
+         it), then load again"
+    )))
 }
 
 /// Gives a raw table made before the warehouse stamped its rows the default that does it.

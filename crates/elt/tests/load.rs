@@ -187,6 +187,41 @@ fn table_made_before_gets_its_loaded_at_default(wh: Wh) {
     assert_loaded_just_now(&p);
 }
 
+/// On PostgreSQL a second load of the same table while one runs stops at once, loading
+/// nothing; it loads once the first has ended.
+#[test]
+fn postgres_loads_of_one_table_take_turns() {
+    if !Wh::Postgres.available() {
+        return;
+    }
+    let p = orders_project(
+        Wh::Postgres,
+        "{type: files, path: incoming/orders, format: jsonl}",
+    );
+    let line = |id: u32| format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
+    write(p.path(), "incoming/orders/a.jsonl", &line(1));
+    let printed = ok(p.path(), &["load"]);
+    let relation = printed
+        .split(" into ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no relation in {printed}"));
+    let other_load = p.hold_advisory_lock(&format!("elt load {relation}"));
+    write(p.path(), "incoming/orders/b.jsonl", &line(2));
+    let output = elt(p.path(), &["load"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let printed = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        printed.contains("another `elt load` is loading shop.orders into"),
+        "{printed}"
+    );
+    assert_eq!(raw_rows(&p, "select count(*) from raw.orders"), [["1"]]);
+    drop(other_load);
+    let printed = ok(p.path(), &["load"]);
+    assert!(printed.contains("1 rows from 1 objects"), "{printed}");
+    assert_eq!(raw_rows(&p, "select count(*) from raw.orders"), [["2"]]);
+}
+
 /// Every row has `_elt_loaded_at`: the UTC time of its load (written by the loader, or on
 /// DuckDB and PostgreSQL by the column's default).
 fn assert_loaded_just_now(p: &WhProject) {

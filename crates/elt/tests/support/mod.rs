@@ -49,6 +49,38 @@ pub fn example_project() -> tempfile::TempDir {
     dir
 }
 
+/// An advisory lock held by a psql session; dropping it ends the session on the server too
+/// (a sleeping backend would notice its client is gone only when the sleep ends).
+pub struct AdvisoryLock {
+    holder: Running,
+    database: String,
+}
+
+impl AdvisoryLock {
+    fn granted(&self) -> String {
+        // Other tests' loads hold advisory locks in their own databases.
+        let sql = "select count(*) from pg_locks where locktype = 'advisory' and granted \
+                   and database = (select oid from pg_database where datname = current_database())";
+        psql(&self.database, "", sql)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        let _ = self.holder.0.kill();
+        let sql = "select pg_terminate_backend(pid) from pg_stat_activity \
+                   where query like '%pg_advisory_lock%' and pid <> pg_backend_pid() \
+                   and datname = current_database()";
+        let _ = psql(&self.database, "", sql);
+        while self.granted() != "0" {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
 /// A process killed when it goes out of scope, however the test ends.
 pub struct Running(pub std::process::Child);
 
@@ -315,7 +347,21 @@ fn pg_setting(name: &str, default: &str) -> String {
 
 /// Runs psql as the test user; returns its output, or the error text.
 fn psql(database: &str, options: &str, sql: &str) -> Result<String, String> {
-    let output = std::process::Command::new("psql")
+    let output = psql_command(database, sql)
+        .env("PGOPTIONS", options)
+        .output()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// psql running `sql` in `database` as the test user.
+fn psql_command(database: &str, sql: &str) -> std::process::Command {
+    let mut command = std::process::Command::new("psql");
+    command
         // Fields and rows apart by control characters, so that values may hold newlines.
         .args([
             "-X",
@@ -335,15 +381,8 @@ fn psql(database: &str, options: &str, sql: &str) -> Result<String, String> {
         .args(["-U", &pg_setting("USER", "elt")])
         .args(["-d", database, "-c", sql])
         .env("PGPASSWORD", pg_setting("PASSWORD", "elt"))
-        .env("PGOPTIONS", options)
-        .env("PGCONNECT_TIMEOUT", "5")
-        .output()
-        .map_err(|e| format!("cannot run psql: {e}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
+        .env("PGCONNECT_TIMEOUT", "5");
+    command
 }
 
 impl Wh {
@@ -500,6 +539,27 @@ impl WhProject {
                     .collect()
             }
         }
+    }
+
+    /// On PostgreSQL, holds the advisory lock of `key` (as `hashtext(key)`) from another
+    /// connection until the returned guard is dropped.
+    pub fn hold_advisory_lock(&self, key: &str) -> AdvisoryLock {
+        let database = self.database.clone().expect("a PostgreSQL database");
+        let key = key.replace('\'', "''");
+        let sql = format!("select pg_advisory_lock(hashtext('{key}')); select pg_sleep(120)");
+        let holder = Running(
+            psql_command(&database, &sql)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("start psql"),
+        );
+        let lock = AdvisoryLock { holder, database };
+        let started = std::time::Instant::now();
+        while lock.granted() == "0" {
+            assert!(started.elapsed().as_secs() < 20, "psql never took the lock");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        lock
     }
 
     /// On PostgreSQL, cuts elt's connections to the project's database (the server ends
