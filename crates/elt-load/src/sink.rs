@@ -405,7 +405,7 @@ fn fence(session: &mut dyn Session, raw: &Relation, name: &str) -> Result<()> {
     if raw.dialect != Dialect::Postgres {
         return Ok(());
     }
-    let key = Dialect::Postgres.string_literal(&format!("elt load {raw}"));
+    let key = fence_key(raw);
     let taken = session.query(&format!("select pg_try_advisory_lock(hashtext({key}))"))?;
     if matches!(taken.first_value(), Some("true" | "t")) {
         return Ok(());
@@ -414,6 +414,22 @@ fn fence(session: &mut dyn Session, raw: &Relation, name: &str) -> Result<()> {
         "another `elt load` is loading {name} into {raw} right now; wait for it to end (or stop \
          it), then load again"
     )))
+}
+
+fn fence_key(raw: &Relation) -> String {
+    Dialect::Postgres.string_literal(&format!("elt load {raw}"))
+}
+
+/// The lock goes with the sink: the connection returns to a pool that may live on
+/// (`elt build --load`).
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if self.dialect == Dialect::Postgres {
+            let key = fence_key(&self.raw);
+            // A lost connection has released it already.
+            let _ = (self.session).execute(&format!("select pg_advisory_unlock(hashtext({key}))"));
+        }
+    }
 }
 
 /// Gives a raw table made before the warehouse stamped its rows the default that does it.
