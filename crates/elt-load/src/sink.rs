@@ -427,7 +427,9 @@ impl Drop for Sink {
         if self.dialect == Dialect::Postgres {
             let key = fence_key(&self.raw);
             // A lost connection has released it already.
-            let _ = (self.session).execute(&format!("select pg_advisory_unlock(hashtext({key}))"));
+            let _ = self
+                .session
+                .execute(&format!("select pg_advisory_unlock(hashtext({key}))"));
         }
     }
 }
