@@ -17,6 +17,10 @@ pub struct Catalog {
     pub nodes: BTreeMap<String, CatalogTable>,
     pub sources: BTreeMap<String, CatalogTable>,
     pub errors: Option<Vec<String>>,
+    /// Seeds' columns from their CSV headers, for seeds the warehouse does not have (yet): not
+    /// part of catalog.json, but exact, so lineage and pages can use them.
+    #[serde(skip)]
+    pub seed_headers: HashMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,13 +96,44 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// A node's or source's columns in the warehouse, in order.
+    /// A node's or source's columns in the warehouse, in order; for a seed not loaded yet, its
+    /// file's header (see [`Catalog::read_seed_headers`]).
     pub fn columns(&self, unique_id: &str) -> Option<Vec<String>> {
-        let table = self
+        match self
             .nodes
             .get(unique_id)
-            .or_else(|| self.sources.get(unique_id))?;
-        Some(table.columns.values().map(|c| c.name.clone()).collect())
+            .or_else(|| self.sources.get(unique_id))
+        {
+            Some(table) => Some(table.columns.values().map(|c| c.name.clone()).collect()),
+            None => self.seed_headers.get(unique_id).cloned(),
+        }
+    }
+
+    /// Reads the header of every seed file the warehouse does not have. A file that cannot be
+    /// read is left out: `elt seed` reports it.
+    pub fn read_seed_headers(&mut self, manifest: &Manifest, root: &Path) {
+        let seeds = manifest
+            .nodes
+            .values()
+            .filter(|n| n.resource_type == ResourceType::Seed)
+            .filter(|n| !self.nodes.contains_key(&n.unique_id));
+        for seed in seeds {
+            let delimiter = seed
+                .config_str("delimiter")
+                .and_then(|d| d.bytes().next())
+                .unwrap_or(b',');
+            let header = csv::ReaderBuilder::new()
+                .delimiter(delimiter)
+                .from_path(root.join(&seed.original_file_path))
+                .and_then(|mut reader| reader.headers().cloned());
+            if let Ok(header) = header {
+                let columns = header
+                    .iter()
+                    .map(|c| c.trim_start_matches('\u{feff}').to_string());
+                self.seed_headers
+                    .insert(seed.unique_id.clone(), columns.collect());
+            }
+        }
     }
 
     /// A column's type in the warehouse.

@@ -28,7 +28,7 @@ pub fn generate(args: &DocsGenerateArgs) -> Result<()> {
     let manifest = &compiled.manifest;
     let target_dir = project.target_dir();
 
-    let catalog = if args.empty_catalog {
+    let mut catalog = if args.empty_catalog {
         Catalog::empty(manifest)
     } else {
         let target = &project.target;
@@ -47,6 +47,7 @@ pub fn generate(args: &DocsGenerateArgs) -> Result<()> {
             .with_help("run `elt debug` to check the connection, or pass --empty-catalog")
         })?
     };
+    catalog.read_seed_headers(manifest, &project.root);
     let lineage = ProjectLineage::compute(manifest, &catalog);
     let io_error = |what: &str, e: std::io::Error| {
         Errors::one(Diagnostic::error(format!("cannot write {what}: {e}")))

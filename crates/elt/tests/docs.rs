@@ -118,6 +118,29 @@ fn generate_reads_the_catalog_and_traces_columns(wh: Wh) {
     assert!(chunk.contains("<table>"), "the orders_status doc block");
 }
 
+/// Without a warehouse, seeds' columns come from their files' headers: `select *` over a seed
+/// still expands, and the lineage through it is complete.
+#[test]
+fn without_a_warehouse_seed_headers_expand_star() {
+    let dir = fixture("jaffle_shop");
+    let printed = ok(dir.path(), &["docs", "generate", "--empty-catalog"]);
+    assert!(printed.contains(" (0 unknown)"), "{printed}");
+    let lineage = read_json(&dir.path().join("target/lineage.json"));
+    assert_eq!(
+        lineage_of(&lineage, "stg_customers", "customer_id"),
+        "direct <- seed.jaffle_shop.raw_customers.id"
+    );
+    assert_eq!(
+        lineage_of(&lineage, "customers", "customer_lifetime_value"),
+        "transformed <- model.jaffle_shop.stg_payments.amount"
+    );
+    let index = std::fs::read_to_string(dir.path().join("target/docs/data/index.js")).unwrap();
+    assert!(
+        index.contains("\"columns\":[\"id\",\"first_name\",\"last_name\"]"),
+        "the seed's columns are listed"
+    );
+}
+
 /// Lineage of the example warehouse's vault and star schema, compiled without a warehouse.
 #[test]
 fn example_warehouse_lineage() {
