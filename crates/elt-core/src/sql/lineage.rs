@@ -276,11 +276,7 @@ impl Analyzer<'_> {
     }
 
     fn select(&self, select: &Select, env: &Env, parent: Option<&Scope>) -> Table {
-        let mut scope = Scope {
-            items: Vec::new(),
-            using: Vec::new(),
-            parent,
-        };
+        let mut scope = Scope::new(parent);
         for from in &select.from {
             self.add_from(from, env, &mut scope);
         }
@@ -396,21 +392,14 @@ impl Analyzer<'_> {
             TableFactor::Derived {
                 subquery, alias, ..
             } => {
-                let table = Rc::new(rename_columns(
-                    self.query(subquery, env),
-                    alias_or_none(alias),
-                ));
+                let table = Rc::new(rename_columns(self.query(subquery, env), alias.as_ref()));
                 (alias_name(alias, String::new()), table)
             }
             TableFactor::NestedJoin {
                 table_with_joins,
                 alias,
             } => {
-                let mut inner = Scope {
-                    items: Vec::new(),
-                    using: Vec::new(),
-                    parent: None,
-                };
+                let mut inner = Scope::new(None);
                 self.add_from(table_with_joins, env, &mut inner);
                 scope.using.extend(inner.using);
                 match alias {
@@ -446,18 +435,30 @@ impl Analyzer<'_> {
     /// A table function: its columns derive from the names in its arguments, which may refer
     /// to relations earlier in the FROM clause (`unnest(o.items)`).
     fn computed(&self, factor: &TableFactor, scope: &Scope) -> Table {
-        let mut collector = References::default();
-        let _ = factor.visit(&mut collector);
-        let mut from = Derivation::default();
-        for idents in &collector.names {
-            from.merge(self.reference(idents, scope, &[]));
-        }
+        let (from, _) = self.references(factor, scope, &[]);
         Table {
             columns: Columns::Computed {
                 what: short(factor),
                 from,
             },
         }
+    }
+
+    /// The names `node` uses, resolved in `scope` and merged, and the subqueries it holds
+    /// (their names are their own).
+    fn references(
+        &self,
+        node: &impl Visit,
+        scope: &Scope,
+        earlier: &[OutputColumn],
+    ) -> (Derivation, Vec<Query>) {
+        let mut collector = References::default();
+        let _ = node.visit(&mut collector);
+        let mut derivation = Derivation::default();
+        for idents in &collector.names {
+            derivation.merge(self.reference(idents, scope, earlier));
+        }
+        (derivation, collector.subqueries)
     }
 
     fn relation(&self, parts: &[String], name: &ObjectName) -> Table {
@@ -493,13 +494,8 @@ impl Analyzer<'_> {
             Expr::Identifier(ident) => self.reference(std::slice::from_ref(ident), scope, earlier),
             Expr::CompoundIdentifier(idents) => self.reference(idents, scope, earlier),
             other => {
-                let mut collector = References::default();
-                let _ = other.visit(&mut collector);
-                let mut derivation = Derivation::default();
-                for idents in &collector.names {
-                    derivation.merge(self.reference(idents, scope, earlier));
-                }
-                for query in &collector.subqueries {
+                let (mut derivation, subqueries) = self.references(other, scope, earlier);
+                for query in &subqueries {
                     let table = self.subquery(query, env, scope);
                     match table.columns {
                         Columns::Known(columns) => {
@@ -599,7 +595,15 @@ impl Analyzer<'_> {
     }
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    fn new(parent: Option<&'a Scope<'a>>) -> Self {
+        Scope {
+            items: Vec::new(),
+            using: Vec::new(),
+            parent,
+        }
+    }
+
     fn find(&self, alias: &str) -> Option<Rc<Table>> {
         self.items
             .iter()
@@ -714,10 +718,6 @@ fn rename_columns(table: Table, alias: Option<&TableAlias>) -> Table {
         }
         other => Table { columns: other },
     }
-}
-
-fn alias_or_none(alias: &Option<TableAlias>) -> Option<&TableAlias> {
-    alias.as_ref()
 }
 
 fn alias_name(alias: &Option<TableAlias>, default: String) -> String {
