@@ -360,7 +360,9 @@ impl Session for ChSession {
         schema: &str,
     ) -> Result<Vec<CatalogColumn>> {
         let sql = format!(
-            "select c.table, t.engine, c.name, c.type, c.comment \
+            "select c.table, \
+                    if(t.engine in ('View', 'MaterializedView'), 'VIEW', 'BASE TABLE'), \
+                    c.name, c.type, c.comment \
              from system.columns c \
              join system.tables t on t.database = c.database and t.name = c.table \
              where c.database = {} and not t.is_temporary \

@@ -208,7 +208,8 @@ pub(crate) fn information_schema_filter(
     filter
 }
 
-/// Reads `(table, table kind, column, type, comment)` rows into catalog columns.
+/// Reads `(table, 'VIEW' or 'BASE TABLE', column, type, comment)` rows into catalog columns.
+/// Each adapter's query names the kind: what a view is differs per warehouse.
 pub(crate) fn catalog_columns_from_query(
     session: &mut dyn Session,
     sql: &str,
@@ -222,7 +223,7 @@ pub(crate) fn catalog_columns_from_query(
             CatalogColumn {
                 table: take(0).unwrap_or_default(),
                 kind: match take(1).as_deref() {
-                    Some("VIEW" | "View" | "MaterializedView" | "v" | "m") => RelationKind::View,
+                    Some("VIEW") => RelationKind::View,
                     _ => RelationKind::Table,
                 },
                 column: take(2).unwrap_or_default(),

@@ -292,7 +292,8 @@ impl Session for PgSession {
         schema: &str,
     ) -> Result<Vec<CatalogColumn>> {
         let sql = format!(
-            "select c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod), \
+            "select c.relname, case when c.relkind in ('v', 'm') then 'VIEW' else 'BASE TABLE' end, \
+                    a.attname, format_type(a.atttypid, a.atttypmod), \
                     col_description(a.attrelid, a.attnum) \
              from pg_catalog.pg_attribute a \
              join pg_catalog.pg_class c on c.oid = a.attrelid \
