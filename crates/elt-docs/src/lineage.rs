@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use elt_core::adapter::Dialect;
+use elt_core::graph::Dag;
 use elt_core::manifest::{Manifest, Node, ResourceType};
 use elt_core::sql::lineage::{ColumnLineage, Kind, Relations, Upstream, column_lineage};
 use rayon::prelude::*;
@@ -27,11 +28,12 @@ pub struct ProjectLineage {
 }
 
 impl ProjectLineage {
-    /// Lineage of every enabled model and snapshot with compiled SQL.
-    pub fn compute(manifest: &Manifest, catalog: &Catalog) -> Self {
+    /// Lineage of every enabled model and snapshot with compiled SQL, in the order of the
+    /// project's graph.
+    pub fn compute(manifest: &Manifest, dag: &Dag, catalog: &Catalog) -> Self {
         let names = RelationNames::new(manifest);
         let mut lineage = ProjectLineage::default();
-        for level in levels(manifest) {
+        for level in levels(manifest, dag) {
             let computed: Vec<(String, NodeLineage)> = level
                 .par_iter()
                 .map(|node| {
@@ -139,45 +141,33 @@ fn node_lineage(
 }
 
 /// Models and snapshots with compiled SQL, in levels: each level depends only on earlier ones.
-fn levels(manifest: &Manifest) -> Vec<Vec<&Node>> {
-    let analysed = |node: &Node| {
-        matches!(
-            node.resource_type,
-            ResourceType::Model | ResourceType::Snapshot
-        ) && node.compiled_code.is_some()
-    };
+fn levels<'a>(manifest: &'a Manifest, dag: &Dag) -> Vec<Vec<&'a Node>> {
     let mut depth: HashMap<&str, usize> = HashMap::new();
     let mut levels: Vec<Vec<&Node>> = Vec::new();
-    let mut pending: Vec<&Node> = manifest
-        .nodes
-        .values()
-        .map(|n| &**n)
-        .filter(|n| analysed(n))
-        .collect();
-    // Relax until every node's depth is known; a cycle was rejected by the compiler.
-    while !pending.is_empty() {
-        let before = pending.len();
-        pending.retain(|node| {
-            let parents: Option<Vec<usize>> = node
-                .depends_on_nodes
-                .iter()
-                .filter(|p| manifest.nodes.get(*p).is_some_and(|n| analysed(n)))
-                .map(|p| depth.get(p.as_str()).copied())
-                .collect();
-            let Some(parents) = parents else { return true };
-            let level = parents.into_iter().max().map_or(0, |d| d + 1);
-            depth.insert(&node.unique_id, level);
-            if levels.len() <= level {
-                levels.resize_with(level + 1, Vec::new);
-            }
-            levels[level].push(node);
-            false
-        });
-        if pending.len() == before {
-            levels.push(std::mem::take(&mut pending));
+    for id in dag.topological() {
+        let Some(node) = manifest.nodes.get(&id).filter(|n| analysed(n)) else {
+            continue;
+        };
+        let level = node
+            .depends_on_nodes
+            .iter()
+            .filter_map(|parent| depth.get(parent.as_str()))
+            .max()
+            .map_or(0, |d| d + 1);
+        depth.insert(&node.unique_id, level);
+        if levels.len() <= level {
+            levels.resize_with(level + 1, Vec::new);
         }
+        levels[level].push(node);
     }
     levels
+}
+
+fn analysed(node: &Node) -> bool {
+    matches!(
+        node.resource_type,
+        ResourceType::Model | ResourceType::Snapshot
+    ) && node.compiled_code.is_some()
 }
 
 /// Relation names as they appear in compiled SQL, lowercased: `db.schema.table`, `schema.table`

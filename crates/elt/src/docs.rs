@@ -48,7 +48,7 @@ pub fn generate(args: &DocsGenerateArgs) -> Result<()> {
         })?
     };
     catalog.read_seed_headers(manifest, &project.root);
-    let lineage = ProjectLineage::compute(manifest, &catalog);
+    let lineage = ProjectLineage::compute(manifest, &compiled.dag, &catalog);
     let io_error = |what: &str, e: std::io::Error| {
         Errors::one(Diagnostic::error(format!("cannot write {what}: {e}")))
     };
