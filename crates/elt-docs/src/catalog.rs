@@ -96,14 +96,16 @@ impl Catalog {
         Ok(catalog)
     }
 
+    fn table(&self, unique_id: &str) -> Option<&CatalogTable> {
+        self.nodes
+            .get(unique_id)
+            .or_else(|| self.sources.get(unique_id))
+    }
+
     /// A node's or source's columns in the warehouse, in order; for a seed not loaded yet, its
     /// file's header (see [`Catalog::read_seed_headers`]).
     pub fn columns(&self, unique_id: &str) -> Option<Vec<String>> {
-        match self
-            .nodes
-            .get(unique_id)
-            .or_else(|| self.sources.get(unique_id))
-        {
+        match self.table(unique_id) {
             Some(table) => Some(table.columns.values().map(|c| c.name.clone()).collect()),
             None => self.seed_headers.get(unique_id).cloned(),
         }
@@ -138,11 +140,7 @@ impl Catalog {
 
     /// A column's type in the warehouse.
     pub fn column_type(&self, unique_id: &str, column: &str) -> Option<&str> {
-        let table = self
-            .nodes
-            .get(unique_id)
-            .or_else(|| self.sources.get(unique_id))?;
-        table
+        self.table(unique_id)?
             .columns
             .values()
             .find(|c| c.name.eq_ignore_ascii_case(column))

@@ -58,9 +58,9 @@ impl DocsServer {
 
     /// A file under the site's folder; nothing outside it is ever read.
     fn file(&self, path: &str) -> Option<(Vec<u8>, &'static str)> {
-        let decoded: String = form_urlencoded::parse(format!("p={path}").as_bytes())
-            .next()
-            .map(|(_, v)| v.replace(' ', "+"))?;
+        let decoded = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .ok()?;
         let relative = Path::new(decoded.trim_start_matches('/'));
         if relative
             .components()

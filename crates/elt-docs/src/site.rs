@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use elt_core::manifest::{Manifest, Node, ResourceType};
+use elt_core::manifest::{Manifest, Node, ResourceType, SourceNode};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
@@ -130,6 +130,17 @@ impl<'a> Entries<'a> {
             .collect()
     }
 
+    /// The numbers of the tests attached to a node or source.
+    fn tests_of(&self, id: &str) -> Vec<usize> {
+        self.numbers(
+            self.tests
+                .get(id)
+                .into_iter()
+                .flatten()
+                .map(|t| &t.unique_id),
+        )
+    }
+
     fn detail(
         &self,
         id: &str,
@@ -142,10 +153,6 @@ impl<'a> Entries<'a> {
         }
         if let Some(source) = manifest.sources.get(id) {
             let columns = self.columns(id, &source.columns, catalog, lineage);
-            let description = match (source.description.trim(), source.source_description.trim()) {
-                ("", source) => source.to_string(),
-                (table, _) => table.to_string(),
-            };
             let mut extra = Map::new();
             if !source.loader.is_empty() {
                 extra.insert("loader".into(), json!(source.loader));
@@ -157,7 +164,7 @@ impl<'a> Entries<'a> {
                 extra.insert("loaded_at_field".into(), json!(field));
             }
             return json!({
-                "description_html": to_html(&description),
+                "description_html": to_html(source_description(source)),
                 "database": source.relation.database,
                 "schema": source.relation.schema,
                 "original_file_path": source.path,
@@ -165,7 +172,7 @@ impl<'a> Entries<'a> {
                 "config": source.config,
                 "raw_code": null,
                 "compiled_code": null,
-                "tests": self.numbers(self.tests.get(id).into_iter().flatten().map(|t| &t.unique_id)),
+                "tests": self.tests_of(id),
                 "extra": extra,
             });
         }
@@ -203,7 +210,7 @@ impl<'a> Entries<'a> {
             "config": config,
             "raw_code": node.raw_code,
             "compiled_code": node.compiled_code,
-            "tests": self.numbers(self.tests.get(node.unique_id.as_str()).into_iter().flatten().map(|t| &t.unique_id)),
+            "tests": self.tests_of(&node.unique_id),
             "extra": extra,
         })
     }
@@ -247,6 +254,14 @@ impl<'a> Entries<'a> {
                 })
             })
             .collect()
+    }
+}
+
+/// A source table's description, or its source's when the table has none.
+fn source_description(source: &SourceNode) -> &str {
+    match source.description.trim() {
+        "" => &source.source_description,
+        _ => &source.description,
     }
 }
 
@@ -370,11 +385,7 @@ fn index_entry<'a>(
             path: source.path.to_string_lossy().into_owned(),
             relation: Some(source.relation.to_string()),
             materialized: None,
-            description: if source.description.is_empty() {
-                &source.source_description
-            } else {
-                &source.description
-            },
+            description: source_description(source),
             tags: &source.tags,
             columns: column_names(id, &source.columns, catalog, lineage),
             parents: Vec::new(),
