@@ -17,27 +17,7 @@ mkdir -p "$WORK"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
 cargo build --release -q --workspace
 BIN="${CARGO_TARGET_DIR:-target}/release"
-
-# Runs a command RUNS times; prints "median_wall_s peak_rss_mib".
-measure() {
-    local walls=() peaks=()
-    for _ in $(seq "$RUNS"); do
-        local out
-        /usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" >/dev/null 2>&1
-        out=$(tail -1 "$WORK/time.out")
-        walls+=("${out% *}")
-        peaks+=("${out#* }")
-    done
-    summarize
-}
-
-# Prints "median wall, largest peak" of the runs in $walls and $peaks.
-summarize() {
-    local wall peak
-    wall=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    peak=$(printf '%s\n' "${peaks[@]}" | sort -n | tail -1)
-    echo "$wall $((peak / 1024))"
-}
+source bench/measure.sh
 
 # Like measure, but each run writes to a new, empty target folder.
 measure_cold() {

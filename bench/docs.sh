@@ -17,6 +17,7 @@ mkdir -p "$WORK"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
 cargo build --release -q --workspace
 BIN="$CARGO_TARGET_DIR/release"
+source bench/measure.sh
 command -v chromium >/dev/null || { echo "needs Debian's chromium (apt-get install chromium)"; exit 1; }
 
 dir="$WORK/synth_$MODELS"
@@ -25,27 +26,10 @@ cd "$dir"
 echo "building $MODELS models in DuckDB for the catalog..."
 "$BIN/elt" run --quiet
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# Median wall seconds and largest peak RSS of RUNS runs of a command.
-measure() {
-    local walls=() peaks=()
-    for _ in $(seq "$RUNS"); do
-        /usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" >/dev/null 2>&1
-        local out
-        out=$(tail -1 "$WORK/time.out")
-        walls+=("${out% *}")
-        peaks+=("${out#* }")
-    done
-    local peak
-    peak=$(printf '%s\n' "${peaks[@]}" | sort -n | tail -1)
-    printf '%10s %12s\n' "$(printf '%s\n' "${walls[@]}" | median)" "$((peak / 1024))"
-}
-
 printf '%-40s %10s %12s\n' "$MODELS models" "wall (s)" "peak (MiB)"
-printf '%-40s ' "elt compile (baseline)"; measure "$BIN/elt" compile
-printf '%-40s ' "elt docs generate"; measure "$BIN/elt" docs generate
-printf '%-40s ' "elt docs generate --empty-catalog"; measure "$BIN/elt" docs generate --empty-catalog
+printf '%-40s %10s %12s\n' "elt compile (baseline)" $(measure "$BIN/elt" compile)
+printf '%-40s %10s %12s\n' "elt docs generate" $(measure "$BIN/elt" docs generate)
+printf '%-40s %10s %12s\n' "elt docs generate --empty-catalog" $(measure "$BIN/elt" docs generate --empty-catalog)
 "$BIN/elt" docs generate --quiet
 du -sh target/docs | awk '{print "site size: " $1}'
 du -h target/docs/data/index.js | awk '{print "data/index.js: " $1}'
