@@ -8,6 +8,7 @@
 //! table with its payload, position and error; it never stops the load.
 
 pub mod config;
+mod fence;
 mod kafka;
 mod objects;
 pub mod publish;
@@ -155,7 +156,7 @@ pub fn load_table(
             .collect(),
     };
     let name = format!("{}.{}", source.source_name, source.name);
-    let mut sink = Sink::open(warehouse.session()?, &source.relation, &name, &columns)?;
+    let mut sink = Sink::open(warehouse, &source.relation, &name, &columns)?;
     let mut progress = Progress::default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

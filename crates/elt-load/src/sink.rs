@@ -9,10 +9,11 @@
 
 use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
-use elt_warehouse::{Result, SeedType, Session, TextRows, WarehouseError};
+use elt_warehouse::{Result, SeedType, Session, TextRows, Warehouse, WarehouseError};
 
 use rayon::prelude::*;
 
+use crate::fence::Fence;
 use crate::records::{self, Kind, RawRecord, Shaper};
 
 /// Where elt records what each source table has loaded: one row per committed batch.
@@ -111,6 +112,7 @@ pub struct Sink {
     /// `source.table`, as the state and dead-letter tables name it.
     name: String,
     columns: Vec<String>,
+    fence: Fence,
 }
 
 impl Batch {
@@ -171,10 +173,11 @@ pub struct RawColumn {
 }
 
 impl Sink {
-    /// Opens the sink of one source table, creating its schema and tables if missing. An
-    /// existing raw table must have the columns the loader writes.
+    /// Opens the sink of one source table, creating its schema and tables if missing, and
+    /// takes the table for this load ([`Fence`]). An existing raw table must have the columns
+    /// the loader writes.
     pub fn open(
-        mut session: Box<dyn Session>,
+        warehouse: &dyn Warehouse,
         raw: &Relation,
         name: &str,
         own_columns: &[RawColumn],
@@ -187,8 +190,9 @@ impl Sink {
         };
         let state = beside(STATE_TABLE);
         let dead = beside(DEAD_LETTER_TABLE);
-        fence(session.as_mut(), raw, name)?;
+        let mut session = warehouse.session()?;
         ensure_schema(session.as_mut(), raw)?;
+        let fence = Fence::take(warehouse, session.as_mut(), raw, name)?;
         let existing = session.relations_in(raw.database.as_deref(), &raw.schema)?;
         let exists = |r: &Relation| existing.iter().any(|(name, _)| *name == r.identifier);
 
@@ -245,6 +249,7 @@ impl Sink {
             dead,
             name: name.to_string(),
             columns,
+            fence,
         })
     }
 
@@ -284,6 +289,7 @@ impl Sink {
     /// Writes a batch's rows and dead letters and its checkpoint, all or nothing.
     pub fn commit(&mut self, batch: &Batch, checkpoint: &Checkpoint) -> Result<()> {
         let started = std::time::Instant::now();
+        self.fence.check(self.session.as_mut())?;
         self.write(batch, checkpoint)?;
         tracing::debug!(
             "committed {} rows of {} up to {} in {:?}",
@@ -398,39 +404,11 @@ fn create(session: &mut dyn Session, relation: &Relation, columns: &[String]) ->
     session.execute(&create_table_with(relation, columns, &storage))
 }
 
-/// On PostgreSQL, one load of a table at a time: two would read the same load state and load
-/// the same records twice. The lock is the session's and ends with its connection, however the
-/// load ends. (DuckDB lets one process write a database file; ClickHouse has no such lock.)
-fn fence(session: &mut dyn Session, raw: &Relation, name: &str) -> Result<()> {
-    if raw.dialect != Dialect::Postgres {
-        return Ok(());
-    }
-    let key = fence_key(raw);
-    let taken = session.query(&format!("select pg_try_advisory_lock(hashtext({key}))"))?;
-    if matches!(taken.first_value(), Some("true" | "t")) {
-        return Ok(());
-    }
-    Err(WarehouseError::new(format!(
-        "another `elt load` is loading {name} into {raw} right now; wait for it to end (or stop \
-         it), then load again"
-    )))
-}
-
-fn fence_key(raw: &Relation) -> String {
-    Dialect::Postgres.string_literal(&format!("elt load {raw}"))
-}
-
-/// The lock goes with the sink: the connection returns to a pool that may live on
+/// The table is given up with the sink: the connection returns to a pool that may live on
 /// (`elt build --load`).
 impl Drop for Sink {
     fn drop(&mut self) {
-        if self.dialect == Dialect::Postgres {
-            let key = fence_key(&self.raw);
-            // A lost connection has released it already.
-            let _ = self
-                .session
-                .execute(&format!("select pg_advisory_unlock(hashtext({key}))"));
-        }
+        self.fence.release(self.session.as_mut());
     }
 }
 

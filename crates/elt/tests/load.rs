@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Wh, WhProject, elt, ok, stderr, stdout, write};
+use support::{Running, Wh, WhProject, elt, ok, stderr, stdout, write};
 
 on_every_warehouse!(
     files_load_exactly_once_with_dead_letters,
@@ -16,6 +16,7 @@ on_every_warehouse!(
     kafka_messages_load_exactly_once_with_dead_letters,
     kafka_loads_killed_twenty_times_lose_and_repeat_nothing,
     kafka_follow_loads_until_sigterm,
+    loads_of_one_table_take_turns,
 );
 
 /// The schema raw tables load into: `raw`, or on ClickHouse (schemas are databases, shared by
@@ -187,39 +188,145 @@ fn table_made_before_gets_its_loaded_at_default(wh: Wh) {
     assert_loaded_just_now(&p);
 }
 
-/// On PostgreSQL a second load of the same table while one runs stops at once, loading
-/// nothing; it loads once the first has ended.
+/// A second load of a table while one runs (here `elt load --follow`) stops at once, loading
+/// nothing; the running one loads every record once; when it has ended, loads go on.
+fn loads_of_one_table_take_turns(wh: Wh) {
+    let p = orders_project(wh, "{type: files, path: incoming/orders, format: jsonl}");
+    let line = |id: u32| format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
+    write(p.path(), "incoming/orders/a.jsonl", &line(1));
+    let mut running = Follower::start(&p);
+    running.wait_for("following shop.orders: 1 rows from 1 objects");
+    write(p.path(), "incoming/orders/b.jsonl", &line(2));
+    let output = elt(p.path(), &["load"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let refused = format!("{}{}", stdout(&output), stderr(&output));
+    let expected = match wh {
+        // DuckDB: one process at a time writes a database file.
+        Wh::DuckDb => "Could not set lock on file",
+        _ => "another `elt load` is loading shop.orders into",
+    };
+    assert!(refused.contains(expected), "{refused}");
+    running.wait_for("following shop.orders: 2 rows from 2 objects");
+    let printed = running.stop();
+    assert!(printed.contains("OK loaded shop.orders"), "{printed}");
+    assert_eq!(
+        raw_rows(&p, "select id from raw.orders order by id"),
+        [["1"], ["2"]]
+    );
+    write(p.path(), "incoming/orders/c.jsonl", &line(3));
+    let printed = ok(p.path(), &["load"]);
+    assert!(printed.contains("1 rows from 1 objects"), "{printed}");
+    if wh == Wh::ClickHouse {
+        let released = "select countIf(released) from raw._elt_load_leases";
+        // The refused load too: it claimed the table, found an earlier claim and gave up.
+        assert_eq!(
+            raw_rows(&p, released),
+            [["3"]],
+            "each load released its lease"
+        );
+    }
+}
+
+/// ClickHouse: a lease held by a load on another machine holds the table until it is released
+/// or its heartbeats stop for 30 s.
 #[test]
-fn postgres_loads_of_one_table_take_turns() {
-    if !Wh::Postgres.available() {
+fn clickhouse_leases_of_other_machines_hold_until_released_or_expired() {
+    if !Wh::ClickHouse.available() {
         return;
     }
     let p = orders_project(
-        Wh::Postgres,
+        Wh::ClickHouse,
         "{type: files, path: incoming/orders, format: jsonl}",
     );
     let line = |id: u32| format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
     write(p.path(), "incoming/orders/a.jsonl", &line(1));
-    let printed = ok(p.path(), &["load"]);
-    let relation = printed
-        .split(" into ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no relation in {printed}"));
-    let other_load = p.hold_advisory_lock(&format!("elt load {relation}"));
+    ok(p.path(), &["load"]);
+    let lease = |holder: &str, age_s: u32, released: bool| {
+        raw_rows(
+            &p,
+            &format!(
+                "insert into raw._elt_load_leases select 'shop.orders', '{holder}', 'elsewhere', \
+                 'another-boot/4242/1', now64(6) - {age_s}, now64(6) - {age_s}, {released}"
+            ),
+        );
+    };
+    lease("live", 0, false);
     write(p.path(), "incoming/orders/b.jsonl", &line(2));
     let output = elt(p.path(), &["load"]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    let printed = format!("{}{}", stdout(&output), stderr(&output));
+    let refused = stderr(&output);
     assert!(
-        printed.contains("another `elt load` is loading shop.orders into"),
-        "{printed}"
+        refused.contains("(process 4242 on elsewhere, last heard from"),
+        "{refused}"
     );
-    assert_eq!(raw_rows(&p, "select count(*) from raw.orders"), [["1"]]);
-    drop(other_load);
+    assert_eq!(raw_rows(&p, "select count() from raw.orders"), [["1"]]);
+    lease("live", 0, true);
+    lease("silent", 31, false);
     let printed = ok(p.path(), &["load"]);
     assert!(printed.contains("1 rows from 1 objects"), "{printed}");
-    assert_eq!(raw_rows(&p, "select count(*) from raw.orders"), [["2"]]);
+    assert_eq!(raw_rows(&p, "select count() from raw.orders"), [["2"]]);
+}
+
+/// `elt load --follow` running in the background, its printed lines read as they come.
+struct Follower {
+    child: Running,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Follower {
+    fn start(p: &WhProject) -> Follower {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+            .args(["load", "--follow"])
+            .current_dir(p.path())
+            .env("HOME", p.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start elt load --follow");
+        let (sender, lines) = std::sync::mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = sender.send(line);
+            }
+        });
+        Follower {
+            child: Running(child),
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits up to a minute for a line that contains `wanted`.
+    fn wait_for(&mut self, wanted: &str) {
+        while !self.seen.contains(wanted) {
+            let line = self
+                .lines
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no `{wanted}` in 60 s: {}", self.seen));
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+    }
+
+    /// Stops it with SIGTERM; it must commit and exit 0. What it printed.
+    fn stop(mut self) -> String {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.0.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        let exit = self.child.0.wait().expect("reap elt");
+        let mut seen = std::mem::take(&mut self.seen);
+        seen.extend(self.lines.iter().map(|line| line + "\n"));
+        assert!(exit.success(), "{seen}");
+        seen
+    }
 }
 
 /// Every row has `_elt_loaded_at`: the UTC time of its load (written by the loader, or on
@@ -785,52 +892,14 @@ fn kafka_follow_loads_until_sigterm(wh: Wh) {
     let p = kafka_project(wh, &brokers, &topic);
     // The raw table exists before the loader runs, so the test can count it at any time.
     ok(p.path(), &["load"]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
-        .args(["load", "--follow"])
-        .current_dir(p.path())
-        .env("HOME", p.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start elt load --follow");
-    // The progress lines as they come (DuckDB's file is locked while elt runs, so the rows
-    // are counted by elt's reports until it stops).
-    let (lines, printed) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line);
-        }
-    });
-    let mut seen = String::new();
-    let mut wait_for = |n: u64| {
-        let wanted = format!("following shop.orders: {n} rows from 2 partitions");
-        while !seen.contains(&wanted) {
-            let line = printed
-                .recv_timeout(std::time::Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("no report of {n} rows in 60 s: {seen}"));
-            seen.push_str(&line);
-            seen.push('\n');
-        }
-    };
+    // DuckDB's file is locked while elt runs: rows are counted by elt's reports until it stops.
+    let mut running = Follower::start(&p);
     produce(&brokers, &topic, &orders(0..40, 2));
-    wait_for(40);
+    running.wait_for("following shop.orders: 40 rows from 2 partitions");
     produce(&brokers, &topic, &orders(40..100, 2));
-    wait_for(100);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let exit = child.wait().expect("reap elt");
-    seen.extend(printed.iter().map(|line| line + "\n"));
-    assert!(exit.success(), "{seen}");
-    assert!(seen.contains("OK loaded shop.orders"), "{seen}");
-    let printed = seen;
+    running.wait_for("following shop.orders: 100 rows from 2 partitions");
+    let printed = running.stop();
+    assert!(printed.contains("OK loaded shop.orders"), "{printed}");
     assert_orders_exactly_once(&p, 100, &printed);
 }
 

@@ -49,38 +49,6 @@ pub fn example_project() -> tempfile::TempDir {
     dir
 }
 
-/// An advisory lock held by a psql session; dropping it ends the session on the server too
-/// (a sleeping backend would notice its client is gone only when the sleep ends).
-pub struct AdvisoryLock {
-    holder: Running,
-    database: String,
-}
-
-impl AdvisoryLock {
-    fn granted(&self) -> String {
-        // Other tests' loads hold advisory locks in their own databases.
-        let sql = "select count(*) from pg_locks where locktype = 'advisory' and granted \
-                   and database = (select oid from pg_database where datname = current_database())";
-        psql(&self.database, "", sql)
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    }
-}
-
-impl Drop for AdvisoryLock {
-    fn drop(&mut self) {
-        let _ = self.holder.0.kill();
-        let sql = "select pg_terminate_backend(pid) from pg_stat_activity \
-                   where query like '%pg_advisory_lock%' and pid <> pg_backend_pid() \
-                   and datname = current_database()";
-        let _ = psql(&self.database, "", sql);
-        while self.granted() != "0" {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-}
-
 /// A process killed when it goes out of scope, however the test ends.
 pub struct Running(pub std::process::Child);
 
@@ -539,27 +507,6 @@ impl WhProject {
                     .collect()
             }
         }
-    }
-
-    /// On PostgreSQL, holds the advisory lock of `key` (as `hashtext(key)`) from another
-    /// connection until the returned guard is dropped.
-    pub fn hold_advisory_lock(&self, key: &str) -> AdvisoryLock {
-        let database = self.database.clone().expect("a PostgreSQL database");
-        let key = key.replace('\'', "''");
-        let sql = format!("select pg_advisory_lock(hashtext('{key}')); select pg_sleep(120)");
-        let holder = Running(
-            psql_command(&database, &sql)
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("start psql"),
-        );
-        let lock = AdvisoryLock { holder, database };
-        let started = std::time::Instant::now();
-        while lock.granted() == "0" {
-            assert!(started.elapsed().as_secs() < 20, "psql never took the lock");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        lock
     }
 
     /// On PostgreSQL, cuts elt's connections to the project's database (the server ends
