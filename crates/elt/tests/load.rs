@@ -188,6 +188,49 @@ fn table_made_before_gets_its_loaded_at_default(wh: Wh) {
     assert_loaded_just_now(&p);
 }
 
+/// Loader configs that cannot work stop the load before it starts, naming the YAML file, the
+/// line and what to write instead.
+#[test]
+fn loader_configs_that_cannot_work_are_refused_where_they_are_written() {
+    let cases = [
+        (
+            "{path: incoming}",
+            "`type` is missing: use s3, files or kafka",
+        ),
+        (
+            "{type: files, path: incoming, format: jsonl, bach_rows: 5}",
+            "unknown key 'bach_rows' for type files; valid keys:",
+        ),
+        (
+            "{type: files, path: incoming}",
+            "`format` is missing: use jsonl, csv or parquet",
+        ),
+        (
+            "{type: kafka, brokers: \"127.0.0.1:1\"}",
+            "`format` is missing: use json",
+        ),
+        (
+            "{type: kafka, brokers: \"127.0.0.1:1\", format: csv}",
+            "Kafka messages are read as JSON: use `format: json`",
+        ),
+    ];
+    for (loader, expected) in cases {
+        let p = orders_project(Wh::DuckDb, loader);
+        let output = elt(p.path(), &["load"]);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{loader}: {}",
+            stdout(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains("models/sources.yml:6") && message.contains(expected),
+            "{loader}: {message}"
+        );
+    }
+}
+
 /// A second load of a table while one runs (here `elt load --follow`) stops at once, loading
 /// nothing; the running one loads every record once; when it has ended, loads go on.
 fn loads_of_one_table_take_turns(wh: Wh) {
@@ -657,12 +700,23 @@ fn kafka_brokers() -> Option<String> {
 
 /// A new topic of `partitions` partitions.
 fn kafka_topic(brokers: &str, partitions: i32) -> String {
+    kafka_topic_on(&kafka_client(brokers, &[]), partitions)
+}
+
+/// A client of `brokers` with extra librdkafka `settings` (TLS, SASL).
+fn kafka_client(brokers: &str, settings: &[(&str, &str)]) -> rdkafka::ClientConfig {
+    let mut config = rdkafka::ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    for (key, value) in settings {
+        config.set(*key, *value);
+    }
+    config
+}
+
+fn kafka_topic_on(client: &rdkafka::ClientConfig, partitions: i32) -> String {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let topic = format!("orders_{}", uuid::Uuid::new_v4().simple());
-    let admin: AdminClient<_> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("a Kafka admin client");
+    let admin: AdminClient<_> = client.create().expect("a Kafka admin client");
     let created = futures::executor::block_on(admin.create_topics(
         &[NewTopic::new(
             &topic,
@@ -676,11 +730,14 @@ fn kafka_topic(brokers: &str, partitions: i32) -> String {
     topic
 }
 
-/// Sends messages (`None`: a tombstone) to partitions of a topic and waits for every ack.
 fn produce(brokers: &str, topic: &str, messages: &[(i32, Option<String>)]) {
+    produce_on(&kafka_client(brokers, &[]), topic, messages);
+}
+
+fn produce_on(client: &rdkafka::ClientConfig, topic: &str, messages: &[(i32, Option<String>)]) {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    let producer: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    let producer: BaseProducer = client
+        .clone()
         .set("linger.ms", "5")
         .create()
         .expect("a Kafka producer");
@@ -817,6 +874,115 @@ fn kafka_messages_load_exactly_once_with_dead_letters(wh: Wh) {
         message.contains("topic no_such_topic does not exist"),
         "{message}"
     );
+}
+
+/// The SASL_SSL listener of scripts/services.sh: tansu behind scripts/kafka_auth_front.py,
+/// which terminates TLS and SASL (tansu 0.6 has neither). Its address and CA certificate.
+fn kafka_sasl_ssl() -> Option<(String, String)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let brokers =
+        std::env::var("ELT_KAFKA_AUTH_BROKERS").unwrap_or_else(|_| "127.0.0.1:9093".into());
+    let services =
+        std::env::var("ELT_SERVICES_DIR").unwrap_or_else(|_| "/var/cache/elt/services".into());
+    let ca = format!("{services}/kafka-auth/cert.pem");
+    let consumer: BaseConsumer = kafka_client(&brokers, &sasl_ssl_settings(&ca, "elt-secret"))
+        .set("log_level", "0")
+        .create()
+        .expect("a Kafka client");
+    match consumer.fetch_metadata(None, std::time::Duration::from_secs(3)) {
+        Ok(_) => Some((brokers, ca)),
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("the SASL_SSL Kafka listener at {brokers} is not reachable under CI: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "skipped: no SASL_SSL Kafka listener at {brokers} ({e}); run scripts/services.sh start kafka"
+            );
+            None
+        }
+    }
+}
+
+fn sasl_ssl_settings<'a>(ca: &'a str, password: &'a str) -> [(&'a str, &'a str); 5] {
+    [
+        ("security.protocol", "SASL_SSL"),
+        ("ssl.ca.location", ca),
+        ("sasl.mechanism", "SCRAM-SHA-512"),
+        ("sasl.username", "elt"),
+        ("sasl.password", password),
+    ]
+}
+
+/// A topic behind TLS and SCRAM-SHA-512, the password from an environment variable: a wrong
+/// password and an unknown CA are refused (not timed out as unreachable) with what to check, loading nothing and
+/// never printing the password; the right settings load every message once.
+#[test]
+fn kafka_over_sasl_ssl_refuses_wrong_credentials_clearly() {
+    let Some((brokers, ca)) = kafka_sasl_ssl() else {
+        return;
+    };
+    let client = kafka_client(&brokers, &sasl_ssl_settings(&ca, "elt-secret"));
+    let topic = kafka_topic_on(&client, 2);
+    produce_on(&client, &topic, &orders(0..50, 2));
+    let p = orders_project(
+        Wh::DuckDb,
+        &format!(
+            "{{type: kafka, brokers: \"{brokers}\", topic: \"{topic}\", group: elt-test, format: json, \
+             properties: {{security.protocol: SASL_SSL, ssl.ca.location: \"{ca}\", \
+             sasl.mechanism: SCRAM-SHA-512, sasl.username: elt, \
+             sasl.password: \"{{{{ env_var('TEST_KAFKA_PASSWORD') }}}}\"}}}}"
+        ),
+    );
+    let load = |password: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+            .arg("load")
+            .current_dir(p.path())
+            .env("HOME", p.path())
+            .env("TEST_KAFKA_PASSWORD", password)
+            .output()
+            .expect("run elt load")
+    };
+    let refused = load("not-the-password");
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    let message = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(
+        message.contains(&format!(
+            "the Kafka brokers {brokers} refused the loader's credentials"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("invalid credentials with SASL mechanism SCRAM-SHA-512"),
+        "{message}"
+    );
+    assert!(message.contains("models/sources.yml"), "{message}");
+    assert!(message.contains("sasl.password"), "{message}");
+    assert!(!message.contains("not-the-password"), "{message}");
+    assert_eq!(raw_rows(&p, "select count(*) from raw.orders"), [["0"]]);
+
+    let sources = p.path().join("models/sources.yml");
+    let yaml = std::fs::read_to_string(&sources).unwrap();
+    let without_ca = yaml.replace(&format!("ssl.ca.location: \"{ca}\", "), "");
+    std::fs::write(&sources, &without_ca).unwrap();
+    let untrusted = load("elt-secret");
+    assert_eq!(untrusted.status.code(), Some(1), "{}", stdout(&untrusted));
+    let message = stderr(&untrusted);
+    assert!(
+        message.contains("the TLS handshake with the Kafka brokers"),
+        "{message}"
+    );
+    assert!(message.contains("certificate verify failed"), "{message}");
+    assert!(message.contains("ssl.ca.location"), "{message}");
+
+    std::fs::write(&sources, &yaml).unwrap();
+    let loaded = load("elt-secret");
+    assert!(
+        loaded.status.success(),
+        "{}{}",
+        stdout(&loaded),
+        stderr(&loaded)
+    );
+    assert_orders_exactly_once(&p, 50, &stdout(&loaded));
 }
 
 /// `elt load` started in the background, its output dropped.
