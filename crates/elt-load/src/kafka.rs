@@ -9,17 +9,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rdkafka::client::ClientContext;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::metadata::Metadata;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
+use crate::kafka_client::{self, Watch};
 use crate::records::{self, RawRecord, Shaper};
 use crate::sink::{Batch, Checkpoint, Sink};
 use crate::{Follow, LoadError, Progress};
@@ -31,10 +30,8 @@ const IDLE: Duration = Duration::from_millis(300);
 const SETTLE: Duration = Duration::from_millis(50);
 /// How long a load waits without any message before it gives up on unread records.
 const STALLED: Duration = Duration::from_secs(30);
-/// How long metadata and end-offset requests may take.
+/// How long end-offset requests may take.
 const REQUEST: Duration = Duration::from_secs(10);
-/// How long one try at the topic's metadata waits, and then its client's events are served.
-const METADATA_TRY: Duration = Duration::from_millis(250);
 
 /// What the Kafka loader needs about one table.
 pub struct KafkaLoad<'a> {
@@ -270,7 +267,12 @@ impl KafkaLoad<'_> {
         sink: &mut Sink,
     ) -> Result<BTreeMap<i32, Partition>, LoadError> {
         let topic = &self.config.topic;
-        let metadata = self.metadata(consumer)?;
+        let metadata = kafka_client::metadata(
+            &self.config.brokers,
+            consumer.context(),
+            |timeout| consumer.fetch_metadata(Some(topic), timeout),
+            |timeout| drop(consumer.poll(timeout)),
+        )?;
         let ids: Vec<i32> = metadata
             .topics()
             .iter()
@@ -314,31 +316,6 @@ impl KafkaLoad<'_> {
             .assign(&assignment)
             .map_err(|e| LoadError::new(format!("cannot assign the topic {topic}: {e}")))?;
         Ok(partitions)
-    }
-
-    /// The topic's metadata. Brokers that refuse the loader's credentials or fail its TLS
-    /// handshake are reported at once: librdkafka would retry them quietly until the request
-    /// timed out as if they were down.
-    fn metadata(&self, consumer: &LoaderConsumer) -> Result<Metadata, LoadError> {
-        let started = Instant::now();
-        loop {
-            if let Some(refused) = consumer.context().refusal(&self.config.brokers) {
-                return Err(refused);
-            }
-            let error = match consumer.fetch_metadata(Some(&self.config.topic), METADATA_TRY) {
-                Ok(metadata) => return Ok(metadata),
-                Err(error) => error,
-            };
-            if started.elapsed() >= REQUEST {
-                return Err(LoadError::new(format!(
-                    "cannot reach the Kafka brokers {}: {error}",
-                    self.config.brokers
-                ))
-                .with_hint("check the loader's `brokers` and that they are up"));
-            }
-            // Serves the client's events: its errors reach the context.
-            let _ = consumer.poll(METADATA_TRY);
-        }
     }
 
     /// Shapes a partition's buffer into a batch and sends it to commit with the offset after
@@ -390,56 +367,6 @@ impl KafkaLoad<'_> {
 }
 
 type LoaderConsumer = BaseConsumer<Watch>;
-
-/// The consumer's context: keeps the first refusal of the loader's credentials or of its TLS
-/// handshake that librdkafka reports, and turns librdkafka's log and errors into debug lines
-/// (`ELT_LOG=debug`): the load itself reports what stops it (unreachable brokers, a refusal, a
-/// missing topic, a stalled topic).
-#[derive(Default)]
-struct Watch {
-    refused: Mutex<Option<(RDKafkaErrorCode, String)>>,
-}
-
-impl Watch {
-    fn refusal(&self, brokers: &str) -> Option<LoadError> {
-        let refused = self.refused.lock().expect("not poisoned");
-        let (code, reason) = refused.as_ref()?;
-        Some(if *code == RDKafkaErrorCode::Authentication {
-            LoadError::new(format!(
-                "the Kafka brokers {brokers} refused the loader's credentials: {reason}"
-            ))
-            .with_hint(
-                "check sasl.mechanism, sasl.username and sasl.password in the loader's \
-                 `properties`",
-            )
-        } else {
-            LoadError::new(format!(
-                "the TLS handshake with the Kafka brokers {brokers} failed: {reason}"
-            ))
-            .with_hint(
-                "check security.protocol and ssl.ca.location (the CA that signed the brokers' \
-                 certificates) in the loader's `properties`",
-            )
-        })
-    }
-}
-
-impl ClientContext for Watch {
-    fn log(&self, _: RDKafkaLogLevel, facility: &str, message: &str) {
-        tracing::debug!("librdkafka: {facility} {message}");
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        tracing::debug!("librdkafka: {error}: {reason}");
-        let code = error.rdkafka_error_code();
-        if let Some(code @ (RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SSL)) = code {
-            let mut refused = self.refused.lock().expect("not poisoned");
-            refused.get_or_insert_with(|| (code, reason.to_string()));
-        }
-    }
-}
-
-impl ConsumerContext for Watch {}
 
 /// The reading side's ends of the channels to and from the commit thread.
 struct Channels {

@@ -10,6 +10,7 @@
 pub mod config;
 mod fence;
 mod kafka;
+mod kafka_client;
 mod objects;
 pub mod publish;
 pub mod records;

@@ -9,31 +9,47 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::ToBytes;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 
 use object_store::ObjectStoreExt;
 
 use crate::LoadError;
 use crate::config::{ObjectsConfig, Store};
+use crate::kafka_client::{self, Watch};
 use crate::objects;
 
 /// Partitions of a topic created by publishing.
 const PARTITIONS: i32 = 4;
 
 /// Sends every non-empty line of `files`, in order, as one message of `topic` (created with
-/// four partitions if missing). Returns how many were sent, all acknowledged.
-pub fn lines_to_kafka(brokers: &str, topic: &str, files: &[PathBuf]) -> Result<u64, LoadError> {
+/// four partitions if missing), through a client with librdkafka `properties` (TLS, SASL).
+/// Returns how many were sent, all acknowledged.
+pub fn lines_to_kafka(
+    brokers: &str,
+    properties: &[(String, String)],
+    topic: &str,
+    files: &[PathBuf],
+) -> Result<u64, LoadError> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
         .set("log_level", "3");
-    create_topic(&config, topic)?;
-    let producer: BaseProducer = config
+    for (key, value) in properties {
+        config.set(key, value);
+    }
+    let producer: BaseProducer<Watch> = config
         .clone()
         .set("linger.ms", "20")
-        .create()
+        .create_with_context(Watch::default())
         .map_err(|e| kafka_error(brokers, e))?;
+    kafka_client::metadata(
+        brokers,
+        producer.context(),
+        |timeout| producer.client().fetch_metadata(None, timeout),
+        |timeout| producer.poll(timeout),
+    )?;
+    create_topic(&config, topic)?;
     let mut sent = 0;
     for file in files {
         let reader = std::fs::File::open(file)
@@ -57,10 +73,14 @@ pub fn lines_to_kafka(brokers: &str, topic: &str, files: &[PathBuf]) -> Result<u
 }
 
 /// Queues a message, waiting while the producer's queue is full.
-pub fn send<K, P>(producer: &BaseProducer, mut record: BaseRecord<'_, K, P>) -> KafkaResult<()>
+pub fn send<K, P, C>(
+    producer: &BaseProducer<C>,
+    mut record: BaseRecord<'_, K, P>,
+) -> KafkaResult<()>
 where
     K: ToBytes + ?Sized,
     P: ToBytes + ?Sized,
+    C: ProducerContext<DeliveryOpaque = ()>,
 {
     loop {
         match producer.send(record) {
@@ -76,7 +96,9 @@ where
 
 fn create_topic(config: &ClientConfig, topic: &str) -> Result<(), LoadError> {
     let brokers = config.get("bootstrap.servers").unwrap_or_default();
-    let admin: AdminClient<_> = config.create().map_err(|e| kafka_error(brokers, e))?;
+    let admin: AdminClient<Watch> = config
+        .create_with_context(Watch::default())
+        .map_err(|e| kafka_error(brokers, e))?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = futures::executor::block_on(admin.create_topics(
         &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],

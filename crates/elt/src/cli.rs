@@ -156,6 +156,10 @@ pub struct GenerateArgs {
     /// message per line, to a topic per table (created with 4 partitions if missing)
     #[arg(long, value_name = "BROKERS")]
     pub kafka: Option<String>,
+    /// A librdkafka setting of the --kafka client, e.g. `-X security.protocol=SASL_SSL`
+    /// (repeatable: TLS, SASL)
+    #[arg(short = 'X', long = "kafka-property", value_name = "KEY=VALUE", value_parser = key_value, requires = "kafka")]
+    pub kafka_properties: Vec<(String, String)>,
     /// Prefix of the topics' names: `--topic-prefix shop_` sends orders to `shop_orders`
     #[arg(long, default_value = "", requires = "kafka")]
     pub topic_prefix: String,
@@ -316,4 +320,11 @@ pub enum ResourceTypeArg {
     Analysis,
     Source,
     All,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not KEY=VALUE"))?;
+    Ok((key.trim().to_string(), value.to_string()))
 }

@@ -67,8 +67,13 @@ fn publish(args: &GenerateArgs, tables: &[(&str, u64)]) -> Result<(), Errors> {
                 .collect();
             if !lines.is_empty() {
                 let topic = format!("{}{table}", args.topic_prefix);
-                let sent =
-                    elt_load::publish::lines_to_kafka(brokers, &topic, &lines).map_err(failed)?;
+                let sent = elt_load::publish::lines_to_kafka(
+                    brokers,
+                    &args.kafka_properties,
+                    &topic,
+                    &lines,
+                )
+                .map_err(failed)?;
                 println!("Sent {sent} messages to the Kafka topic {topic}");
             }
         }

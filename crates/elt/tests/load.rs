@@ -947,7 +947,7 @@ fn kafka_over_sasl_ssl_refuses_wrong_credentials_clearly() {
     let message = format!("{}{}", stdout(&refused), stderr(&refused));
     assert!(
         message.contains(&format!(
-            "the Kafka brokers {brokers} refused the loader's credentials"
+            "the Kafka brokers {brokers} refused the credentials"
         )),
         "{message}"
     );
@@ -983,6 +983,90 @@ fn kafka_over_sasl_ssl_refuses_wrong_credentials_clearly() {
         stderr(&loaded)
     );
     assert_orders_exactly_once(&p, 50, &stdout(&loaded));
+}
+
+/// `elt generate --kafka` over SASL_SSL with `-X` settings: a wrong password is refused with
+/// librdkafka's reason; with the right one every line is sent, and a SASL_SSL load reads them.
+#[test]
+fn generated_data_is_published_over_sasl_ssl() {
+    let Some((brokers, ca)) = kafka_sasl_ssl() else {
+        return;
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let p = Wh::DuckDb.project(&[]);
+    let generate = |password: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+            .args(["generate", "ecommerce", "--scale", "0.01", "--days", "1"])
+            .args(["--kafka", &brokers, "--topic-prefix", &format!("{run}_")])
+            .args([
+                "-X",
+                "security.protocol=SASL_SSL",
+                "-X",
+                &format!("ssl.ca.location={ca}"),
+            ])
+            .args([
+                "-X",
+                "sasl.mechanism=SCRAM-SHA-256",
+                "-X",
+                "sasl.username=elt",
+            ])
+            .args(["-X", &format!("sasl.password={password}")])
+            .current_dir(p.path())
+            .output()
+            .expect("run elt generate")
+    };
+    let refused = generate("not-the-password");
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    let message = stderr(&refused);
+    assert!(message.contains("refused the credentials"), "{message}");
+    assert!(
+        message.contains("invalid credentials with SASL mechanism SCRAM-SHA-256"),
+        "{message}"
+    );
+
+    let published = generate("elt-secret");
+    let printed = stdout(&published);
+    assert!(
+        published.status.success(),
+        "{printed}{}",
+        stderr(&published)
+    );
+    let sent: usize = printed
+        .lines()
+        .find(|l| l.ends_with(&format!("messages to the Kafka topic {run}_orders")))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no count of orders sent: {printed}"));
+    write(
+        p.path(),
+        "models/sources.yml",
+        &format!(
+            "version: 2\nsources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: orders\n        loader: {{type: kafka, brokers: \"{brokers}\", topic: {run}_orders, format: json, payload: line, properties: {{security.protocol: SASL_SSL, ssl.ca.location: \"{ca}\", sasl.mechanism: PLAIN, sasl.username: elt, sasl.password: elt-secret}}}}\n"
+        ),
+    );
+    ok(p.path(), &["load"]);
+    let loaded = p.query(
+        "select (select count(*) from raw.orders) + (select count(*) from raw._elt_dead_letters)",
+    );
+    assert!(sent >= 10, "{printed}");
+    assert_eq!(loaded, [[sent.to_string()]]);
+}
+
+/// Brokers that do not answer are named, with the source's line, once the metadata request
+/// has had its 10 s.
+#[test]
+fn unreachable_kafka_brokers_are_named_with_the_source_line() {
+    let p = orders_project(
+        Wh::DuckDb,
+        "{type: kafka, brokers: \"127.0.0.1:1\", topic: orders, format: json}",
+    );
+    let output = elt(p.path(), &["load"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("models/sources.yml:6")
+            && message.contains("cannot reach the Kafka brokers 127.0.0.1:1"),
+        "{message}"
+    );
 }
 
 /// `elt load` started in the background, its output dropped.
