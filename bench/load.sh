@@ -7,6 +7,7 @@
 #                     records' columns, and of the rows as the raw table holds them (with
 #                     the _elt_source and _elt_position columns the loader adds)
 #   S3 -> DuckDB      DuckDB's own read_json of the same rows from local files into a table
+#   S3 -> ClickHouse  ClickHouse's own INSERT ... FORMAT JSONEachRow of the same lines over HTTP
 # Bar: at least 70% of the baseline. Needs `scripts/services.sh start` (all four services).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,5 +121,16 @@ duck=$(seconds "$BIN/elt" run --project-dir "$WORK/duckdb" --select read_json_or
 line "DuckDB read_json to table" "$duck" "(baseline)"
 t=$(seconds "$BIN/elt" load --project-dir "$WORK/duckdb" --select source:shop.s3_orders --quiet)
 line "S3 -> duckdb" "$t" "$(versus "$duck" "$t")"
+# ClickHouse's own insert of the same JSON lines, sent over HTTP as the loader's rows are.
+CH=http://127.0.0.1:8123/
+curl -sf "$CH" --data-binary "create database if not exists bench_$run_id"
+curl -sf "$CH" --data-binary "create table bench_$run_id.json_orders (id Nullable(Int64), customer Nullable(String), amount Nullable(Decimal(12,2)), ordered_at Nullable(DateTime64(6))) engine = MergeTree order by tuple()"
+insert_json() {
+    cat "$WORK"/data/orders_*.jsonl | curl -sf "$CH?query=insert%20into%20bench_$run_id.json_orders%20format%20JSONEachRow&date_time_input_format=best_effort" --data-binary @-
+}
+ch=$(seconds insert_json)
+line "ClickHouse INSERT JSONEachRow" "$ch" "(baseline)"
 t=$(seconds "$BIN/elt" load --project-dir "$WORK/clickhouse" --select source:shop.s3_orders --quiet)
-line "S3 -> clickhouse" "$t" "(no baseline)"
+line "S3 -> clickhouse" "$t" "$(versus "$ch" "$t")"
+curl -sf "$CH" --data-binary "drop database if exists bench_$run_id"
+curl -sf "$CH" --data-binary "drop database if exists raw_$run_id"
