@@ -86,9 +86,9 @@ fn held_by_another(name: &str, raw: &Relation, holder: Option<&Claim>) -> Wareho
         )
     });
     WarehouseError::new(format!(
-        "another `elt load` is loading {name} into {raw} right now{who}; wait for it to end (or \
-         stop it), then load again"
+        "another `elt load` is loading {name} into {raw} right now{who}"
     ))
+    .with_hint("wait for it to end (or stop it), then load again")
 }
 
 /// A ClickHouse load's hold on its table, renewed until dropped.

@@ -77,7 +77,10 @@ impl From<LoadError> for Diagnostic {
 
 impl From<WarehouseError> for LoadError {
     fn from(e: WarehouseError) -> Self {
-        LoadError::new(e.message)
+        LoadError {
+            message: e.message,
+            hint: e.hint,
+        }
     }
 }
 

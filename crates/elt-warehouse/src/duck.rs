@@ -42,9 +42,7 @@ impl DuckDb {
             let connection = Connection::open(&path);
             (Some(path), connection)
         };
-        let connection = connection.map_err(|e| {
-            WarehouseError::new(format!("cannot open DuckDB database {setting}: {e}"))
-        })?;
+        let connection = connection.map_err(|e| open_error(setting, &e))?;
         Ok(DuckDb {
             path,
             base: Mutex::new(connection),
@@ -82,6 +80,21 @@ impl Warehouse for DuckDb {
 
 struct DuckSession {
     connection: Connection,
+}
+
+/// DuckDB lets one process write a database file at a time: when another has it, say what to
+/// do (DuckDB's words name the process).
+fn open_error(setting: &str, e: &duckdb::Error) -> WarehouseError {
+    let text = e.to_string();
+    let error = WarehouseError::new(format!("cannot open DuckDB database {setting}: {text}"));
+    if !text.contains("Could not set lock on file") {
+        return error;
+    }
+    error.with_hint(
+        "another process has the database file open, and DuckDB lets one process write a file \
+         at a time (`elt load --follow` keeps it until stopped): wait for that process to end \
+         or stop it, then run again",
+    )
 }
 
 fn error(e: duckdb::Error, sql: &str) -> WarehouseError {

@@ -30,6 +30,8 @@ pub use seed::{Seed, SeedType, load_seed};
 pub struct WarehouseError {
     pub message: String,
     pub sql: Option<String>,
+    /// What to do about it, when the warehouse's words do not say.
+    pub hint: Option<String>,
 }
 
 impl WarehouseError {
@@ -37,7 +39,13 @@ impl WarehouseError {
         Self {
             message: message.into(),
             sql: None,
+            hint: None,
         }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
     }
 
     pub fn in_sql(mut self, sql: &str) -> Self {

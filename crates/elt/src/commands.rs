@@ -311,6 +311,11 @@ pub(crate) fn connection_error(
         target.name
     ))
     .at(&target.file, 0, 0)
-    .with_help("check the target's settings in profiles.yml, then run `elt debug`")
+    .with_help(
+        error
+            .hint
+            .as_deref()
+            .unwrap_or("check the target's settings in profiles.yml, then run `elt debug`"),
+    )
     .into()
 }

@@ -193,8 +193,9 @@ pub(crate) fn execute(
     summarize(&results, &nodes, elapsed, args.quiet);
     let mut errors: Vec<Diagnostic> = results
         .iter()
-        .filter_map(|r| r.diagnostic.clone())
-        .filter(|d| d.severity == Severity::Error)
+        .filter_map(|r| Some((r, r.diagnostic.clone()?)))
+        .filter(|(_, d)| d.severity == Severity::Error)
+        .map(|(r, d)| with_load_hint(project, compiled, command, r, d))
         .collect();
     if let Err(hook_error) = end_hooks {
         errors.push(hook_error);
@@ -204,6 +205,50 @@ pub(crate) fn execute(
     } else {
         Err(Errors(errors))
     }
+}
+
+/// A node that failed on a missing raw table which a loader fills: the help says to load it
+/// first (a fresh project's first `elt build` without `--load`), rather than where the
+/// compiled SQL is.
+fn with_load_hint(
+    project: &Project,
+    compiled: &Compiled,
+    command: Command,
+    result: &RunResult,
+    diagnostic: Diagnostic,
+) -> Diagnostic {
+    let Some(node) = compiled.manifest.nodes.get(&result.unique_id) else {
+        return diagnostic;
+    };
+    let read = node
+        .depends_on_nodes
+        .iter()
+        .filter_map(|id| compiled.manifest.sources.get(id));
+    let missing: Vec<String> = elt_load::loadable(read, &project.vars)
+        .into_iter()
+        .filter(|(source, _)| names_missing_table(&result.message, &source.relation))
+        .map(|(source, _)| format!("{}.{}", source.source_name, source.name))
+        .collect();
+    if missing.is_empty() {
+        return diagnostic;
+    }
+    diagnostic.with_help(format!(
+        "{} is loaded by `elt load`, which has not filled it yet: run `elt load` first, or \
+         `elt {} --load`",
+        missing.join(", "),
+        command.as_str()
+    ))
+}
+
+/// Whether a warehouse's error says that `relation` does not exist, as DuckDB, PostgreSQL and
+/// ClickHouse word it.
+fn names_missing_table(message: &str, relation: &Relation) -> bool {
+    let identifier = &relation.identifier;
+    let says = |words: &str| message.contains(words);
+    says(identifier)
+        && ((says("Table with name") && says("does not exist"))
+            || (says("relation \"") && says(&format!("{identifier}\" does not exist")))
+            || says("UNKNOWN_TABLE"))
 }
 
 fn summarize(results: &[RunResult], nodes: &[&Node], elapsed: f64, quiet: bool) {

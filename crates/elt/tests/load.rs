@@ -17,6 +17,7 @@ on_every_warehouse!(
     kafka_loads_killed_twenty_times_lose_and_repeat_nothing,
     kafka_follow_loads_until_sigterm,
     loads_of_one_table_take_turns,
+    builds_before_the_first_load_say_to_load,
 );
 
 /// The schema raw tables load into: `raw`, or on ClickHouse (schemas are databases, shared by
@@ -188,6 +189,29 @@ fn table_made_before_gets_its_loaded_at_default(wh: Wh) {
     assert_loaded_just_now(&p);
 }
 
+/// A build before the first load fails on the missing raw table; the error says which source
+/// to load and how, and `elt build --load` then builds.
+fn builds_before_the_first_load_say_to_load(wh: Wh) {
+    let p = orders_project(wh, "{type: files, path: incoming/orders, format: jsonl}");
+    write(
+        p.path(),
+        "incoming/orders/a.jsonl",
+        "{\"id\": 1, \"customer\": \"c\", \"amount\": 2.5}\n",
+    );
+    let output = elt(p.path(), &["build"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "shop.orders is loaded by `elt load`, which has not filled it yet: run `elt load` \
+             first, or `elt build --load`"
+        ),
+        "{message}"
+    );
+    ok(p.path(), &["build", "--load"]);
+    assert_eq!(p.query("select orders from order_totals"), [["1"]]);
+}
+
 /// Loader configs that cannot work stop the load before it starts, naming the YAML file, the
 /// line and what to write instead.
 #[test]
@@ -243,12 +267,18 @@ fn loads_of_one_table_take_turns(wh: Wh) {
     let output = elt(p.path(), &["load"]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let refused = format!("{}{}", stdout(&output), stderr(&output));
-    let expected = match wh {
+    let (expected, hint) = match wh {
         // DuckDB: one process at a time writes a database file.
-        Wh::DuckDb => "Could not set lock on file",
-        _ => "another `elt load` is loading shop.orders into",
+        Wh::DuckDb => ("Could not set lock on file", "wait for that process to end"),
+        _ => (
+            "another `elt load` is loading shop.orders into",
+            "wait for it to end (or stop it), then load again",
+        ),
     };
-    assert!(refused.contains(expected), "{refused}");
+    assert!(
+        refused.contains(expected) && refused.contains(hint),
+        "{refused}"
+    );
     running.wait_for("following shop.orders: 2 rows from 2 objects");
     let printed = running.stop();
     assert!(printed.contains("OK loaded shop.orders"), "{printed}");
