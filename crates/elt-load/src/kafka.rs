@@ -40,6 +40,8 @@ pub struct KafkaLoad<'a> {
     pub shaper: Shaper,
     /// Whether rows carry `_elt_loaded_at` (see [`crate::sink::stamps_rows`]).
     pub stamp_rows: bool,
+    /// Told the progress after each committed batch.
+    pub on_commit: &'a (dyn Fn(&Progress) + Sync),
 }
 
 /// One partition's reading: committed position, what is read but not yet committed.
@@ -355,6 +357,7 @@ impl KafkaLoad<'_> {
     fn acknowledge(&self, consumer: &LoaderConsumer, commit: Commit, progress: &mut Progress) {
         let (id, batch, checkpoint) = commit;
         progress.add(&batch);
+        (self.on_commit)(progress);
         let mut offsets = TopicPartitionList::new();
         let offset = Offset::Offset(checkpoint.position as i64);
         if offsets

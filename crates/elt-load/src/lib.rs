@@ -135,13 +135,15 @@ pub fn loadable<'a>(
 }
 
 /// Loads one source table: every record its loader has that the raw table does not have yet
-/// (and with `follow`, every record that comes until it stops).
+/// (and with `follow`, every record that comes until it stops). `on_commit` is told the
+/// progress after each committed batch.
 pub fn load_table(
     warehouse: &dyn Warehouse,
     source: &SourceNode,
     config: &LoaderConfig,
     project_root: &Path,
     mut follow: Option<Follow<'_>>,
+    on_commit: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Progress, LoadError> {
     let started = Instant::now();
     let shaper = Shaper::new(&config.shape, config.format, source, MAX_RECORD_BYTES);
@@ -175,6 +177,7 @@ pub fn load_table(
                 batch_rows: config.batch_rows,
                 shaper,
                 stamp_rows: sink::stamps_rows(source.relation.dialect),
+                on_commit,
             };
             load.run(&runtime, store.as_ref(), &mut sink, &mut progress)?;
             while let Some(follow) = follow.as_mut() {
@@ -196,6 +199,7 @@ pub fn load_table(
                 batch_rows: config.batch_rows,
                 shaper,
                 stamp_rows: sink::stamps_rows(source.relation.dialect),
+                on_commit,
             };
             load.run(&mut sink, &mut progress, follow)?;
         }

@@ -89,6 +89,8 @@ pub struct ObjectsLoad<'a> {
     pub shaper: Shaper,
     /// Whether rows carry `_elt_loaded_at` (see [`crate::sink::stamps_rows`]).
     pub stamp_rows: bool,
+    /// Told the progress after each committed batch.
+    pub on_commit: &'a (dyn Fn(&Progress) + Sync),
 }
 
 impl ObjectsLoad<'_> {
@@ -127,6 +129,7 @@ impl ObjectsLoad<'_> {
             );
             to_load.push((object, from));
         }
+        let on_commit = self.on_commit;
         std::thread::scope(|scope| {
             // One batch ahead: the next is read while the last commits.
             let (ready, batches) = std::sync::mpsc::sync_channel::<Result<Prepared, LoadError>>(1);
@@ -143,6 +146,7 @@ impl ObjectsLoad<'_> {
                 sink.commit(&batch, &checkpoint)?;
                 progress.add(&batch);
                 progress.objects += u64::from(checkpoint.complete);
+                on_commit(progress);
             }
             Ok(())
         })

@@ -1,16 +1,19 @@
 //! `elt load`: runs the loaders of the selected sources, one table after another (with
-//! `--follow`, all at once until SIGINT or SIGTERM), and prints a status line per table.
+//! `--follow`, all at once until SIGINT or SIGTERM), and prints a status line per table as it
+//! ends; on a terminal a spinner shows the rows loaded so far and their rate.
 
 use std::collections::HashSet;
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use elt_core::compile::Compiled;
 use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::manifest::SourceNode;
 use elt_core::project::Project;
 use elt_load::{ConfigError, Follow, LoadError, LoaderConfig, Origin, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::LoadArgs;
 use crate::commands::{self, connection_error};
@@ -61,10 +64,13 @@ pub fn sources_of(
     load_tables(project, &tables, false, quiet)
 }
 
-/// Loads `tables`, one after another (with `follow`, all at once until SIGINT or SIGTERM).
+type Table<'a> = (&'a SourceNode, Result<LoaderConfig, ConfigError>);
+
+/// Loads `tables`, one after another, each with its status line as it ends (with `follow`,
+/// all at once until SIGINT or SIGTERM).
 fn load_tables(
     project: &Project,
-    tables: &[(&SourceNode, Result<LoaderConfig, ConfigError>)],
+    tables: &[Table<'_>],
     follow: bool,
     quiet: bool,
 ) -> Result<(), Errors> {
@@ -72,7 +78,6 @@ fn load_tables(
     let target = &project.target;
     let warehouse =
         elt_warehouse::open(target, &project.root).map_err(|e| connection_error(target, &e))?;
-    let total = tables.len();
     let stop = Arc::new(AtomicBool::new(false));
     if follow {
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -83,7 +88,7 @@ fn load_tables(
             })?;
         }
     }
-    let load = |(source, config): &(&SourceNode, Result<LoaderConfig, ConfigError>)| {
+    let load = |(source, config): &Table<'_>, on_commit: &(dyn Fn(&Progress) + Sync)| {
         let name = format!("{}.{}", source.source_name, source.name);
         let mut report = |progress: &Progress| {
             if !quiet {
@@ -95,36 +100,72 @@ fn load_tables(
             report: &mut report,
         });
         config.clone().map_err(LoadError::from).and_then(|config| {
-            elt_load::load_table(warehouse.as_ref(), source, &config, &project.root, follow)
+            let root = &project.root;
+            elt_load::load_table(warehouse.as_ref(), source, &config, root, follow, on_commit)
         })
     };
-    let outcomes: Vec<Result<Progress, LoadError>> = if follow {
-        std::thread::scope(|scope| {
+    let mut summary = Summary::new(tables.len(), started, quiet);
+    if follow {
+        let outcomes: Vec<_> = std::thread::scope(|scope| {
             let threads: Vec<_> = tables
                 .iter()
-                .map(|table| scope.spawn(|| load(table)))
+                .map(|table| scope.spawn(|| load(table, &|_| {})))
                 .collect();
             threads
                 .into_iter()
                 .map(|t| t.join().expect("a loader thread panicked"))
                 .collect()
-        })
+        });
+        for (table, outcome) in tables.iter().zip(outcomes) {
+            summary.add(table, outcome);
+        }
     } else {
-        tables.iter().map(load).collect()
-    };
-    let mut errors = Vec::new();
-    let mut rows = 0;
-    let mut dead_letters = 0;
-    for (index, ((source, config), outcome)) in tables.iter().zip(outcomes).enumerate() {
+        for table in tables {
+            let spinner = Spinner::start(table.0, quiet);
+            let outcome = load(table, &|progress| spinner.show(progress));
+            spinner.finish();
+            summary.add(table, outcome);
+        }
+    }
+    summary.finish()
+}
+
+/// The status lines of a load's tables and its totals.
+struct Summary {
+    total: usize,
+    done: usize,
+    rows: u64,
+    dead_letters: u64,
+    errors: Vec<Diagnostic>,
+    started: Instant,
+    quiet: bool,
+}
+
+impl Summary {
+    fn new(total: usize, started: Instant, quiet: bool) -> Self {
+        Summary {
+            total,
+            done: 0,
+            rows: 0,
+            dead_letters: 0,
+            errors: Vec::new(),
+            started,
+            quiet,
+        }
+    }
+
+    /// Prints a table's status line.
+    fn add(&mut self, (source, config): &Table<'_>, outcome: Result<Progress, LoadError>) {
+        self.done += 1;
         let name = format!("{}.{}", source.source_name, source.name);
-        let head = format!("{} of {total}", index + 1);
+        let head = format!("{} of {}", self.done, self.total);
         match outcome {
             Ok(progress) => {
-                if !quiet {
+                if !self.quiet {
                     println!(
                         "{head} OK loaded {name} into {} {}",
                         source.relation,
-                        describe(&progress, config, started)
+                        describe(&progress, config, self.started)
                     );
                 }
                 for key in &progress.changed {
@@ -133,24 +174,67 @@ fn load_tables(
                          loaded too, beside the old rows (_elt_source = '{key}')"
                     );
                 }
-                rows += progress.rows;
-                dead_letters += progress.dead_letters;
+                self.rows += progress.rows;
+                self.dead_letters += progress.dead_letters;
             }
-            Err(e) => errors.push(error(&head, &name, source, e)),
+            Err(e) => self.errors.push(error(&head, &name, source, e)),
         }
     }
-    if !quiet {
-        println!(
-            "\nLoaded {} tables: {rows} rows, {dead_letters} dead letters in {:.2}s ({} errors)",
-            total - errors.len(),
-            started.elapsed().as_secs_f64(),
-            errors.len()
-        );
+
+    fn finish(self) -> Result<(), Errors> {
+        if !self.quiet {
+            println!(
+                "\nLoaded {} tables: {} rows, {} dead letters in {:.2}s ({} errors)",
+                self.total - self.errors.len(),
+                self.rows,
+                self.dead_letters,
+                self.started.elapsed().as_secs_f64(),
+                self.errors.len()
+            );
+        }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Errors(self.errors))
+        }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Errors(errors))
+}
+
+/// On a terminal, while a table loads: its rows so far and their rate, as batches commit.
+struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    fn start(source: &SourceNode, quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stdout().is_terminal()).then(|| {
+            let style =
+                ProgressStyle::with_template("{spinner} loading {prefix}: {msg} [{elapsed}]")
+                    .expect("valid progress template");
+            let bar = ProgressBar::new_spinner()
+                .with_style(style)
+                .with_prefix(format!("{}.{}", source.source_name, source.name))
+                .with_message("starting");
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Spinner(bar)
+    }
+
+    fn show(&self, progress: &Progress) {
+        if let Some(bar) = &self.0 {
+            let seconds = bar.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!(
+                "{} rows, {} dead letters, {:.0} rows/s",
+                progress.rows,
+                progress.dead_letters,
+                progress.rows as f64 / seconds
+            ));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
     }
 }
 

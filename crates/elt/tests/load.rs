@@ -212,6 +212,37 @@ fn builds_before_the_first_load_say_to_load(wh: Wh) {
     assert_eq!(p.query("select orders from order_totals"), [["1"]]);
 }
 
+/// On a terminal (here a pseudo-terminal from util-linux `script`), a table's load shows a
+/// spinner with its rows so far and their rate; piped, `elt load` prints only status lines.
+#[test]
+fn loads_on_a_terminal_show_rows_as_they_commit() {
+    let p = orders_project(
+        Wh::DuckDb,
+        "{type: files, path: incoming/orders, format: jsonl, batch_rows: 2}",
+    );
+    let line = |id: u32| format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
+    let lines: String = (1..=5).map(line).collect();
+    write(p.path(), "incoming/orders/a.jsonl", &lines);
+    let elt_load = format!("{} load", env!("CARGO_BIN_EXE_elt"));
+    let output = std::process::Command::new("script")
+        .args(["-qec", &elt_load, "/dev/null"])
+        .current_dir(p.path())
+        .env("HOME", p.path())
+        .output()
+        .expect("run elt load under script");
+    let shown = stdout(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(shown.contains("loading shop.orders: "), "{shown}");
+    assert!(
+        shown.contains("1 of 1 OK loaded shop.orders into"),
+        "{shown}"
+    );
+    write(p.path(), "incoming/orders/b.jsonl", &line(6));
+    let piped = ok(p.path(), &["load"]);
+    assert!(!piped.contains("loading shop.orders: "), "{piped}");
+    assert!(piped.contains("1 rows from 1 objects"), "{piped}");
+}
+
 /// Loader configs that cannot work stop the load before it starts, naming the YAML file, the
 /// line and what to write instead.
 #[test]
