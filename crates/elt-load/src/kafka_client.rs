@@ -48,9 +48,9 @@ pub(crate) fn metadata(
 }
 
 /// The context of elt's Kafka clients (the loader's consumer, the publisher's producer and
-/// admin client): keeps the first refusal of the loader's credentials or of its TLS
-/// handshake that librdkafka reports, and turns librdkafka's log and errors into debug lines
-/// (`ELT_LOG=debug`): the load itself reports what stops it (unreachable brokers, a refusal, a
+/// admin client): keeps the first refusal of the client's credentials or of its TLS handshake
+/// that librdkafka reports, and turns librdkafka's log and errors into debug lines
+/// (`ELT_LOG=debug`): elt itself reports what stops it (unreachable brokers, a refusal, a
 /// missing topic, a stalled topic).
 #[derive(Default)]
 pub(crate) struct Watch {
