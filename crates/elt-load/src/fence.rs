@@ -122,11 +122,20 @@ impl Lease {
         ))?;
         let holder = uuid::Uuid::new_v4().to_string();
         let me = Process::current();
-        let renew = claim_sql(&table, name, &holder, &me, false);
-        session.execute(&renew)?;
+        session.execute(&claim_sql(&table, name, &holder, &me, "now64(6)", false))?;
+        // Renewals keep the claim's time: merges keep only a holder's latest row.
+        let claimed = session.query(&format!(
+            "select toString(min(claimed_at)) from {table} where holder = {}",
+            Dialect::ClickHouse.string_literal(&holder)
+        ))?;
+        let claimed_at = format!(
+            "toDateTime64({}, 6)",
+            Dialect::ClickHouse.string_literal(claimed.first_value().unwrap_or_default())
+        );
+        let renew = claim_sql(&table, name, &holder, &me, &claimed_at, false);
+        let release = claim_sql(&table, name, &holder, &me, &claimed_at, true);
         let (stop, stopped) = mpsc::channel();
         let heartbeat_session = warehouse.session()?;
-        let release = claim_sql(&table, name, &holder, &me, true);
         let lease = Lease {
             table,
             name: name.to_string(),
@@ -183,13 +192,20 @@ fn beat(mut session: Box<dyn Session>, stop: mpsc::Receiver<()>, renew: &str, re
     let _ = session.execute(release);
 }
 
-/// A claim row's statement: the first claims, later ones renew (the earliest `claimed_at`
-/// counts), the last releases.
-fn claim_sql(table: &Relation, name: &str, holder: &str, me: &Process, released: bool) -> String {
+/// A claim row's statement, heartbeat now: the first claims (`claimed_at` now), later ones
+/// renew or release (with the first's `claimed_at`).
+fn claim_sql(
+    table: &Relation,
+    name: &str,
+    holder: &str,
+    me: &Process,
+    claimed_at: &str,
+    released: bool,
+) -> String {
     let text = |v: &str| Dialect::ClickHouse.string_literal(v);
     format!(
         "insert into {table} (source_table, holder, host, process, claimed_at, heartbeat_at, \
-         released) select {}, {}, {}, {}, now64(6), now64(6), {released}",
+         released) select {}, {}, {}, {}, {claimed_at}, now64(6), {released}",
         text(name),
         text(holder),
         text(&me.host),

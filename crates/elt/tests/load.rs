@@ -369,6 +369,18 @@ fn clickhouse_leases_of_other_machines_hold_until_released_or_expired() {
     let printed = ok(p.path(), &["load"]);
     assert!(printed.contains("1 rows from 1 objects"), "{printed}");
     assert_eq!(raw_rows(&p, "select count() from raw.orders"), [["2"]]);
+
+    // A holder stays the holder when a later claim (here of a load elsewhere that died right
+    // after claiming) is live and merges have kept only the holder's latest renewal.
+    let mut running = Follower::start(&p);
+    running.wait_for("following shop.orders: 0 rows from 0 objects");
+    lease("later", 0, false);
+    std::thread::sleep(std::time::Duration::from_secs(6)); // past a renewal
+    raw_rows(&p, "optimize table raw._elt_load_leases final");
+    write(p.path(), "incoming/orders/c.jsonl", &line(3));
+    running.wait_for("following shop.orders: 1 rows from 1 objects");
+    running.stop();
+    assert_eq!(raw_rows(&p, "select count() from raw.orders"), [["3"]]);
 }
 
 /// `elt load --follow` running in the background, its printed lines read as they come.
