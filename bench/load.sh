@@ -33,6 +33,9 @@ awk -v n="$ROWS" -v dir="$WORK/data" -v run="$run_id" 'BEGIN {
         printf "%d,customer %d,%d.25,2024-01-01 10:%02d:%02d,%s/orders/orders_%02d.jsonl,%d\n", i, i % 5000, i % 1000, (i / 60) % 60, i % 60, run, i % 10, int(i / 10) + 1 > dir "/orders_raw.csv"
     }
 }'
+# The same lines again as 1,000 small files, for the per-object cost.
+mkdir -p "$WORK/data/small"
+cat "$WORK"/data/orders_*.jsonl | split -l $((ROWS / 1000)) -d -a 4 --additional-suffix=.jsonl - "$WORK/data/small/part_"
 cat "$WORK"/data/orders_*.jsonl | "$BIN/kafka-bench" --brokers "$BROKERS" --topic "orders_$run_id" produce --partitions 4
 for f in "$WORK"/data/orders_*.jsonl; do
     curl -s -f -o /dev/null -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user test:test \
@@ -58,6 +61,12 @@ sources:
 $columns
       - name: s3_orders
         loader: {type: s3, endpoint: "$S3", bucket: elt-test, prefix: "$run_id/orders", format: jsonl, access_key_id: test, secret_access_key: test, batch_rows: 100000}
+$columns
+      - name: few_files_orders
+        loader: {type: files, path: "$WORK/data", pattern: "orders_*.jsonl", format: jsonl, batch_rows: 100000}
+$columns
+      - name: many_files_orders
+        loader: {type: files, path: "$WORK/data/small", format: jsonl, batch_rows: 100000}
 $columns
 YAML
 }
@@ -87,7 +96,7 @@ seconds() {
     echo "$end - $start" | bc
 }
 rate() { echo "$ROWS / $1" | bc; }
-line() { printf '%-26s %10s s %12s rows/s %s\n' "$1" "$(printf %.2f "$2")" "$(rate "$2")" "${3:-}"; }
+line() { printf '%-30s %10s s %12s rows/s %s\n' "$1" "$(printf %.2f "$2")" "$(rate "$2")" "${3:-}"; }
 # Throughput as a share of the baseline's: baseline seconds / our seconds.
 versus() { printf '(%d%% of the baseline)' "$(echo "100 * $1 / $2" | bc)"; }
 
@@ -110,7 +119,7 @@ copy_raw=$(seconds psql -q -h 127.0.0.1 -U elt -d elt -c "\\copy copy_$run_id.ra
 line "PostgreSQL COPY, raw rows" "$copy_raw" "(baseline: with elt's metadata columns)"
 t=$(seconds "$BIN/elt" load --project-dir "$WORK/postgres" --select source:shop.s3_orders --quiet)
 line "S3 -> postgres" "$t" "$(versus "$copy" "$t"; printf ', %d%% of the raw rows COPY' "$(echo "100 * $copy_raw / $t" | bc)")"
-psql -q -h 127.0.0.1 -U elt -d elt -c "drop schema copy_$run_id cascade; drop schema raw_$run_id cascade"
+psql -q -h 127.0.0.1 -U elt -d elt -c "drop schema copy_$run_id cascade"
 
 cat >"$WORK/duckdb/models/read_json_orders.sql" <<SQL
 {{ config(materialized='table') }}
@@ -134,3 +143,12 @@ t=$(seconds "$BIN/elt" load --project-dir "$WORK/clickhouse" --select source:sho
 line "S3 -> clickhouse" "$t" "$(versus "$ch" "$t")"
 curl -sf "$CH" --data-binary "drop database if exists bench_$run_id"
 curl -sf "$CH" --data-binary "drop database if exists raw_$run_id"
+
+echo "Many small objects (local files, the same rows), one load each:"
+for wh in duckdb postgres; do
+    few=$(seconds "$BIN/elt" load --project-dir "$WORK/$wh" --select source:shop.few_files_orders --quiet)
+    many=$(seconds "$BIN/elt" load --project-dir "$WORK/$wh" --select source:shop.many_files_orders --quiet)
+    line "10 files -> $wh" "$few"
+    line "1,000 files -> $wh" "$many" "$(versus "$few" "$many")"
+done
+psql -q -h 127.0.0.1 -U elt -d elt -c "drop schema raw_$run_id cascade"

@@ -98,7 +98,7 @@ impl KafkaLoad<'_> {
             let (done, committed) = mpsc::channel::<Commit>();
             let committer = scope.spawn(move || -> Result<(), LoadError> {
                 for (id, batch, checkpoint) in batches {
-                    sink.commit(&batch, &checkpoint)?;
+                    sink.commit(&[(&batch, &checkpoint)])?;
                     let _ = done.send((id, batch, checkpoint));
                 }
                 Ok(())

@@ -131,21 +131,26 @@ impl ObjectsLoad<'_> {
         }
         let on_commit = self.on_commit;
         std::thread::scope(|scope| {
-            // One batch ahead: the next is read while the last commits.
-            let (ready, batches) = std::sync::mpsc::sync_channel::<Result<Prepared, LoadError>>(1);
+            // One group ahead: the next is read while the last commits.
+            let (ready, groups) = std::sync::mpsc::sync_channel::<Result<Group, LoadError>>(1);
             scope.spawn(move || {
+                let mut group = Grouping::new(ready, self.batch_rows);
                 for (object, from) in to_load {
-                    if let Err(e) = self.read_object(runtime, store, &object, from, &ready) {
-                        let _ = ready.send(Err(e));
+                    if let Err(e) = self.read_object(runtime, store, &object, from, &mut group) {
+                        group.fail(e);
                         return;
                     }
                 }
+                group.flush();
             });
-            for prepared in batches {
-                let Prepared { batch, checkpoint } = prepared?;
-                sink.commit(&batch, &checkpoint)?;
-                progress.add(&batch);
-                progress.objects += u64::from(checkpoint.complete);
+            for group in groups {
+                let group = group?;
+                let parts: Vec<_> = group.iter().map(|p| (&p.batch, &p.checkpoint)).collect();
+                sink.commit(&parts)?;
+                for Prepared { batch, checkpoint } in &group {
+                    progress.add(batch);
+                    progress.objects += u64::from(checkpoint.complete);
+                }
                 on_commit(progress);
             }
             Ok(())
@@ -159,7 +164,7 @@ impl ObjectsLoad<'_> {
         store: &dyn ObjectStore,
         object: &ObjectMeta,
         from: (u64, Option<u64>),
-        ready: &SyncSender<Result<Prepared, LoadError>>,
+        group: &mut Grouping,
     ) -> Result<(), LoadError> {
         let key = object.location.to_string();
         let version = object.e_tag.clone().unwrap_or_default();
@@ -175,7 +180,7 @@ impl ObjectsLoad<'_> {
                 .await
         });
         let bytes = bytes.map_err(|e| store_error(e, &key))?;
-        self.batches(&key, &version, &bytes, from, ready);
+        self.batches(&key, &version, &bytes, from, group);
         Ok(())
     }
 
@@ -218,7 +223,7 @@ impl ObjectsLoad<'_> {
         version: &str,
         bytes: &bytes::Bytes,
         (start, pending): (u64, Option<u64>),
-        ready: &SyncSender<Result<Prepared, LoadError>>,
+        group: &mut Grouping,
     ) {
         let split = records::split(bytes, self.format);
         self.shaper.set_header(split.header.as_deref());
@@ -250,7 +255,7 @@ impl ObjectsLoad<'_> {
                 position,
                 complete,
             };
-            if ready.send(Ok(Prepared { batch, checkpoint })).is_err() || complete {
+            if !group.add(Prepared { batch, checkpoint }) || complete {
                 return;
             }
             batch_start = position;
@@ -263,6 +268,52 @@ impl ObjectsLoad<'_> {
 struct Prepared {
     batch: Batch,
     checkpoint: Checkpoint,
+}
+
+/// Batches that commit together.
+type Group = Vec<Prepared>;
+
+/// Gathers batches into groups of about `batch_rows` records, so that a bucket of many small
+/// objects commits once per group rather than once per object, and sends each group to
+/// commit.
+struct Grouping {
+    ready: SyncSender<Result<Group, LoadError>>,
+    group: Group,
+    records: usize,
+    batch_rows: usize,
+}
+
+impl Grouping {
+    fn new(ready: SyncSender<Result<Group, LoadError>>, batch_rows: usize) -> Self {
+        Grouping {
+            ready,
+            group: Vec::new(),
+            records: 0,
+            batch_rows,
+        }
+    }
+
+    /// Adds a batch, sending the group once it is full; false when the committing side has
+    /// stopped listening.
+    fn add(&mut self, prepared: Prepared) -> bool {
+        self.records += prepared.batch.rows.len() + prepared.batch.dead_letters.len();
+        self.group.push(prepared);
+        self.records < self.batch_rows || self.flush()
+    }
+
+    /// Sends what is gathered; false when the committing side has stopped listening.
+    fn flush(&mut self) -> bool {
+        self.records = 0;
+        let group = std::mem::take(&mut self.group);
+        group.is_empty() || self.ready.send(Ok(group)).is_ok()
+    }
+
+    /// Sends what is gathered (it commits), then the error that stops the load.
+    fn fail(&mut self, error: LoadError) {
+        if self.flush() {
+            let _ = self.ready.send(Err(error));
+        }
+    }
 }
 
 pub(crate) fn store_error(e: object_store::Error, what: &str) -> LoadError {

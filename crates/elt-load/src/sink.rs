@@ -286,67 +286,81 @@ impl Sink {
             .collect())
     }
 
-    /// Writes a batch's rows and dead letters and its checkpoint, all or nothing.
-    pub fn commit(&mut self, batch: &Batch, checkpoint: &Checkpoint) -> Result<()> {
+    /// Writes batches' rows and dead letters and their checkpoints, all or nothing: in one
+    /// transaction on DuckDB and PostgreSQL (many small objects cost one commit); on
+    /// ClickHouse batch by batch, each idempotent by its tokens.
+    pub fn commit(&mut self, parts: &[(&Batch, &Checkpoint)]) -> Result<()> {
         let started = std::time::Instant::now();
         self.fence.check(self.session.as_mut())?;
-        self.write(batch, checkpoint)?;
-        tracing::debug!(
-            "committed {} rows of {} up to {} in {:?}",
-            batch.rows.len(),
-            checkpoint.stream,
-            checkpoint.position,
-            started.elapsed()
-        );
+        if self.dialect == Dialect::ClickHouse {
+            for part in parts {
+                self.write(std::slice::from_ref(part))?;
+            }
+        } else {
+            self.write(parts)?;
+        }
+        if let [.., (_, last)] = parts {
+            let rows: usize = parts.iter().map(|(batch, _)| batch.rows.len()).sum();
+            tracing::debug!(
+                "committed {rows} rows of {} batch(es), the last of {} up to {}, in {:?}",
+                parts.len(),
+                last.stream,
+                last.position,
+                started.elapsed()
+            );
+        }
         Ok(())
     }
 
-    fn write(&mut self, batch: &Batch, checkpoint: &Checkpoint) -> Result<()> {
+    /// Writes `parts` together; on ClickHouse one part, whose range makes its tokens.
+    fn write(&mut self, parts: &[(&Batch, &Checkpoint)]) -> Result<()> {
         let now = records::now_text();
         let mut dead_rows = TextRows::new(DEAD_LETTER_COLUMNS.len());
-        for d in &batch.dead_letters {
-            dead_rows.push(Some(&self.name));
-            dead_rows.push(Some(&d.stream));
-            dead_rows.push_display(d.position);
-            dead_rows.push(Some(&d.payload));
-            dead_rows.push(Some(&d.error));
-            dead_rows.push(Some(&now));
+        let mut state_rows = TextRows::new(STATE_COLUMNS.len());
+        let mut merged;
+        let rows = match parts {
+            [(batch, _)] => &batch.rows,
+            _ => {
+                merged = TextRows::new(self.columns.len());
+                for (batch, _) in parts {
+                    merged.append(&batch.rows);
+                }
+                &merged
+            }
+        };
+        for (batch, checkpoint) in parts {
+            for d in &batch.dead_letters {
+                dead_rows.push(Some(&self.name));
+                dead_rows.push(Some(&d.stream));
+                dead_rows.push_display(d.position);
+                dead_rows.push(Some(&d.payload));
+                dead_rows.push(Some(&d.error));
+                dead_rows.push(Some(&now));
+            }
+            push_state_row(&mut state_rows, &self.name, batch, checkpoint, true, &now);
         }
-        let token = format!(
-            "elt:{}:{}:{}:{}-{}",
-            self.name, checkpoint.stream, checkpoint.version, batch.start, checkpoint.position
-        );
-        let state_row = |committed: bool| {
-            TextRows::from_rows(&[vec![
-                Some(self.name.clone()),
-                Some(checkpoint.stream.clone()),
-                Some(checkpoint.version.clone()),
-                Some(checkpoint.position.to_string()),
-                Some(checkpoint.complete.to_string()),
-                Some(committed.to_string()),
-                Some(batch.rows.len().to_string()),
-                Some(batch.dead_letters.len().to_string()),
-                Some(now.clone()),
-            ]])
+        let token = match parts {
+            [(batch, checkpoint)] => format!(
+                "elt:{}:{}:{}:{}-{}",
+                self.name, checkpoint.stream, checkpoint.version, batch.start, checkpoint.position
+            ),
+            _ => String::new(),
         };
         let state_names = names(&STATE_COLUMNS);
-        if self.dialect == Dialect::ClickHouse {
+        if let (Dialect::ClickHouse, [(batch, checkpoint)]) = (self.dialect, parts) {
+            let mut intent = TextRows::new(STATE_COLUMNS.len());
+            push_state_row(&mut intent, &self.name, batch, checkpoint, false, &now);
             self.session.insert_text_rows_once(
                 &self.state,
                 &state_names,
-                &state_row(false),
+                &intent,
                 &format!("{token}:intent"),
             )?;
         }
         let (raw, dead, state, columns) = (&self.raw, &self.dead, &self.state, &self.columns);
         atomically(self.session.as_mut(), |session| {
-            if !batch.rows.is_empty() {
-                session.insert_text_rows_once(
-                    raw,
-                    columns,
-                    &batch.rows,
-                    &format!("{token}:rows"),
-                )?;
+            if !rows.is_empty() {
+                session.insert_text_rows_once(raw, columns, rows, &format!("{token}:rows"))?;
             }
             if !dead_rows.is_empty() {
                 let names = names(&DEAD_LETTER_COLUMNS);
@@ -360,11 +374,32 @@ impl Sink {
             session.insert_text_rows_once(
                 state,
                 &state_names,
-                &state_row(true),
+                &state_rows,
                 &format!("{token}:state"),
             )
         })
     }
+}
+
+/// A load state row: where a batch's checkpoint stands, and whether it committed (on
+/// ClickHouse a batch first writes its range uncommitted).
+fn push_state_row(
+    rows: &mut TextRows,
+    name: &str,
+    batch: &Batch,
+    checkpoint: &Checkpoint,
+    committed: bool,
+    now: &str,
+) {
+    rows.push(Some(name));
+    rows.push(Some(&checkpoint.stream));
+    rows.push(Some(&checkpoint.version));
+    rows.push_display(checkpoint.position);
+    rows.push_display(checkpoint.complete);
+    rows.push_display(committed);
+    rows.push_display(batch.rows.len());
+    rows.push_display(batch.dead_letters.len());
+    rows.push(Some(now));
 }
 
 fn names(columns: &[(&str, &str)]) -> Vec<String> {

@@ -243,6 +243,32 @@ fn loads_on_a_terminal_show_rows_as_they_commit() {
     assert!(piped.contains("1 rows from 1 objects"), "{piped}");
 }
 
+/// A folder of many small objects commits in groups of about `batch_rows` records, one
+/// transaction per group on DuckDB and PostgreSQL, each object still with its own state row.
+#[test]
+fn small_objects_commit_together() {
+    for wh in [Wh::DuckDb, Wh::Postgres] {
+        if !wh.available() {
+            continue;
+        }
+        let p = orders_project(
+            wh,
+            "{type: files, path: incoming/orders, format: jsonl, batch_rows: 6}",
+        );
+        for id in 1..=9 {
+            let line = format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
+            write(p.path(), &format!("incoming/orders/{id}.jsonl"), &line);
+        }
+        let printed = ok(p.path(), &["load"]);
+        assert!(printed.contains("9 rows from 9 objects"), "{printed}");
+        let commits = raw_rows(
+            &p,
+            "select count(*), count(distinct committed_at) from raw._elt_load_state",
+        );
+        assert_eq!(commits, [["9", "2"]], "{wh:?}: 6 objects, then 3");
+    }
+}
+
 /// Loader configs that cannot work stop the load before it starts, naming the YAML file, the
 /// line and what to write instead.
 #[test]
