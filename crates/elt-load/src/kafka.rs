@@ -77,6 +77,7 @@ impl Partition {
 }
 
 /// A batch on its way to the warehouse: the partition it is from, its rows and checkpoint.
+/// Batches due at the same time travel and commit together.
 type Commit = (i32, Batch, Checkpoint);
 
 impl KafkaLoad<'_> {
@@ -93,13 +94,16 @@ impl KafkaLoad<'_> {
         let mut partitions = self.assign(&consumer, sink)?;
         progress.objects = partitions.len() as u64;
         std::thread::scope(|scope| {
-            // One batch ahead: the next is read and shaped while the last commits.
-            let (to_commit, batches) = mpsc::sync_channel::<Commit>(1);
+            // One group ahead: the next is read and shaped while the last commits.
+            let (to_commit, groups) = mpsc::sync_channel::<Vec<Commit>>(1);
             let (done, committed) = mpsc::channel::<Commit>();
             let committer = scope.spawn(move || -> Result<(), LoadError> {
-                for (id, batch, checkpoint) in batches {
-                    sink.commit(&[(&batch, &checkpoint)])?;
-                    let _ = done.send((id, batch, checkpoint));
+                for group in groups {
+                    let parts: Vec<_> = group.iter().map(|(_, b, c)| (b, c)).collect();
+                    sink.commit(&parts)?;
+                    for commit in group {
+                        let _ = done.send(commit);
+                    }
                 }
                 Ok(())
             });
@@ -159,7 +163,8 @@ impl KafkaLoad<'_> {
                     if partition.pending.is_some_and(|end| offset >= end) {
                         // The retried range ended in a gap of the log: it is complete.
                         let id = message.partition();
-                        self.send(partition, id, loaded_at().as_deref(), channels)?;
+                        let commit = self.take(partition, id, loaded_at().as_deref());
+                        send(vec![commit], channels)?;
                     }
                     partition.read = offset + 1;
                     partition.buffered_since.get_or_insert(now);
@@ -175,11 +180,12 @@ impl KafkaLoad<'_> {
                 Some(Err(e)) => last_error = Some(e),
                 None => {}
             }
-            for (id, partition) in partitions.iter_mut() {
-                if partition.due(self.batch_rows, self.config.batch_ms, now) {
-                    self.send(partition, *id, loaded_at().as_deref(), channels)?;
-                }
-            }
+            let due: Vec<Commit> = partitions
+                .iter_mut()
+                .filter(|(_, p)| p.due(self.batch_rows, self.config.batch_ms, now))
+                .map(|(id, p)| self.take(p, *id, loaded_at().as_deref()))
+                .collect();
+            send(due, channels)?;
             for commit in channels.committed.try_iter() {
                 self.acknowledge(consumer, commit, progress);
             }
@@ -222,21 +228,20 @@ impl KafkaLoad<'_> {
         self.send_read(partitions, loaded_at().as_deref(), channels)
     }
 
-    /// Sends every partition's buffered messages to commit (a retried range only when
-    /// complete).
+    /// Sends every partition's buffered messages to commit, together (a retried range only
+    /// when complete).
     fn send_read(
         &self,
         partitions: &mut BTreeMap<i32, Partition>,
         loaded_at: Option<&str>,
         channels: &Channels,
     ) -> Result<(), LoadError> {
-        for (id, partition) in partitions.iter_mut() {
-            let retry_incomplete = partition.pending.is_some_and(|end| partition.read < end);
-            if !partition.buffer.is_empty() && !retry_incomplete {
-                self.send(partition, *id, loaded_at, channels)?;
-            }
-        }
-        Ok(())
+        let read: Vec<Commit> = partitions
+            .iter_mut()
+            .filter(|(_, p)| !p.buffer.is_empty() && p.pending.is_none_or(|end| p.read >= end))
+            .map(|(id, p)| self.take(p, *id, loaded_at))
+            .collect();
+        send(read, channels)
     }
 
     fn consumer(&self) -> Result<LoaderConsumer, LoadError> {
@@ -320,15 +325,9 @@ impl KafkaLoad<'_> {
         Ok(partitions)
     }
 
-    /// Shapes a partition's buffer into a batch and sends it to commit with the offset after
-    /// it. The partition's next batch starts there.
-    fn send(
-        &self,
-        partition: &mut Partition,
-        id: i32,
-        loaded_at: Option<&str>,
-        channels: &Channels,
-    ) -> Result<(), LoadError> {
+    /// Shapes a partition's buffer into a batch to commit with the offset after it. The
+    /// partition's next batch starts there.
+    fn take(&self, partition: &mut Partition, id: i32, loaded_at: Option<&str>) -> Commit {
         let batch = Batch::shaped(
             &self.shaper,
             &std::mem::take(&mut partition.buffer),
@@ -346,11 +345,7 @@ impl KafkaLoad<'_> {
         partition.committed = position;
         partition.pending = None;
         partition.buffered_since = None;
-        channels
-            .to_commit
-            .send((id, batch, checkpoint))
-            // The commit thread stopped on an error, which the load reports.
-            .map_err(|_| LoadError::new("the warehouse stopped taking batches"))
+        (id, batch, checkpoint)
     }
 
     /// Counts a committed batch and tells the consumer group (for lag tools, best effort).
@@ -371,9 +366,21 @@ impl KafkaLoad<'_> {
 
 type LoaderConsumer = BaseConsumer<Watch>;
 
+/// Sends batches to commit together (in one transaction on DuckDB and PostgreSQL).
+fn send(group: Vec<Commit>, channels: &Channels) -> Result<(), LoadError> {
+    if group.is_empty() {
+        return Ok(());
+    }
+    channels
+        .to_commit
+        .send(group)
+        // The commit thread stopped on an error, which the load reports.
+        .map_err(|_| LoadError::new("the warehouse stopped taking batches"))
+}
+
 /// The reading side's ends of the channels to and from the commit thread.
 struct Channels {
-    to_commit: mpsc::SyncSender<Commit>,
+    to_commit: mpsc::SyncSender<Vec<Commit>>,
     committed: mpsc::Receiver<Commit>,
 }
 

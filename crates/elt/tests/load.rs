@@ -269,6 +269,31 @@ fn small_objects_commit_together() {
     }
 }
 
+/// The partitions' batches that are due together commit together: a one-shot load of four
+/// partitions with room to spare in each batch commits them at its end in one transaction
+/// (two if a pause in the broker's replies split them), not four.
+#[test]
+fn kafka_partitions_due_together_commit_together() {
+    let Some(brokers) = kafka_brokers() else {
+        return;
+    };
+    let topic = kafka_topic(&brokers, 4);
+    produce(&brokers, &topic, &orders(0..20, 4));
+    let p = orders_project(
+        Wh::DuckDb,
+        &format!(
+            "{{type: kafka, brokers: \"{brokers}\", topic: \"{topic}\", format: json, batch_rows: 1000, batch_ms: 60000}}"
+        ),
+    );
+    let printed = ok(p.path(), &["load"]);
+    assert_orders_exactly_once(&p, 20, &printed);
+    let commits = raw_rows(
+        &p,
+        "select count(*), count(distinct committed_at) <= 2 from raw._elt_load_state",
+    );
+    assert_eq!(commits, [["4", "true"]], "{printed}");
+}
+
 /// Loader configs that cannot work stop the load before it starts, naming the YAML file, the
 /// line and what to write instead.
 #[test]
