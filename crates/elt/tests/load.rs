@@ -220,7 +220,6 @@ fn loads_on_a_terminal_show_rows_as_they_commit() {
         Wh::DuckDb,
         "{type: files, path: incoming/orders, format: jsonl, batch_rows: 2}",
     );
-    let line = |id: u32| format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
     let lines: String = (1..=5).map(line).collect();
     write(p.path(), "incoming/orders/a.jsonl", &lines);
     let elt_load = format!("{} load", env!("CARGO_BIN_EXE_elt"));
@@ -256,8 +255,7 @@ fn small_objects_commit_together() {
             "{type: files, path: incoming/orders, format: jsonl, batch_rows: 6}",
         );
         for id in 1..=9 {
-            let line = format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
-            write(p.path(), &format!("incoming/orders/{id}.jsonl"), &line);
+            write(p.path(), &format!("incoming/orders/{id}.jsonl"), &line(id));
         }
         let printed = ok(p.path(), &["load"]);
         assert!(printed.contains("9 rows from 9 objects"), "{printed}");
@@ -341,7 +339,6 @@ fn loader_configs_that_cannot_work_are_refused_where_they_are_written() {
 /// nothing; the running one loads every record once; when it has ended, loads go on.
 fn loads_of_one_table_take_turns(wh: Wh) {
     let p = orders_project(wh, "{type: files, path: incoming/orders, format: jsonl}");
-    let line = |id: u32| format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
     write(p.path(), "incoming/orders/a.jsonl", &line(1));
     let mut running = Follower::start(&p);
     running.wait_for("following shop.orders: 1 rows from 1 objects");
@@ -393,7 +390,6 @@ fn clickhouse_leases_of_other_machines_hold_until_released_or_expired() {
         Wh::ClickHouse,
         "{type: files, path: incoming/orders, format: jsonl}",
     );
-    let line = |id: u32| format!("{{\"id\": {id}, \"customer\": \"c\", \"amount\": 1}}\n");
     write(p.path(), "incoming/orders/a.jsonl", &line(1));
     ok(p.path(), &["load"]);
     let lease = |holder: &str, age_s: u32, released: bool| {
@@ -875,6 +871,11 @@ fn produce_on(client: &rdkafka::ClientConfig, topic: &str, messages: &[(i32, Opt
     producer
         .flush(std::time::Duration::from_secs(30))
         .expect("every message acknowledged");
+}
+
+/// An order record as a line of a JSON-lines file.
+fn line(id: u64) -> String {
+    format!("{}\n", order(id))
 }
 
 fn order(id: u64) -> String {
