@@ -13,7 +13,7 @@
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::{Result, Session, Warehouse, WarehouseError};
@@ -48,7 +48,7 @@ impl Fence {
     }
 
     /// Before a commit: whether this load still holds the table.
-    pub fn check(&self, session: &mut dyn Session) -> Result<()> {
+    pub fn check(&mut self, session: &mut dyn Session) -> Result<()> {
         match self {
             Fence::Lease(lease) => lease.check(session),
             _ => Ok(()),
@@ -97,6 +97,9 @@ pub struct Lease {
     name: String,
     raw: Relation,
     holder: String,
+    /// Until when the last check vouches for the lease: no other load can take the table
+    /// before this lease has gone [`LEASE_TTL`] without a heartbeat.
+    held_until: Option<Instant>,
     /// Dropping it stops the heartbeat, which then releases the lease.
     stop: Option<mpsc::Sender<()>>,
     heartbeat: Option<JoinHandle<()>>,
@@ -136,11 +139,12 @@ impl Lease {
         let release = claim_sql(&table, name, &holder, &me, &claimed_at, true);
         let (stop, stopped) = mpsc::channel();
         let heartbeat_session = warehouse.session()?;
-        let lease = Lease {
+        let mut lease = Lease {
             table,
             name: name.to_string(),
             raw: raw.clone(),
             holder,
+            held_until: None,
             stop: Some(stop),
             heartbeat: Some(std::thread::spawn(move || {
                 beat(heartbeat_session, stopped, &renew, &release)
@@ -150,8 +154,13 @@ impl Lease {
         Ok(lease)
     }
 
-    /// Whether this lease is still the earliest live claim on the table.
-    fn check(&self, session: &mut dyn Session) -> Result<()> {
+    /// Whether this lease is still the earliest live claim on the table. Asked of the
+    /// warehouse only once the last answer no longer vouches for it.
+    fn check(&mut self, session: &mut dyn Session) -> Result<()> {
+        let asked = Instant::now();
+        if self.held_until.is_some_and(|until| asked < until) {
+            return Ok(());
+        }
         let claims = session.query(&format!(
             "select holder, any(host), any(process), \
              dateDiff('millisecond', max(heartbeat_at), now64(6)) from {} \
@@ -166,7 +175,13 @@ impl Lease {
             .map(|row| Claim::of(row))
             .find(Claim::is_live);
         match holder {
-            Some(claim) if claim.holder == self.holder => Ok(()),
+            Some(claim) if claim.holder == self.holder => {
+                // It lives until LEASE_TTL after its last heartbeat; a heartbeat's worth of
+                // margin covers the time the answer took.
+                let left = LEASE_TTL.saturating_sub(Duration::from_millis(claim.idle_ms));
+                self.held_until = Some(asked + left.saturating_sub(HEARTBEAT));
+                Ok(())
+            }
             other => Err(held_by_another(&self.name, &self.raw, other.as_ref())),
         }
     }

@@ -424,6 +424,10 @@ fn clickhouse_leases_of_other_machines_hold_until_released_or_expired() {
     lease("later", 0, false);
     std::thread::sleep(std::time::Duration::from_secs(6)); // past a renewal
     raw_rows(&p, "optimize table raw._elt_load_leases final");
+    let output = elt(p.path(), &["load"]);
+    let refused = stderr(&output);
+    let holder = format!("(process {} on ", running.child.0.id());
+    assert!(refused.contains(&holder), "{refused}");
     write(p.path(), "incoming/orders/c.jsonl", &line(3));
     running.wait_for("following shop.orders: 1 rows from 1 objects");
     running.stop();
