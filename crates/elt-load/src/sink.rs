@@ -128,10 +128,13 @@ impl Batch {
         loaded_at: Option<&str>,
     ) -> Batch {
         let width = shaper.width() + METADATA_COLUMNS.len() - usize::from(loaded_at.is_none());
+        // A row's text is about its record's, plus the metadata columns.
+        let per_row = stream.len() + 20 + loaded_at.map_or(0, str::len);
         let parts: Vec<(TextRows, Vec<DeadLetter>)> = records
             .par_chunks(SHAPED_TOGETHER)
             .map(|chunk| {
-                let mut rows = TextRows::new(width);
+                let text: usize = chunk.iter().map(|r| r.payload.len() + per_row).sum();
+                let mut rows = TextRows::with_capacity(width, chunk.len(), text);
                 let mut dead_letters = Vec::new();
                 for record in chunk {
                     match shaper.shape(record, &mut rows) {
@@ -153,8 +156,11 @@ impl Batch {
                 (rows, dead_letters)
             })
             .collect();
+        let (rows, text) = parts.iter().fold((0, 0), |(rows, text), (part, _)| {
+            (rows + part.len(), text + part.text_len())
+        });
         let mut batch = Batch {
-            rows: TextRows::new(width),
+            rows: TextRows::with_capacity(width, rows, text),
             dead_letters: Vec::new(),
             start,
         };

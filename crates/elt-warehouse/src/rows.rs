@@ -29,6 +29,16 @@ impl TextRows {
         }
     }
 
+    /// No rows yet, with room for `rows` rows holding `text` bytes in all: a buffer that
+    /// grows by doubling is copied on each step, and its fresh pages zeroed by the kernel.
+    pub fn with_capacity(width: usize, rows: usize, text: usize) -> Self {
+        TextRows {
+            width,
+            text: String::with_capacity(text),
+            cells: Vec::with_capacity(rows * width),
+        }
+    }
+
     /// Rows given as vectors of values (each as long as the first).
     pub fn from_rows<S: AsRef<str>>(rows: &[Vec<Option<S>>]) -> Self {
         let mut out = TextRows::new(rows.first().map_or(0, Vec::len));
@@ -45,6 +55,11 @@ impl TextRows {
     }
 
     /// The number of complete rows.
+    /// The bytes of all values together.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     pub fn len(&self) -> usize {
         self.cells.len().checked_div(self.width).unwrap_or(0)
     }
