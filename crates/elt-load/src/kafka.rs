@@ -40,7 +40,7 @@ pub struct KafkaLoad<'a> {
     pub shaper: Shaper,
     /// Whether rows carry `_elt_loaded_at` (see [`crate::sink::stamps_rows`]).
     pub stamp_rows: bool,
-    /// Told the progress after each committed batch.
+    /// Told the progress after each commit.
     pub on_commit: &'a (dyn Fn(&Progress) + Sync),
 }
 

@@ -136,7 +136,7 @@ pub fn loadable<'a>(
 
 /// Loads one source table: every record its loader has that the raw table does not have yet
 /// (and with `follow`, every record that comes until it stops). `on_commit` is told the
-/// progress after each committed batch.
+/// progress after each commit.
 pub fn load_table(
     warehouse: &dyn Warehouse,
     source: &SourceNode,

@@ -89,14 +89,14 @@ pub struct ObjectsLoad<'a> {
     pub shaper: Shaper,
     /// Whether rows carry `_elt_loaded_at` (see [`crate::sink::stamps_rows`]).
     pub stamp_rows: bool,
-    /// Told the progress after each committed batch.
+    /// Told the progress after each commit.
     pub on_commit: &'a (dyn Fn(&Progress) + Sync),
 }
 
 impl ObjectsLoad<'_> {
     /// Loads every object not yet loaded, in key order. Objects are read and their records
-    /// shaped on a thread of their own while the previous batch commits; commits stay in
-    /// order, one at a time. Only the object store's calls run on `runtime`: the warehouse
+    /// shaped on a thread of their own while the previous group of batches commits; commits
+    /// stay in order, one at a time. Only the object store's calls run on `runtime`: the warehouse
     /// sessions block on runtimes of their own.
     pub fn run(
         &mut self,
@@ -213,10 +213,10 @@ impl ObjectsLoad<'_> {
         Ok(objects)
     }
 
-    /// Sends an object's records after line `start` as batches of `batch_rows` (the first
-    /// batch ends exactly at `pending` when a begun batch must be retried); the last batch
-    /// marks the object complete (an empty object makes one empty batch). Stops when the
-    /// committing side has stopped listening.
+    /// Adds an object's records after line `start` to the group as batches of `batch_rows`
+    /// (the first batch ends exactly at `pending` when a begun batch must be retried); the
+    /// last batch marks the object complete (an empty object makes one empty batch). Stops
+    /// when the committing side has stopped listening.
     fn batches(
         &mut self,
         key: &str,
