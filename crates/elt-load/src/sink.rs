@@ -156,19 +156,13 @@ impl Batch {
                 (rows, dead_letters)
             })
             .collect();
-        let (rows, text) = parts.iter().fold((0, 0), |(rows, text), (part, _)| {
-            (rows + part.len(), text + part.text_len())
-        });
-        let mut batch = Batch {
-            rows: TextRows::with_capacity(width, rows, text),
-            dead_letters: Vec::new(),
+        let rows: Vec<&TextRows> = parts.iter().map(|(rows, _)| rows).collect();
+        let rows = TextRows::concat(width, &rows);
+        Batch {
+            rows,
+            dead_letters: parts.into_iter().flat_map(|(_, dead)| dead).collect(),
             start,
-        };
-        for (rows, dead_letters) in parts {
-            batch.rows.append(&rows);
-            batch.dead_letters.extend(dead_letters);
         }
-        batch
     }
 }
 
@@ -323,14 +317,12 @@ impl Sink {
         let now = records::now_text();
         let mut dead_rows = TextRows::new(DEAD_LETTER_COLUMNS.len());
         let mut state_rows = TextRows::new(STATE_COLUMNS.len());
-        let mut merged;
+        let merged;
         let rows = match parts {
             [(batch, _)] => &batch.rows,
             _ => {
-                merged = TextRows::new(self.columns.len());
-                for (batch, _) in parts {
-                    merged.append(&batch.rows);
-                }
+                let all: Vec<&TextRows> = parts.iter().map(|(batch, _)| &batch.rows).collect();
+                merged = TextRows::concat(self.columns.len(), &all);
                 &merged
             }
         };

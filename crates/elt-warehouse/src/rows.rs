@@ -42,6 +42,17 @@ impl TextRows {
         }
     }
 
+    /// `parts`' rows one after another, of `width` columns, in a buffer sized once.
+    pub fn concat(width: usize, parts: &[&TextRows]) -> Self {
+        let rows = parts.iter().map(|p| p.len()).sum();
+        let text = parts.iter().map(|p| p.text.len()).sum();
+        let mut all = TextRows::with_capacity(width, rows, text);
+        for part in parts {
+            all.append(part);
+        }
+        all
+    }
+
     /// Rows given as vectors of values (each as long as the first).
     pub fn from_rows<S: AsRef<str>>(rows: &[Vec<Option<S>>]) -> Self {
         let mut out = TextRows::new(rows.first().map_or(0, Vec::len));
@@ -58,11 +69,6 @@ impl TextRows {
     }
 
     /// The number of complete rows.
-    /// The bytes of all values together.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
-
     pub fn len(&self) -> usize {
         self.ends.len().checked_div(self.width).unwrap_or(0)
     }
@@ -217,5 +223,8 @@ mod tests {
         );
         let second: Vec<Option<&str>> = rows.column(1).collect();
         assert_eq!(second, [None, Some("42"), Some("y")]);
+        let both = TextRows::concat(2, &[&rows, &other]);
+        let first: Vec<Option<&str>> = both.column(0).collect();
+        assert_eq!(first, [Some("kept"), Some("x"), None, None]);
     }
 }
