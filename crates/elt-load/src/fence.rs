@@ -269,7 +269,7 @@ impl Process {
         let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
         Process {
             host: read("/proc/sys/kernel/hostname").trim().to_string(),
-            boot: read("/proc/sys/kernel/random/boot_id").trim().to_string(),
+            boot: boot_id(),
             pid,
             started: start_time(pid).unwrap_or_default(),
         }
@@ -291,9 +291,8 @@ impl Process {
     /// Known to have ended: it ran on this machine since its last boot, and its pid is free or
     /// taken by a process started at another time.
     fn is_gone(&self) -> bool {
-        let here = Process::current();
         !self.boot.is_empty()
-            && self.boot == here.boot
+            && self.boot == boot_id()
             && start_time(self.pid).is_none_or(|started| started != self.started)
     }
 }
@@ -302,6 +301,14 @@ impl std::fmt::Display for Process {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}/{}", self.boot, self.pid, self.started)
     }
+}
+
+/// This machine's boot (Linux; empty elsewhere).
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`).
