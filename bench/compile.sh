@@ -13,10 +13,7 @@ RUNS="${RUNS:-5}"
 WORK="${BENCH_DIR:-/tmp/elt-bench}"
 mkdir -p "$WORK"
 
-# The cache CI uses too: an empty ./target would mean compiling DuckDB again (~25 min).
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
-cargo build --release -q --workspace
-BIN="${CARGO_TARGET_DIR:-target}/release"
+source bench/release.sh
 source bench/measure.sh
 
 # Like measure, but each run writes to a new, empty target folder.

@@ -13,10 +13,7 @@ RUNS="${RUNS:-5}"
 MODELS="${MODELS:-10000}"
 WORK="${BENCH_DIR:-/tmp/elt-bench}/docs"
 mkdir -p "$WORK"
-# The cache CI uses too: an empty ./target would mean compiling DuckDB again (~25 min).
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
-cargo build --release -q --workspace
-BIN="$CARGO_TARGET_DIR/release"
+source bench/release.sh
 source bench/measure.sh
 command -v chromium >/dev/null || { echo "needs Debian's chromium (apt-get install chromium)"; exit 1; }
 

@@ -9,9 +9,8 @@ SCALE="${SCALE:-1}"
 WORK="${BENCH_DIR:-/tmp/elt-example-bench}"
 
 if [[ -z "${ELT_BIN:-}" ]]; then
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
-    cargo build --release -q --workspace
-    ELT_BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release/elt"
+    source bench/release.sh
+    ELT_BIN="$BIN/elt"
 fi
 rm -rf "$WORK" && mkdir -p "$WORK"
 cp -r models macros seeds tests elt_project.yml profiles.yml "$WORK"/

@@ -17,10 +17,7 @@ BROKERS=127.0.0.1:9092
 S3=http://127.0.0.1:9000
 PG_PASSWORD="${ELT_PG_PASSWORD:-elt}"
 
-# The cache CI uses too: an empty ./target would mean compiling DuckDB again (~25 min).
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
-cargo build --release -q --workspace
-BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release"
+source bench/release.sh
 rm -rf "$WORK" && mkdir -p "$WORK/data"
 run_id="b$(date +%s)"
 

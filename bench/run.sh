@@ -15,10 +15,7 @@ MODELS="${MODELS:-1000}"
 WORK="${BENCH_DIR:-/tmp/elt-bench}"
 mkdir -p "$WORK"
 
-# The cache CI uses too: an empty ./target would mean compiling DuckDB again (~25 min).
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
-cargo build --release -q --workspace
-BIN="${CARGO_TARGET_DIR:-target}/release"
+source bench/release.sh
 dir="$WORK/run_$MODELS"
 "$BIN/synth-project" --models "$MODELS" --out "$dir"
 

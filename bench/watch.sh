@@ -7,10 +7,7 @@ cd "$(dirname "$0")/.."
 EDITS="${EDITS:-5}"
 WORK="${BENCH_DIR:-/tmp/elt-watch-bench}"
 
-# The cache CI uses too: an empty ./target would mean compiling DuckDB again (~25 min).
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/elt/target}"
-cargo build --release -q --workspace
-BIN="${CARGO_TARGET_DIR:-$(pwd)/target}/release"
+source bench/release.sh
 rm -rf "$WORK" && mkdir -p "$WORK"
 "$BIN/synth-project" --models 1000 --out "$WORK/project"
 cd "$WORK/project"
