@@ -380,7 +380,7 @@ fn index_entry<'a>(
         return IndexEntry {
             id,
             kind: "source",
-            name: format!("{}.{}", source.source_name, source.name),
+            name: source.full_name(),
             package: &source.package_name,
             path: source.path.to_string_lossy().into_owned(),
             relation: Some(source.relation.to_string()),

@@ -161,7 +161,7 @@ pub fn load_table(
             })
             .collect(),
     };
-    let name = format!("{}.{}", source.source_name, source.name);
+    let name = source.full_name();
     let mut sink = Sink::open(warehouse, &source.relation, &name, &columns)?;
     let mut progress = Progress::default();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -182,7 +182,7 @@ fn line_for(manifest: &Manifest, id: &str, args: &ListArgs) -> Option<(ResourceT
     if let Some(source) = manifest.sources.get(id) {
         let text = match args.output {
             Output::Selector => format!("source:{}", source.fqn.join(".")),
-            Output::Name => format!("{}.{}", source.source_name, source.name),
+            Output::Name => source.full_name(),
             Output::Path => source.path.display().to_string(),
             Output::Json => keys(
                 json!({

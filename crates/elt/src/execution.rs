@@ -227,7 +227,7 @@ fn with_load_hint(
     let missing: Vec<String> = elt_load::loadable(read, &project.vars)
         .into_iter()
         .filter(|(source, _)| names_missing_table(&result.message, &source.relation))
-        .map(|(source, _)| format!("{}.{}", source.source_name, source.name))
+        .map(|(source, _)| source.full_name())
         .collect();
     if missing.is_empty() {
         return diagnostic;

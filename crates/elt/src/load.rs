@@ -89,7 +89,7 @@ fn load_tables(
         }
     }
     let load = |(source, config): &Table<'_>, on_commit: &(dyn Fn(&Progress) + Sync)| {
-        let name = format!("{}.{}", source.source_name, source.name);
+        let name = source.full_name();
         let mut report = |progress: &Progress| {
             if !quiet {
                 println!("following {name}: {}", describe(progress, config, started));
@@ -157,7 +157,7 @@ impl Summary {
     /// Prints a table's status line.
     fn add(&mut self, (source, config): &Table<'_>, outcome: Result<Progress, LoadError>) {
         self.done += 1;
-        let name = format!("{}.{}", source.source_name, source.name);
+        let name = source.full_name();
         let head = format!("{} of {}", self.done, self.total);
         match outcome {
             Ok(progress) => {
@@ -211,7 +211,7 @@ impl Spinner {
                     .expect("valid progress template");
             let bar = ProgressBar::new_spinner()
                 .with_style(style)
-                .with_prefix(format!("{}.{}", source.source_name, source.name))
+                .with_prefix(source.full_name())
                 .with_message("starting");
             bar.enable_steady_tick(Duration::from_millis(100));
             bar

@@ -254,6 +254,13 @@ pub struct SourceNode {
     pub line: u32,
 }
 
+impl SourceNode {
+    /// `source_name.table`, as `elt ls` and messages name a source table.
+    pub fn full_name(&self) -> String {
+        format!("{}.{}", self.source_name, self.name)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MacroNode {
     pub unique_id: String,
