@@ -21,6 +21,7 @@ use crate::config::KafkaConfig;
 use crate::kafka_client::{self, Watch};
 use crate::records::{self, RawRecord, Shaper};
 use crate::sink::{Batch, Checkpoint, Sink};
+use crate::values;
 use crate::{Follow, LoadError, Progress};
 
 /// How long a topic must stay quiet, once its end offsets are reached, for a load to end.
@@ -98,9 +99,9 @@ impl KafkaLoad<'_> {
             let (to_commit, groups) = mpsc::sync_channel::<Vec<Commit>>(1);
             let (done, committed) = mpsc::channel::<Commit>();
             let committer = scope.spawn(move || -> Result<(), LoadError> {
-                for group in groups {
-                    let parts: Vec<_> = group.iter().map(|(_, b, c)| (b, c)).collect();
-                    sink.commit(&parts)?;
+                for mut group in groups {
+                    let mut parts: Vec<_> = group.iter_mut().map(|(_, b, c)| (b, &*c)).collect();
+                    sink.commit(&mut parts)?;
                     for commit in group {
                         let _ = done.send(commit);
                     }
@@ -136,7 +137,7 @@ impl KafkaLoad<'_> {
         progress: &mut Progress,
         mut follow: Option<Follow<'_>>,
     ) -> Result<(), LoadError> {
-        let loaded_at = || self.stamp_rows.then(records::now_text);
+        let loaded_at = || self.stamp_rows.then(values::now_text);
         let mut last_message = Instant::now();
         let mut last_report = Instant::now();
         let mut last_error: Option<KafkaError> = None;

@@ -15,6 +15,7 @@ mod objects;
 pub mod publish;
 pub mod records;
 pub mod sink;
+pub mod values;
 
 use std::fmt;
 use std::path::Path;

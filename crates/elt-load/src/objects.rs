@@ -21,6 +21,7 @@ use object_store::{
 use crate::config::{ObjectsConfig, Store};
 use crate::records::{self, Shaper};
 use crate::sink::{Batch, Checkpoint, Resume, Sink};
+use crate::values;
 use crate::{Format, LoadError, Progress};
 
 /// Opens the bucket or folder.
@@ -144,9 +145,12 @@ impl ObjectsLoad<'_> {
                 group.flush();
             });
             for group in groups {
-                let group = group?;
-                let parts: Vec<_> = group.iter().map(|p| (&p.batch, &p.checkpoint)).collect();
-                sink.commit(&parts)?;
+                let mut group = group?;
+                let mut parts: Vec<_> = group
+                    .iter_mut()
+                    .map(|p| (&mut p.batch, &p.checkpoint))
+                    .collect();
+                sink.commit(&mut parts)?;
                 for Prepared { batch, checkpoint } in &group {
                     progress.add(batch);
                     progress.objects += u64::from(checkpoint.complete);
@@ -233,7 +237,7 @@ impl ObjectsLoad<'_> {
             .into_iter()
             .filter(|r| r.line > start)
             .collect();
-        let loaded_at = self.stamp_rows.then(records::now_text);
+        let loaded_at = self.stamp_rows.then(values::now_text);
         let mut batch_start = start;
         let mut rest = pending_records.as_slice();
         loop {

@@ -4,15 +4,14 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike};
 use elt_core::manifest::SourceNode;
 use elt_warehouse::TextRows;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::Value as Json;
 use serde_json::value::RawValue;
 
 use crate::config::{Format, Shape};
+use crate::values::{Field, Kind};
 
 /// One record as written, with where it was.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,170 +155,6 @@ fn split_csv(bytes: &[u8]) -> (Vec<RawRecord>, Option<Vec<String>>) {
     (records, header)
 }
 
-/// What a column holds, read from its YAML `data_type`, to check values before they reach
-/// the warehouse (so a bad value is a dead letter, not a failed batch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Integer,
-    Decimal,
-    Boolean,
-    Date,
-    Timestamp,
-    Json,
-    Text,
-}
-
-impl Kind {
-    pub fn of(data_type: &str) -> Kind {
-        let t = data_type.to_ascii_lowercase();
-        let t = t.strip_prefix("nullable(").unwrap_or(&t);
-        if t.contains("timestamp") || t.starts_with("datetime") {
-            Kind::Timestamp
-        } else if t.starts_with("date") {
-            Kind::Date
-        } else if (t.contains("int") && !t.contains("interval")) || t == "serial" {
-            Kind::Integer
-        } else if ["decimal", "numeric", "double", "float", "real"]
-            .iter()
-            .any(|k| t.starts_with(k))
-        {
-            Kind::Decimal
-        } else if t.starts_with("bool") {
-            Kind::Boolean
-        } else if t.starts_with("json") {
-            Kind::Json
-        } else {
-            Kind::Text
-        }
-    }
-
-    /// Appends the value as the warehouse should read it to `out`, or says why it cannot be
-    /// one (then `out` may hold part of it: the caller drops the row).
-    fn write(self, value: Field<'_>, out: &mut TextRows) -> Result<(), String> {
-        let text = match value {
-            Field::Text(s) if !s.is_empty() || self == Kind::Text => s,
-            Field::Null | Field::Text(_) => {
-                out.push(None);
-                return Ok(());
-            }
-            Field::Nested(raw) if self == Kind::Json || self == Kind::Text => {
-                // Written compact, whatever the record's spacing.
-                let value: Json =
-                    serde_json::from_str(raw).map_err(|e| format!("invalid JSON: {e}"))?;
-                out.push(Some(&value.to_string()));
-                return Ok(());
-            }
-            Field::Nested(raw) => return Err(format!("expected {}, found {raw}", self.name())),
-            Field::Scalar(raw) => Cow::Borrowed(raw),
-        };
-        let bad = || format!("'{text}' is not a valid {}", self.name());
-        match self {
-            Kind::Text => out.push(Some(&text)),
-            Kind::Integer => out.push_display(text.parse::<i64>().map_err(|_| bad())?),
-            Kind::Decimal if text.parse::<f64>().is_ok_and(f64::is_finite) => out.push(Some(&text)),
-            Kind::Decimal => return Err(bad()),
-            Kind::Boolean => out.push(Some(match text.to_ascii_lowercase().as_str() {
-                "true" | "t" | "1" => "true",
-                "false" | "f" | "0" => "false",
-                _ => return Err(bad()),
-            })),
-            Kind::Date => {
-                out.push_display(NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| bad())?)
-            }
-            Kind::Timestamp => out.push_display(Micros(timestamp(&text).ok_or_else(bad)?)),
-            Kind::Json => match serde_json::from_str::<IgnoredAny>(&text) {
-                Ok(_) => out.push(Some(&text)),
-                Err(e) => return Err(format!("invalid JSON: {e}")),
-            },
-        }
-        Ok(())
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Integer => "integer",
-            Kind::Decimal => "number",
-            Kind::Boolean => "boolean",
-            Kind::Date => "date (YYYY-MM-DD)",
-            Kind::Timestamp => "timestamp",
-            Kind::Json => "JSON value",
-            Kind::Text => "text",
-        }
-    }
-}
-
-/// A field of a record as written.
-#[derive(Debug)]
-enum Field<'a> {
-    Null,
-    /// A JSON string (unescaped) or a CSV field.
-    Text(Cow<'a, str>),
-    /// A JSON number, `true` or `false`, as written.
-    Scalar(&'a str),
-    /// A JSON object or array, as written.
-    Nested(&'a str),
-}
-
-impl<'a> Field<'a> {
-    fn of(raw: &'a RawValue) -> Result<Field<'a>, String> {
-        let text = raw.get();
-        Ok(match text.as_bytes().first() {
-            Some(b'n') => Field::Null,
-            // A string without escapes is its text between the quotes.
-            Some(b'"') if !text.contains('\\') => {
-                Field::Text(Cow::Borrowed(&text[1..text.len() - 1]))
-            }
-            Some(b'"') => Field::Text(Cow::Owned(
-                serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?,
-            )),
-            Some(b'{' | b'[') => Field::Nested(text),
-            _ => Field::Scalar(text),
-        })
-    }
-}
-
-/// A timestamp as the UTC time it is: one with a zone offset (RFC 3339) is converted, one
-/// without is taken as UTC.
-fn timestamp(text: &str) -> Option<NaiveDateTime> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.naive_utc());
-    }
-    [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.fZ",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-}
-
-/// A timestamp displayed as `YYYY-MM-DD HH:MM:SS.ffffff`, the text every warehouse reads as
-/// a timestamp (written by hand: chrono's `format` parses its pattern on every call, a tenth
-/// of a load's time).
-struct Micros(NaiveDateTime);
-
-impl fmt::Display for Micros {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.nanosecond() % 1_000_000_000 / 1000
-        )
-    }
-}
-
-/// The current time as `YYYY-MM-DD HH:MM:SS.ffffff` in UTC.
-pub fn now_text() -> String {
-    Micros(chrono::Utc::now().naive_utc()).to_string()
-}
-
 /// A JSON object's values as written, by key (the last of repeated keys wins).
 struct ObjectFields<'c> {
     columns: &'c [(String, Kind)],
@@ -393,7 +228,10 @@ impl Shaper {
             .map(|c| {
                 (
                     c.name.clone(),
-                    Kind::of(c.data_type.as_deref().unwrap_or("text")),
+                    Kind::of(
+                        c.data_type.as_deref().unwrap_or("text"),
+                        source.relation.dialect,
+                    ),
                 )
             })
             .collect();
@@ -561,41 +399,5 @@ mod tests {
         .records;
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].payload, "2,\"never closed\n3,x");
-    }
-
-    /// The value a kind makes of a JSON value, or its error.
-    fn normalized(kind: Kind, json: &str) -> Result<Option<String>, String> {
-        let raw: &RawValue = serde_json::from_str(json).unwrap();
-        let mut out = TextRows::new(1);
-        kind.write(Field::of(raw)?, &mut out)?;
-        Ok(out.row(0).next().unwrap().map(str::to_string))
-    }
-
-    #[test]
-    fn kinds_check_and_normalize_values() {
-        let ok = |kind: Kind, json: &str| normalized(kind, json).unwrap();
-        assert_eq!(ok(Kind::Integer, "42"), Some("42".into()));
-        assert_eq!(ok(Kind::Integer, r#""7""#), Some("7".into()));
-        assert_eq!(ok(Kind::Integer, r#""""#), None);
-        assert!(normalized(Kind::Integer, "1.5").is_err());
-        assert!(normalized(Kind::Integer, r#""12a""#).is_err());
-        assert!(normalized(Kind::Integer, "[1]").is_err());
-        assert_eq!(
-            ok(Kind::Timestamp, r#""2024-03-01T10:00:00+02:00""#),
-            Some("2024-03-01 08:00:00.000000".into())
-        );
-        assert_eq!(ok(Kind::Boolean, r#""T""#), Some("true".into()));
-        assert_eq!(ok(Kind::Text, r#"{"a": [1]}"#), Some("{\"a\":[1]}".into()));
-        assert_eq!(
-            ok(Kind::Text, r#""tab\tand \"quote\"""#),
-            Some("tab\tand \"quote\"".into())
-        );
-        assert_eq!(ok(Kind::Decimal, "12.50"), Some("12.50".into()));
-        assert_eq!(ok(Kind::Json, "null"), None);
-        assert!(normalized(Kind::Date, r#""2024-02-30""#).is_err());
-        assert_eq!(Kind::of("Nullable(Int64)"), Kind::Integer);
-        assert_eq!(Kind::of("timestamp with time zone"), Kind::Timestamp);
-        assert_eq!(Kind::of("decimal(12,2)"), Kind::Decimal);
-        assert_eq!(Kind::of("varchar"), Kind::Text);
     }
 }

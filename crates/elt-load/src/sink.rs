@@ -14,7 +14,8 @@ use elt_warehouse::{Result, SeedType, Session, TextRows, Warehouse, WarehouseErr
 use rayon::prelude::*;
 
 use crate::fence::Fence;
-use crate::records::{self, Kind, RawRecord, Shaper};
+use crate::records::{RawRecord, Shaper};
+use crate::values::{self, Kind};
 
 /// Where elt records what each source table has loaded: one row per committed batch.
 pub const STATE_TABLE: &str = "_elt_load_state";
@@ -288,18 +289,22 @@ impl Sink {
 
     /// Writes batches' rows and dead letters and their checkpoints, all or nothing: in one
     /// transaction on DuckDB and PostgreSQL (many small objects cost one commit); on
-    /// ClickHouse batch by batch, each idempotent by its tokens.
-    pub fn commit(&mut self, parts: &[(&Batch, &Checkpoint)]) -> Result<()> {
+    /// ClickHouse batch by batch, each idempotent by its tokens. A batch whose rows the
+    /// warehouse refused is left as written: without them, and them among its dead letters.
+    pub fn commit(&mut self, parts: &mut [(&mut Batch, &Checkpoint)]) -> Result<()> {
         let started = std::time::Instant::now();
         self.fence.check(self.session.as_mut())?;
         if self.dialect == Dialect::ClickHouse {
-            for part in parts {
-                self.write(std::slice::from_ref(part))?;
+            for part in shared(parts) {
+                self.write(&[part])?;
             }
-        } else {
-            self.write(parts)?;
+        } else if let Err(error) = self.write(&shared(parts)) {
+            if !error.refused_rows {
+                return Err(error);
+            }
+            self.write_without_refused(parts, error)?;
         }
-        if let [.., (_, last)] = parts {
+        if let [.., (_, last)] = &*parts {
             let rows: usize = parts.iter().map(|(batch, _)| batch.rows.len()).sum();
             tracing::debug!(
                 "committed {rows} rows of {} batch(es), the last of {} up to {}, in {:?}",
@@ -312,9 +317,102 @@ impl Sink {
         Ok(())
     }
 
+    /// The warehouse refused rows of `parts`, for what elt does not check (a NOT NULL or a
+    /// type added to the raw table): every retry would fail the same way and the load would
+    /// never pass them. Finds each row refused on its own, by inserting halves in
+    /// transactions rolled back, and writes the others with those as dead letters. When no
+    /// row is refused alone (say two rows break a unique key together), `error` stands.
+    fn write_without_refused(
+        &mut self,
+        parts: &mut [(&mut Batch, &Checkpoint)],
+        error: WarehouseError,
+    ) -> Result<()> {
+        let mut refused_any = false;
+        for (batch, _) in parts.iter_mut() {
+            let mut refused = Vec::new();
+            self.find_refused(&batch.rows, 0..batch.rows.len(), &mut refused)?;
+            refused_any |= !refused.is_empty();
+            **batch = self.without(batch, refused);
+        }
+        if !refused_any {
+            return Err(error);
+        }
+        self.write(&shared(parts))
+    }
+
+    /// Adds to `refused` the rows in `range` the raw table refuses each on its own, with why.
+    fn find_refused(
+        &mut self,
+        rows: &TextRows,
+        range: std::ops::Range<usize>,
+        refused: &mut Vec<(usize, String)>,
+    ) -> Result<()> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let (raw, columns) = (&self.raw, &self.columns);
+        let session = self.session.as_mut();
+        session.execute("begin transaction")?;
+        let tried = session.insert_text_rows(raw, columns, &rows.select(range.clone()));
+        session.execute("rollback")?;
+        match tried {
+            Ok(()) => Ok(()),
+            Err(e) if !e.refused_rows => Err(e),
+            Err(e) if range.len() == 1 => {
+                refused.push((range.start, e.message));
+                Ok(())
+            }
+            Err(_) => {
+                let middle = range.start + range.len() / 2;
+                self.find_refused(rows, range.start..middle, refused)?;
+                self.find_refused(rows, middle..range.end, refused)
+            }
+        }
+    }
+
+    /// `batch` without the `refused` rows, which become dead letters: their stream and
+    /// position from elt's metadata columns, their payload the row's own columns as JSON.
+    fn without(&self, batch: &mut Batch, refused: Vec<(usize, String)>) -> Batch {
+        let at = |name: &str| self.columns.iter().position(|c| c == name);
+        let (source, position) = (at("_elt_source"), at("_elt_position"));
+        // The metadata columns come after the table's own.
+        let own = source.unwrap_or(self.columns.len());
+        let mut dead_letters = std::mem::take(&mut batch.dead_letters);
+        for (index, error) in &refused {
+            let row: Vec<Option<&str>> = batch.rows.row(*index).collect();
+            let payload: serde_json::Map<String, serde_json::Value> = self.columns[..own]
+                .iter()
+                .zip(&row)
+                .map(|(name, value)| {
+                    (
+                        name.clone(),
+                        value.map_or(serde_json::Value::Null, |v| v.into()),
+                    )
+                })
+                .collect();
+            dead_letters.push(DeadLetter {
+                stream: source.and_then(|i| row[i]).unwrap_or_default().to_string(),
+                position: position
+                    .and_then(|i| row[i]?.parse().ok())
+                    .unwrap_or_default(),
+                payload: serde_json::Value::Object(payload).to_string(),
+                error: format!("the warehouse refused the row: {error}"),
+            });
+        }
+        let refused: std::collections::HashSet<usize> =
+            refused.into_iter().map(|(i, _)| i).collect();
+        Batch {
+            rows: batch
+                .rows
+                .select((0..batch.rows.len()).filter(|i| !refused.contains(i))),
+            dead_letters,
+            start: batch.start,
+        }
+    }
+
     /// Writes `parts` together; on ClickHouse one part, whose range makes its tokens.
     fn write(&mut self, parts: &[(&Batch, &Checkpoint)]) -> Result<()> {
-        let now = records::now_text();
+        let now = values::now_text();
         let mut dead_rows = TextRows::new(DEAD_LETTER_COLUMNS.len());
         let mut state_rows = TextRows::new(STATE_COLUMNS.len());
         let merged;
@@ -331,7 +429,8 @@ impl Sink {
                 dead_rows.push(Some(&self.name));
                 dead_rows.push(Some(&d.stream));
                 dead_rows.push_display(d.position);
-                dead_rows.push(Some(&d.payload));
+                // PostgreSQL stores no U+0000 in text: an unreadable record may hold one.
+                dead_rows.push(Some(&d.payload.replace('\0', "\u{fffd}")));
                 dead_rows.push(Some(&d.error));
                 dead_rows.push(Some(&now));
             }
@@ -379,6 +478,14 @@ impl Sink {
     }
 }
 
+/// Commit's parts, to read.
+fn shared<'a>(parts: &'a [(&mut Batch, &'a Checkpoint)]) -> Vec<(&'a Batch, &'a Checkpoint)> {
+    parts
+        .iter()
+        .map(|(batch, checkpoint)| (&**batch, *checkpoint))
+        .collect()
+}
+
 /// A load state row: where a batch's checkpoint stands, and whether it committed (on
 /// ClickHouse a batch first writes its range uncommitted).
 fn push_state_row(
@@ -414,7 +521,7 @@ fn sql_type(dialect: Dialect, declared: Option<&str>) -> String {
     let nullable = declared.starts_with("Nullable(") || declared.starts_with("LowCardinality(");
     if dialect == Dialect::ClickHouse && !nullable {
         // ClickHouse reads SQL type names (`bigint`, `timestamp`) as its own.
-        let declared = if Kind::of(declared) == Kind::Timestamp {
+        let declared = if Kind::of(declared, dialect).is_timestamp() {
             "DateTime64(6)"
         } else {
             declared

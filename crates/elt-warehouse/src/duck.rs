@@ -200,8 +200,27 @@ impl Session for DuckSession {
             appender.append_record_batch(text_columns(&columns, rows))?;
             appender.flush()
         });
-        appended.map_err(|e| WarehouseError::new(format!("cannot append rows to {table}: {e}")))
+        appended.map_err(|e| {
+            WarehouseError::new(format!("cannot append rows to {table}: {e}"))
+                .refusing_rows(refuses_rows(&e))
+        })
     }
+}
+
+/// Whether DuckDB refused appended rows' values (a failed cast, which the appender reports
+/// as a type mismatch, or a broken constraint) rather than the table or the database.
+fn refuses_rows(e: &duckdb::Error) -> bool {
+    let message = e.to_string();
+    [
+        "type mismatch in AppendDataChunk",
+        "Conversion Error",
+        "Constraint Error",
+        "constraint failed",
+        "Out of Range Error",
+        "Invalid Input Error",
+    ]
+    .iter()
+    .any(|kind| message.contains(kind))
 }
 
 /// Rows as an Arrow batch of text columns: DuckDB's appender casts a whole vector of them to

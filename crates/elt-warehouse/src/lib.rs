@@ -32,6 +32,9 @@ pub struct WarehouseError {
     pub sql: Option<String>,
     /// What to do about it, when the warehouse's words do not say.
     pub hint: Option<String>,
+    /// The warehouse refused the rows' values (a failed cast, a broken constraint), not the
+    /// statement or the connection: other rows may go in.
+    pub refused_rows: bool,
 }
 
 impl WarehouseError {
@@ -40,7 +43,13 @@ impl WarehouseError {
             message: message.into(),
             sql: None,
             hint: None,
+            refused_rows: false,
         }
+    }
+
+    pub fn refusing_rows(mut self, refused: bool) -> Self {
+        self.refused_rows = refused;
+        self
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

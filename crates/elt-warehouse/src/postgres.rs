@@ -205,7 +205,11 @@ fn error(e: sqlx::Error, sql: &str) -> WarehouseError {
     if let Some(hint) = pg.hint() {
         message.push_str(&format!("\nHINT: {hint}"));
     }
-    WarehouseError::new(message).in_sql(sql)
+    // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
+    let refused_rows = pg.code().starts_with("22") || pg.code().starts_with("23");
+    WarehouseError::new(message)
+        .in_sql(sql)
+        .refusing_rows(refused_rows)
 }
 
 /// A value as text, as `elt show` and the tests read it: PostgreSQL's text output, with

@@ -116,6 +116,17 @@ impl TextRows {
         self.ends.extend(other.ends.iter().map(|end| end + offset));
     }
 
+    /// The rows at `indices`, in that order.
+    pub fn select(&self, indices: impl IntoIterator<Item = usize>) -> TextRows {
+        let mut out = TextRows::new(self.width);
+        for index in indices {
+            for value in self.row(index) {
+                out.push(value);
+            }
+        }
+        out
+    }
+
     /// Row `index`'s values.
     pub fn row(&self, index: usize) -> impl ExactSizeIterator<Item = Option<&str>> + '_ {
         (index * self.width..(index + 1) * self.width).map(|i| self.value(i))

@@ -8,6 +8,7 @@ use support::{Running, Wh, WhProject, elt, ok, stderr, stdout, write};
 
 on_every_warehouse!(
     files_load_exactly_once_with_dead_letters,
+    values_the_columns_cannot_hold_are_dead_letters,
     csv_columns_and_whole_payloads,
     parquet_objects_load_typed_rows,
     s3_objects_load_exactly_once,
@@ -498,6 +499,160 @@ impl Follower {
 
 /// Every row has `_elt_loaded_at`: the UTC time of its load (written by the loader, or on
 /// DuckDB and PostgreSQL by the column's default).
+/// Values a column's type cannot hold in the warehouse are dead letters. Before, DuckDB and
+/// PostgreSQL refused their whole batch on every retry (the load could never pass them) and
+/// ClickHouse changed them silently (40000 into a smallint was -25536, 1960 was 1970).
+fn values_the_columns_cannot_hold_are_dead_letters(wh: Wh) {
+    let p = wh.project(&[]);
+    let schema = raw_schema(&p);
+    write(
+        p.path(),
+        "models/sources.yml",
+        &format!(
+            "version: 2\nsources:\n  - name: shop\n    schema: {schema}\n    tables:\n      - name: orders\n        loader: {{type: files, path: incoming, format: jsonl, batch_rows: 3}}\n        columns:\n          - {{name: id, data_type: bigint}}\n          - {{name: n, data_type: smallint}}\n          - {{name: amount, data_type: \"decimal(6,2)\"}}\n          - {{name: day, data_type: date}}\n          - {{name: at, data_type: timestamp}}\n          - {{name: code, data_type: \"varchar(3)\"}}\n"
+        ),
+    );
+    let records = [
+        r#"{"id": 1, "n": -32768, "amount": 1234.565, "day": "2024-01-01", "code": "abc"}"#,
+        r#"{"id": 2, "n": 40000}"#,
+        r#"{"id": 3, "amount": 12345}"#,
+        r#"{"id": 4, "amount": "-0.004", "day": "1960-01-01"}"#,
+        r#"{"id": 5, "at": "2400-01-01 00:00:00"}"#,
+        r#"{"id": 6, "code": "abcd"}"#,
+        r#"{"id": 7, "code": "a\u0000b"}"#,
+        r#"{"id": 8, "n": 32767, "at": "9999-12-31T23:59:59Z"}"#,
+    ];
+    write(p.path(), "incoming/a.jsonl", &(records.join("\n") + "\n"));
+    let printed = ok(p.path(), &["load"]);
+    let refused: &[(&str, &str)] = match wh {
+        Wh::DuckDb => &[],
+        Wh::Postgres => &[
+            ("6", "column code: the value is over 3 characters"),
+            (
+                "7",
+                "column code: the value holds the character U+0000, which the column cannot",
+            ),
+        ],
+        Wh::ClickHouse => &[
+            (
+                "4",
+                "column day: 1960-01-01 is out of range (1970-01-01 to 2149-06-06)",
+            ),
+            (
+                "5",
+                "column at: 2400-01-01 00:00:00 is out of range (1900-01-01 00:00:00 to 2299-12-31 23:59:59.999999)",
+            ),
+            (
+                "8",
+                "column at: 9999-12-31T23:59:59Z is out of range (1900-01-01 00:00:00 to 2299-12-31 23:59:59.999999)",
+            ),
+        ],
+    };
+    let mut expected_dead = vec![
+        ("2", "column n: 40000 is out of range (-32768 to 32767)"),
+        ("3", "column amount: 12345 does not fit decimal(6,2)"),
+    ];
+    expected_dead.extend_from_slice(refused);
+    expected_dead.sort();
+    let dead = raw_rows(
+        &p,
+        "select position, error from raw._elt_dead_letters order by position",
+    );
+    let dead: Vec<(&str, &str)> = dead
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(dead, expected_dead, "{printed}");
+    let loaded = 8 - expected_dead.len();
+    assert!(
+        printed.contains(&format!(
+            "{loaded} rows from 1 objects, {} dead letters",
+            expected_dead.len()
+        )),
+        "{printed}"
+    );
+    let rows = raw_rows(
+        &p,
+        "select id, n, amount, cast(day as varchar), code from raw.orders where id in (1, 4) order by id",
+    );
+    let mut expected = vec![vec!["1", "-32768", "1234.57", "2024-01-01", "abc"]];
+    if wh != Wh::ClickHouse {
+        expected.push(vec!["4", "NULL", "0", "1960-01-01", "NULL"]);
+    }
+    assert_eq!(normalized(rows), expected);
+    // Nothing is left to load: the dead letters do not hold the load back.
+    let printed = ok(p.path(), &["load"]);
+    assert!(printed.contains("0 rows from 0 objects"), "{printed}");
+}
+
+/// On the warehouses with transactions, rows the warehouse refuses for what elt does not
+/// check (here a NOT NULL added to the raw table) are found one by one and become dead
+/// letters, instead of failing their batch on every retry. (ClickHouse: see the sink.)
+mod refused_rows {
+    use super::*;
+
+    #[test]
+    fn duckdb() {
+        rows_the_warehouse_refuses_are_dead_letters(Wh::DuckDb)
+    }
+
+    #[test]
+    fn postgres() {
+        if Wh::Postgres.available() {
+            rows_the_warehouse_refuses_are_dead_letters(Wh::Postgres)
+        }
+    }
+}
+
+fn rows_the_warehouse_refuses_are_dead_letters(wh: Wh) {
+    let p = orders_project(
+        wh,
+        "{type: files, path: incoming, format: jsonl, batch_rows: 4}",
+    );
+    let order = |id: u32, customer: &str| {
+        format!(r#"{{"id": {id}, "customer": {customer}, "amount": 1.5}}"#)
+    };
+    write(
+        p.path(),
+        "incoming/a.jsonl",
+        &format!("{}\n", order(1, "\"ann\"")),
+    );
+    ok(p.path(), &["load"]);
+    p.query("alter table raw.orders alter column customer set not null");
+    let records: Vec<String> = (2..=11)
+        .map(|id| order(id, if id % 4 == 0 { "null" } else { "\"bob\"" }))
+        .collect();
+    write(p.path(), "incoming/b.jsonl", &(records.join("\n") + "\n"));
+    let printed = ok(p.path(), &["load"]);
+    assert!(
+        printed.contains("8 rows from 1 objects, 2 dead letters"),
+        "{printed}"
+    );
+    let ids = raw_rows(&p, "select id from raw.orders order by id");
+    let ids: Vec<&str> = ids.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, ["1", "2", "3", "5", "6", "7", "9", "10", "11"]);
+    let dead = raw_rows(
+        &p,
+        "select stream, position, payload, error from raw._elt_dead_letters order by position",
+    );
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    for (row, (line, id)) in dead.iter().zip([(3, 4), (7, 8)]) {
+        assert_eq!(row[0], "b.jsonl");
+        assert_eq!(row[1], line.to_string());
+        assert_eq!(
+            row[2],
+            format!(r#"{{"id":"{id}","customer":null,"amount":"1.50","ordered_at":null}}"#)
+        );
+        assert!(
+            row[3].starts_with("the warehouse refused the row: ")
+                && row[3].to_lowercase().replace('-', " ").contains("not null"),
+            "{row:?}"
+        );
+    }
+    let printed = ok(p.path(), &["load"]);
+    assert!(printed.contains("0 rows from 0 objects"), "{printed}");
+}
+
 fn assert_loaded_just_now(p: &WhProject) {
     let stamps = raw_rows(
         p,

@@ -1,0 +1,749 @@
+//! Values: what a raw table's declared column type accepts, checked before a row reaches the
+//! warehouse, and the text every warehouse reads it as.
+//!
+//! A value the column cannot hold must become a dead letter here: in the warehouse it would
+//! fail its whole batch again on every retry (DuckDB, PostgreSQL, ClickHouse's decimals), or
+//! worse be changed silently (ClickHouse wraps integers, clamps dates, rounds floats to
+//! infinity). So each type is read with its range in the table's dialect.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use elt_core::adapter::Dialect;
+use elt_warehouse::TextRows;
+use serde::de::IgnoredAny;
+use serde_json::Value as Json;
+use serde_json::value::RawValue;
+
+/// What a column holds, read from its YAML `data_type` in the table's dialect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    /// Whole numbers from `min` to `max`.
+    Integer {
+        min: i128,
+        max: i128,
+    },
+    /// Exact numbers with at most `precision` digits, `scale` of them after the point
+    /// (rounded to it, half away from zero, as PostgreSQL does).
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
+    /// Any finite number, kept as written (PostgreSQL's unconstrained `numeric`).
+    Number,
+    /// Floating point, finite and at most `max` in magnitude.
+    Float {
+        max: f64,
+    },
+    Boolean,
+    Date {
+        min: NaiveDate,
+        max: NaiveDate,
+    },
+    /// A time of day.
+    Time,
+    /// A UUID, written in any of the forms warehouses read (hyphens anywhere, braces).
+    Uuid,
+    Timestamp {
+        min: NaiveDateTime,
+        max: NaiveDateTime,
+    },
+    /// JSON; `nul`: whether the warehouse stores the escape `\u0000` in it (PostgreSQL's
+    /// `jsonb` does not).
+    Json {
+        nul: bool,
+    },
+    /// Text of at most `max_chars` characters and `max_bytes` bytes, when declared so;
+    /// `nul`: whether the warehouse stores the character U+0000 (PostgreSQL does not).
+    Text {
+        max_chars: Option<usize>,
+        max_bytes: Option<usize>,
+        nul: bool,
+    },
+}
+
+impl Kind {
+    pub fn of(data_type: &str, dialect: Dialect) -> Kind {
+        let declared = data_type.trim().to_ascii_lowercase();
+        let mut t = declared.as_str();
+        for wrapper in ["nullable(", "lowcardinality("] {
+            if let Some(inner) = t.strip_prefix(wrapper) {
+                t = inner.strip_suffix(')').unwrap_or(inner).trim();
+            }
+        }
+        let (base, args) = match t.split_once('(') {
+            Some((base, rest)) => (base.trim(), arguments(rest)),
+            None => (t, Vec::new()),
+        };
+        let nul = dialect != Dialect::Postgres;
+        if let Some((min, max)) = integer_range(base, dialect) {
+            return Kind::Integer { min, max };
+        }
+        if let Some(kind) = decimal(base, &args, dialect) {
+            return kind;
+        }
+        if let Some(max) = float_max(base, &args, dialect) {
+            return Kind::Float { max };
+        }
+        if base.contains("timestamp") || base.starts_with("datetime") {
+            let (min, max) = timestamp_range(dialect);
+            return Kind::Timestamp { min, max };
+        }
+        if base == "time" || base == "time without time zone" {
+            return Kind::Time;
+        }
+        if base == "uuid" {
+            return Kind::Uuid;
+        }
+        if base.starts_with("date") {
+            let (min, max) = date_range(base, dialect);
+            return Kind::Date { min, max };
+        }
+        if base.starts_with("bool") {
+            return Kind::Boolean;
+        }
+        if base.starts_with("json") {
+            return Kind::Json {
+                nul: !(dialect == Dialect::Postgres && base == "jsonb"),
+            };
+        }
+        // Integer types this does not know by name, as before: any whole number of 64 bits.
+        if base.contains("int") && !base.contains("interval") && !base.contains("point") {
+            return Kind::Integer {
+                min: i64::MIN.into(),
+                max: i64::MAX.into(),
+            };
+        }
+        let length = args.first().copied().filter(|n| *n > 0).map(|n| n as usize);
+        let (max_chars, max_bytes) = match (dialect, base) {
+            (
+                Dialect::Postgres,
+                "varchar" | "character varying" | "char" | "character" | "bpchar",
+            ) => (
+                length.or(matches!(base, "char" | "character").then_some(1)),
+                None,
+            ),
+            (Dialect::ClickHouse, "fixedstring") => (None, length),
+            _ => (None, None),
+        };
+        Kind::Text {
+            max_chars,
+            max_bytes,
+            nul,
+        }
+    }
+
+    pub fn is_timestamp(self) -> bool {
+        matches!(self, Kind::Timestamp { .. })
+    }
+
+    /// Appends the value as the warehouse should read it to `out`, or says why the column
+    /// cannot hold it (then `out` may hold part of it: the caller drops the row).
+    pub(crate) fn write(self, value: Field<'_>, out: &mut TextRows) -> Result<(), String> {
+        let is_text = matches!(self, Kind::Text { .. });
+        let text = match value {
+            Field::Text(s) if !s.is_empty() || is_text => s,
+            Field::Null | Field::Text(_) => {
+                out.push(None);
+                return Ok(());
+            }
+            Field::Nested(raw) if is_text || matches!(self, Kind::Json { .. }) => {
+                // Written compact, whatever the record's spacing.
+                let value: Json =
+                    serde_json::from_str(raw).map_err(|e| format!("invalid JSON: {e}"))?;
+                let compact = value.to_string();
+                self.check_text(&compact)?;
+                out.push(Some(&compact));
+                return Ok(());
+            }
+            Field::Nested(raw) => return Err(format!("expected {self}, found {raw}")),
+            Field::Scalar(raw) => Cow::Borrowed(raw),
+        };
+        let bad = || format!("'{text}' is not a valid {self}");
+        match self {
+            Kind::Text { .. } => {
+                self.check_text(&text)?;
+                out.push(Some(&text));
+            }
+            Kind::Integer { min, max } => {
+                let n: i128 = text.parse().map_err(|_| bad())?;
+                if n < min || n > max {
+                    return Err(out_of_range(&text, min, max));
+                }
+                out.push_display(n);
+            }
+            Kind::Decimal { precision, scale } => {
+                let exact = Exact::parse(&text).ok_or_else(bad)?;
+                let rounded = exact
+                    .rounded(precision, scale)
+                    .ok_or_else(|| format!("{text} does not fit {self}"))?;
+                out.push(Some(&rounded));
+            }
+            Kind::Number if Exact::parse(&text).is_some() => out.push(Some(&text)),
+            Kind::Number => return Err(bad()),
+            Kind::Float { max } => {
+                let x: f64 = text.parse().map_err(|_| bad())?;
+                if !x.is_finite() || x.abs() > max {
+                    return Err(out_of_range(
+                        &text,
+                        format!("{:e}", -max),
+                        format!("{max:e}"),
+                    ));
+                }
+                out.push(Some(&text));
+            }
+            Kind::Boolean => out.push(Some(match text.to_ascii_lowercase().as_str() {
+                "true" | "t" | "1" => "true",
+                "false" | "f" | "0" => "false",
+                _ => return Err(bad()),
+            })),
+            Kind::Date { min, max } => {
+                let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| bad())?;
+                if date < min || date > max {
+                    return Err(out_of_range(&text, min, max));
+                }
+                out.push_display(date);
+            }
+            Kind::Time => {
+                let time = ["%H:%M:%S%.f", "%H:%M"]
+                    .iter()
+                    .find_map(|f| NaiveTime::parse_from_str(&text, f).ok())
+                    .ok_or_else(bad)?;
+                out.push_display(time.format("%H:%M:%S%.6f"));
+            }
+            Kind::Uuid => out.push(Some(&uuid(&text).ok_or_else(bad)?)),
+            Kind::Timestamp { min, max } => {
+                let t = timestamp(&text).ok_or_else(bad)?;
+                if t < min || t > max {
+                    return Err(out_of_range(&text, min, max));
+                }
+                out.push_display(Micros(t));
+            }
+            Kind::Json { .. } => match serde_json::from_str::<IgnoredAny>(&text) {
+                Ok(_) => {
+                    self.check_text(&text)?;
+                    out.push(Some(&text));
+                }
+                Err(e) => return Err(format!("invalid JSON: {e}")),
+            },
+        }
+        Ok(())
+    }
+
+    /// Whether text (or JSON's text) fits the column: its length, and U+0000.
+    fn check_text(self, text: &str) -> Result<(), String> {
+        let (max_chars, max_bytes, nul_fits) = match self {
+            Kind::Text {
+                max_chars,
+                max_bytes,
+                nul,
+            } => (max_chars, max_bytes, nul || !text.contains('\0')),
+            Kind::Json { nul } => (None, None, nul || !text.contains("\\u0000")),
+            _ => return Ok(()),
+        };
+        if !nul_fits {
+            return Err("the value holds the character U+0000, which the column cannot".into());
+        }
+        if let Some(max) = max_chars.filter(|max| text.chars().nth(*max).is_some()) {
+            return Err(format!("the value is over {max} characters"));
+        }
+        if let Some(max) = max_bytes.filter(|max| text.len() > *max) {
+            return Err(format!("the value is over {max} bytes"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kind::Integer { .. } => f.write_str("integer"),
+            Kind::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            Kind::Number | Kind::Float { .. } => f.write_str("number"),
+            Kind::Boolean => f.write_str("boolean"),
+            Kind::Date { .. } => f.write_str("date (YYYY-MM-DD)"),
+            Kind::Time => f.write_str("time (HH:MM:SS)"),
+            Kind::Uuid => f.write_str("UUID"),
+            Kind::Timestamp { .. } => f.write_str("timestamp"),
+            Kind::Json { .. } => f.write_str("JSON value"),
+            Kind::Text { .. } => f.write_str("text"),
+        }
+    }
+}
+
+/// Says that `text` is outside the column's range.
+fn out_of_range(text: &str, min: impl fmt::Display, max: impl fmt::Display) -> String {
+    format!("{text} is out of range ({min} to {max})")
+}
+
+/// The numbers between a type's parentheses: `(12, 2)` is `[12, 2]`.
+fn arguments(rest: &str) -> Vec<u32> {
+    rest.trim_end_matches(')')
+        .split(',')
+        .filter_map(|a| a.trim().parse().ok())
+        .collect()
+}
+
+/// An integer type's range, by its name in the dialect: `int8` is 64 bits in DuckDB and
+/// PostgreSQL (bytes) but 8 in ClickHouse (bits). Beyond 128 bits, capped to 128.
+fn integer_range(base: &str, dialect: Dialect) -> Option<(i128, i128)> {
+    // The largest number of `bits` binary digits (2^bits - 1), at most i128::MAX.
+    let max = |bits: u32| i128::MAX >> 127u32.saturating_sub(bits);
+    let signed = |bits: u32| Some((-max(bits - 1) - 1, max(bits - 1)));
+    let unsigned = |bits: u32| Some((0, max(bits)));
+    match (dialect, base) {
+        (_, "tinyint") => signed(8),
+        (_, "smallint") => signed(16),
+        (_, "integer" | "int") => signed(32),
+        (_, "bigint") => signed(64),
+        (Dialect::ClickHouse, name) => {
+            let (bits, is_signed) = match name.strip_prefix("uint") {
+                Some(bits) => (bits, false),
+                None => (name.strip_prefix("int")?, true),
+            };
+            let bits: u32 = bits
+                .parse()
+                .ok()
+                .filter(|b| [8, 16, 32, 64, 128, 256].contains(b))?;
+            if is_signed {
+                signed(bits.min(128))
+            } else {
+                unsigned(bits)
+            }
+        }
+        (Dialect::Postgres, "int2" | "smallserial" | "serial2") => signed(16),
+        (Dialect::Postgres, "int4" | "serial" | "serial4") => signed(32),
+        (Dialect::Postgres, "int8" | "bigserial" | "serial8") => signed(64),
+        (Dialect::DuckDb, "int1") => signed(8),
+        (Dialect::DuckDb, "int2" | "short") => signed(16),
+        (Dialect::DuckDb, "int4" | "signed") => signed(32),
+        (Dialect::DuckDb, "int8" | "long") => signed(64),
+        (Dialect::DuckDb, "hugeint" | "int128") => signed(128),
+        (Dialect::DuckDb, "utinyint" | "uint8") => unsigned(8),
+        (Dialect::DuckDb, "usmallint" | "uint16") => unsigned(16),
+        (Dialect::DuckDb, "uinteger" | "uint32") => unsigned(32),
+        (Dialect::DuckDb, "ubigint" | "uint64") => unsigned(64),
+        (Dialect::DuckDb, "uhugeint" | "uint128") => unsigned(128),
+        _ => None,
+    }
+}
+
+/// A decimal type: its precision and scale as the dialect defaults them.
+fn decimal(base: &str, args: &[u32], dialect: Dialect) -> Option<Kind> {
+    let precision = match (dialect, base) {
+        (_, "decimal" | "numeric" | "dec") => args.first().copied(),
+        (Dialect::ClickHouse, "decimal32") => Some(9),
+        (Dialect::ClickHouse, "decimal64") => Some(18),
+        (Dialect::ClickHouse, "decimal128") => Some(38),
+        (Dialect::ClickHouse, "decimal256") => Some(76),
+        _ => return None,
+    };
+    let scale = match base {
+        "decimal32" | "decimal64" | "decimal128" | "decimal256" => args.first().copied(),
+        _ => args.get(1).copied(),
+    };
+    Some(match (precision, dialect) {
+        (Some(precision), _) => Kind::Decimal {
+            precision,
+            scale: scale.unwrap_or(0),
+        },
+        (None, Dialect::DuckDb) => Kind::Decimal {
+            precision: 18,
+            scale: 3,
+        },
+        (None, _) => Kind::Number,
+    })
+}
+
+/// A floating-point type's largest magnitude: `float` is single precision in DuckDB and
+/// ClickHouse, double in PostgreSQL (unless `float(p)` with p <= 24).
+fn float_max(base: &str, args: &[u32], dialect: Dialect) -> Option<f64> {
+    let single = match (dialect, base) {
+        (_, "real" | "float4" | "float32") => true,
+        (_, "double" | "double precision" | "float8" | "float64") => false,
+        (Dialect::Postgres, "float") => args.first().is_some_and(|p| *p <= 24),
+        (_, "float") => true,
+        _ => return None,
+    };
+    Some(if single { f32::MAX.into() } else { f64::MAX })
+}
+
+fn timestamp_range(dialect: Dialect) -> (NaiveDateTime, NaiveDateTime) {
+    let at = |y, m, d, time: (u32, u32, u32, u32)| {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|date| date.and_hms_micro_opt(time.0, time.1, time.2, time.3))
+            .expect("a valid time")
+    };
+    match dialect {
+        // Loaded timestamps are DateTime64(6) (see the sink).
+        Dialect::ClickHouse => (
+            at(1900, 1, 1, (0, 0, 0, 0)),
+            at(2299, 12, 31, (23, 59, 59, 999_999)),
+        ),
+        // Four-digit years: the text each warehouse reads writes others with an era.
+        Dialect::Postgres | Dialect::DuckDb => (
+            at(1, 1, 1, (0, 0, 0, 0)),
+            at(9999, 12, 31, (23, 59, 59, 999_999)),
+        ),
+    }
+}
+
+fn date_range(base: &str, dialect: Dialect) -> (NaiveDate, NaiveDate) {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a valid date");
+    match (dialect, base) {
+        (Dialect::ClickHouse, "date32") => (day(1900, 1, 1), day(2299, 12, 31)),
+        (Dialect::ClickHouse, _) => (day(1970, 1, 1), day(2149, 6, 6)),
+        (Dialect::Postgres | Dialect::DuckDb, _) => (day(1, 1, 1), day(9999, 12, 31)),
+    }
+}
+
+/// A number as written (`-12.5e3`), exactly: its digits and the power of ten they are
+/// multiplied by.
+struct Exact<'a> {
+    negative: bool,
+    /// Without a decimal point; may have leading zeros.
+    digits: Cow<'a, str>,
+    exponent: i64,
+}
+
+impl<'a> Exact<'a> {
+    fn parse(text: &'a str) -> Option<Exact<'a>> {
+        let (negative, unsigned) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+            Some(at) => {
+                let exponent = &unsigned[at + 1..];
+                let digits = exponent.trim_start_matches(['+', '-']);
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                // Past any precision a warehouse has: saturate rather than overflow.
+                let saturated = if exponent.starts_with('-') {
+                    -1 << 40
+                } else {
+                    1 << 40
+                };
+                (&unsigned[..at], exponent.parse().unwrap_or(saturated))
+            }
+            None => (unsigned, 0),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let digit_run = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.len() + fraction.len() == 0 || !digit_run(whole) || !digit_run(fraction) {
+            return None;
+        }
+        let digits = if fraction.is_empty() {
+            Cow::Borrowed(whole)
+        } else {
+            Cow::Owned(format!("{whole}{fraction}"))
+        };
+        Some(Exact {
+            negative,
+            digits,
+            exponent: exponent - fraction.len() as i64,
+        })
+    }
+
+    /// The number rounded to `scale` digits after the point, as text with exactly that
+    /// many; `None` when it then has more than `precision` digits.
+    fn rounded(&self, precision: u32, scale: u32) -> Option<String> {
+        let digits = self.digits.trim_start_matches('0');
+        // The value times 10^scale is `digits` shifted by this many places.
+        let shift = self.exponent + i64::from(scale);
+        let mut units: Vec<u8> = if shift >= 0 {
+            if digits.is_empty() {
+                Vec::new()
+            } else if digits.len() as i64 + shift > i64::from(precision) {
+                return None;
+            } else {
+                let mut units = digits.as_bytes().to_vec();
+                units.resize(digits.len() + shift as usize, b'0');
+                units
+            }
+        } else {
+            let dropped = (-shift).min(digits.len() as i64 + 1) as usize;
+            let keep = digits.len().saturating_sub(dropped);
+            let round_up = dropped <= digits.len() && digits.as_bytes()[keep] >= b'5';
+            let mut units = digits.as_bytes()[..keep].to_vec();
+            if round_up {
+                increment(&mut units);
+            }
+            units
+        };
+        while units.first() == Some(&b'0') {
+            units.remove(0);
+        }
+        if units.len() > precision as usize {
+            return None;
+        }
+        let scale = scale as usize;
+        if units.len() <= scale {
+            let mut padded = vec![b'0'; scale + 1 - units.len()];
+            padded.extend(units);
+            units = padded;
+        }
+        let point = units.len() - scale;
+        let zero = units.iter().all(|d| *d == b'0');
+        let mut text = String::with_capacity(units.len() + 2);
+        if self.negative && !zero {
+            text.push('-');
+        }
+        text.push_str(std::str::from_utf8(&units[..point]).expect("digits"));
+        if scale > 0 {
+            text.push('.');
+            text.push_str(std::str::from_utf8(&units[point..]).expect("digits"));
+        }
+        Some(text)
+    }
+}
+
+/// Adds one to a number written in decimal digits.
+fn increment(units: &mut Vec<u8>) {
+    for digit in units.iter_mut().rev() {
+        if *digit == b'9' {
+            *digit = b'0';
+        } else {
+            *digit += 1;
+            return;
+        }
+    }
+    units.insert(0, b'1');
+}
+
+/// A field of a record as written.
+#[derive(Debug)]
+pub(crate) enum Field<'a> {
+    Null,
+    /// A JSON string (unescaped) or a CSV field.
+    Text(Cow<'a, str>),
+    /// A JSON number, `true` or `false`, as written.
+    Scalar(&'a str),
+    /// A JSON object or array, as written.
+    Nested(&'a str),
+}
+
+impl<'a> Field<'a> {
+    pub(crate) fn of(raw: &'a RawValue) -> Result<Field<'a>, String> {
+        let text = raw.get();
+        Ok(match text.as_bytes().first() {
+            Some(b'n') => Field::Null,
+            // A string without escapes is its text between the quotes.
+            Some(b'"') if !text.contains('\\') => {
+                Field::Text(Cow::Borrowed(&text[1..text.len() - 1]))
+            }
+            Some(b'"') => Field::Text(Cow::Owned(
+                serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?,
+            )),
+            Some(b'{' | b'[') => Field::Nested(text),
+            _ => Field::Scalar(text),
+        })
+    }
+}
+
+/// A UUID in the form every warehouse reads: 32 lowercase hex digits, hyphenated 8-4-4-4-12.
+fn uuid(text: &str) -> Option<String> {
+    let text = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .unwrap_or(text);
+    let hex: Vec<u8> = text.bytes().filter(|b| *b != b'-').collect();
+    if hex.len() != 32 || !hex.iter().all(u8::is_ascii_hexdigit) || text.starts_with('-') {
+        return None;
+    }
+    let hex = String::from_utf8(hex).ok()?.to_ascii_lowercase();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
+}
+
+/// A timestamp as the UTC time it is: one with a zone offset (RFC 3339) is converted, one
+/// without is taken as UTC.
+fn timestamp(text: &str) -> Option<NaiveDateTime> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.naive_utc());
+    }
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.fZ",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+}
+
+/// A timestamp displayed as `YYYY-MM-DD HH:MM:SS.ffffff`, the text every warehouse reads as
+/// a timestamp (written by hand: chrono's `format` parses its pattern on every call, a tenth
+/// of a load's time).
+struct Micros(NaiveDateTime);
+
+impl fmt::Display for Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.nanosecond() % 1_000_000_000 / 1000
+        )
+    }
+}
+
+/// The current time as `YYYY-MM-DD HH:MM:SS.ffffff` in UTC.
+pub fn now_text() -> String {
+    Micros(chrono::Utc::now().naive_utc()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value a column of `data_type` makes of a JSON value, or its error.
+    fn value(data_type: &str, dialect: Dialect, json: &str) -> Result<Option<String>, String> {
+        let raw: &RawValue = serde_json::from_str(json).unwrap();
+        let mut out = TextRows::new(1);
+        Kind::of(data_type, dialect).write(Field::of(raw)?, &mut out)?;
+        Ok(out.row(0).next().unwrap().map(str::to_string))
+    }
+
+    fn ok(data_type: &str, json: &str) -> Option<String> {
+        value(data_type, Dialect::DuckDb, json).unwrap()
+    }
+
+    fn refused(data_type: &str, dialect: Dialect, json: &str) -> String {
+        value(data_type, dialect, json).unwrap_err()
+    }
+
+    #[test]
+    fn values_are_checked_and_normalized() {
+        assert_eq!(ok("bigint", "42"), Some("42".into()));
+        assert_eq!(ok("bigint", r#""+7""#), Some("7".into()));
+        assert_eq!(ok("bigint", r#""""#), None);
+        for bad in ["1.5", r#""12a""#, "[1]"] {
+            assert!(value("bigint", Dialect::DuckDb, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            ok("timestamp", r#""2024-03-01T10:00:00+02:00""#),
+            Some("2024-03-01 08:00:00.000000".into())
+        );
+        assert_eq!(ok("boolean", r#""T""#), Some("true".into()));
+        assert_eq!(ok("text", r#"{"a": [1]}"#), Some("{\"a\":[1]}".into()));
+        assert_eq!(
+            ok("varchar", r#""tab\tand \"quote\"""#),
+            Some("tab\tand \"quote\"".into())
+        );
+        assert_eq!(ok("double", "12.50"), Some("12.50".into()));
+        assert_eq!(ok("json", "null"), None);
+        assert!(value("date", Dialect::DuckDb, r#""2024-02-30""#).is_err());
+        assert_eq!(ok("time", r#""7:05""#), Some("07:05:00.000000".into()));
+        assert!(value("time", Dialect::DuckDb, r#""25:00:00""#).is_err());
+        let id = Some("0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9".to_string());
+        assert_eq!(ok("uuid", r#""{0A1B2C3D4E5F60718293A4B5C6D7E8F9}""#), id);
+        assert_eq!(ok("UUID", r#""0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9""#), id);
+        assert!(value("uuid", Dialect::DuckDb, r#""0a1b2c3d-4e5f-6071-8293""#).is_err());
+    }
+
+    #[test]
+    fn decimals_round_to_their_scale_exactly() {
+        let cases = [
+            ("12.5", "12.50"),
+            ("-0.004", "0.00"),
+            ("0.005", "0.01"),
+            ("-1.235", "-1.24"),
+            ("1e3", "1000.00"),
+            ("125E-3", "0.13"),
+            (r#""9999999999.994""#, "9999999999.99"),
+            ("0", "0.00"),
+            ("-12", "-12.00"),
+            ("1e-900000000000000000000", "0.00"),
+        ];
+        for (json, text) in cases {
+            assert_eq!(ok("decimal(12,2)", json).as_deref(), Some(text), "{json}");
+        }
+        assert_eq!(ok("numeric(5)", "12345.4"), Some("12345".into()));
+        // DuckDB's decimal without arguments is decimal(18,3); PostgreSQL's keeps any number.
+        assert_eq!(ok("decimal", "1.23456"), Some("1.235".into()));
+        assert_eq!(
+            value("numeric", Dialect::Postgres, "1.23456e40").unwrap(),
+            Some("1.23456e40".into())
+        );
+        for too_big in [
+            "1e20",
+            "9999999999.995",
+            "100000000000",
+            "1e900000000000000000000",
+        ] {
+            let error = refused("decimal(12,2)", Dialect::DuckDb, too_big);
+            assert_eq!(error, format!("{too_big} does not fit decimal(12,2)"));
+        }
+        for not_a_number in ["true", r#""1.2.3""#, r#""e5""#, r#""1e""#, r#""-""#] {
+            let error = refused("decimal(12,2)", Dialect::DuckDb, not_a_number);
+            assert!(error.ends_with("is not a valid decimal(12,2)"), "{error}");
+        }
+    }
+
+    #[test]
+    fn integers_fit_their_type_in_its_dialect() {
+        assert_eq!(
+            refused("integer", Dialect::Postgres, "5000000000"),
+            "5000000000 is out of range (-2147483648 to 2147483647)"
+        );
+        assert!(value("smallint", Dialect::DuckDb, "32768").is_err());
+        assert!(value("smallint", Dialect::DuckDb, "-32768").is_ok());
+        // int8 is eight bytes in DuckDB and PostgreSQL, eight bits in ClickHouse.
+        assert!(value("int8", Dialect::DuckDb, "5000000000").is_ok());
+        assert!(value("Int8", Dialect::ClickHouse, "128").is_err());
+        assert!(value("Nullable(UInt16)", Dialect::ClickHouse, "65535").is_ok());
+        assert!(value("UInt64", Dialect::ClickHouse, "-1").is_err());
+        assert!(value("ubigint", Dialect::DuckDb, "18446744073709551615").is_ok());
+        assert!(
+            value(
+                "hugeint",
+                Dialect::DuckDb,
+                "170141183460469231731687303715884105727"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn dates_times_floats_and_text_fit_their_warehouse() {
+        // ClickHouse clamps dates and times out of range; the others read four-digit years.
+        assert!(value("date", Dialect::ClickHouse, r#""1969-12-31""#).is_err());
+        assert!(value("Date32", Dialect::ClickHouse, r#""1969-12-31""#).is_ok());
+        assert!(value("timestamp", Dialect::ClickHouse, r#""2300-01-01 00:00:00""#).is_err());
+        assert!(value("timestamp", Dialect::DuckDb, r#""2300-01-01 00:00:00""#).is_ok());
+        assert!(value("timestamp", Dialect::Postgres, r#""0000-12-31T00:00:00Z""#).is_err());
+        // `float` is single precision but in PostgreSQL.
+        assert!(value("float", Dialect::DuckDb, "1e39").is_err());
+        assert!(value("float", Dialect::Postgres, "1e39").is_ok());
+        assert!(value("real", Dialect::Postgres, "1e39").is_err());
+        assert!(value("double", Dialect::DuckDb, "1e309").is_err());
+        // PostgreSQL enforces lengths and holds no U+0000 in text nor its escape in jsonb.
+        assert_eq!(
+            refused("varchar(3)", Dialect::Postgres, r#""abcd""#),
+            "the value is over 3 characters"
+        );
+        assert!(value("varchar(3)", Dialect::Postgres, r#""äöü""#).is_ok());
+        assert!(value("varchar(3)", Dialect::DuckDb, r#""abcd""#).is_ok());
+        assert!(value("char", Dialect::Postgres, r#""ab""#).is_err());
+        assert!(value("FixedString(2)", Dialect::ClickHouse, r#""äb""#).is_err());
+        assert!(value("text", Dialect::Postgres, r#""a\u0000b""#).is_err());
+        assert!(value("text", Dialect::DuckDb, r#""a\u0000b""#).is_ok());
+        assert!(value("jsonb", Dialect::Postgres, r#"{"a": "\u0000"}"#).is_err());
+        assert!(value("json", Dialect::Postgres, r#"{"a": "\u0000"}"#).is_ok());
+    }
+}
