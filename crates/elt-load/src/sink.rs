@@ -295,8 +295,13 @@ impl Sink {
         let started = std::time::Instant::now();
         self.fence.check(self.session.as_mut())?;
         if self.dialect == Dialect::ClickHouse {
-            for part in shared(parts) {
-                self.write(&[part])?;
+            for part in parts.iter_mut() {
+                if let Err(error) = self.write(&shared(std::slice::from_ref(part))) {
+                    if !error.refused_rows {
+                        return Err(error);
+                    }
+                    self.write_without_refused(std::slice::from_mut(part), error)?;
+                }
             }
         } else if let Err(error) = self.write(&shared(parts)) {
             if !error.refused_rows {
@@ -317,20 +322,28 @@ impl Sink {
         Ok(())
     }
 
-    /// The warehouse refused rows of `parts`, for what elt does not check (a NOT NULL or a
-    /// type added to the raw table): every retry would fail the same way and the load would
-    /// never pass them. Finds each row refused on its own, by inserting halves in
-    /// transactions rolled back, and writes the others with those as dead letters. When no
-    /// row is refused alone (say two rows break a unique key together), `error` stands.
+    /// The warehouse refused rows of `parts`, for what elt does not check (a NOT NULL, a
+    /// CHECK, an enum type): every retry would fail the same way and the load would never
+    /// pass them. Finds each row refused on its own by inserting halves where nothing stays
+    /// (in transactions rolled back; on ClickHouse, into a table like the raw one whose
+    /// engine, Null, keeps nothing but still reads every value and checks constraints), and
+    /// writes the others with those as dead letters. When no row is refused alone (say two
+    /// rows break a unique key together), `error` stands. Refusals are deterministic, so a
+    /// retried ClickHouse batch keeps the same rows and its tokens still hold.
     fn write_without_refused(
         &mut self,
         parts: &mut [(&mut Batch, &Checkpoint)],
         error: WarehouseError,
     ) -> Result<()> {
+        let trial = match self.dialect {
+            Dialect::ClickHouse => Some(self.trial_table()?),
+            _ => None,
+        };
         let mut refused_any = false;
         for (batch, _) in parts.iter_mut() {
             let mut refused = Vec::new();
-            self.find_refused(&batch.rows, 0..batch.rows.len(), &mut refused)?;
+            let all = 0..batch.rows.len();
+            self.find_refused(trial.as_ref(), &batch.rows, all, &mut refused)?;
             refused_any |= !refused.is_empty();
             **batch = self.without(batch, refused);
         }
@@ -343,6 +356,7 @@ impl Sink {
     /// Adds to `refused` the rows in `range` the raw table refuses each on its own, with why.
     fn find_refused(
         &mut self,
+        trial: Option<&Relation>,
         rows: &TextRows,
         range: std::ops::Range<usize>,
         refused: &mut Vec<(usize, String)>,
@@ -350,11 +364,15 @@ impl Sink {
         if range.is_empty() {
             return Ok(());
         }
-        let (raw, columns) = (&self.raw, &self.columns);
-        let session = self.session.as_mut();
-        session.execute("begin transaction")?;
-        let tried = session.insert_text_rows(raw, columns, &rows.select(range.clone()));
-        session.execute("rollback")?;
+        let (columns, session) = (&self.columns, self.session.as_mut());
+        let tried = if let Some(trial) = trial {
+            session.insert_text_rows(trial, columns, &rows.select(range.clone()))
+        } else {
+            session.execute("begin transaction")?;
+            let tried = session.insert_text_rows(&self.raw, columns, &rows.select(range.clone()));
+            session.execute("rollback")?;
+            tried
+        };
         match tried {
             Ok(()) => Ok(()),
             Err(e) if !e.refused_rows => Err(e),
@@ -364,10 +382,26 @@ impl Sink {
             }
             Err(_) => {
                 let middle = range.start + range.len() / 2;
-                self.find_refused(rows, range.start..middle, refused)?;
-                self.find_refused(rows, middle..range.end, refused)
+                self.find_refused(trial, rows, range.start..middle, refused)?;
+                self.find_refused(trial, rows, middle..range.end, refused)
             }
         }
+    }
+
+    /// A ClickHouse table like the raw one, as it is now, that keeps nothing: to try rows on.
+    fn trial_table(&mut self) -> Result<Relation> {
+        let trial = Relation {
+            identifier: format!("_elt_trial_{}", self.raw.identifier),
+            external: None,
+            ..self.raw.clone()
+        };
+        self.session
+            .execute(&format!("drop table if exists {trial}"))?;
+        self.session.execute(&format!(
+            "create table {trial} as {} engine = Null",
+            self.raw
+        ))?;
+        Ok(trial)
     }
 
     /// `batch` without the `refused` rows, which become dead letters: their stream and

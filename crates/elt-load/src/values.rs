@@ -171,14 +171,24 @@ impl Kind {
                 if n < min || n > max {
                     return Err(out_of_range(&text, min, max));
                 }
-                out.push_display(n);
+                // As written unless that has a `+` or leading zeros.
+                let digits = text.strip_prefix('-').unwrap_or(&text);
+                if matches!(digits.as_bytes()[0], b'1'..=b'9') || text == "0" {
+                    out.push(Some(&text));
+                } else {
+                    out.push_display(n);
+                }
             }
             Kind::Decimal { precision, scale } => {
                 let exact = Exact::parse(&text).ok_or_else(bad)?;
-                let rounded = exact
-                    .rounded(precision, scale)
-                    .ok_or_else(|| format!("{text} does not fit {self}"))?;
-                out.push(Some(&rounded));
+                if exact.fits_as_written(precision, scale) {
+                    out.push(Some(&text));
+                } else {
+                    let rounded = exact
+                        .rounded(precision, scale)
+                        .ok_or_else(|| format!("{text} does not fit {self}"))?;
+                    out.push(Some(&rounded));
+                }
             }
             Kind::Number if Exact::parse(&text).is_some() => out.push(Some(&text)),
             Kind::Number => return Err(bad()),
@@ -402,17 +412,21 @@ fn date_range(base: &str, dialect: Dialect) -> (NaiveDate, NaiveDate) {
 /// multiplied by.
 struct Exact<'a> {
     negative: bool,
-    /// Without a decimal point; may have leading zeros.
-    digits: Cow<'a, str>,
-    exponent: i64,
+    /// The digits before and after the point (either may be empty, not both).
+    whole: &'a str,
+    fraction: &'a str,
+    /// The power of ten written after `e`, if any.
+    exponent: Option<i64>,
+    /// Written with a `+` sign.
+    plus: bool,
 }
 
 impl<'a> Exact<'a> {
     fn parse(text: &'a str) -> Option<Exact<'a>> {
-        let (negative, unsigned) = match text.as_bytes().first()? {
-            b'-' => (true, &text[1..]),
-            b'+' => (false, &text[1..]),
-            _ => (false, text),
+        let (negative, plus, unsigned) = match text.as_bytes().first()? {
+            b'-' => (true, false, &text[1..]),
+            b'+' => (false, true, &text[1..]),
+            _ => (false, false, text),
         };
         let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
             Some(at) => {
@@ -427,33 +441,42 @@ impl<'a> Exact<'a> {
                 } else {
                     1 << 40
                 };
-                (&unsigned[..at], exponent.parse().unwrap_or(saturated))
+                (&unsigned[..at], Some(exponent.parse().unwrap_or(saturated)))
             }
-            None => (unsigned, 0),
+            None => (unsigned, None),
         };
         let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let digit_run = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if whole.len() + fraction.len() == 0 || !digit_run(whole) || !digit_run(fraction) {
             return None;
         }
-        let digits = if fraction.is_empty() {
-            Cow::Borrowed(whole)
-        } else {
-            Cow::Owned(format!("{whole}{fraction}"))
-        };
         Some(Exact {
             negative,
-            digits,
-            exponent: exponent - fraction.len() as i64,
+            whole,
+            fraction,
+            exponent,
+            plus,
         })
+    }
+
+    /// Whether every warehouse reads the number as written into decimal(precision, scale)
+    /// without rounding it: the common case, which costs no copy.
+    fn fits_as_written(&self, precision: u32, scale: u32) -> bool {
+        let whole = self.whole.trim_start_matches('0').len();
+        self.exponent.is_none()
+            && !self.plus
+            && self.fraction.len() <= scale as usize
+            && whole + scale as usize <= precision as usize
     }
 
     /// The number rounded to `scale` digits after the point, as text with exactly that
     /// many; `None` when it then has more than `precision` digits.
     fn rounded(&self, precision: u32, scale: u32) -> Option<String> {
-        let digits = self.digits.trim_start_matches('0');
+        let digits = format!("{}{}", self.whole, self.fraction);
+        let digits = digits.trim_start_matches('0');
         // The value times 10^scale is `digits` shifted by this many places.
-        let shift = self.exponent + i64::from(scale);
+        let exponent = self.exponent.unwrap_or(0) - self.fraction.len() as i64;
+        let shift = exponent + i64::from(scale);
         let mut units: Vec<u8> = if shift >= 0 {
             if digits.is_empty() {
                 Vec::new()
@@ -631,6 +654,8 @@ mod tests {
     fn values_are_checked_and_normalized() {
         assert_eq!(ok("bigint", "42"), Some("42".into()));
         assert_eq!(ok("bigint", r#""+7""#), Some("7".into()));
+        assert_eq!(ok("bigint", r#""-007""#), Some("-7".into()));
+        assert_eq!(ok("bigint", "-0"), Some("0".into()));
         assert_eq!(ok("bigint", r#""""#), None);
         for bad in ["1.5", r#""12a""#, "[1]"] {
             assert!(value("bigint", Dialect::DuckDb, bad).is_err(), "{bad}");
@@ -659,21 +684,26 @@ mod tests {
     #[test]
     fn decimals_round_to_their_scale_exactly() {
         let cases = [
-            ("12.5", "12.50"),
+            ("12.5", "12.5"),
+            (r#""+12.5""#, "12.50"),
             ("-0.004", "0.00"),
             ("0.005", "0.01"),
             ("-1.235", "-1.24"),
             ("1e3", "1000.00"),
             ("125E-3", "0.13"),
             (r#""9999999999.994""#, "9999999999.99"),
-            ("0", "0.00"),
-            ("-12", "-12.00"),
+            ("0", "0"),
+            ("-0.0", "-0.0"),
+            ("-12", "-12"),
+            ("-12e0", "-12.00"),
+            (r#""0012.345""#, "12.35"),
             ("1e-900000000000000000000", "0.00"),
         ];
         for (json, text) in cases {
             assert_eq!(ok("decimal(12,2)", json).as_deref(), Some(text), "{json}");
         }
         assert_eq!(ok("numeric(5)", "12345.4"), Some("12345".into()));
+        assert_eq!(ok("numeric(5)", r#""00012345""#), Some("00012345".into()));
         // DuckDB's decimal without arguments is decimal(18,3); PostgreSQL's keeps any number.
         assert_eq!(ok("decimal", "1.23456"), Some("1.235".into()));
         assert_eq!(

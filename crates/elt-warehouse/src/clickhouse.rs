@@ -247,8 +247,41 @@ impl ChSession {
             let text = sql.lines().nth(line - 1).unwrap_or_default();
             message.push_str(&format!("\nLINE {line}: {}", text.trim()));
         }
-        WarehouseError::new(message).in_sql(sql)
+        let refused_rows = refuses_rows(&message);
+        WarehouseError::new(message)
+            .in_sql(sql)
+            .refusing_rows(refused_rows)
     }
+}
+
+/// Whether an insert's error says ClickHouse refused the rows' values (by its error code:
+/// text it cannot parse as the column's type, a value out of its range, a broken
+/// constraint) rather than the statement.
+fn refuses_rows(message: &str) -> bool {
+    const REFUSING: [u32; 17] = [
+        6,   // CANNOT_PARSE_TEXT
+        25,  // CANNOT_PARSE_ESCAPE_SEQUENCE
+        26,  // CANNOT_PARSE_QUOTED_STRING
+        27,  // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        38,  // CANNOT_PARSE_DATE
+        41,  // CANNOT_PARSE_DATETIME
+        53,  // TYPE_MISMATCH
+        69,  // ARGUMENT_OUT_OF_BOUND
+        70,  // CANNOT_CONVERT_TYPE
+        72,  // CANNOT_PARSE_NUMBER
+        117, // INCORRECT_DATA
+        131, // TOO_LARGE_STRING_SIZE
+        321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+        349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+        376, // CANNOT_PARSE_UUID
+        469, // VIOLATED_CONSTRAINT
+        691, // UNKNOWN_ELEMENT_OF_ENUM
+    ];
+    let code = message
+        .strip_prefix("Code: ")
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|code| code.parse().ok());
+    code.is_some_and(|code| REFUSING.contains(&code))
 }
 
 /// The line of `sql` a ClickHouse error points at: where a syntax error says it failed

@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use duckdb::Connection;
-use duckdb::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use duckdb::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::types::ValueRef;
+use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use elt_core::adapter::{Dialect, Relation};
 use elt_core::project::Target;
 
@@ -43,6 +44,9 @@ impl DuckDb {
             (Some(path), connection)
         };
         let connection = connection.map_err(|e| open_error(setting, &e))?;
+        connection
+            .register_table_function::<ArrowVTab>(ROWS_FUNCTION)
+            .map_err(|e| WarehouseError::new(format!("cannot set up DuckDB: {e}")))?;
         Ok(DuckDb {
             path,
             base: Mutex::new(connection),
@@ -77,6 +81,11 @@ impl Warehouse for DuckDb {
         Ok(Box::new(DuckSession { connection }))
     }
 }
+
+/// The table function that reads an Arrow batch of this process's memory (duckdb-rs's
+/// `ArrowVTab`): a load's rows go in by `insert ... select`, which casts each column's
+/// text at once.
+const ROWS_FUNCTION: &str = "elt_arrow_rows";
 
 struct DuckSession {
     connection: Connection,
@@ -190,15 +199,17 @@ impl Session for DuckSession {
     ) -> Result<()> {
         let appended = timed(|| -> duckdb::Result<()> {
             // Columns left out take their defaults.
-            let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
-            let mut appender = self.connection.appender_with_columns_to_catalog_and_db(
-                &table.identifier,
-                table.database.as_deref().unwrap_or_default(),
-                &table.schema,
-                &columns,
+            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let quoted: Vec<String> = names.iter().map(|c| Dialect::DuckDb.quote(c)).collect();
+            let rows = ArrowBatchRegistration::new(text_columns(&names, rows));
+            self.connection.execute(
+                &format!(
+                    "insert into {table} ({}) select * from {ROWS_FUNCTION}(?)",
+                    quoted.join(", ")
+                ),
+                [&rows],
             )?;
-            appender.append_record_batch(text_columns(&columns, rows))?;
-            appender.flush()
+            Ok(())
         });
         appended.map_err(|e| {
             WarehouseError::new(format!("cannot append rows to {table}: {e}"))
@@ -231,7 +242,14 @@ fn text_columns(names: &[&str], rows: &TextRows) -> RecordBatch {
         .map(|name| Field::new(*name, DataType::Utf8, true))
         .collect();
     let columns: Vec<ArrayRef> = (0..rows.width())
-        .map(|index| Arc::new(rows.column(index).collect::<StringArray>()) as ArrayRef)
+        .map(|index| {
+            // Sized once: an array grown by doubling is copied at each step.
+            let column = rows.column(index);
+            let bytes = column.clone().map(|v| v.map_or(0, str::len)).sum();
+            let mut array = StringBuilder::with_capacity(rows.len(), bytes);
+            array.extend(column);
+            Arc::new(array.finish()) as ArrayRef
+        })
         .collect();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("one array per column")
 }
