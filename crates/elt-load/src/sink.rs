@@ -335,6 +335,12 @@ impl Sink {
         parts: &mut [(&mut Batch, &Checkpoint)],
         error: WarehouseError,
     ) -> Result<()> {
+        // Each refused row costs a few trial inserts: say why a batch takes longer.
+        tracing::warn!(
+            "{} refused rows of a batch, finding them to keep them as dead letters: {}",
+            self.raw,
+            error.message
+        );
         let trial = match self.dialect {
             Dialect::ClickHouse => Some(self.trial_table()?),
             _ => None,
@@ -346,6 +352,10 @@ impl Sink {
             self.find_refused(trial.as_ref(), &batch.rows, all, &mut refused)?;
             refused_any |= !refused.is_empty();
             **batch = self.without(batch, refused);
+        }
+        if let Some(trial) = trial {
+            self.session
+                .execute(&format!("drop table if exists {trial}"))?;
         }
         if !refused_any {
             return Err(error);
