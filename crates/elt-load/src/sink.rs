@@ -86,6 +86,9 @@ pub struct Batch {
     pub dead_letters: Vec<DeadLetter>,
     /// Where the batch starts, for its deduplication token.
     pub start: u64,
+    /// Whether rows the warehouse refused were taken out of it: its inserts then carry
+    /// tokens of their own (see [`Sink::write_without_refused`]).
+    pub sifted: bool,
 }
 
 /// Whether the loader writes `_elt_loaded_at` into each row. DuckDB and PostgreSQL fill it
@@ -163,6 +166,7 @@ impl Batch {
             rows,
             dead_letters: parts.into_iter().flat_map(|(_, dead)| dead).collect(),
             start,
+            sifted: false,
         }
     }
 }
@@ -328,8 +332,12 @@ impl Sink {
     /// (in transactions rolled back; on ClickHouse, into a table like the raw one whose
     /// engine, Null, keeps nothing but still reads every value and checks constraints), and
     /// writes the others with those as dead letters. When no row is refused alone (say two
-    /// rows break a unique key together), `error` stands. Refusals are deterministic, so a
-    /// retried ClickHouse batch keeps the same rows and its tokens still hold.
+    /// rows break a unique key together), `error` stands.
+    ///
+    /// On ClickHouse the sifted batch's inserts carry tokens of their own: a load killed
+    /// after its rows went in but before its dead letters retries the whole batch, whose
+    /// insert must fail again (not be taken for the sifted one and skipped) so that the
+    /// refused rows are found again, the same ones, and their dead letters written.
     fn write_without_refused(
         &mut self,
         parts: &mut [(&mut Batch, &Checkpoint)],
@@ -451,6 +459,7 @@ impl Sink {
                 .select((0..batch.rows.len()).filter(|i| !refused.contains(i))),
             dead_letters,
             start: batch.start,
+            sifted: true,
         }
     }
 
@@ -475,15 +484,20 @@ impl Sink {
                 dead_rows.push_display(d.position);
                 // PostgreSQL stores no U+0000 in text: an unreadable record may hold one.
                 dead_rows.push(Some(&d.payload.replace('\0', "\u{fffd}")));
-                dead_rows.push(Some(&d.error));
+                dead_rows.push(Some(&d.error.replace('\0', "\u{fffd}")));
                 dead_rows.push(Some(&now));
             }
             push_state_row(&mut state_rows, &self.name, batch, checkpoint, true, &now);
         }
         let token = match parts {
             [(batch, checkpoint)] => format!(
-                "elt:{}:{}:{}:{}-{}",
-                self.name, checkpoint.stream, checkpoint.version, batch.start, checkpoint.position
+                "elt:{}:{}:{}:{}-{}{}",
+                self.name,
+                checkpoint.stream,
+                checkpoint.version,
+                batch.start,
+                checkpoint.position,
+                if batch.sifted { ":sifted" } else { "" }
             ),
             _ => String::new(),
         };

@@ -522,6 +522,8 @@ fn values_the_columns_cannot_hold_are_dead_letters(wh: Wh) {
         r#"{"id": 6, "code": "abcd"}"#,
         r#"{"id": 7, "code": "a\u0000b"}"#,
         r#"{"id": 8, "n": 32767, "at": "9999-12-31T23:59:59Z"}"#,
+        // A raw NUL is not JSON; PostgreSQL's dead-letter table takes it as U+FFFD.
+        "{\"id\": 9, \"code\": \"a\0b\"}",
     ];
     write(p.path(), "incoming/a.jsonl", &(records.join("\n") + "\n"));
     let printed = ok(p.path(), &["load"]);
@@ -552,6 +554,10 @@ fn values_the_columns_cannot_hold_are_dead_letters(wh: Wh) {
     let mut expected_dead = vec![
         ("2", "column n: 40000 is out of range (-32768 to 32767)"),
         ("3", "column amount: 12345 does not fit decimal(6,2)"),
+        (
+            "9",
+            "invalid JSON: control character (\\u0000-\\u001F) found while parsing a string at line 1 column 20",
+        ),
     ];
     expected_dead.extend_from_slice(refused);
     expected_dead.sort();
@@ -564,7 +570,7 @@ fn values_the_columns_cannot_hold_are_dead_letters(wh: Wh) {
         .map(|r| (r[0].as_str(), r[1].as_str()))
         .collect();
     assert_eq!(dead, expected_dead, "{printed}");
-    let loaded = 8 - expected_dead.len();
+    let loaded = records.len() - expected_dead.len();
     assert!(
         printed.contains(&format!(
             "{loaded} rows from 1 objects, {} dead letters",
@@ -576,6 +582,11 @@ fn values_the_columns_cannot_hold_are_dead_letters(wh: Wh) {
         &p,
         "select id, n, amount, cast(day as varchar), code from raw.orders where id in (1, 4) order by id",
     );
+    let payload = raw_rows(
+        &p,
+        "select payload from raw._elt_dead_letters where position = 9",
+    );
+    assert_eq!(payload[0][0].replace('\u{fffd}', "\0"), records[8]);
     let mut expected = vec![vec!["1", "-32768", "1234.57", "2024-01-01", "abc"]];
     if wh != Wh::ClickHouse {
         expected.push(vec!["4", "NULL", "0", "1960-01-01", "NULL"]);
