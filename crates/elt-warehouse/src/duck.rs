@@ -1,16 +1,17 @@
 //! DuckDB, embedded: a file database (or `:memory:`) opened in-process.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use duckdb::Connection;
-use duckdb::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
-use duckdb::arrow::datatypes::{DataType, Field, Schema};
+use duckdb::arrow::datatypes::DataType;
 use duckdb::types::ValueRef;
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use elt_core::adapter::{Dialect, Relation};
 use elt_core::project::Target;
 
+use crate::arrow_rows;
 use crate::{
     CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse,
     WarehouseError, columns_from_query, information_schema_filter,
@@ -83,8 +84,9 @@ impl Warehouse for DuckDb {
 }
 
 /// The table function that reads an Arrow batch of this process's memory (duckdb-rs's
-/// `ArrowVTab`): a load's rows go in by `insert ... select`, which casts each column's
-/// text at once.
+/// `ArrowVTab`): rows go in by `insert ... select` from it, typed as their columns where
+/// elt could read them (see [`arrow_rows`]), else as text that DuckDB casts a vector at a
+/// time.
 const ROWS_FUNCTION: &str = "elt_arrow_rows";
 
 struct DuckSession {
@@ -201,7 +203,8 @@ impl Session for DuckSession {
             // Columns left out take their defaults.
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
             let quoted: Vec<String> = names.iter().map(|c| Dialect::DuckDb.quote(c)).collect();
-            let rows = ArrowBatchRegistration::new(text_columns(&names, rows));
+            let types = self.arrow_types(table, &names)?;
+            let rows = ArrowBatchRegistration::new(arrow_rows::batch(&names, &types, rows));
             self.connection.execute(
                 &format!(
                     "insert into {table} ({}) select * from {ROWS_FUNCTION}(?)",
@@ -215,6 +218,32 @@ impl Session for DuckSession {
             WarehouseError::new(format!("cannot append rows to {table}: {e}"))
                 .refusing_rows(refuses_rows(&e))
         })
+    }
+}
+
+impl DuckSession {
+    /// The Arrow types `table`'s columns `names` take their values as (text for a name it
+    /// does not have: DuckDB then says so).
+    fn arrow_types(&self, table: &Relation, names: &[&str]) -> duckdb::Result<Vec<DataType>> {
+        let mut statement = self.connection.prepare(
+            "select column_name, data_type from duckdb_columns() \
+             where database_name = coalesce(?, current_database()) \
+               and schema_name = ? and table_name = ?",
+        )?;
+        let found = statement
+            .query_map(
+                duckdb::params![table.database, table.schema, table.identifier],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            )?
+            .collect::<duckdb::Result<HashMap<String, String>>>()?;
+        Ok(names
+            .iter()
+            .map(|name| {
+                found
+                    .get(*name)
+                    .map_or(DataType::Utf8, |t| arrow_rows::arrow_type(t))
+            })
+            .collect())
     }
 }
 
@@ -232,26 +261,6 @@ fn refuses_rows(e: &duckdb::Error) -> bool {
     ]
     .iter()
     .any(|kind| message.contains(kind))
-}
-
-/// Rows as an Arrow batch of text columns: DuckDB's appender casts a whole vector of them to
-/// the table's types at once (value by value, each cast was most of a load's time).
-fn text_columns(names: &[&str], rows: &TextRows) -> RecordBatch {
-    let fields: Vec<Field> = names
-        .iter()
-        .map(|name| Field::new(*name, DataType::Utf8, true))
-        .collect();
-    let columns: Vec<ArrayRef> = (0..rows.width())
-        .map(|index| {
-            // Sized once: an array grown by doubling is copied at each step.
-            let column = rows.column(index);
-            let bytes = column.clone().map(|v| v.map_or(0, str::len)).sum();
-            let mut array = StringBuilder::with_capacity(rows.len(), bytes);
-            array.extend(column);
-            Arc::new(array.finish()) as ArrayRef
-        })
-        .collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("one array per column")
 }
 
 /// A value as text, as `elt show` and tests read it: dates `YYYY-MM-DD`, timestamps

@@ -5,6 +5,7 @@
 //! Dialect facts that need no connection (quoting, relation names) live in
 //! [`elt_core::adapter`].
 
+mod arrow_rows;
 mod clickhouse;
 pub mod data_test;
 mod duck;
