@@ -130,7 +130,7 @@ line "DuckDB read_json to table" "$duck" "(baseline)"
 # DuckDB's own share of any outside loader's work: the same rows already typed in memory,
 # inserted batch by batch as the loader commits them (what it prints is the insert alone).
 ingest=$("$BIN/duckdb-ingest" --db "$WORK/ingest.duckdb" --rows "$ROWS" --batch-rows 100000)
-line "DuckDB insert of typed rows" "$ingest" "(no reading or parsing: $(versus "$duck" "$ingest"))"
+line "DuckDB insert of typed rows" "$ingest" "(no reading or parsing) $(versus "$duck" "$ingest")"
 t=$(seconds "$BIN/elt" load --project-dir "$WORK/duckdb" --select source:shop.s3_orders --quiet)
 line "S3 -> duckdb" "$t" "$(versus "$duck" "$t")"
 # ClickHouse's own insert of the same JSON lines, sent over HTTP as the loader's rows are.
