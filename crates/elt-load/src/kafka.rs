@@ -21,7 +21,6 @@ use crate::config::KafkaConfig;
 use crate::kafka_client::{self, Watch};
 use crate::records::{self, RawRecord, Shaper};
 use crate::sink::{Batch, Checkpoint, Sink};
-use crate::values;
 use crate::{Follow, LoadError, Progress};
 
 /// How long a topic must stay quiet, once its end offsets are reached, for a load to end.
@@ -39,8 +38,6 @@ pub struct KafkaLoad<'a> {
     pub config: &'a KafkaConfig,
     pub batch_rows: usize,
     pub shaper: Shaper,
-    /// Whether rows carry `_elt_loaded_at` (see [`crate::sink::stamps_rows`]).
-    pub stamp_rows: bool,
     /// Told the progress after each commit.
     pub on_commit: &'a (dyn Fn(&Progress) + Sync),
 }
@@ -137,7 +134,6 @@ impl KafkaLoad<'_> {
         progress: &mut Progress,
         mut follow: Option<Follow<'_>>,
     ) -> Result<(), LoadError> {
-        let loaded_at = || self.stamp_rows.then(values::now_text);
         let mut last_message = Instant::now();
         let mut last_report = Instant::now();
         let mut last_error: Option<KafkaError> = None;
@@ -164,7 +160,7 @@ impl KafkaLoad<'_> {
                     if partition.pending.is_some_and(|end| offset >= end) {
                         // The retried range ended in a gap of the log: it is complete.
                         let id = message.partition();
-                        let commit = self.take(partition, id, loaded_at().as_deref());
+                        let commit = self.take(partition, id);
                         send(vec![commit], channels)?;
                     }
                     partition.read = offset + 1;
@@ -184,7 +180,7 @@ impl KafkaLoad<'_> {
             let due: Vec<Commit> = partitions
                 .iter_mut()
                 .filter(|(_, p)| p.due(self.batch_rows, self.config.batch_ms, now))
-                .map(|(id, p)| self.take(p, *id, loaded_at().as_deref()))
+                .map(|(id, p)| self.take(p, *id))
                 .collect();
             send(due, channels)?;
             for commit in channels.committed.try_iter() {
@@ -203,7 +199,7 @@ impl KafkaLoad<'_> {
                 .all(|p| p.read >= p.end_at_start && p.pending.is_none());
             let quiet = now.duration_since(last_message);
             if caught_up && quiet >= SETTLE {
-                self.send_read(partitions, loaded_at().as_deref(), channels)?;
+                self.send_read(partitions, channels)?;
             }
             if caught_up && quiet >= IDLE {
                 break;
@@ -226,7 +222,7 @@ impl KafkaLoad<'_> {
             }
         }
         // Stopping: what was read commits.
-        self.send_read(partitions, loaded_at().as_deref(), channels)
+        self.send_read(partitions, channels)
     }
 
     /// Sends every partition's buffered messages to commit, together (a retried range only
@@ -234,13 +230,12 @@ impl KafkaLoad<'_> {
     fn send_read(
         &self,
         partitions: &mut BTreeMap<i32, Partition>,
-        loaded_at: Option<&str>,
         channels: &Channels,
     ) -> Result<(), LoadError> {
         let read: Vec<Commit> = partitions
             .iter_mut()
             .filter(|(_, p)| !p.buffer.is_empty() && p.pending.is_none_or(|end| p.read >= end))
-            .map(|(id, p)| self.take(p, *id, loaded_at))
+            .map(|(id, p)| self.take(p, *id))
             .collect();
         send(read, channels)
     }
@@ -328,13 +323,12 @@ impl KafkaLoad<'_> {
 
     /// Shapes a partition's buffer into a batch to commit with the offset after it. The
     /// partition's next batch starts there.
-    fn take(&self, partition: &mut Partition, id: i32, loaded_at: Option<&str>) -> Commit {
+    fn take(&self, partition: &mut Partition, id: i32) -> Commit {
         let batch = Batch::shaped(
             &self.shaper,
             &std::mem::take(&mut partition.buffer),
             &partition.stream,
             partition.committed,
-            loaded_at,
         );
         let position = partition.pending.unwrap_or(partition.read);
         let checkpoint = Checkpoint {

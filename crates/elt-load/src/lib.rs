@@ -177,7 +177,6 @@ pub fn load_table(
                 format: config.format,
                 batch_rows: config.batch_rows,
                 shaper,
-                stamp_rows: sink::stamps_rows(source.relation.dialect),
                 on_commit,
             };
             load.run(&runtime, store.as_ref(), &mut sink, &mut progress)?;
@@ -199,7 +198,6 @@ pub fn load_table(
                 config: kafka_config,
                 batch_rows: config.batch_rows,
                 shaper,
-                stamp_rows: sink::stamps_rows(source.relation.dialect),
                 on_commit,
             };
             load.run(&mut sink, &mut progress, follow)?;

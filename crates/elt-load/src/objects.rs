@@ -21,7 +21,6 @@ use object_store::{
 use crate::config::{ObjectsConfig, Store};
 use crate::records::{self, Shaper};
 use crate::sink::{Batch, Checkpoint, Resume, Sink};
-use crate::values;
 use crate::{Format, LoadError, Progress};
 
 /// Opens the bucket or folder.
@@ -88,8 +87,6 @@ pub struct ObjectsLoad<'a> {
     pub format: Format,
     pub batch_rows: usize,
     pub shaper: Shaper,
-    /// Whether rows carry `_elt_loaded_at` (see [`crate::sink::stamps_rows`]).
-    pub stamp_rows: bool,
     /// Told the progress after each commit.
     pub on_commit: &'a (dyn Fn(&Progress) + Sync),
 }
@@ -237,7 +234,6 @@ impl ObjectsLoad<'_> {
             .into_iter()
             .filter(|r| r.line > start)
             .collect();
-        let loaded_at = self.stamp_rows.then(values::now_text);
         let mut batch_start = start;
         let mut rest = pending_records.as_slice();
         loop {
@@ -252,7 +248,7 @@ impl ObjectsLoad<'_> {
                 (false, None) => chunk.last().map_or(batch_start, |r| r.line),
                 (true, _) => last_line,
             };
-            let batch = Batch::shaped(&self.shaper, chunk, key, batch_start, loaded_at.as_deref());
+            let batch = Batch::shaped(&self.shaper, chunk, key, batch_start);
             let checkpoint = Checkpoint {
                 stream: key.into(),
                 version: version.into(),

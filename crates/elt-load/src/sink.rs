@@ -30,6 +30,8 @@ const METADATA_COLUMNS: [(&str, &str); 3] = [
     (LOADED_AT, "timestamp"),
 ];
 const LOADED_AT: &str = "_elt_loaded_at";
+/// How many of the metadata columns the loader writes (not `_elt_loaded_at`).
+const WRITTEN_METADATA: usize = METADATA_COLUMNS.len() - 1;
 const STATE_COLUMNS: [(&str, &str); 9] = [
     ("source_table", "text"),
     ("stream", "text"),
@@ -91,19 +93,14 @@ pub struct Batch {
     pub sifted: bool,
 }
 
-/// Whether the loader writes `_elt_loaded_at` into each row. DuckDB and PostgreSQL fill it
-/// themselves, by the column's default ([`loaded_at_default`]): parsing the same timestamp
-/// text in every row took a fifth of a load into PostgreSQL.
-pub fn stamps_rows(dialect: Dialect) -> bool {
-    loaded_at_default(dialect).is_none()
-}
-
-/// The batch transaction's start time in UTC, whatever the session's time zone.
-fn loaded_at_default(dialect: Dialect) -> Option<&'static str> {
+/// `_elt_loaded_at`'s default, which the warehouse fills each row with (parsing the same
+/// timestamp text in every row took a fifth of a load into PostgreSQL): the batch's time in
+/// UTC, whatever the session's time zone (ClickHouse's column is in UTC, see [`sql_type`]).
+fn loaded_at_default(dialect: Dialect) -> &'static str {
     match dialect {
-        Dialect::Postgres => Some("(now() at time zone 'utc')"),
-        Dialect::DuckDb => Some("make_timestamp(epoch_us(get_current_timestamp()))"),
-        Dialect::ClickHouse => None,
+        Dialect::Postgres => "(now() at time zone 'utc')",
+        Dialect::DuckDb => "make_timestamp(epoch_us(get_current_timestamp()))",
+        Dialect::ClickHouse => "now64(6)",
     }
 }
 
@@ -121,19 +118,13 @@ pub struct Sink {
 
 impl Batch {
     /// `records` of `stream`, from position `start`, shaped into raw rows (the table's own
-    /// columns, then elt's metadata columns; `_elt_loaded_at` only when `loaded_at` is given,
-    /// see [`stamps_rows`]) or dead letters. Shaping (JSON parsing, type checks) is most of a
+    /// columns, then `_elt_source` and `_elt_position`; the warehouse fills
+    /// `_elt_loaded_at`) or dead letters. Shaping (JSON parsing, type checks) is most of a
     /// load's own work: it runs on every core.
-    pub fn shaped(
-        shaper: &Shaper,
-        records: &[RawRecord],
-        stream: &str,
-        start: u64,
-        loaded_at: Option<&str>,
-    ) -> Batch {
-        let width = shaper.width() + METADATA_COLUMNS.len() - usize::from(loaded_at.is_none());
+    pub fn shaped(shaper: &Shaper, records: &[RawRecord], stream: &str, start: u64) -> Batch {
+        let width = shaper.width() + WRITTEN_METADATA;
         // A row's text is about its record's, plus the metadata columns.
-        let per_row = stream.len() + 20 + loaded_at.map_or(0, str::len);
+        let per_row = stream.len() + 20;
         let parts: Vec<(TextRows, Vec<DeadLetter>)> = records
             .par_chunks(SHAPED_TOGETHER)
             .map(|chunk| {
@@ -145,9 +136,6 @@ impl Batch {
                         Ok(()) => {
                             rows.push(Some(stream));
                             rows.push_display(record.line);
-                            if loaded_at.is_some() {
-                                rows.push(loaded_at);
-                            }
                         }
                         Err(error) => dead_letters.push(DeadLetter {
                             stream: stream.to_string(),
@@ -214,9 +202,7 @@ impl Sink {
         columns.extend(names(&METADATA_COLUMNS));
         if exists(raw) {
             check_columns(session.as_mut(), raw, &columns)?;
-            if let Some(default) = loaded_at_default(dialect) {
-                stamp_by_default(session.as_mut(), raw, default)?;
-            }
+            stamp_by_default(session.as_mut(), raw)?;
         } else {
             let mut definitions: Vec<String> = own_columns
                 .iter()
@@ -229,15 +215,11 @@ impl Sink {
                 })
                 .collect();
             definitions.extend(typed(&METADATA_COLUMNS));
-            if let Some(default) = loaded_at_default(dialect) {
-                let loaded_at = definitions.last_mut().expect("the metadata columns");
-                loaded_at.push_str(&format!(" default {default}"));
-            }
+            let loaded_at = definitions.last_mut().expect("the metadata columns");
+            loaded_at.push_str(&format!(" default {}", loaded_at_default(dialect)));
             create(session.as_mut(), raw, &definitions)?;
         }
-        if !stamps_rows(dialect) {
-            columns.retain(|c| c != LOADED_AT);
-        }
+        columns.retain(|c| c != LOADED_AT);
         if exists(&state) {
             check_columns(session.as_mut(), &state, &names(&STATE_COLUMNS))?;
         } else {
@@ -578,9 +560,11 @@ fn sql_type(dialect: Dialect, declared: Option<&str>) -> String {
     };
     let nullable = declared.starts_with("Nullable(") || declared.starts_with("LowCardinality(");
     if dialect == Dialect::ClickHouse && !nullable {
-        // ClickHouse reads SQL type names (`bigint`, `timestamp`) as its own.
+        // ClickHouse reads SQL type names (`bigint`, `timestamp`) as its own. Timestamps are
+        // UTC (elt writes them so): in the server's time zone, the default, they would be
+        // read as its local time.
         let declared = if Kind::of(declared, dialect).is_timestamp() {
-            "DateTime64(6)"
+            "DateTime64(6, 'UTC')"
         } else {
             declared
         };
@@ -612,7 +596,7 @@ impl Drop for Sink {
 
 /// Gives a raw table made before the warehouse stamped its rows the default that does it.
 /// Only when missing: altering a table waits for every query reading it.
-fn stamp_by_default(session: &mut dyn Session, raw: &Relation, default: &str) -> Result<()> {
+fn stamp_by_default(session: &mut dyn Session, raw: &Relation) -> Result<()> {
     let dialect = raw.dialect;
     let literal = |v: &str| dialect.string_literal(v);
     let found = session.query(&format!(
@@ -622,13 +606,21 @@ fn stamp_by_default(session: &mut dyn Session, raw: &Relation, default: &str) ->
         literal(&raw.identifier),
         literal(LOADED_AT)
     ))?;
-    if found.rows.first().is_some_and(|row| row[0].is_some()) {
+    // ClickHouse says no default with ''.
+    if found
+        .rows
+        .first()
+        .is_some_and(|row| row[0].as_deref().is_some_and(|d| !d.is_empty()))
+    {
         return Ok(());
     }
-    session.execute(&format!(
-        "alter table {raw} alter column {} set default {default}",
-        dialect.quote(LOADED_AT)
-    ))
+    let (column, default) = (dialect.quote(LOADED_AT), loaded_at_default(dialect));
+    session.execute(&match dialect {
+        Dialect::ClickHouse => {
+            format!("alter table {raw} modify column {column} default {default}")
+        }
+        _ => format!("alter table {raw} alter column {column} set default {default}"),
+    })
 }
 
 fn check_columns(session: &mut dyn Session, raw: &Relation, wanted: &[String]) -> Result<()> {

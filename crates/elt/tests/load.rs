@@ -161,11 +161,11 @@ fn files_load_exactly_once_with_dead_letters(wh: Wh) {
     );
 }
 
-/// A raw table made before DuckDB and PostgreSQL stamped rows themselves gets the column
-/// default it needs.
+/// A raw table made before the warehouses stamped rows themselves gets the column default
+/// it needs.
 #[test]
 fn raw_tables_made_before_get_their_loaded_at_default() {
-    for wh in [Wh::DuckDb, Wh::Postgres] {
+    for wh in [Wh::DuckDb, Wh::Postgres, Wh::ClickHouse] {
         if wh.available() {
             table_made_before_gets_its_loaded_at_default(wh);
         }
@@ -174,20 +174,40 @@ fn raw_tables_made_before_get_their_loaded_at_default() {
 
 fn table_made_before_gets_its_loaded_at_default(wh: Wh) {
     let p = orders_project(wh, "{type: files, path: incoming/orders, format: jsonl}");
-    p.query(
-        "create schema raw; create table raw.orders (id bigint, customer text, \
-         amount decimal(12,2), ordered_at timestamp, _elt_source text, _elt_position bigint, \
-         _elt_loaded_at timestamp)",
+    let (made, without_default) = match wh {
+        Wh::ClickHouse => (
+            "create table raw.orders (id Nullable(Int64), customer Nullable(String), \
+             amount Nullable(Decimal(12,2)), ordered_at Nullable(DateTime64(6)), \
+             _elt_source Nullable(String), _elt_position Nullable(Int64), \
+             _elt_loaded_at Nullable(DateTime64(6))) engine = MergeTree order by tuple() \
+             settings non_replicated_deduplication_window = 100000",
+            "column_default = ''",
+        ),
+        _ => (
+            "create schema raw; create table raw.orders (id bigint, customer text, \
+             amount decimal(12,2), ordered_at timestamp, _elt_source text, \
+             _elt_position bigint, _elt_loaded_at timestamp)",
+            "column_default is null",
+        ),
+    };
+    raw_rows(&p, made);
+    let schema = raw_schema(&p);
+    let without_default = format!(
+        "select count(*) from information_schema.columns \
+         where table_schema = '{schema}' and table_name = 'orders' and {without_default}"
     );
-    let made = "select count(*) from information_schema.columns \
-                where table_name = 'orders' and column_default is null";
-    assert_eq!(p.query(made), [["7"]], "the table is there before the load");
+    assert_eq!(
+        p.query(&without_default),
+        [["7"]],
+        "the table is there before the load"
+    );
     write(
         p.path(),
         "incoming/orders/a.jsonl",
         "{\"id\": 1, \"customer\": \"ann\", \"amount\": 1}\n",
     );
     ok(p.path(), &["load"]);
+    assert_eq!(p.query(&without_default), [["6"]]);
     assert_loaded_just_now(&p);
 }
 
@@ -498,8 +518,6 @@ impl Follower {
     }
 }
 
-/// Every row has `_elt_loaded_at`: the UTC time of its load (written by the loader, or on
-/// DuckDB and PostgreSQL by the column's default).
 /// Values a column's type cannot hold in the warehouse are dead letters. Before, DuckDB and
 /// PostgreSQL refused their whole batch on every retry (the load could never pass them) and
 /// ClickHouse changed them silently (40000 into a smallint was -25536, 1960 was 1970).
@@ -659,6 +677,7 @@ fn rows_the_warehouse_refuses_are_dead_letters(wh: Wh) {
     assert!(printed.contains("0 rows from 0 objects"), "{printed}");
 }
 
+/// Every row has `_elt_loaded_at`: the UTC time of its load, by the column's default.
 fn assert_loaded_just_now(p: &WhProject) {
     let stamps = raw_rows(
         p,
