@@ -116,8 +116,7 @@ fn files_load_exactly_once_with_dead_letters(wh: Wh) {
     );
 
     // Again: nothing new, nothing twice.
-    let printed = ok(p.path(), &["load"]);
-    assert!(printed.contains("0 rows from 0 objects"), "{printed}");
+    loads_nothing_more(&p);
     assert_eq!(normalized(raw_rows(&p, loaded)).len(), 3);
     assert_eq!(raw_rows(&p, dead).len(), 2);
 
@@ -610,9 +609,7 @@ fn values_the_columns_cannot_hold_are_dead_letters(wh: Wh) {
         expected.push(vec!["4", "NULL", "0", "1960-01-01", "NULL"]);
     }
     assert_eq!(normalized(rows), expected);
-    // Nothing is left to load: the dead letters do not hold the load back.
-    let printed = ok(p.path(), &["load"]);
-    assert!(printed.contains("0 rows from 0 objects"), "{printed}");
+    loads_nothing_more(&p);
 }
 
 /// Rows the warehouse refuses for what elt does not check (here a NOT NULL, or on
@@ -673,6 +670,12 @@ fn rows_the_warehouse_refuses_are_dead_letters(wh: Wh) {
             "{row:?}"
         );
     }
+    loads_nothing_more(&p);
+}
+
+/// Another load finds nothing new: nothing loads twice, and nothing (a dead letter) holds
+/// the load back.
+fn loads_nothing_more(p: &WhProject) {
     let printed = ok(p.path(), &["load"]);
     assert!(printed.contains("0 rows from 0 objects"), "{printed}");
 }
@@ -809,8 +812,7 @@ fn parquet_objects_load_typed_rows(wh: Wh) {
         dead[0][1].starts_with("not a readable Parquet object"),
         "{dead:?}"
     );
-    let printed = ok(p.path(), &["load"]);
-    assert!(printed.contains("0 rows from 0 objects"), "{printed}");
+    loads_nothing_more(&p);
 }
 
 /// `elt load` killed with SIGKILL at least 20 times while loading, at moments spread over
