@@ -4,8 +4,11 @@
 //! load resumes: the group's offsets are committed after the warehouse's, for lag tools only.
 //!
 //! A load without `--follow` reads up to the partitions' end offsets as of its start, then
-//! goes on while messages keep coming (some brokers report end offsets short of the log's
-//! end) and stops once the topic has been idle for [`IDLE`].
+//! goes on until it has waited [`SETTLE`] without a message written before its start: some
+//! brokers report end offsets short of the log's end (tansu's fall short of the last stored
+//! record batch). A partition that gives a message written since the start has given all of
+//! those before: it is paused, so a load of a topic written to all the time ends too (what it
+//! read commits; the rest is the next load's).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
@@ -23,11 +27,9 @@ use crate::records::{self, RawRecord, Shaper};
 use crate::sink::{Batch, Checkpoint, Sink};
 use crate::{Follow, LoadError, Progress};
 
-/// How long a topic must stay quiet, once its end offsets are reached, for a load to end.
-const IDLE: Duration = Duration::from_millis(300);
-/// How long a topic must stay quiet, once its end offsets are reached, for what was read to
-/// commit (while the load waits out [`IDLE`]).
-const SETTLE: Duration = Duration::from_millis(50);
+/// How long a load waits, once past the end offsets as of its start, for a message written
+/// before its start.
+const SETTLE: Duration = Duration::from_millis(100);
 /// How long a load waits without any message before it gives up on unread records.
 const STALLED: Duration = Duration::from_secs(30);
 /// How long end-offset requests may take.
@@ -56,6 +58,9 @@ struct Partition {
     /// Messages read, in offset order.
     buffer: Vec<RawRecord>,
     buffered_since: Option<Instant>,
+    /// Past its end offset as of the start, it gave a message written since (a load without
+    /// `--follow` then pauses it).
+    written_since_start: bool,
 }
 
 impl Partition {
@@ -74,14 +79,19 @@ impl Partition {
     }
 }
 
+/// A partition's messages on their way to be shaped into a batch: the partition, its
+/// records, the offset of the first, and the checkpoint after the last.
+type Taken = (i32, Vec<RawRecord>, u64, Checkpoint);
+
 /// A batch on its way to the warehouse: the partition it is from, its rows and checkpoint.
 /// Batches due at the same time travel and commit together.
 type Commit = (i32, Batch, Checkpoint);
 
 impl KafkaLoad<'_> {
     /// Loads the topic's messages not loaded yet; with `follow`, keeps loading until it
-    /// stops, reporting the progress so far (and the lag) every few seconds. Batches commit
-    /// on a thread of their own, in order, while reading and shaping go on.
+    /// stops, reporting the progress so far (and the lag) every few seconds. Reading,
+    /// shaping and committing overlap, each on a thread of its own: the next group of
+    /// batches is read while the last is shaped and the one before commits, in order.
     pub fn run(
         self,
         sink: &mut Sink,
@@ -92,9 +102,24 @@ impl KafkaLoad<'_> {
         let mut partitions = self.assign(&consumer, sink)?;
         progress.objects = partitions.len() as u64;
         std::thread::scope(|scope| {
-            // One group ahead: the next is read and shaped while the last commits.
+            let (to_shape, taken) = mpsc::sync_channel::<Vec<Taken>>(0);
             let (to_commit, groups) = mpsc::sync_channel::<Vec<Commit>>(1);
             let (done, committed) = mpsc::channel::<Commit>();
+            let shaper = &self.shaper;
+            scope.spawn(move || {
+                for group in taken {
+                    let shaped = group
+                        .into_iter()
+                        .map(|(id, records, start, checkpoint)| {
+                            let batch = Batch::shaped(shaper, &records, &checkpoint.stream, start);
+                            (id, batch, checkpoint)
+                        })
+                        .collect();
+                    if to_commit.send(shaped).is_err() {
+                        break; // the commit thread stopped on an error
+                    }
+                }
+            });
             let committer = scope.spawn(move || -> Result<(), LoadError> {
                 for mut group in groups {
                     let mut parts: Vec<_> = group.iter_mut().map(|(_, b, c)| (b, &*c)).collect();
@@ -106,15 +131,15 @@ impl KafkaLoad<'_> {
                 Ok(())
             });
             let channels = Channels {
-                to_commit,
+                to_shape,
                 committed,
             };
             let read = self.read(&consumer, &mut partitions, &channels, progress, follow);
             let Channels {
-                to_commit,
+                to_shape,
                 committed,
             } = channels;
-            drop(to_commit);
+            drop(to_shape);
             let committing = committer.join().expect("the commit thread does not panic");
             for commit in committed.try_iter() {
                 self.acknowledge(&consumer, commit, progress);
@@ -135,6 +160,15 @@ impl KafkaLoad<'_> {
         mut follow: Option<Follow<'_>>,
     ) -> Result<(), LoadError> {
         let mut last_message = Instant::now();
+        // Messages timestamped after this were written since the load started.
+        let started = chrono::Utc::now().timestamp_millis();
+        let written_before = |message: &BorrowedMessage| {
+            message.timestamp().to_millis().is_none_or(|t| t <= started)
+        };
+        // Past the end offsets as of the start: the time waited since the last message written
+        // before it (waiting on the warehouse does not count: messages are then queued).
+        let mut caught_up = false;
+        let mut waited = Duration::ZERO;
         let mut last_report = Instant::now();
         let mut last_error: Option<KafkaError> = None;
         loop {
@@ -144,9 +178,19 @@ impl KafkaLoad<'_> {
             {
                 break;
             }
-            let polled = consumer.poll(Duration::from_millis(100));
-            // One clock reading per message: reading it for every check cost 6% of a load.
+            // One clock reading per message (for every check, it cost 6% of a load), and one
+            // more past the end.
+            let polling = caught_up.then(Instant::now);
+            let polled = consumer.poll(SETTLE);
             let now = Instant::now();
+            let backlog = matches!(&polled, Some(Ok(message)) if written_before(message));
+            if let Some(polling) = polling {
+                waited = if backlog {
+                    Duration::ZERO
+                } else {
+                    waited + (now - polling)
+                };
+            }
             match polled {
                 Some(Ok(message)) => {
                     last_message = now;
@@ -163,6 +207,14 @@ impl KafkaLoad<'_> {
                         let commit = self.take(partition, id);
                         send(vec![commit], channels)?;
                     }
+                    if follow.is_none()
+                        && partition.read >= partition.end_at_start
+                        && !written_before(&message)
+                        && !partition.written_since_start
+                    {
+                        partition.written_since_start = true;
+                        self.pause(consumer, message.partition());
+                    }
                     partition.read = offset + 1;
                     partition.buffered_since.get_or_insert(now);
                     partition.buffer.push(match message.payload() {
@@ -177,7 +229,7 @@ impl KafkaLoad<'_> {
                 Some(Err(e)) => last_error = Some(e),
                 None => {}
             }
-            let due: Vec<Commit> = partitions
+            let due: Vec<Taken> = partitions
                 .iter_mut()
                 .filter(|(_, p)| p.due(self.batch_rows, self.config.batch_ms, now))
                 .map(|(id, p)| self.take(p, *id))
@@ -194,16 +246,14 @@ impl KafkaLoad<'_> {
                 }
                 continue;
             }
-            let caught_up = partitions
+            caught_up = partitions
                 .values()
                 .all(|p| p.read >= p.end_at_start && p.pending.is_none());
-            let quiet = now.duration_since(last_message);
-            if caught_up && quiet >= SETTLE {
-                self.send_read(partitions, channels)?;
-            }
-            if caught_up && quiet >= IDLE {
+            let written_since = partitions.values().all(|p| p.written_since_start);
+            if caught_up && (waited >= SETTLE || written_since) {
                 break;
             }
+            let quiet = now.duration_since(last_message);
             if !caught_up && quiet >= STALLED {
                 let behind: u64 = partitions
                     .values()
@@ -225,6 +275,13 @@ impl KafkaLoad<'_> {
         self.send_read(partitions, channels)
     }
 
+    /// Stops fetching a partition (best effort: its messages would only load later).
+    fn pause(&self, consumer: &LoaderConsumer, id: i32) {
+        let mut partition = TopicPartitionList::new();
+        partition.add_partition(&self.config.topic, id);
+        let _ = consumer.pause(&partition);
+    }
+
     /// Sends every partition's buffered messages to commit, together (a retried range only
     /// when complete).
     fn send_read(
@@ -232,7 +289,7 @@ impl KafkaLoad<'_> {
         partitions: &mut BTreeMap<i32, Partition>,
         channels: &Channels,
     ) -> Result<(), LoadError> {
-        let read: Vec<Commit> = partitions
+        let read: Vec<Taken> = partitions
             .iter_mut()
             .filter(|(_, p)| !p.buffer.is_empty() && p.pending.is_none_or(|end| p.read >= end))
             .map(|(id, p)| self.take(p, *id))
@@ -312,6 +369,7 @@ impl KafkaLoad<'_> {
                     end_at_start: end.max(0) as u64,
                     buffer: Vec::new(),
                     buffered_since: None,
+                    written_since_start: false,
                 },
             );
         }
@@ -321,15 +379,11 @@ impl KafkaLoad<'_> {
         Ok(partitions)
     }
 
-    /// Shapes a partition's buffer into a batch to commit with the offset after it. The
-    /// partition's next batch starts there.
-    fn take(&self, partition: &mut Partition, id: i32) -> Commit {
-        let batch = Batch::shaped(
-            &self.shaper,
-            &std::mem::take(&mut partition.buffer),
-            &partition.stream,
-            partition.committed,
-        );
+    /// Takes a partition's buffer, to commit with the offset after it. The partition's next
+    /// batch starts there.
+    fn take(&self, partition: &mut Partition, id: i32) -> Taken {
+        let records = std::mem::take(&mut partition.buffer);
+        let start = partition.committed;
         let position = partition.pending.unwrap_or(partition.read);
         let checkpoint = Checkpoint {
             stream: partition.stream.clone(),
@@ -340,7 +394,7 @@ impl KafkaLoad<'_> {
         partition.committed = position;
         partition.pending = None;
         partition.buffered_since = None;
-        (id, batch, checkpoint)
+        (id, records, start, checkpoint)
     }
 
     /// Counts a committed batch and tells the consumer group (for lag tools, best effort).
@@ -361,21 +415,22 @@ impl KafkaLoad<'_> {
 
 type LoaderConsumer = BaseConsumer<Watch>;
 
-/// Sends batches to commit together (in one transaction on DuckDB and PostgreSQL).
-fn send(group: Vec<Commit>, channels: &Channels) -> Result<(), LoadError> {
+/// Sends batches to be shaped and committed together (in one transaction on DuckDB and
+/// PostgreSQL).
+fn send(group: Vec<Taken>, channels: &Channels) -> Result<(), LoadError> {
     if group.is_empty() {
         return Ok(());
     }
     channels
-        .to_commit
+        .to_shape
         .send(group)
         // The commit thread stopped on an error, which the load reports.
         .map_err(|_| LoadError::new("the warehouse stopped taking batches"))
 }
 
-/// The reading side's ends of the channels to and from the commit thread.
+/// The reading side's ends of the channels to the shaping thread and from the commit thread.
 struct Channels {
-    to_commit: mpsc::SyncSender<Vec<Commit>>,
+    to_shape: mpsc::SyncSender<Vec<Taken>>,
     committed: mpsc::Receiver<Commit>,
 }
 

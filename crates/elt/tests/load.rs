@@ -313,6 +313,66 @@ fn kafka_partitions_due_together_commit_together() {
     assert_eq!(commits, [["4", "true"]], "{printed}");
 }
 
+/// A one-shot load of a topic written to all the time ends: it reads past the end offsets as
+/// of its start for a second at most (before, it waited for the topic to fall quiet, which a
+/// busy topic never does). What it left, the next load takes: every message exactly once.
+#[test]
+fn one_shot_loads_of_a_busy_topic_end() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let Some(brokers) = kafka_brokers() else {
+        return;
+    };
+    let topic = kafka_topic(&brokers, 2);
+    produce(&brokers, &topic, &orders(0..100, 2));
+    let p = kafka_project(Wh::DuckDb, &brokers, &topic);
+    let writing = AtomicBool::new(true);
+    let (ended, produced) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let producer: BaseProducer = kafka_client(&brokers, &[])
+                .set("linger.ms", "1")
+                .create()
+                .expect("a Kafka producer");
+            let mut id = 100;
+            while writing.load(Ordering::Relaxed) {
+                let order = order(id);
+                let record = BaseRecord::<str, str>::to(&topic)
+                    .partition((id % 2) as i32)
+                    .payload(&order);
+                elt_load::publish::send(&producer, record).expect("queue a message");
+                producer.poll(Duration::from_millis(5));
+                id += 1;
+            }
+            producer
+                .flush(Duration::from_secs(30))
+                .expect("every message acknowledged");
+            id
+        });
+        let mut load = start_load(&p);
+        // Not a timing assertion: a load still running after a minute never ends.
+        let started = Instant::now();
+        let ended = loop {
+            if let Some(status) = load.try_wait().expect("poll elt") {
+                break Some(status);
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                kill(load);
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        writing.store(false, Ordering::Relaxed);
+        (ended, writer.join().expect("the writer thread"))
+    });
+    assert!(
+        ended.is_some_and(|status| status.success()),
+        "the load did not end while the topic was written to: {ended:?}"
+    );
+    let printed = ok(p.path(), &["load"]);
+    assert_orders_exactly_once(&p, produced, &printed);
+}
+
 /// Loader configs that cannot work stop the load before it starts, naming the YAML file, the
 /// line and what to write instead.
 #[test]

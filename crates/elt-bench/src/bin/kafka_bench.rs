@@ -80,6 +80,9 @@ fn consume(config: &ClientConfig, topic: &str, count: u64) {
         .set("group.id", format!("bench-{}", std::process::id()))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        // As elt's loader is configured: with librdkafka's default (1 s), a consume whose
+        // queue fills pauses fetching for a second.
+        .set("fetch.queue.backoff.ms", "10")
         .create()
         .expect("consumer");
     // As elt does: every partition assigned from its start, no group rebalance.
