@@ -135,7 +135,7 @@ impl Batch {
                     match shaper.shape(record, &mut rows) {
                         Ok(()) => {
                             rows.push(Some(stream));
-                            rows.push_display(record.line);
+                            rows.push_integer(record.line);
                         }
                         Err(error) => dead_letters.push(DeadLetter {
                             stream: stream.to_string(),

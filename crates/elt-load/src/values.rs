@@ -176,7 +176,7 @@ impl Kind {
                 if matches!(digits.as_bytes()[0], b'1'..=b'9') || text == "0" {
                     out.push(Some(&text));
                 } else {
-                    out.push_display(n);
+                    out.push_integer(n);
                 }
             }
             Kind::Decimal { precision, scale } => {
@@ -604,24 +604,35 @@ fn timestamp(text: &str) -> Option<NaiveDateTime> {
 }
 
 /// A timestamp displayed as `YYYY-MM-DD HH:MM:SS.ffffff`, the text every warehouse reads as
-/// a timestamp (written by hand: chrono's `format` parses its pattern on every call, a tenth
-/// of a load's time).
+/// a timestamp, its digits put by hand: chrono's `format` parses its pattern on every call (a
+/// tenth of a load's time), and `write!` of seven padded numbers took a twentieth.
 struct Micros(NaiveDateTime);
 
 impl fmt::Display for Micros {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.nanosecond() % 1_000_000_000 / 1000
-        )
+        let Ok(year @ 0..=9999) = u32::try_from(t.year()) else {
+            // Not loaded (see `timestamp_range`), but displayed right all the same.
+            return write!(f, "{}", t.format("%Y-%m-%d %H:%M:%S%.6f"));
+        };
+        let mut text = *b"0000-00-00 00:00:00.000000";
+        let micros = t.nanosecond() % 1_000_000_000 / 1000;
+        let fields = [
+            (0, 4, year),
+            (5, 2, t.month()),
+            (8, 2, t.day()),
+            (11, 2, t.hour()),
+            (14, 2, t.minute()),
+            (17, 2, t.second()),
+            (20, 6, micros),
+        ];
+        for (at, width, mut n) in fields {
+            for digit in text[at..at + width].iter_mut().rev() {
+                *digit = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        }
+        f.write_str(std::str::from_utf8(&text).expect("ASCII digits"))
     }
 }
 
@@ -679,6 +690,30 @@ mod tests {
         assert_eq!(ok("uuid", r#""{0A1B2C3D4E5F60718293A4B5C6D7E8F9}""#), id);
         assert_eq!(ok("UUID", r#""0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9""#), id);
         assert!(value("uuid", Dialect::DuckDb, r#""0a1b2c3d-4e5f-6071-8293""#).is_err());
+    }
+
+    #[test]
+    fn timestamps_display_as_chrono_formats_them() {
+        let at = |y, m, d, h, min, sec, micro| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .and_then(|date| date.and_hms_micro_opt(h, min, sec, micro))
+                .unwrap()
+        };
+        for t in [
+            at(2024, 1, 1, 10, 0, 0, 0),
+            at(1, 2, 3, 4, 5, 6, 7),
+            at(9999, 12, 31, 23, 59, 59, 999_999),
+            at(1970, 1, 1, 0, 0, 0, 120_000),
+            at(10_000, 1, 1, 0, 0, 0, 0),
+            at(-1, 1, 1, 0, 0, 0, 0),
+        ] {
+            let expected = t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+            assert_eq!(Micros(t).to_string(), expected);
+        }
+        assert_eq!(
+            Micros(at(1, 2, 3, 4, 5, 6, 7)).to_string(),
+            "0001-02-03 04:05:06.000007"
+        );
     }
 
     #[test]

@@ -88,6 +88,13 @@ impl TextRows {
         }
     }
 
+    /// Appends an integer (as `push_display` does, without the formatting machinery: a
+    /// loader writes one for every row).
+    pub fn push_integer(&mut self, value: impl itoa::Integer) {
+        self.text.push_str(itoa::Buffer::new().format(value));
+        self.ends.push(self.text.len() as u64);
+    }
+
     /// Appends the next value as `value` displays, without an intermediate string.
     pub fn push_display(&mut self, value: impl fmt::Display) {
         let _ = write!(self.text, "{value}");
@@ -218,10 +225,10 @@ mod tests {
         rows.push(Some("dropped"));
         rows.truncate(mark);
         rows.push(Some("x"));
-        rows.push_display(42);
+        rows.push_integer(42);
         let mut other = TextRows::new(2);
         other.push(None);
-        other.push(Some("y"));
+        other.push_display('y');
         rows.append(&other);
         let all: Vec<Vec<Option<&str>>> = rows.rows().map(Iterator::collect).collect();
         assert_eq!(
