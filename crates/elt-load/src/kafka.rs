@@ -183,8 +183,8 @@ impl KafkaLoad<'_> {
             let polling = caught_up.then(Instant::now);
             let polled = consumer.poll(SETTLE);
             let now = Instant::now();
-            let backlog = matches!(&polled, Some(Ok(message)) if written_before(message));
             if let Some(polling) = polling {
+                let backlog = matches!(&polled, Some(Ok(message)) if written_before(message));
                 waited = if backlog {
                     Duration::ZERO
                 } else {
@@ -208,9 +208,9 @@ impl KafkaLoad<'_> {
                         send(vec![commit], channels)?;
                     }
                     if follow.is_none()
+                        && !partition.written_since_start
                         && partition.read >= partition.end_at_start
                         && !written_before(&message)
-                        && !partition.written_since_start
                     {
                         partition.written_since_start = true;
                         self.pause(consumer, message.partition());
@@ -424,7 +424,8 @@ fn send(group: Vec<Taken>, channels: &Channels) -> Result<(), LoadError> {
     channels
         .to_shape
         .send(group)
-        // The commit thread stopped on an error, which the load reports.
+        // The commit thread stopped on an error (and the shaping thread with it), which the
+        // load reports.
         .map_err(|_| LoadError::new("the warehouse stopped taking batches"))
 }
 

@@ -313,9 +313,10 @@ fn kafka_partitions_due_together_commit_together() {
     assert_eq!(commits, [["4", "true"]], "{printed}");
 }
 
-/// A one-shot load of a topic written to all the time ends: it reads past the end offsets as
-/// of its start for a second at most (before, it waited for the topic to fall quiet, which a
-/// busy topic never does). What it left, the next load takes: every message exactly once.
+/// A one-shot load of a topic written to all the time ends: it pauses each partition that
+/// gives a message written since its start (before, it waited for the topic to fall quiet,
+/// which a busy topic never does). What it left, the next load takes: every message exactly
+/// once.
 #[test]
 fn one_shot_loads_of_a_busy_topic_end() {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
