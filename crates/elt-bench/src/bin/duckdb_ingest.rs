@@ -1,7 +1,8 @@
 //! `duckdb-ingest`: the least time any loader outside DuckDB can take to put `bench/load.sh`'s
 //! rows into a DuckDB table: the rows already typed in memory as Arrow batches (nothing to
 //! read, parse or check), each batch inserted and committed as the loader does, by
-//! `insert ... select` from duckdb-rs's Arrow table function. Prints the seconds.
+//! `insert ... select` from duckdb-rs's Arrow table function. Prints the seconds it took and the
+//! CPU seconds the machine spent on it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -43,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|start| orders(start, args.batch_rows.min(args.rows - start)))
         .collect();
     let started = Instant::now();
+    let cpu_before = elt_bench::machine_cpu_seconds();
     for batch in batches {
         let rows = ArrowBatchRegistration::new(batch);
         connection.execute_batch("begin transaction")?;
@@ -53,7 +55,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         connection.execute_batch("commit")?;
     }
-    println!("{:.3}", started.elapsed().as_secs_f64());
+    println!(
+        "{:.3} {:.2}",
+        started.elapsed().as_secs_f64(),
+        elt_bench::machine_cpu_seconds() - cpu_before
+    );
     Ok(())
 }
 

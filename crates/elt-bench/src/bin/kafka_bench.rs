@@ -1,7 +1,8 @@
 //! Kafka helpers for bench/load.sh: `produce` sends the lines of standard input as messages
 //! (round robin over the partitions); `consume` reads every partition of a topic from its
 //! start until it has `--count` messages, writing nothing: the baseline `elt load` is
-//! compared with.
+//! compared with. `consume` prints the seconds it took and the CPU seconds the machine (this
+//! consumer and the broker) spent on it.
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};
@@ -87,6 +88,7 @@ fn consume(config: &ClientConfig, topic: &str, count: u64) {
         .expect("consumer");
     // As elt does: every partition assigned from its start, no group rebalance.
     let started = Instant::now();
+    let cpu_before = elt_bench::machine_cpu_seconds();
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("metadata");
@@ -110,6 +112,10 @@ fn consume(config: &ClientConfig, topic: &str, count: u64) {
             "{read} of {count} after 600 s"
         );
     }
-    println!("{:.3}", started.elapsed().as_secs_f64());
+    println!(
+        "{:.3} {:.2}",
+        started.elapsed().as_secs_f64(),
+        elt_bench::machine_cpu_seconds() - cpu_before
+    );
     eprintln!("consumed {read} messages, {bytes} bytes");
 }
