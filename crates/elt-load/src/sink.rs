@@ -309,12 +309,18 @@ impl Sink {
     }
 
     /// The warehouse refused rows of `parts`, for what elt does not check (a NOT NULL, a
-    /// CHECK, an enum type): every retry would fail the same way and the load would never
-    /// pass them. Finds each row refused on its own by inserting halves where nothing stays
-    /// (in transactions rolled back; on ClickHouse, into a table like the raw one whose
-    /// engine, Null, keeps nothing but still reads every value and checks constraints), and
-    /// writes the others with those as dead letters. When no row is refused alone (say two
-    /// rows break a unique key together), `error` stands.
+    /// CHECK, a unique key, an enum type): every retry would fail the same way and the load
+    /// would never pass them. Finds the rows the raw table refuses after the rows before them,
+    /// and writes the others with those as dead letters: of rows that break a unique key
+    /// together, the first goes in.
+    ///
+    /// Halves of the rows are tried where nothing stays, and the halves of those refused, down
+    /// to single rows: on PostgreSQL in one transaction rolled back at the end, each try in a
+    /// savepoint so that rows let in stay for the tries after them; on DuckDB, which has no
+    /// savepoints, each try in a transaction of its own, which finds the rows refused alone,
+    /// then rows refused only with earlier ones one at a time (`first_refused_after_earlier`);
+    /// on ClickHouse, where constraints are the row's own, into a table like the raw one whose
+    /// engine, Null, keeps nothing but still reads every value and checks constraints.
     ///
     /// On ClickHouse the sifted batch's inserts carry tokens of their own: a load killed
     /// after its rows went in but before its dead letters retries the whole batch, whose
@@ -332,31 +338,54 @@ impl Sink {
             error.message
         );
         let trial = match self.dialect {
-            Dialect::ClickHouse => Some(self.trial_table()?),
-            _ => None,
+            Dialect::ClickHouse => Trial::NullTable(self.trial_table()?),
+            Dialect::Postgres => Trial::Savepoint,
+            _ => Trial::Transaction,
         };
-        let mut refused_any = false;
-        for (batch, _) in parts.iter_mut() {
+        if let Trial::Savepoint = trial {
+            self.session.execute("begin transaction")?;
+        }
+        let mut found = Vec::new();
+        let sifted = parts.iter().try_for_each(|(batch, _)| {
             let mut refused = Vec::new();
             let all = 0..batch.rows.len();
-            self.find_refused(trial.as_ref(), &batch.rows, all, &mut refused)?;
-            refused_any |= !refused.is_empty();
-            **batch = self.without(batch, refused);
+            self.find_refused(&trial, &batch.rows, all, &mut refused)?;
+            found.push(refused);
+            Ok(())
+        });
+        match &trial {
+            Trial::Savepoint => self.session.execute("rollback")?,
+            Trial::NullTable(table) => self
+                .session
+                .execute(&format!("drop table if exists {table}"))?,
+            Trial::Transaction => {}
         }
-        if let Some(trial) = trial {
-            self.session
-                .execute(&format!("drop table if exists {trial}"))?;
-        }
-        if !refused_any {
+        sifted?;
+        if found.iter().all(Vec::is_empty) && !matches!(trial, Trial::Transaction) {
             return Err(error);
         }
-        self.write(&shared(parts))
+        for ((batch, _), refused) in parts.iter_mut().zip(found) {
+            **batch = self.without(batch, refused);
+        }
+        loop {
+            match self.write(&shared(parts)) {
+                Err(error) if error.refused_rows && matches!(trial, Trial::Transaction) => {
+                    let Some((part, row, why)) = self.first_refused_after_earlier(parts)? else {
+                        return Err(error);
+                    };
+                    let batch = &mut *parts[part].0;
+                    *batch = self.without(batch, vec![(row, why)]);
+                }
+                written => return written,
+            }
+        }
     }
 
-    /// Adds to `refused` the rows in `range` the raw table refuses each on its own, with why.
+    /// Adds to `refused` the rows in `range` the raw table refuses, with why: each refused
+    /// on its own, and under savepoints each refused after the rows before it.
     fn find_refused(
         &mut self,
-        trial: Option<&Relation>,
+        trial: &Trial,
         rows: &TextRows,
         range: std::ops::Range<usize>,
         refused: &mut Vec<(usize, String)>,
@@ -364,27 +393,77 @@ impl Sink {
         if range.is_empty() {
             return Ok(());
         }
-        let (columns, session) = (&self.columns, self.session.as_mut());
-        let tried = if let Some(trial) = trial {
-            session.insert_text_rows(trial, columns, &rows.select(range.clone()))
-        } else {
-            session.execute("begin transaction")?;
-            let tried = session.insert_text_rows(&self.raw, columns, &rows.select(range.clone()));
-            session.execute("rollback")?;
-            tried
-        };
-        match tried {
-            Ok(()) => Ok(()),
-            Err(e) if !e.refused_rows => Err(e),
-            Err(e) if range.len() == 1 => {
-                refused.push((range.start, e.message));
+        match self.try_rows(trial, &rows.select(range.clone()))? {
+            None => Ok(()),
+            Some(why) if range.len() == 1 => {
+                refused.push((range.start, why));
                 Ok(())
             }
-            Err(_) => {
+            Some(_) => {
                 let middle = range.start + range.len() / 2;
                 self.find_refused(trial, rows, range.start..middle, refused)?;
                 self.find_refused(trial, rows, middle..range.end, refused)
             }
+        }
+    }
+
+    /// DuckDB: the first row of `parts` (in order) the raw table refuses only after the rows
+    /// before it (say the second of two rows with one key): the end of the shortest prefix of
+    /// the rows that is refused, found by halving. A row refused this way costs about log2(rows)
+    /// tries of up to all the rows.
+    fn first_refused_after_earlier(
+        &mut self,
+        parts: &[(&mut Batch, &Checkpoint)],
+    ) -> Result<Option<(usize, usize, String)>> {
+        let all: Vec<&TextRows> = parts.iter().map(|(batch, _)| &batch.rows).collect();
+        let rows = TextRows::concat(self.columns.len(), &all);
+        let Some(mut why) = self.try_rows(&Trial::Transaction, &rows)? else {
+            return Ok(None);
+        };
+        // The first `accepted` rows go in together; the first `refused` do not.
+        let (mut accepted, mut refused) = (0, rows.len());
+        while refused - accepted > 1 {
+            let middle = accepted + (refused - accepted) / 2;
+            match self.try_rows(&Trial::Transaction, &rows.select(0..middle))? {
+                None => accepted = middle,
+                Some(message) => (refused, why) = (middle, message),
+            }
+        }
+        let mut row = refused - 1;
+        for (part, (batch, _)) in parts.iter().enumerate() {
+            if row < batch.rows.len() {
+                return Ok(Some((part, row, why)));
+            }
+            row -= batch.rows.len();
+        }
+        unreachable!("a refused prefix ends within the rows")
+    }
+
+    /// Inserts `rows` where nothing stays; returns why the warehouse refused them, if it did.
+    fn try_rows(&mut self, trial: &Trial, rows: &TextRows) -> Result<Option<String>> {
+        let (columns, session) = (&self.columns, self.session.as_mut());
+        let tried = match trial {
+            Trial::NullTable(table) => session.insert_text_rows(table, columns, rows),
+            Trial::Transaction => {
+                session.execute("begin transaction")?;
+                let tried = session.insert_text_rows(&self.raw, columns, rows);
+                session.execute("rollback")?;
+                tried
+            }
+            Trial::Savepoint => {
+                session.execute("savepoint elt_sift")?;
+                let tried = session.insert_text_rows(&self.raw, columns, rows);
+                match tried {
+                    Ok(()) => session.execute("release savepoint elt_sift")?,
+                    Err(_) => session.execute("rollback to savepoint elt_sift")?,
+                }
+                tried
+            }
+        };
+        match tried {
+            Ok(()) => Ok(None),
+            Err(e) if e.refused_rows => Ok(Some(e.message)),
+            Err(e) => Err(e),
         }
     }
 
@@ -516,6 +595,17 @@ impl Sink {
             )
         })
     }
+}
+
+/// Where `Sink::write_without_refused` tries rows.
+enum Trial {
+    /// A table like the raw one that keeps nothing (ClickHouse's Null engine).
+    NullTable(Relation),
+    /// The raw table, in a transaction rolled back after each try.
+    Transaction,
+    /// The raw table, in a transaction open through the whole sifting, each try in a
+    /// savepoint: rows let in stay for the tries after them.
+    Savepoint,
 }
 
 /// Commit's parts, to read.

@@ -734,6 +734,67 @@ fn rows_the_warehouse_refuses_are_dead_letters(wh: Wh) {
     loads_nothing_more(&p);
 }
 
+/// Rows the warehouse refuses only together with others (here, with a unique key added to the
+/// raw table, a key twice in one load) are dead letters too: of each such pair the first row
+/// goes in, and a row whose key the table already holds is refused on its own. ClickHouse has
+/// no constraint that rows break together.
+fn rows_refused_only_together_are_dead_letters(wh: Wh) {
+    let p = orders_project(
+        wh,
+        "{type: files, path: incoming, format: jsonl, batch_rows: 4}",
+    );
+    let order = |id: u32| format!(r#"{{"id": {id}, "customer": "ann", "amount": 1.5}}"#);
+    write(p.path(), "incoming/a.jsonl", &format!("{}\n", order(1)));
+    ok(p.path(), &["load"]);
+    raw_rows(&p, "create unique index orders_id on raw.orders (id)");
+    // Lines 3 and 6 repeat keys of earlier lines (line 6 in the load's second batch), line 4
+    // the key of the first load's row.
+    let ids = [2, 3, 2, 1, 4, 3, 5];
+    let lines: Vec<String> = ids.iter().map(|&id| order(id)).collect();
+    write(p.path(), "incoming/b.jsonl", &(lines.join("\n") + "\n"));
+    let printed = ok(p.path(), &["load"]);
+    assert!(
+        printed.contains("4 rows from 1 objects, 3 dead letters"),
+        "{printed}"
+    );
+    let loaded = raw_rows(&p, "select id, _elt_position from raw.orders order by id");
+    let loaded: Vec<(&str, &str)> = loaded
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
+        .collect();
+    assert_eq!(
+        loaded,
+        [("1", "1"), ("2", "1"), ("3", "2"), ("4", "5"), ("5", "7")]
+    );
+    let dead = raw_rows(
+        &p,
+        "select position, payload, error from raw._elt_dead_letters order by position",
+    );
+    let positions: Vec<&str> = dead.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(positions, ["3", "4", "6"], "{dead:?}");
+    for (row, id) in dead.iter().zip([2, 1, 3]) {
+        assert!(row[1].starts_with(&format!(r#"{{"id":"{id}","#)), "{row:?}");
+        assert!(
+            row[2].starts_with("the warehouse refused the row: ")
+                && row[2].to_lowercase().contains("duplicate key"),
+            "{row:?}"
+        );
+    }
+    loads_nothing_more(&p);
+}
+
+#[test]
+fn duckdb_rows_refused_only_together_are_dead_letters() {
+    rows_refused_only_together_are_dead_letters(Wh::DuckDb);
+}
+
+#[test]
+fn postgres_rows_refused_only_together_are_dead_letters() {
+    if Wh::Postgres.available() {
+        rows_refused_only_together_are_dead_letters(Wh::Postgres);
+    }
+}
+
 /// Another load finds nothing new: nothing loads twice, and nothing (a dead letter) holds
 /// the load back.
 fn loads_nothing_more(p: &WhProject) {
