@@ -28,6 +28,7 @@ use elt_warehouse::{Warehouse, WarehouseError};
 use serde_json::{Map, Value as Json};
 
 pub use config::{ConfigError, Format, LoaderConfig, Origin, Shape};
+pub use kafka_client::{Fetched, Fetcher};
 
 use records::Shaper;
 use sink::{RawColumn, Sink};

@@ -1,8 +1,9 @@
 //! Kafka helpers for bench/load.sh: `produce` sends the lines of standard input as messages
 //! (round robin over the partitions); `consume` reads every partition of a topic from its
 //! start until it has `--count` messages, writing nothing: the baseline `elt load` is
-//! compared with. `consume` prints the seconds it took and the CPU seconds the machine (this
-//! consumer and the broker) spent on it.
+//! compared with (with `--batch`, reading as the loader does, many messages per call).
+//! `consume` prints the seconds it took and the CPU seconds the machine (this consumer and the
+//! broker) spent on it.
 
 use std::io::BufRead;
 use std::time::{Duration, Instant};
@@ -35,6 +36,9 @@ enum Command {
     Consume {
         #[arg(long)]
         count: u64,
+        /// Read many messages per call, as elt's loader does, instead of one per `poll`
+        #[arg(long)]
+        batch: bool,
     },
 }
 
@@ -44,7 +48,7 @@ fn main() {
     config.set("bootstrap.servers", &args.brokers);
     match args.command {
         Command::Produce { partitions } => produce(&config, &args.topic, partitions),
-        Command::Consume { count } => consume(&config, &args.topic, count),
+        Command::Consume { count, batch } => consume(&config, &args.topic, count, batch),
     }
 }
 
@@ -75,7 +79,7 @@ fn produce(config: &ClientConfig, topic: &str, partitions: i32) {
     eprintln!("produced {sent} messages to {topic}");
 }
 
-fn consume(config: &ClientConfig, topic: &str, count: u64) {
+fn consume(config: &ClientConfig, topic: &str, count: u64, batch: bool) {
     let consumer: BaseConsumer = config
         .clone()
         .set("group.id", format!("bench-{}", std::process::id()))
@@ -101,8 +105,15 @@ fn consume(config: &ClientConfig, topic: &str, count: u64) {
     consumer.assign(&assignment).expect("assign");
     let mut read = 0u64;
     let mut bytes = 0usize;
+    let mut fetcher = batch.then(|| elt_load::Fetcher::new(&consumer));
     while read < count {
-        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+        if let Some(fetcher) = fetcher.as_mut() {
+            for message in fetcher.fetch(Duration::from_millis(100)) {
+                assert!(message.error().is_none(), "consume: {:?}", message.error());
+                bytes += message.payload().map_or(0, <[u8]>::len);
+                read += 1;
+            }
+        } else if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message.expect("consume");
             bytes += rdkafka::Message::payload(&message).map_or(0, <[u8]>::len);
             read += 1;
