@@ -1,4 +1,5 @@
-"""A SASL_SSL front for tansu, so that the Kafka loader's TLS and SASL are tested.
+"""A SASL_SSL (or mutual TLS) front for tansu, so that the Kafka loader's TLS, SASL and client
+certificates are tested.
 
 tansu 0.6, the Kafka-protocol broker these machines can run, has neither: its `--cert` and
 `--key` options refuse each other, and the SCRAM users it is given are never stored. This front
@@ -11,10 +12,13 @@ does what a Kafka broker's SASL_SSL listener does, then relays bytes to tansu un
    salt, iterations, StoredKey, ServerKey). A wrong user or password gets Kafka's error 58,
    SASL_AUTHENTICATION_FAILED, and the connection closes.
 
+With `--client-ca CA` it is an SSL listener with mutual TLS instead (security.protocol SSL):
+the client must present a certificate signed by CA, which is its authentication; no SASL.
+
 tansu must advertise this front's address, so that clients come back through it.
 
 Usage: kafka_auth_front.py --listen HOST:PORT --broker HOST:PORT --cert CERT --key KEY
-                           --user NAME:PASSWORD [--user ...]
+                           (--user NAME:PASSWORD [--user ...] | --client-ca CA)
 """
 
 import argparse
@@ -106,12 +110,13 @@ class ScramExchange:
 
 class Front:
     def __init__(self, broker, users):
+        """`users` by name, their passwords; None for mutual TLS (no SASL)."""
         self.broker_host, self.broker_port = broker
         self.passwords = users
         self.scram = {
             mechanism: {user: ScramCredential(mechanism, pw) for user, pw in users.items()}
             for mechanism in SCRAM_HASHES
-        }
+        } if users is not None else None
 
     async def serve(self, client_reader, client_writer):
         try:
@@ -122,7 +127,10 @@ class Front:
             client_writer.close()
             return
         try:
-            if await self.authenticate(client_reader, client_writer, broker_reader, broker_writer):
+            # Under mutual TLS the handshake, done, was the authentication.
+            if self.passwords is None or await self.authenticate(
+                client_reader, client_writer, broker_reader, broker_writer
+            ):
                 await asyncio.gather(
                     relay(client_reader, broker_writer), relay(broker_reader, client_writer)
                 )
@@ -211,11 +219,17 @@ async def main():
     parser.add_argument("--broker", type=address, required=True)
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
-    parser.add_argument("--user", action="append", required=True, help="NAME:PASSWORD")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", action="append", help="NAME:PASSWORD")
+    who.add_argument("--client-ca", help="require client certificates signed by this CA")
     args = parser.parse_args()
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(args.cert, args.key)
-    front = Front(args.broker, dict(u.split(":", 1) for u in args.user))
+    if args.client_ca:
+        tls.verify_mode = ssl.CERT_REQUIRED
+        tls.load_verify_locations(args.client_ca)
+    users = dict(u.split(":", 1) for u in args.user) if args.user else None
+    front = Front(args.broker, users)
     server = await asyncio.start_server(front.serve, *args.listen, ssl=tls)
     print(f"kafka auth front on {args.listen[0]}:{args.listen[1]}", flush=True)
     async with server:

@@ -37,6 +37,8 @@ S3_PORT="${ELT_S3_PORT:-9000}"
 KAFKA_PORT="${ELT_KAFKA_PORT:-9092}"
 KAFKA_AUTH_PORT="${ELT_KAFKA_AUTH_PORT:-9093}"
 KAFKA_AUTH_BROKER_PORT="${ELT_KAFKA_AUTH_BROKER_PORT:-19093}"
+KAFKA_MTLS_PORT="${ELT_KAFKA_MTLS_PORT:-9094}"
+KAFKA_MTLS_BROKER_PORT="${ELT_KAFKA_MTLS_BROKER_PORT:-19094}"
 S3_AUTH_PORT="${ELT_S3_AUTH_PORT:-9100}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
@@ -197,6 +199,21 @@ AdminClient({'bootstrap.servers': '127.0.0.1:$KAFKA_AUTH_PORT', 'security.protoc
     'sasl.username': 'elt', 'sasl.password': 'elt-secret'}).list_topics(timeout=1)" >/dev/null 2>&1
 }
 
+kafka_mtls_ready() {
+    "$STATE/venv/bin/python" -c "
+from confluent_kafka.admin import AdminClient
+AdminClient({'bootstrap.servers': '127.0.0.1:$KAFKA_MTLS_PORT', 'security.protocol': 'SSL',
+    'ssl.ca.location': '$STATE/kafka-auth/cert.pem',
+    'ssl.certificate.location': '$STATE/kafka-auth/client-cert.pem',
+    'ssl.key.location': '$STATE/kafka-auth/client-key.pem'}).list_topics(timeout=1)" >/dev/null 2>&1
+}
+
+# A self-signed certificate $2 for the name $3 (and 127.0.0.1), and its key $1, unless made.
+certificate() {
+    [ -f "$2" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout "$1" -out "$2" \
+        -subj "/CN=$3" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+}
+
 # tansu in memory on 127.0.0.1:$1, telling clients to come back on $2.
 start_tansu() {
     local tansu
@@ -218,9 +235,7 @@ kafka_start() {
     if ! kafka_auth_ready; then
         local dir="$STATE/kafka-auth"
         mkdir -p "$dir"
-        [ -f "$dir/cert.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
-            -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost \
-            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+        certificate "$dir/key.pem" "$dir/cert.pem" localhost
         start_tansu "$KAFKA_AUTH_BROKER_PORT" "$KAFKA_AUTH_PORT" kafka-auth-broker
         nohup "$STATE/venv/bin/python" "$HERE/kafka_auth_front.py" \
             --listen "127.0.0.1:$KAFKA_AUTH_PORT" --broker "127.0.0.1:$KAFKA_AUTH_BROKER_PORT" \
@@ -230,11 +245,23 @@ kafka_start() {
         wait_for 30 "Kafka (SASL_SSL)" kafka_auth_ready || { cat "$STATE/kafka-auth.log"; return 1; }
     fi
     say "Kafka SASL_SSL (tansu behind scripts/kafka_auth_front.py) ready on 127.0.0.1:$KAFKA_AUTH_PORT"
+    if ! kafka_mtls_ready; then
+        # The client's certificate, self-signed, is the CA the listener trusts.
+        certificate "$STATE/kafka-auth/client-key.pem" "$STATE/kafka-auth/client-cert.pem" elt-client
+        start_tansu "$KAFKA_MTLS_BROKER_PORT" "$KAFKA_MTLS_PORT" kafka-mtls-broker
+        nohup "$STATE/venv/bin/python" "$HERE/kafka_auth_front.py" \
+            --listen "127.0.0.1:$KAFKA_MTLS_PORT" --broker "127.0.0.1:$KAFKA_MTLS_BROKER_PORT" \
+            --cert "$STATE/kafka-auth/cert.pem" --key "$STATE/kafka-auth/key.pem" \
+            --client-ca "$STATE/kafka-auth/client-cert.pem" >"$STATE/kafka-mtls.log" 2>&1 &
+        echo $! >"$STATE/kafka-mtls.pid"
+        wait_for 30 "Kafka (mutual TLS)" kafka_mtls_ready || { cat "$STATE/kafka-mtls.log"; return 1; }
+    fi
+    say "Kafka with client certificates (tansu behind scripts/kafka_auth_front.py) ready on 127.0.0.1:$KAFKA_MTLS_PORT"
 }
 
 kafka_stop() {
     local name pidfile
-    for name in kafka kafka-auth kafka-auth-broker; do
+    for name in kafka kafka-auth kafka-auth-broker kafka-mtls kafka-mtls-broker; do
         pidfile="$STATE/$name.pid"
         if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
             kill "$(cat "$pidfile")"
@@ -245,8 +272,8 @@ kafka_stop() {
 }
 
 kafka_status() {
-    if kafka_ready && kafka_auth_ready; then
-        say "Kafka running on 127.0.0.1:$KAFKA_PORT (SASL_SSL on $KAFKA_AUTH_PORT)"
+    if kafka_ready && kafka_auth_ready && kafka_mtls_ready; then
+        say "Kafka running on 127.0.0.1:$KAFKA_PORT (SASL_SSL on $KAFKA_AUTH_PORT, mutual TLS on $KAFKA_MTLS_PORT)"
     else
         say "Kafka stopped"
         return 1

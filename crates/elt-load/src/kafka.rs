@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
@@ -310,22 +309,19 @@ impl KafkaLoad<'_> {
     }
 
     fn consumer(&self) -> Result<LoaderConsumer, LoadError> {
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", &self.config.brokers)
-            .set("group.id", &self.config.group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("allow.auto.create.topics", "false")
+        let defaults = [
+            ("group.id", self.config.group.as_str()),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("allow.auto.create.topics", "false"),
             // While a batch commits, fetched messages pile up past librdkafka's queue
             // thresholds; its default then pauses fetching for a second (half the time of a
             // load went there).
-            .set("fetch.queue.backoff.ms", "10")
-            .set("log_level", "3");
-        for (key, value) in &self.config.properties {
-            config.set(key, value);
-        }
+            ("fetch.queue.backoff.ms", "10"),
+        ];
+        let brokers = &self.config.brokers;
+        let config = kafka_client::client_config(brokers, &defaults, &self.config.properties);
         config.create_with_context(Watch::default()).map_err(|e| {
             LoadError::new(format!("cannot configure the Kafka consumer: {e}"))
                 .with_hint("check the loader's brokers and properties")

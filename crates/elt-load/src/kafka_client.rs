@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::bindings as rdsys;
 use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
@@ -22,6 +23,29 @@ use crate::LoadError;
 const REACH: Duration = Duration::from_secs(10);
 /// How long one try at the metadata waits, and then the client's events are served.
 const TRY: Duration = Duration::from_millis(250);
+
+/// The settings of an elt Kafka client: the brokers, elt's `defaults` for the client, then
+/// librdkafka `properties` (TLS, SASL, ...), which override them. librdkafka's informational
+/// lines reach [`Watch`] whatever elt logs (by default rdkafka sets the client's level from
+/// the `log` crate's, which drops the line that tells a refused client certificate); `Watch`
+/// turns them into debug lines.
+pub(crate) fn client_config(
+    brokers: &str,
+    defaults: &[(&str, &str)],
+    properties: &[(String, String)],
+) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set_log_level(RDKafkaLogLevel::Info);
+    for (key, value) in defaults {
+        config.set(*key, *value);
+    }
+    for (key, value) in properties {
+        config.set(key, value);
+    }
+    config
+}
 
 /// A client's first metadata, by `fetch`. Brokers that refuse the client's credentials or
 /// fail its TLS handshake are reported at once: librdkafka would retry them quietly until the
@@ -53,51 +77,88 @@ pub(crate) fn metadata(
 }
 
 /// The context of elt's Kafka clients (the loader's consumer, the publisher's producer and
-/// admin client): keeps the first refusal of the client's credentials or of its TLS handshake
-/// that librdkafka reports, and turns librdkafka's log and errors into debug lines
-/// (`ELT_LOG=debug`): elt itself reports what stops it (unreachable brokers, a refusal, a
-/// missing topic, a stalled topic).
+/// admin client): keeps the first refusal of the client that librdkafka reports (of its
+/// credentials, of its TLS handshake, or of the connection right after that handshake), and
+/// turns librdkafka's log and errors into debug lines (`ELT_LOG=debug`): elt itself reports
+/// what stops it (unreachable brokers, a refusal, a missing topic, a stalled topic).
 #[derive(Default)]
 pub(crate) struct Watch {
-    refused: Mutex<Option<(RDKafkaErrorCode, String)>>,
+    refused: Mutex<Option<(Refusal, String)>>,
+}
+
+/// How brokers turned a client away.
+#[derive(Clone, Copy)]
+enum Refusal {
+    Credentials,
+    TlsHandshake,
+    /// The connection closed as soon as TLS was set up: how brokers that require a client
+    /// certificate (mutual TLS, TLS 1.3) turn away a client without one.
+    ClosedAfterTls,
 }
 
 impl Watch {
     pub(crate) fn refusal(&self, brokers: &str) -> Option<LoadError> {
         let refused = self.refused.lock().expect("not poisoned");
-        let (code, reason) = refused.as_ref()?;
-        Some(if *code == RDKafkaErrorCode::Authentication {
-            LoadError::new(format!(
+        let (refusal, reason) = refused.as_ref()?;
+        Some(match refusal {
+            Refusal::Credentials => LoadError::new(format!(
                 "the Kafka brokers {brokers} refused the credentials: {reason}"
             ))
             .with_hint(
                 "check sasl.mechanism, sasl.username and sasl.password in the client's \
                  properties (a loader's `properties`, `elt generate -X`)",
-            )
-        } else {
-            LoadError::new(format!(
+            ),
+            Refusal::TlsHandshake => LoadError::new(format!(
                 "the TLS handshake with the Kafka brokers {brokers} failed: {reason}"
             ))
             .with_hint(
                 "check security.protocol and ssl.ca.location (the CA that signed the brokers' \
                  certificates) in the client's properties (a loader's `properties`, \
+                 `elt generate -X`), and ssl.certificate.location and ssl.key.location where \
+                 the brokers require client certificates",
+            ),
+            Refusal::ClosedAfterTls => LoadError::new(format!(
+                "the Kafka brokers {brokers} closed the connection as soon as TLS was set up: \
+                 {reason}"
+            ))
+            .with_hint(
+                "brokers that require client certificates (mutual TLS) do so to a client \
+                 without one: set ssl.certificate.location and ssl.key.location (the client's \
+                 certificate and key) in the client's properties (a loader's `properties`, \
                  `elt generate -X`)",
-            )
+            ),
         })
+    }
+
+    fn refused(&self, refusal: Refusal, reason: &str) {
+        let mut refused = self.refused.lock().expect("not poisoned");
+        refused.get_or_insert_with(|| (refusal, reason.to_string()));
     }
 }
 
 impl ClientContext for Watch {
     fn log(&self, _: RDKafkaLogLevel, facility: &str, message: &str) {
         tracing::debug!("librdkafka: {facility} {message}");
+        // A disconnection while asking the API versions, the first request, comes after the
+        // TLS handshake: only TLS connections (ssl:// and sasl_ssl://) get there with TLS set up.
+        if facility == "FAIL"
+            && message.contains("ssl://")
+            && message.contains("by peer")
+            && message.contains("in state APIVERSION_QUERY")
+        {
+            let reason = message
+                .split_once("Disconnected: ")
+                .map_or(message, |(_, r)| r);
+            self.refused(Refusal::ClosedAfterTls, reason);
+        }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::debug!("librdkafka: {error}: {reason}");
-        let code = error.rdkafka_error_code();
-        if let Some(code @ (RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SSL)) = code {
-            let mut refused = self.refused.lock().expect("not poisoned");
-            refused.get_or_insert_with(|| (code, reason.to_string()));
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::Authentication) => self.refused(Refusal::Credentials, reason),
+            Some(RDKafkaErrorCode::SSL) => self.refused(Refusal::TlsHandshake, reason),
+            _ => {}
         }
     }
 }

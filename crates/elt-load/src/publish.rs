@@ -31,13 +31,7 @@ pub fn lines_to_kafka(
     topic: &str,
     files: &[PathBuf],
 ) -> Result<u64, LoadError> {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", brokers)
-        .set("log_level", "3");
-    for (key, value) in properties {
-        config.set(key, value);
-    }
+    let config = kafka_client::client_config(brokers, &[], properties);
     let producer: BaseProducer<Watch> = config
         .clone()
         .set("linger.ms", "20")

@@ -1312,26 +1312,56 @@ fn kafka_messages_load_exactly_once_with_dead_letters(wh: Wh) {
 /// The SASL_SSL listener of scripts/services.sh: tansu behind scripts/kafka_auth_front.py,
 /// which terminates TLS and SASL (tansu 0.6 has neither). Its address and CA certificate.
 fn kafka_sasl_ssl() -> Option<(String, String)> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
     let brokers =
         std::env::var("ELT_KAFKA_AUTH_BROKERS").unwrap_or_else(|_| "127.0.0.1:9093".into());
+    let ca = services_file("kafka-auth/cert.pem");
+    reachable(&brokers, &sasl_ssl_settings(&ca, "elt-secret"), "SASL_SSL").then_some((brokers, ca))
+}
+
+/// The mutual TLS listener of scripts/services.sh (the same front, requiring a client
+/// certificate instead of SASL). Its address and its client settings, certificate included.
+fn kafka_mutual_tls() -> Option<(String, [(&'static str, String); 4])> {
+    let brokers =
+        std::env::var("ELT_KAFKA_MTLS_BROKERS").unwrap_or_else(|_| "127.0.0.1:9094".into());
+    let settings = [
+        ("security.protocol", "SSL".to_string()),
+        ("ssl.ca.location", services_file("kafka-auth/cert.pem")),
+        (
+            "ssl.certificate.location",
+            services_file("kafka-auth/client-cert.pem"),
+        ),
+        (
+            "ssl.key.location",
+            services_file("kafka-auth/client-key.pem"),
+        ),
+    ];
+    let borrowed = settings.each_ref().map(|(k, v)| (*k, v.as_str()));
+    reachable(&brokers, &borrowed, "mutual TLS").then_some((brokers, settings))
+}
+
+fn services_file(name: &str) -> String {
     let services =
         std::env::var("ELT_SERVICES_DIR").unwrap_or_else(|_| "/var/cache/elt/services".into());
-    let ca = format!("{services}/kafka-auth/cert.pem");
-    let consumer: BaseConsumer = kafka_client(&brokers, &sasl_ssl_settings(&ca, "elt-secret"))
+    format!("{services}/{name}")
+}
+
+/// Whether a Kafka listener answers a client with `settings`; under CI it must.
+fn reachable(brokers: &str, settings: &[(&str, &str)], what: &str) -> bool {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = kafka_client(brokers, settings)
         .set("log_level", "0")
         .create()
         .expect("a Kafka client");
     match consumer.fetch_metadata(None, std::time::Duration::from_secs(3)) {
-        Ok(_) => Some((brokers, ca)),
+        Ok(_) => true,
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("the SASL_SSL Kafka listener at {brokers} is not reachable under CI: {e}")
+            panic!("the {what} Kafka listener at {brokers} is not reachable under CI: {e}")
         }
         Err(e) => {
             eprintln!(
-                "skipped: no SASL_SSL Kafka listener at {brokers} ({e}); run scripts/services.sh start kafka"
+                "skipped: no {what} Kafka listener at {brokers} ({e}); run scripts/services.sh start kafka"
             );
-            None
+            false
         }
     }
 }
@@ -1344,6 +1374,54 @@ fn sasl_ssl_settings<'a>(ca: &'a str, password: &'a str) -> [(&'a str, &'a str);
         ("sasl.username", "elt"),
         ("sasl.password", password),
     ]
+}
+
+/// A topic behind mutual TLS: a client without a certificate is told that the brokers closed
+/// the connection and which properties to set (not, after a timeout, that they cannot be
+/// reached); with the certificate every message loads once.
+#[test]
+fn kafka_over_mutual_tls_asks_for_the_client_certificate() {
+    let Some((brokers, settings)) = kafka_mutual_tls() else {
+        return;
+    };
+    let borrowed = settings.each_ref().map(|(k, v)| (*k, v.as_str()));
+    let client = kafka_client(&brokers, &borrowed);
+    let topic = kafka_topic_on(&client, 2);
+    produce_on(&client, &topic, &orders(0..30, 2));
+    let properties = |settings: &[(&str, String)]| {
+        let pairs: Vec<String> = settings
+            .iter()
+            .map(|(k, v)| format!("{k}: \"{v}\""))
+            .collect();
+        format!(
+            "{{type: kafka, brokers: \"{brokers}\", topic: \"{topic}\", group: elt-test, format: json, \
+             properties: {{{}}}}}",
+            pairs.join(", ")
+        )
+    };
+    // Without the certificate and its key.
+    let p = orders_project(Wh::DuckDb, &properties(&settings[..2]));
+    let refused = elt(p.path(), &["load"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    let message = stderr(&refused);
+    assert!(
+        message.contains(&format!(
+            "the Kafka brokers {brokers} closed the connection as soon as TLS was set up"
+        )),
+        "{message}"
+    );
+    assert!(message.contains("ssl.certificate.location"), "{message}");
+    assert!(message.contains("models/sources.yml"), "{message}");
+
+    let p = orders_project(Wh::DuckDb, &properties(&settings));
+    let loaded = elt(p.path(), &["load"]);
+    assert!(
+        loaded.status.success(),
+        "{}{}",
+        stdout(&loaded),
+        stderr(&loaded)
+    );
+    assert_orders_exactly_once(&p, 30, &stdout(&loaded));
 }
 
 /// A topic behind TLS and SCRAM-SHA-512, the password from an environment variable: a wrong
