@@ -1,11 +1,12 @@
 //! `elt load`: runs the loaders of the selected sources, one table after another (with
 //! `--follow`, all at once until SIGINT or SIGTERM), and prints a status line per table as it
-//! ends; on a terminal a spinner shows the rows loaded so far and their rate.
+//! ends; on a terminal a spinner shows the rows loaded so far and their rate (elsewhere, a line
+//! every 15 s does).
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use elt_core::compile::Compiled;
@@ -200,42 +201,91 @@ impl Summary {
     }
 }
 
-/// On a terminal, while a table loads: its rows so far and their rate, as batches commit.
-struct Spinner(Option<ProgressBar>);
+/// How often a load off a terminal (in a CI or scheduler log) prints its progress.
+const LOG_EVERY: Duration = Duration::from_secs(15);
+
+/// While a table loads, its rows so far and their rate, as batches commit: on a terminal a
+/// spinner; elsewhere a line every [`LOG_EVERY`].
+enum Spinner {
+    Quiet,
+    Bar(ProgressBar),
+    Lines {
+        name: String,
+        started: Instant,
+        last: Mutex<Instant>,
+    },
+}
 
 impl Spinner {
     fn start(source: &SourceNode, quiet: bool) -> Self {
-        let bar = (!quiet && std::io::stdout().is_terminal()).then(|| {
-            let style =
-                ProgressStyle::with_template("{spinner} loading {prefix}: {msg} [{elapsed}]")
-                    .expect("valid progress template");
-            let bar = ProgressBar::new_spinner()
-                .with_style(style)
-                .with_prefix(source.full_name())
-                .with_message("starting");
-            bar.enable_steady_tick(Duration::from_millis(100));
-            bar
-        });
-        Spinner(bar)
+        if quiet {
+            return Spinner::Quiet;
+        }
+        if !std::io::stdout().is_terminal() {
+            let now = Instant::now();
+            return Spinner::Lines {
+                name: source.full_name(),
+                started: now,
+                last: Mutex::new(now),
+            };
+        }
+        let style = ProgressStyle::with_template("{spinner} loading {prefix}: {msg} [{elapsed}]")
+            .expect("valid progress template");
+        let bar = ProgressBar::new_spinner()
+            .with_style(style)
+            .with_prefix(source.full_name())
+            .with_message("starting");
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Spinner::Bar(bar)
     }
 
     fn show(&self, progress: &Progress) {
-        if let Some(bar) = &self.0 {
-            let seconds = bar.elapsed().as_secs_f64().max(1e-3);
-            bar.set_message(format!(
-                "{} rows, {} dead letters, {:.0} rows/s",
-                progress.rows,
-                progress.dead_letters,
-                progress.rows as f64 / seconds
-            ));
+        match self {
+            Spinner::Bar(bar) => bar.set_message(so_far(progress, bar.elapsed())),
+            Spinner::Lines { .. } => {
+                if let Some(line) = self.line(progress, Instant::now()) {
+                    println!("{line}");
+                }
+            }
+            Spinner::Quiet => {}
         }
     }
 
+    /// Off a terminal, the line to print at `now`, if one is due.
+    fn line(&self, progress: &Progress, now: Instant) -> Option<String> {
+        let Spinner::Lines {
+            name,
+            started,
+            last,
+        } = self
+        else {
+            return None;
+        };
+        let mut last = last.lock().expect("not poisoned");
+        if now.duration_since(*last) < LOG_EVERY {
+            return None;
+        }
+        *last = now;
+        let elapsed = now.duration_since(*started);
+        let so_far = so_far(progress, elapsed);
+        Some(format!("loading {name}: {so_far} [{}s]", elapsed.as_secs()))
+    }
+
     fn finish(&self) {
-        if let Some(bar) = &self.0 {
+        if let Spinner::Bar(bar) = self {
             bar.finish_and_clear();
         }
     }
+}
+
+/// `12345 rows, 2 dead letters, 10287 rows/s`: a load's rows after `elapsed`.
+fn so_far(progress: &Progress, elapsed: Duration) -> String {
+    format!(
+        "{} rows, {} dead letters, {:.0} rows/s",
+        progress.rows,
+        progress.dead_letters,
+        progress.rows as f64 / elapsed.as_secs_f64().max(1e-3)
+    )
 }
 
 fn error(head: &str, name: &str, source: &SourceNode, e: LoadError) -> Diagnostic {
@@ -275,4 +325,33 @@ fn describe(
         progress.rows as f64 / seconds.max(1e-9)
     ));
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Off a terminal a load prints where it is every 15 s, no more often.
+    #[test]
+    fn off_a_terminal_progress_is_a_line_every_fifteen_seconds() {
+        let started = Instant::now();
+        let spinner = Spinner::Lines {
+            name: "shop.orders".into(),
+            started,
+            last: Mutex::new(started),
+        };
+        let progress = Progress {
+            rows: 300_000,
+            dead_letters: 2,
+            ..Progress::default()
+        };
+        let at = |seconds| started + Duration::from_secs(seconds);
+        assert_eq!(spinner.line(&progress, at(10)), None);
+        assert_eq!(
+            spinner.line(&progress, at(20)).as_deref(),
+            Some("loading shop.orders: 300000 rows, 2 dead letters, 15000 rows/s [20s]")
+        );
+        assert_eq!(spinner.line(&progress, at(30)), None);
+        assert!(spinner.line(&progress, at(35)).is_some());
+    }
 }
