@@ -189,7 +189,8 @@ impl KafkaLoad<'_> {
                 last_message = now;
                 // Timestamps count only past the end offsets.
                 backlog = backlog || (polling.is_some() && written_before(&message));
-                let Some(partition) = partitions.get_mut(&message.partition()) else {
+                let id = message.partition();
+                let Some(partition) = partitions.get_mut(&id) else {
                     continue;
                 };
                 let offset = message.offset().max(0) as u64;
@@ -198,9 +199,7 @@ impl KafkaLoad<'_> {
                 }
                 if partition.pending.is_some_and(|end| offset >= end) {
                     // The retried range ended in a gap of the log: it is complete.
-                    let id = message.partition();
-                    let commit = self.take(partition, id);
-                    send(vec![commit], channels)?;
+                    send(vec![self.take(partition, id)], channels)?;
                 }
                 if follow.is_none()
                     && !partition.written_since_start
@@ -208,7 +207,7 @@ impl KafkaLoad<'_> {
                     && !written_before(&message)
                 {
                     partition.written_since_start = true;
-                    self.pause(consumer, message.partition());
+                    self.pause(consumer, id);
                 }
                 partition.read = offset + 1;
                 partition.buffered_since.get_or_insert(now);
@@ -221,10 +220,8 @@ impl KafkaLoad<'_> {
                     },
                 });
                 // A batch ends exactly at `batch_rows` (or a retried range's end).
-                let id = message.partition();
                 if partition.due(self.batch_rows, self.config.batch_ms, now) {
-                    let commit = self.take(partition, id);
-                    send(vec![commit], channels)?;
+                    send(vec![self.take(partition, id)], channels)?;
                 }
             }
             if let Some(polling) = polling {
