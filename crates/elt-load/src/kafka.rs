@@ -119,7 +119,7 @@ impl KafkaLoad<'_> {
                 }
             });
             let committer = scope.spawn(move || -> Result<(), LoadError> {
-                for mut group in groups {
+                for mut group in crate::sink::with_queued(&groups) {
                     let mut parts: Vec<_> = group.iter_mut().map(|(_, b, c)| (b, &*c)).collect();
                     sink.commit(&mut parts)?;
                     for commit in group {

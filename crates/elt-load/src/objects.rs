@@ -20,7 +20,7 @@ use object_store::{
 
 use crate::config::{ObjectsConfig, Store};
 use crate::records::{self, Shaper};
-use crate::sink::{Batch, Checkpoint, Resume, Sink};
+use crate::sink::{self, Batch, Checkpoint, Resume, Sink};
 use crate::{Format, LoadError, Progress};
 
 /// Opens the bucket or folder.
@@ -130,19 +130,17 @@ impl ObjectsLoad<'_> {
         let on_commit = self.on_commit;
         std::thread::scope(|scope| {
             // One group ahead: the next is read while the last commits.
-            let (ready, groups) = std::sync::mpsc::sync_channel::<Result<Group, LoadError>>(1);
-            scope.spawn(move || {
+            let (ready, groups) = std::sync::mpsc::sync_channel::<Group>(1);
+            let reader = scope.spawn(move || {
                 let mut group = Grouping::new(ready, self.batch_rows);
-                for (object, from) in to_load {
-                    if let Err(e) = self.read_object(runtime, store, &object, from, &mut group) {
-                        group.fail(e);
-                        return;
-                    }
-                }
+                let read = to_load.into_iter().try_for_each(|(object, from)| {
+                    self.read_object(runtime, store, &object, from, &mut group)
+                });
+                // What was read commits, even when an object could not be read.
                 group.flush();
+                read
             });
-            for group in groups {
-                let mut group = group?;
+            for mut group in sink::with_queued(&groups) {
                 let mut parts: Vec<_> = group
                     .iter_mut()
                     .map(|p| (&mut p.batch, &p.checkpoint))
@@ -154,7 +152,7 @@ impl ObjectsLoad<'_> {
                 }
                 on_commit(progress);
             }
-            Ok(())
+            reader.join().expect("the reading thread does not panic")
         })
     }
 
@@ -277,14 +275,14 @@ type Group = Vec<Prepared>;
 /// objects commits once per group rather than once per object, and sends each group to
 /// commit.
 struct Grouping {
-    ready: SyncSender<Result<Group, LoadError>>,
+    ready: SyncSender<Group>,
     group: Group,
     records: usize,
     batch_rows: usize,
 }
 
 impl Grouping {
-    fn new(ready: SyncSender<Result<Group, LoadError>>, batch_rows: usize) -> Self {
+    fn new(ready: SyncSender<Group>, batch_rows: usize) -> Self {
         Grouping {
             ready,
             group: Vec::new(),
@@ -305,14 +303,7 @@ impl Grouping {
     fn flush(&mut self) -> bool {
         self.records = 0;
         let group = std::mem::take(&mut self.group);
-        group.is_empty() || self.ready.send(Ok(group)).is_ok()
-    }
-
-    /// Sends what is gathered (it commits), then the error that stops the load.
-    fn fail(&mut self, error: LoadError) {
-        if self.flush() {
-            let _ = self.ready.send(Err(error));
-        }
+        group.is_empty() || self.ready.send(group).is_ok()
     }
 }
 

