@@ -22,7 +22,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::config::KafkaConfig;
 use crate::kafka_client::{self, Fetched, Fetcher, Watch};
 use crate::records::{self, RawRecord, Shaper};
-use crate::sink::{Batch, Checkpoint, Sink};
+use crate::sink::{Batch, Checkpoint, QUEUED_GROUPS, Sink};
 use crate::{Follow, LoadError, Progress};
 
 /// How long a load waits, once past the end offsets as of its start, for a message written
@@ -101,7 +101,7 @@ impl KafkaLoad<'_> {
         progress.objects = partitions.len() as u64;
         std::thread::scope(|scope| {
             let (to_shape, taken) = mpsc::sync_channel::<Vec<Taken>>(0);
-            let (to_commit, groups) = mpsc::sync_channel::<Vec<Commit>>(1);
+            let (to_commit, groups) = mpsc::sync_channel::<Vec<Commit>>(QUEUED_GROUPS);
             let (done, committed) = mpsc::channel::<Commit>();
             let shaper = &self.shaper;
             scope.spawn(move || {

@@ -129,8 +129,8 @@ impl ObjectsLoad<'_> {
         }
         let on_commit = self.on_commit;
         std::thread::scope(|scope| {
-            // One group ahead: the next is read while the last commits.
-            let (ready, groups) = std::sync::mpsc::sync_channel::<Group>(1);
+            // Groups ahead: the next are read while the last commits.
+            let (ready, groups) = std::sync::mpsc::sync_channel::<Group>(sink::QUEUED_GROUPS);
             let reader = scope.spawn(move || {
                 let mut group = Grouping::new(ready, self.batch_rows);
                 let read = to_load.into_iter().try_for_each(|(object, from)| {
