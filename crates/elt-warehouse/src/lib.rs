@@ -10,6 +10,7 @@ mod clickhouse;
 pub mod data_test;
 mod duck;
 pub mod materialize;
+mod pg_binary;
 mod postgres;
 pub mod rows;
 pub mod seed;

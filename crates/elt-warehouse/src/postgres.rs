@@ -15,6 +15,7 @@ use sqlx::postgres::{
 use sqlx::{Column, Executor, Row, Statement, TypeInfo, ValueRef};
 use tokio::runtime::Runtime;
 
+use crate::pg_binary::{self, Encoder};
 use crate::{
     CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse,
     WarehouseError, columns_from_query, relations_from_information_schema, timed,
@@ -171,6 +172,25 @@ impl PgSession {
     }
 }
 
+impl PgSession {
+    /// How `columns` of `table` take binary values, if every one of them can.
+    fn encoders(&mut self, table: &Relation, columns: &[String]) -> Result<Option<Vec<Encoder>>> {
+        let types = self.query(&format!(
+            "select attname, format_type(atttypid, atttypmod) from pg_catalog.pg_attribute \
+             where attrelid = {}::regclass and attnum > 0 and not attisdropped",
+            Dialect::Postgres.string_literal(&table.to_string())
+        ))?;
+        let type_of = |column: &String| {
+            let row = types
+                .rows
+                .iter()
+                .find(|row| row[0].as_ref() == Some(column))?;
+            Encoder::of(row[1].as_deref()?)
+        };
+        Ok(columns.iter().map(type_of).collect())
+    }
+}
+
 impl Drop for PgSession {
     fn drop(&mut self) {
         // Giving the connection back to the pool spawns a task: it needs the runtime.
@@ -317,11 +337,23 @@ impl Session for PgSession {
         rows: &TextRows,
     ) -> Result<()> {
         let quoted: Vec<String> = columns.iter().map(|c| Dialect::Postgres.quote(c)).collect();
-        let statement = format!("copy {table} ({}) from stdin", quoted.join(", "));
-        let data = rows.tab_separated();
+        let binary = self
+            .encoders(table, columns)?
+            .and_then(|encoders| pg_binary::copy_data(&encoders, rows));
+        let (format, pieces) = match binary {
+            Some(pieces) => (" with (format binary)", pieces),
+            None => ("", vec![rows.tab_separated()]),
+        };
+        let statement = format!("copy {table} ({}) from stdin{format}", quoted.join(", "));
         self.block_on(async |c| {
             let mut copy = c.copy_in_raw(&statement).await?;
-            let sent = copy.send(data).await.map(|_| ());
+            let mut sent = Ok(());
+            for piece in pieces {
+                sent = copy.send(piece).await.map(|_| ());
+                if sent.is_err() {
+                    break;
+                }
+            }
             match sent {
                 Ok(()) => copy.finish().await.map(|_| ()),
                 Err(e) => {

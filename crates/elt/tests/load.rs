@@ -795,6 +795,94 @@ fn postgres_rows_refused_only_together_are_dead_letters() {
     }
 }
 
+/// PostgreSQL takes the loader's rows in its binary COPY format where every column's type has
+/// one: each type stores what its text would have (here read back as PostgreSQL prints it).
+#[test]
+fn postgres_stores_binary_copied_values_as_their_text() {
+    if !Wh::Postgres.available() {
+        return;
+    }
+    let p = Wh::Postgres.project(&[]);
+    let columns = [
+        ("big", "bigint"),
+        ("int", "integer"),
+        ("small", "smallint"),
+        ("exact", "numeric(12,3)"),
+        ("any_exact", "numeric"),
+        ("single", "real"),
+        ("double", "double precision"),
+        ("flag", "boolean"),
+        ("words", "text"),
+        ("short", "varchar(5)"),
+        ("code", "char(3)"),
+        ("doc", "json"),
+        ("bdoc", "jsonb"),
+        ("id", "uuid"),
+        ("day", "date"),
+        ("at", "timestamp"),
+    ];
+    let declared: Vec<String> = columns
+        .iter()
+        .map(|(name, data_type)| format!("{{name: {name}, data_type: \"{data_type}\"}}"))
+        .collect();
+    write(
+        p.path(),
+        "models/sources.yml",
+        &format!(
+            "version: 2\nsources:\n  - name: shop\n    schema: raw\n    tables:\n      - name: typed\n        \
+             loader: {{type: files, path: incoming, format: jsonl}}\n        columns: [{}]\n",
+            declared.join(", ")
+        ),
+    );
+    let records = [
+        r#"{"big": 5000000000, "int": -7, "small": 12, "exact": -0.05, "any_exact": 1000.0001, "single": 1.5, "double": -2.25, "flag": true, "words": "a\tb\\c", "short": "héllo", "code": "ab", "doc": {"a": [1, 2]}, "bdoc": {"b": null}, "id": "0189F7E2-5B1C-7D3E-8F00-0123456789AB", "day": "2024-02-29", "at": "2024-01-01T10:00:00.5Z"}"#,
+        r#"{"big": null, "exact": 12345.6785, "any_exact": 0, "flag": false, "day": "1999-12-31", "at": "1970-01-01 00:00:00"}"#,
+    ];
+    write(
+        p.path(),
+        "incoming/typed.jsonl",
+        &(records.join("\n") + "\n"),
+    );
+    let printed = ok(p.path(), &["load"]);
+    assert!(printed.contains("2 rows from 1 objects"), "{printed}");
+    let names: Vec<String> = columns
+        .iter()
+        .map(|(name, _)| format!("{name}::text"))
+        .collect();
+    let stored = raw_rows(
+        &p,
+        &format!(
+            "select {} from raw.typed order by day desc",
+            names.join(", ")
+        ),
+    );
+    assert_eq!(
+        stored[0],
+        [
+            "5000000000",
+            "-7",
+            "12",
+            "-0.050",
+            "1000.0001",
+            "1.5",
+            "-2.25",
+            "true",
+            "a\tb\\c",
+            "héllo",
+            "ab", // char(3) holds "ab ", whose text drops the padding
+            r#"{"a":[1,2]}"#,
+            r#"{"b": null}"#,
+            "0189f7e2-5b1c-7d3e-8f00-0123456789ab",
+            "2024-02-29",
+            "2024-01-01 10:00:00.5",
+        ]
+    );
+    let second: Vec<&str> = stored[1].iter().map(String::as_str).collect();
+    assert_eq!(&second[..4], ["NULL", "NULL", "NULL", "12345.679"]);
+    assert_eq!(&second[4..8], ["0", "NULL", "NULL", "false"]);
+    assert_eq!(&second[14..], ["1999-12-31", "1970-01-01 00:00:00"]);
+}
+
 /// Another load finds nothing new: nothing loads twice, and nothing (a dead letter) holds
 /// the load back.
 fn loads_nothing_more(p: &WhProject) {
