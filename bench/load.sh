@@ -7,7 +7,8 @@
 #                     messages per call), cheaper, whose CPU makes the least times below
 #   S3 -> PostgreSQL  PostgreSQL's own COPY of the same rows from a local CSV file: of the
 #                     records' columns, and of the rows as the raw table holds them (with
-#                     the _elt_source and _elt_position columns the loader adds)
+#                     the _elt_source and _elt_position columns the loader adds), as text
+#                     and in the binary format the loader sends
 #   S3 -> DuckDB      DuckDB's own read_json of the same rows from local files into a table
 #                     (beside it, DuckDB's insert of the rows already typed in memory, the
 #                     floor of any loader outside DuckDB)
@@ -153,8 +154,14 @@ line "PostgreSQL COPY from file" "$copy" "$copy_cpu" "(baseline: the records' 4 
 pg "create table copy_$run_id.raw_orders (like raw_$run_id.kafka_orders including defaults)"
 read -r copy_raw copy_raw_cpu < <(measure pg "\\copy copy_$run_id.raw_orders (id, customer, amount, ordered_at, _elt_source, _elt_position) from '$WORK/data/orders_raw.tsv'")
 line "PostgreSQL COPY, raw rows" "$copy_raw" "$copy_raw_cpu" "(baseline: with elt's metadata columns)"
+# The same raw rows in PostgreSQL's binary COPY format, which the loader sends.
+raw_columns="id, customer, amount, ordered_at, _elt_source, _elt_position"
+pg "\\copy (select $raw_columns from copy_$run_id.raw_orders) to '$WORK/data/orders_raw.bin' with (format binary)"
+pg "create table copy_$run_id.binary_orders (like raw_$run_id.kafka_orders including defaults)"
+read -r copy_bin copy_bin_cpu < <(measure pg "\\copy copy_$run_id.binary_orders ($raw_columns) from '$WORK/data/orders_raw.bin' with (format binary)")
+line "PostgreSQL COPY, raw binary" "$copy_bin" "$copy_bin_cpu" "(the raw rows in the binary format the loader sends)"
 read -r t cpu < <(measure "$BIN/elt" load --project-dir "$WORK/postgres" --select source:shop.s3_orders --quiet)
-line "S3 -> postgres" "$t" "$cpu" "$(versus "$copy" "$t"; printf ', %d%% of the raw rows COPY' "$(echo "100 * $copy_raw / $t" | bc)")"
+line "S3 -> postgres" "$t" "$cpu" "$(versus "$copy" "$t"; printf ', %d%% of the raw rows COPY, %d%% of the binary one' "$(echo "100 * $copy_raw / $t" | bc)" "$(echo "100 * $copy_bin / $t" | bc)")"
 pg "drop schema copy_$run_id cascade"
 
 cat >"$WORK/duckdb/models/read_json_orders.sql" <<SQL
@@ -201,5 +208,5 @@ pg "drop schema raw_$run_id cascade"
 
 echo "The least time any Kafka load can take here: the consume's (as elt reads) and the warehouse's insert's CPU over $CORES cores:"
 floor "Kafka -> duckdb" "$fetch_cpu" "$ingest_cpu" "$consume"
-floor "Kafka -> postgres" "$fetch_cpu" "$copy_raw_cpu" "$consume"
+floor "Kafka -> postgres" "$fetch_cpu" "$copy_bin_cpu" "$consume"
 floor "Kafka -> clickhouse" "$fetch_cpu" "$ch_raw_cpu" "$consume"

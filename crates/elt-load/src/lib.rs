@@ -180,7 +180,7 @@ pub fn load_table(
                 shaper,
                 on_commit,
             };
-            load.run(&runtime, store.as_ref(), &mut sink, &mut progress)?;
+            load.run(&runtime, &store, &mut sink, &mut progress)?;
             while let Some(follow) = follow.as_mut() {
                 let listed = Instant::now();
                 while listed.elapsed() < OBJECTS_POLL && !follow.stop.load(Ordering::Relaxed) {
@@ -189,7 +189,7 @@ pub fn load_table(
                 if follow.stop.load(Ordering::Relaxed) {
                     break;
                 }
-                load.run(&runtime, store.as_ref(), &mut sink, &mut progress)?;
+                load.run(&runtime, &store, &mut sink, &mut progress)?;
                 progress.elapsed = started.elapsed();
                 (follow.report)(&progress);
             }

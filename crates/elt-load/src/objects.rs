@@ -99,7 +99,7 @@ impl ObjectsLoad<'_> {
     pub fn run(
         &mut self,
         runtime: &tokio::runtime::Runtime,
-        store: &dyn ObjectStore,
+        store: &Arc<dyn ObjectStore>,
         sink: &mut Sink,
         progress: &mut Progress,
     ) -> Result<(), LoadError> {
@@ -133,9 +133,7 @@ impl ObjectsLoad<'_> {
             let (ready, groups) = std::sync::mpsc::sync_channel::<Group>(sink::QUEUED_GROUPS);
             let reader = scope.spawn(move || {
                 let mut group = Grouping::new(ready, self.batch_rows);
-                let read = to_load.into_iter().try_for_each(|(object, from)| {
-                    self.read_object(runtime, store, &object, from, &mut group)
-                });
+                let read = self.read_objects(runtime, store, to_load, &mut group);
                 // What was read commits, even when an object could not be read.
                 group.flush();
                 read
@@ -156,30 +154,31 @@ impl ObjectsLoad<'_> {
         })
     }
 
-    /// Reads an object (checking it is still the version listed) and sends its batches.
-    fn read_object(
+    /// Reads the objects in turn and sends their batches, each object downloading while the
+    /// one before is shaped (10 objects of 100,000 records from moto: 0.14 s of downloads).
+    fn read_objects(
         &mut self,
         runtime: &tokio::runtime::Runtime,
-        store: &dyn ObjectStore,
-        object: &ObjectMeta,
-        from: (u64, Option<u64>),
+        store: &Arc<dyn ObjectStore>,
+        objects: Vec<(ObjectMeta, (u64, Option<u64>))>,
         group: &mut Grouping,
     ) -> Result<(), LoadError> {
-        let key = object.location.to_string();
-        let version = object.e_tag.clone().unwrap_or_default();
-        let bytes = runtime.block_on(async {
-            let options = GetOptions {
-                if_match: object.e_tag.clone(),
-                ..GetOptions::default()
-            };
-            store
-                .get_opts(&object.location, options)
-                .await?
-                .bytes()
-                .await
-        });
-        let bytes = bytes.map_err(|e| store_error(e, &key))?;
-        self.batches(&key, &version, &bytes, from, group);
+        let start = |(object, from): (ObjectMeta, _)| {
+            let download = download(runtime, store, &object);
+            (object, from, download)
+        };
+        let mut objects = objects.into_iter();
+        let mut next = objects.next().map(start);
+        while let Some((object, from, download)) = next {
+            next = objects.next().map(start);
+            let key = object.location.to_string();
+            let bytes = runtime
+                .block_on(download)
+                .expect("a download does not panic")
+                .map_err(|e| store_error(e, &key))?;
+            let version = object.e_tag.unwrap_or_default();
+            self.batches(&key, &version, &bytes, from, group);
+        }
         Ok(())
     }
 
@@ -305,6 +304,23 @@ impl Grouping {
         let group = std::mem::take(&mut self.group);
         group.is_empty() || self.ready.send(group).is_ok()
     }
+}
+
+/// Starts downloading an object, checking it is still the version listed.
+fn download(
+    runtime: &tokio::runtime::Runtime,
+    store: &Arc<dyn ObjectStore>,
+    object: &ObjectMeta,
+) -> tokio::task::JoinHandle<object_store::Result<bytes::Bytes>> {
+    let store = Arc::clone(store);
+    let (location, if_match) = (object.location.clone(), object.e_tag.clone());
+    runtime.spawn(async move {
+        let options = GetOptions {
+            if_match,
+            ..GetOptions::default()
+        };
+        store.get_opts(&location, options).await?.bytes().await
+    })
 }
 
 pub(crate) fn store_error(e: object_store::Error, what: &str) -> LoadError {
