@@ -264,7 +264,8 @@ fn loads_on_a_terminal_show_rows_as_they_commit() {
 }
 
 /// A folder of many small objects commits in groups of about `batch_rows` records, one
-/// transaction per group on DuckDB and PostgreSQL, each object still with its own state row.
+/// transaction per group on DuckDB and PostgreSQL (or fewer: groups queued behind a commit
+/// join it), each object still with its own state row.
 #[test]
 fn small_objects_commit_together() {
     for wh in [Wh::DuckDb, Wh::Postgres] {
@@ -284,7 +285,11 @@ fn small_objects_commit_together() {
             &p,
             "select count(*), count(distinct committed_at) from raw._elt_load_state",
         );
-        assert_eq!(commits, [["9", "2"]], "{wh:?}: 6 objects, then 3");
+        assert_eq!(commits[0][0], "9", "{wh:?}: a state row per object");
+        assert!(
+            ["1", "2"].contains(&commits[0][1].as_str()),
+            "{wh:?}: 6 objects, then 3 (or all 9 at once): {commits:?}"
+        );
     }
 }
 
