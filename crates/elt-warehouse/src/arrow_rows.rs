@@ -13,6 +13,7 @@ use duckdb::arrow::array::{
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
 use crate::TextRows;
+use crate::canonical::{boolean, date, float, timestamp};
 
 /// The Arrow type a DuckDB column takes its values as, by its type's name (`DECIMAL(12,2)`);
 /// text for the types not read here.
@@ -88,7 +89,7 @@ fn typed(data_type: &DataType, rows: &TextRows, index: usize) -> Option<ArrayRef
         }
         DataType::Timestamp(TimeUnit::Microsecond, None) => Arc::new(read_all!(
             TimestampMicrosecondBuilder::with_capacity(len),
-            timestamp
+            |v| timestamp(v).map(|t| t.and_utc().timestamp_micros())
         )),
         DataType::Decimal128(precision, scale) => {
             let read = |v| decimal(v, *precision, *scale as u8);
@@ -101,22 +102,6 @@ fn typed(data_type: &DataType, rows: &TextRows, index: usize) -> Option<ArrayRef
 
 fn integer(text: &str) -> Option<i64> {
     text.parse().ok()
-}
-
-/// A number of plain digits, sign, point and exponent (not `inf`, not padded).
-fn float(text: &str) -> Option<f64> {
-    let plain = text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
-    plain.then(|| text.parse().ok()).flatten()
-}
-
-fn boolean(text: &str) -> Option<bool> {
-    match text {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    }
 }
 
 /// `-12.5` into decimal(p, s) as its unscaled integer: only with at most `scale` digits
@@ -146,50 +131,8 @@ fn decimal(text: &str, precision: u8, scale: u8) -> Option<i128> {
     Some(if negative { -unscaled } else { unscaled })
 }
 
-/// `YYYY-MM-DD`.
-fn date(text: &str) -> Option<NaiveDate> {
-    let b = text.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    NaiveDate::from_ymd_opt(
-        number(&b[..4])? as i32,
-        number(&b[5..7])?,
-        number(&b[8..10])?,
-    )
-}
-
 fn days(date: NaiveDate) -> i32 {
     (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch")).num_days() as i32
-}
-
-/// `YYYY-MM-DD HH:MM:SS[.f{1,6}]` as microseconds since 1970 (a timestamp without zone).
-fn timestamp(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let micros = match &b[19..] {
-        [] => 0,
-        [b'.', fraction @ ..] if (1..=6).contains(&fraction.len()) => {
-            number(fraction)? * 10u32.pow(6 - fraction.len() as u32)
-        }
-        _ => return None,
-    };
-    let time = date(&text[..10])?.and_hms_micro_opt(
-        number(&b[11..13])?,
-        number(&b[14..16])?,
-        number(&b[17..19])?,
-        micros,
-    )?;
-    Some(time.and_utc().timestamp_micros())
-}
-
-/// ASCII digits as a number.
-fn number(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |n, d| {
-        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-    })
 }
 
 #[cfg(test)]

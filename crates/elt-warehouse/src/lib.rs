@@ -6,6 +6,7 @@
 //! [`elt_core::adapter`].
 
 mod arrow_rows;
+mod canonical;
 mod clickhouse;
 pub mod data_test;
 mod duck;

@@ -5,10 +5,11 @@
 //! not read as its column's type, makes the whole batch go as text: PostgreSQL then reads it,
 //! or refuses it in its own words.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{NaiveDate, NaiveDateTime};
 use rayon::prelude::*;
 
 use crate::TextRows;
+use crate::canonical::{boolean, date, float, timestamp};
 
 /// How one column's text values become binary ones.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,16 +62,9 @@ impl Encoder {
             Encoder::Int2 => put(text.parse::<i16>().ok().map(i16::to_be_bytes), out),
             Encoder::Int4 => put(text.parse::<i32>().ok().map(i32::to_be_bytes), out),
             Encoder::Int8 => put(text.parse::<i64>().ok().map(i64::to_be_bytes), out),
-            Encoder::Float4 => put(finite(text).map(|x| (x as f32).to_be_bytes()), out),
-            Encoder::Float8 => put(finite(text).map(f64::to_be_bytes), out),
-            Encoder::Bool => put(
-                match text {
-                    "true" | "t" => Some([1]),
-                    "false" | "f" => Some([0]),
-                    _ => None,
-                },
-                out,
-            ),
+            Encoder::Float4 => put(float(text).map(|x| (x as f32).to_be_bytes()), out),
+            Encoder::Float8 => put(float(text).map(f64::to_be_bytes), out),
+            Encoder::Bool => put(boolean(text).map(|b| [u8::from(b)]), out),
             Encoder::Text => put(Some(text.as_bytes()), out),
             Encoder::Jsonb => {
                 out.push(1); // jsonb's binary format version
@@ -78,8 +72,8 @@ impl Encoder {
                 true
             }
             Encoder::Uuid => put(uuid_bytes(text), out),
-            Encoder::Date => put(date(text.as_bytes()).map(i32::to_be_bytes), out),
-            Encoder::Timestamp => put(timestamp(text).map(i64::to_be_bytes), out),
+            Encoder::Date => put(date(text).map(|d| days(d).to_be_bytes()), out),
+            Encoder::Timestamp => put(timestamp(text).map(|t| micros(t).to_be_bytes()), out),
             Encoder::Numeric => numeric(text, out),
         };
         let length = (out.len() - at - 4) as i32;
@@ -88,53 +82,23 @@ impl Encoder {
     }
 }
 
-/// Days since PostgreSQL's epoch (2000-01-01) of a date written `YYYY-MM-DD`.
-fn date(text: &[u8]) -> Option<i32> {
-    const EPOCH: i32 = 730_120; // 2000-01-01, as chrono counts days (0001-01-01 is day 1)
-    if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
-        return None;
-    }
-    let date = NaiveDate::from_ymd_opt(
-        number(&text[0..4])? as i32,
-        number(&text[5..7])?,
-        number(&text[8..10])?,
-    )?;
-    Some(date.num_days_from_ce() - EPOCH)
+/// PostgreSQL's epoch for dates and timestamps: 2000-01-01.
+fn epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("a valid date")
 }
 
-/// Microseconds since PostgreSQL's epoch of a timestamp written `YYYY-MM-DD HH:MM:SS` with up
-/// to six decimals of a second (as the loaders write them). Read by hand: chrono's parsing of
-/// a format took most of the time of encoding a batch.
-fn timestamp(text: &str) -> Option<i64> {
-    let t = text.as_bytes();
-    if t.len() < 19 || !matches!(t[10], b' ' | b'T') || t[13] != b':' || t[16] != b':' {
-        return None;
-    }
-    let days = i64::from(date(&t[..10])?);
-    let (hour, minute, second) = (
-        number(&t[11..13])?,
-        number(&t[14..16])?,
-        number(&t[17..19])?,
-    );
-    if hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let micros = match &t[19..] {
-        [] => 0,
-        [b'.', digits @ ..] if (1..=6).contains(&digits.len()) => {
-            number(digits)? * 10u32.pow(6 - digits.len() as u32)
-        }
-        _ => return None,
-    };
-    let seconds = i64::from(hour * 3600 + minute * 60 + second);
-    Some((days * 86_400 + seconds) * 1_000_000 + i64::from(micros))
+/// Days since PostgreSQL's epoch.
+fn days(date: NaiveDate) -> i32 {
+    (date - epoch().date()).num_days() as i32
 }
 
-/// The number ASCII digits spell (at most nine of them).
-fn number(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |n, d| {
-        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-    })
+/// Microseconds since PostgreSQL's epoch (years 1-9999 fit).
+fn micros(t: NaiveDateTime) -> i64 {
+    (t - epoch())
+        .num_microseconds()
+        .expect("within 290,000 years")
 }
 
 fn put(bytes: Option<impl AsRef<[u8]>>, out: &mut Vec<u8>) -> bool {
@@ -142,11 +106,6 @@ fn put(bytes: Option<impl AsRef<[u8]>>, out: &mut Vec<u8>) -> bool {
         out.extend_from_slice(bytes.as_ref());
         true
     })
-}
-
-/// A finite number (PostgreSQL and Rust spell infinities and NaN differently).
-fn finite(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
 /// A plain decimal (`-12.3400`, no exponent) as PostgreSQL's numeric: base-10000 digits,
@@ -324,18 +283,20 @@ mod tests {
     /// Dates and timestamps count from 2000-01-01, as PostgreSQL's do.
     #[test]
     fn dates_and_timestamps_count_from_postgres_epoch() {
-        assert_eq!(date(b"2000-01-01"), Some(0));
-        assert_eq!(date(b"1999-12-31"), Some(-1));
-        assert_eq!(date(b"2024-01-01"), Some(8766));
-        assert_eq!(date(b"2023-02-29"), None);
-        assert_eq!(timestamp("2000-01-01 00:00:00"), Some(0));
+        let day = |text| date(text).map(days);
+        assert_eq!(day("2000-01-01"), Some(0));
+        assert_eq!(day("1999-12-31"), Some(-1));
+        assert_eq!(day("2024-01-01"), Some(8766));
+        assert_eq!(day("2023-02-29"), None);
+        let at = |text| timestamp(text).map(micros);
+        assert_eq!(at("2000-01-01 00:00:00"), Some(0));
         let ten_am = (8766 * 86_400 + 36_000) * 1_000_000;
-        assert_eq!(timestamp("2024-01-01 10:00:00"), Some(ten_am));
-        assert_eq!(timestamp("2024-01-01T10:00:00.5"), Some(ten_am + 500_000));
-        assert_eq!(timestamp("2024-01-01 10:00:00.000001"), Some(ten_am + 1));
-        assert_eq!(timestamp("2024-01-01 10:00:00.0000001"), None);
-        assert_eq!(timestamp("2024-01-01 24:00:00"), None);
-        assert_eq!(timestamp("2024-01-01 10:00"), None);
+        assert_eq!(at("2024-01-01 10:00:00"), Some(ten_am));
+        assert_eq!(at("2024-01-01 10:00:00.5"), Some(ten_am + 500_000));
+        assert_eq!(at("2024-01-01 10:00:00.000001"), Some(ten_am + 1));
+        assert_eq!(at("2024-01-01 10:00:00.0000001"), None);
+        assert_eq!(at("2024-01-01 24:00:00"), None);
+        assert_eq!(at("2024-01-01 10:00"), None);
     }
 
     #[test]
