@@ -177,7 +177,9 @@ impl ObjectsLoad<'_> {
                 .expect("a download does not panic")
                 .map_err(|e| store_error(e, &key))?;
             let version = object.e_tag.unwrap_or_default();
-            self.batches(&key, &version, &bytes, from, group);
+            if !self.batches(&key, &version, &bytes, from, group) {
+                break; // the commit failed: its error is the load's
+            }
         }
         Ok(())
     }
@@ -213,8 +215,8 @@ impl ObjectsLoad<'_> {
 
     /// Adds an object's records after line `start` to the group as batches of `batch_rows`
     /// (the first batch ends exactly at `pending` when a begun batch must be retried); the
-    /// last batch marks the object complete (an empty object makes one empty batch). Stops
-    /// when the committing side has stopped listening.
+    /// last batch marks the object complete (an empty object makes one empty batch). Stops,
+    /// returning false, when the committing side has stopped listening.
     fn batches(
         &mut self,
         key: &str,
@@ -222,7 +224,7 @@ impl ObjectsLoad<'_> {
         bytes: &bytes::Bytes,
         (start, pending): (u64, Option<u64>),
         group: &mut Grouping,
-    ) {
+    ) -> bool {
         let split = records::split(bytes, self.format);
         self.shaper.set_header(split.header.as_deref());
         let last_line = split.end;
@@ -252,8 +254,9 @@ impl ObjectsLoad<'_> {
                 position,
                 complete,
             };
-            if !group.add(Prepared { batch, checkpoint }) || complete {
-                return;
+            let listened = group.add(Prepared { batch, checkpoint });
+            if !listened || complete {
+                return listened;
             }
             batch_start = position;
             rest = after;

@@ -1,7 +1,7 @@
 //! The warehouse side of a load: the raw table, the load state and the dead letters, and the
 //! commit that writes a batch's rows with the positions it consumed, all or nothing.
 //!
-//! DuckDB and PostgreSQL: one transaction per batch. ClickHouse has no transactions: a batch
+//! DuckDB and PostgreSQL: one transaction per commit, of one batch or of several together. ClickHouse has no transactions: a batch
 //! first records its range (an uncommitted state row), then each insert carries a
 //! deduplication token derived from that range, and the committed state row goes last. A
 //! load that finds an uncommitted range retries exactly that range, so the retried inserts

@@ -170,9 +170,7 @@ impl PgSession {
         let connection = self.connection.as_mut().expect("the session's connection");
         timed(|| self.runtime.block_on(work(connection)))
     }
-}
 
-impl PgSession {
     /// How `columns` of `table` take binary values, if every one of them can.
     fn encoders(&mut self, table: &Relation, columns: &[String]) -> Result<Option<Vec<Encoder>>> {
         let types = self.query(&format!(
