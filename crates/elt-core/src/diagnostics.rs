@@ -28,9 +28,49 @@ pub struct Location {
     pub col: u32,
 }
 
+/// What kind of failure a warehouse error is. Each warehouse's connection sets it from what
+/// its warehouse reports in a structured form (PostgreSQL's SQLSTATE, ClickHouse's error
+/// codes, DuckDB's error types), never from the words of a message, so that callers act on
+/// the kind. `docs/error-codes.md` lists them with their codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The connection is gone or cannot be made (a server stopped or restarted, the network
+    /// cut): whether the statement ran is unknown.
+    ConnectionLost,
+    /// The warehouse could not parse the statement.
+    Syntax,
+    /// A table, view or schema the statement names does not exist.
+    MissingRelation,
+    /// The warehouse refused the rows' values (a failed cast, a broken constraint), not the
+    /// statement or the connection: other rows may go in.
+    RefusedRows,
+    /// The warehouse cannot do this (a feature, or a database engine without it).
+    Unsupported,
+    /// The user lacks a privilege, or the credentials are wrong.
+    PermissionDenied,
+    Other,
+}
+
+impl ErrorKind {
+    /// The stable code: `W001` to `W007`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::ConnectionLost => "W001",
+            Self::Syntax => "W002",
+            Self::MissingRelation => "W003",
+            Self::RefusedRows => "W004",
+            Self::Unsupported => "W005",
+            Self::PermissionDenied => "W006",
+            Self::Other => "W007",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
+    /// Set when the problem is a warehouse's error.
+    pub kind: Option<ErrorKind>,
     pub message: String,
     pub location: Option<Location>,
     /// The source line at `location`, shown with a caret under the column.
@@ -45,6 +85,7 @@ impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Self {
         Self {
             severity: Severity::Error,
+            kind: None,
             message: message.into(),
             location: None,
             source_line: None,
@@ -77,6 +118,11 @@ impl Diagnostic {
             .nth(line.saturating_sub(1) as usize)
             .map(str::to_string);
         this
+    }
+
+    pub fn of_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = Some(kind);
+        self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {

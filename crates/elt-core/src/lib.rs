@@ -9,7 +9,7 @@
 //! | [`graph`]    | the node graph (petgraph), cycles, selection                     |
 //! | [`sql`]      | compiled SQL parsed per dialect (sqlparser)                      |
 //! | [`manifest`] | the compiled project, written as `manifest.json`                 |
-//! | [`adapter`]  | dialects: quoting, relations, SQL grammar                        |
+//! | [`adapter`]  | each warehouse's SQL and capabilities, one file per warehouse    |
 //!
 //! [`compile`] runs the stages in order and is what the CLI calls.
 

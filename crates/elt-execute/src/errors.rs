@@ -52,7 +52,8 @@ pub fn warehouse_error(
         "{} '{}' failed in the warehouse: {first_line}",
         node.resource_type.as_str(),
         node.name
-    ));
+    ))
+    .of_kind(error.kind);
     let detail: Vec<&str> = error
         .message
         .lines()

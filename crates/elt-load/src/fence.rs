@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use elt_core::adapter::{Dialect, Relation};
+use elt_core::adapter::{LoadFence, Relation};
 use elt_warehouse::{Result, Session, Warehouse, WarehouseError};
 
 /// Where ClickHouse loads keep their leases.
@@ -38,10 +38,10 @@ impl Fence {
         raw: &Relation,
         name: &str,
     ) -> Result<Fence> {
-        match raw.dialect {
-            Dialect::DuckDb => Ok(Fence::Unneeded),
-            Dialect::Postgres => take_advisory_lock(session, raw, name),
-            Dialect::ClickHouse => {
+        match raw.dialect.load_fence() {
+            LoadFence::Unneeded => Ok(Fence::Unneeded),
+            LoadFence::AdvisoryLock => take_advisory_lock(session, raw, name),
+            LoadFence::Lease => {
                 Lease::take(warehouse, session, raw, name).map(|l| Fence::Lease(Box::new(l)))
             }
         }
@@ -68,7 +68,7 @@ impl Fence {
 }
 
 fn take_advisory_lock(session: &mut dyn Session, raw: &Relation, name: &str) -> Result<Fence> {
-    let key = Dialect::Postgres.string_literal(&format!("elt load {raw}"));
+    let key = raw.dialect.string_literal(&format!("elt load {raw}"));
     let taken = session.query(&format!("select pg_try_advisory_lock(hashtext({key}))"))?;
     if matches!(taken.first_value(), Some("true" | "t")) {
         return Ok(Fence::AdvisoryLock { key });
@@ -129,11 +129,13 @@ impl Lease {
         // Renewals keep the claim's time: merges keep only a holder's latest row.
         let claimed = session.query(&format!(
             "select toString(min(claimed_at)) from {table} where holder = {}",
-            Dialect::ClickHouse.string_literal(&holder)
+            table.dialect.string_literal(&holder)
         ))?;
         let claimed_at = format!(
             "toDateTime64({}, 6)",
-            Dialect::ClickHouse.string_literal(claimed.first_value().unwrap_or_default())
+            table
+                .dialect
+                .string_literal(claimed.first_value().unwrap_or_default())
         );
         let renew = claim_sql(&table, name, &holder, &me, &claimed_at, false);
         let release = claim_sql(&table, name, &holder, &me, &claimed_at, true);
@@ -167,7 +169,7 @@ impl Lease {
              where source_table = {} group by holder having not max(released) \
              order by min(claimed_at), holder",
             self.table,
-            Dialect::ClickHouse.string_literal(&self.name)
+            self.table.dialect.string_literal(&self.name)
         ))?;
         let holder = claims
             .rows
@@ -217,7 +219,7 @@ fn claim_sql(
     claimed_at: &str,
     released: bool,
 ) -> String {
-    let text = |v: &str| Dialect::ClickHouse.string_literal(v);
+    let text = |v: &str| table.dialect.string_literal(v);
     format!(
         "insert into {table} (source_table, holder, host, process, claimed_at, heartbeat_at, \
          released) select {}, {}, {}, {}, {claimed_at}, now64(6), {released}",

@@ -11,7 +11,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::config::{Format, Shape};
-use crate::values::{Field, Kind};
+use crate::values::{self, Field, Kind};
 
 /// One record as written, with where it was.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,7 +230,7 @@ impl Shaper {
                     c.name.clone(),
                     Kind::of(
                         c.data_type.as_deref().unwrap_or("text"),
-                        source.relation.dialect,
+                        source.relation.dialect.adapter(),
                     ),
                 )
             })
@@ -315,8 +315,7 @@ impl Shaper {
         })?;
         for ((name, kind), value) in self.columns.iter().zip(fields) {
             let field = value.map_or(Ok(Field::Null), Field::of)?;
-            kind.write(field, out)
-                .map_err(|e| format!("column {name}: {e}"))?;
+            values::write(*kind, field, out).map_err(|e| format!("column {name}: {e}"))?;
         }
         Ok(())
     }
@@ -337,8 +336,7 @@ impl Shaper {
             } else {
                 Field::Text(Cow::Borrowed(text))
             };
-            kind.write(value, out)
-                .map_err(|e| format!("column {name}: {e}"))?;
+            values::write(*kind, value, out).map_err(|e| format!("column {name}: {e}"))?;
         }
         Ok(())
     }

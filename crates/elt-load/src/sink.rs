@@ -11,13 +11,13 @@ use std::sync::mpsc::Receiver;
 
 use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
-use elt_warehouse::{Result, SeedType, Session, TextRows, Warehouse, WarehouseError};
+use elt_warehouse::{ErrorKind, Result, Session, TextRows, Warehouse, WarehouseError};
 
 use rayon::prelude::*;
 
 use crate::fence::Fence;
 use crate::records::{RawRecord, Shaper};
-use crate::values::{self, Kind};
+use crate::values;
 
 mod sift;
 
@@ -99,17 +99,6 @@ pub struct Batch {
     /// Whether rows the warehouse refused were taken out of it: its inserts then carry
     /// tokens of their own (see [`Sink::write_without_refused`]).
     pub sifted: bool,
-}
-
-/// `_elt_loaded_at`'s default, which the warehouse fills each row with (parsing the same
-/// timestamp text in every row took a fifth of a load into PostgreSQL): the batch's time in
-/// UTC, whatever the session's time zone (ClickHouse's column is in UTC, see [`sql_type`]).
-fn loaded_at_default(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => "(now() at time zone 'utc')",
-        Dialect::DuckDb => "make_timestamp(epoch_us(get_current_timestamp()))",
-        Dialect::ClickHouse => "now64(6)",
-    }
 }
 
 pub struct Sink {
@@ -202,7 +191,11 @@ impl Sink {
             columns
                 .iter()
                 .map(|(name, data_type)| {
-                    format!("{} {}", q(name), sql_type(dialect, Some(data_type)))
+                    format!(
+                        "{} {}",
+                        q(name),
+                        dialect.loader_column_type(Some(data_type))
+                    )
                 })
                 .collect()
         };
@@ -218,13 +211,15 @@ impl Sink {
                     format!(
                         "{} {}",
                         q(&c.name),
-                        sql_type(dialect, c.data_type.as_deref())
+                        dialect.loader_column_type(c.data_type.as_deref())
                     )
                 })
                 .collect();
             definitions.extend(typed(&METADATA_COLUMNS));
+            // The warehouse stamps each row with the batch's time in UTC (parsing the same
+            // timestamp text in every row took a fifth of a load into PostgreSQL).
             let loaded_at = definitions.last_mut().expect("the metadata columns");
-            loaded_at.push_str(&format!(" default {}", loaded_at_default(dialect)));
+            loaded_at.push_str(&format!(" default {}", dialect.current_utc_timestamp()));
             create(session.as_mut(), raw, &definitions)?;
         }
         columns.retain(|c| c != LOADED_AT);
@@ -251,10 +246,7 @@ impl Sink {
     /// Where every stream (and version) this table has loaded from stands.
     pub fn resumes(&mut self) -> Result<Vec<Resume>> {
         let name = self.dialect.string_literal(&self.name);
-        let any_complete = match self.dialect {
-            Dialect::ClickHouse => "max(complete and committed)",
-            _ => "bool_or(complete and committed)",
-        };
+        let any_complete = self.dialect.bool_or("complete and committed");
         let sql = format!(
             "select stream, version, max(case when committed then position end), \
              max(case when not committed then position end), {any_complete} from {} \
@@ -288,17 +280,17 @@ impl Sink {
     pub fn commit(&mut self, parts: &mut [(&mut Batch, &Checkpoint)]) -> Result<()> {
         let started = std::time::Instant::now();
         self.fence.check(self.session.as_mut())?;
-        if self.dialect == Dialect::ClickHouse {
+        if !self.dialect.has_transactions() {
             for part in parts.iter_mut() {
                 if let Err(error) = self.write(&shared(std::slice::from_ref(part))) {
-                    if !error.refused_rows {
+                    if error.kind != ErrorKind::RefusedRows {
                         return Err(error);
                     }
                     self.write_without_refused(std::slice::from_mut(part), error)?;
                 }
             }
         } else if let Err(error) = self.write(&shared(parts)) {
-            if !error.refused_rows {
+            if error.kind != ErrorKind::RefusedRows {
                 return Err(error);
             }
             self.write_without_refused(parts, error)?;
@@ -355,7 +347,7 @@ impl Sink {
             _ => String::new(),
         };
         let state_names = names(&STATE_COLUMNS);
-        if let (Dialect::ClickHouse, [(batch, checkpoint)]) = (self.dialect, parts) {
+        if let (false, [(batch, checkpoint)]) = (self.dialect.has_transactions(), parts) {
             let mut intent = TextRows::new(STATE_COLUMNS.len());
             push_state_row(&mut intent, &self.name, batch, checkpoint, false, &now);
             self.session.insert_text_rows_once(
@@ -435,29 +427,6 @@ fn names(columns: &[(&str, &str)]) -> Vec<String> {
     columns.iter().map(|(name, _)| name.to_string()).collect()
 }
 
-/// A column's type in the raw table: as declared on DuckDB and PostgreSQL (text when not
-/// declared, the type seeds' text columns get); on ClickHouse made `Nullable` (a record may
-/// lack any field).
-fn sql_type(dialect: Dialect, declared: Option<&str>) -> String {
-    let Some(declared) = declared else {
-        return SeedType::Text.sql_type(dialect).to_string();
-    };
-    let nullable = declared.starts_with("Nullable(") || declared.starts_with("LowCardinality(");
-    if dialect == Dialect::ClickHouse && !nullable {
-        // ClickHouse reads SQL type names (`bigint`, `timestamp`) as its own. Timestamps are
-        // UTC (elt writes them so): in the server's time zone, the default, they would be
-        // read as its local time.
-        let declared = if Kind::of(declared, dialect).is_timestamp() {
-            "DateTime64(6, 'UTC')"
-        } else {
-            declared
-        };
-        format!("Nullable({declared})")
-    } else {
-        declared.to_string()
-    }
-}
-
 /// Creates a loader table. On ClickHouse, a MergeTree that remembers recent insert tokens.
 fn create(session: &mut dyn Session, relation: &Relation, columns: &[String]) -> Result<()> {
     let storage = Storage {
@@ -498,13 +467,7 @@ fn stamp_by_default(session: &mut dyn Session, raw: &Relation) -> Result<()> {
     {
         return Ok(());
     }
-    let (column, default) = (dialect.quote(LOADED_AT), loaded_at_default(dialect));
-    session.execute(&match dialect {
-        Dialect::ClickHouse => {
-            format!("alter table {raw} modify column {column} default {default}")
-        }
-        _ => format!("alter table {raw} alter column {column} set default {default}"),
-    })
+    session.execute(&dialect.set_column_default(raw, LOADED_AT, dialect.current_utc_timestamp()))
 }
 
 fn check_columns(session: &mut dyn Session, raw: &Relation, wanted: &[String]) -> Result<()> {

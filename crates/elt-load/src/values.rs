@@ -10,402 +10,143 @@ use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
-use elt_core::adapter::Dialect;
 use elt_warehouse::TextRows;
 use serde::de::IgnoredAny;
 use serde_json::Value as Json;
 use serde_json::value::RawValue;
 
-/// What a column holds, read from its YAML `data_type` in the table's dialect.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Kind {
-    /// Whole numbers from `min` to `max`.
-    Integer {
-        min: i128,
-        max: i128,
-    },
-    /// Exact numbers with at most `precision` digits, `scale` of them after the point
-    /// (rounded to it, half away from zero, as PostgreSQL does).
-    Decimal {
-        precision: u32,
-        scale: u32,
-    },
-    /// Any finite number, kept as written (PostgreSQL's unconstrained `numeric`).
-    Number,
-    /// Floating point, finite and at most `max` in magnitude.
-    Float {
-        max: f64,
-    },
-    Boolean,
-    Date {
-        min: NaiveDate,
-        max: NaiveDate,
-    },
-    /// A time of day.
-    Time,
-    /// A UUID, written in any of the forms warehouses read (hyphens anywhere, braces).
-    Uuid,
-    Timestamp {
-        min: NaiveDateTime,
-        max: NaiveDateTime,
-    },
-    /// JSON; `nul`: whether the warehouse stores the escape `\u0000` in it (PostgreSQL's
-    /// `jsonb` does not).
-    Json {
-        nul: bool,
-    },
-    /// Text of at most `max_chars` characters and `max_bytes` bytes, when declared so;
-    /// `nul`: whether the warehouse stores the character U+0000 (PostgreSQL does not).
-    Text {
-        max_chars: Option<usize>,
-        max_bytes: Option<usize>,
-        nul: bool,
-    },
-}
+/// What a column holds: the adapter reads it from the column's declared type.
+pub use elt_core::adapter::ValueKind as Kind;
 
-impl Kind {
-    pub fn of(data_type: &str, dialect: Dialect) -> Kind {
-        let declared = data_type.trim().to_ascii_lowercase();
-        let mut t = declared.as_str();
-        for wrapper in ["nullable(", "lowcardinality("] {
-            if let Some(inner) = t.strip_prefix(wrapper) {
-                t = inner.strip_suffix(')').unwrap_or(inner).trim();
+/// Appends the value as the warehouse should read it to `out`, or says why a column of `kind`
+/// cannot hold it (then `out` may hold part of it: the caller drops the row).
+pub(crate) fn write(kind: Kind, value: Field<'_>, out: &mut TextRows) -> Result<(), String> {
+    let is_text = matches!(kind, Kind::Text { .. });
+    let text = match value {
+        Field::Text(s) if !s.is_empty() || is_text => s,
+        Field::Null | Field::Text(_) => {
+            out.push(None);
+            return Ok(());
+        }
+        Field::Nested(raw) if is_text || matches!(kind, Kind::Json { .. }) => {
+            // Written compact, whatever the record's spacing.
+            let value: Json =
+                serde_json::from_str(raw).map_err(|e| format!("invalid JSON: {e}"))?;
+            let compact = value.to_string();
+            check_text(kind, &compact)?;
+            out.push(Some(&compact));
+            return Ok(());
+        }
+        Field::Nested(raw) => return Err(format!("expected {kind}, found {raw}")),
+        Field::Scalar(raw) => Cow::Borrowed(raw),
+    };
+    let bad = || format!("'{text}' is not a valid {kind}");
+    match kind {
+        Kind::Text { .. } => {
+            check_text(kind, &text)?;
+            out.push(Some(&text));
+        }
+        Kind::Integer { min, max } => {
+            let n: i128 = text.parse().map_err(|_| bad())?;
+            if n < min || n > max {
+                return Err(out_of_range(&text, min, max));
+            }
+            // As written unless that has a `+` or leading zeros.
+            let digits = text.strip_prefix('-').unwrap_or(&text);
+            if matches!(digits.as_bytes()[0], b'1'..=b'9') || text == "0" {
+                out.push(Some(&text));
+            } else {
+                out.push_integer(n);
             }
         }
-        let (base, args) = match t.split_once('(') {
-            Some((base, rest)) => (base.trim(), arguments(rest)),
-            None => (t, Vec::new()),
-        };
-        let nul = dialect != Dialect::Postgres;
-        if let Some((min, max)) = integer_range(base, dialect) {
-            return Kind::Integer { min, max };
+        Kind::Decimal { precision, scale } => {
+            let exact = Exact::parse(&text).ok_or_else(bad)?;
+            if exact.fits_as_written(precision, scale) {
+                out.push(Some(&text));
+            } else {
+                let rounded = exact
+                    .rounded(precision, scale)
+                    .ok_or_else(|| format!("{text} does not fit {kind}"))?;
+                out.push(Some(&rounded));
+            }
         }
-        if let Some(kind) = decimal(base, &args, dialect) {
-            return kind;
+        Kind::Number if Exact::parse(&text).is_some() => out.push(Some(&text)),
+        Kind::Number => return Err(bad()),
+        Kind::Float { max } => {
+            let x: f64 = text.parse().map_err(|_| bad())?;
+            if !x.is_finite() || x.abs() > max {
+                return Err(out_of_range(
+                    &text,
+                    format!("{:e}", -max),
+                    format!("{max:e}"),
+                ));
+            }
+            out.push(Some(&text));
         }
-        if let Some(max) = float_max(base, &args, dialect) {
-            return Kind::Float { max };
+        Kind::Boolean => out.push(Some(match text.to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => "true",
+            "false" | "f" | "0" => "false",
+            _ => return Err(bad()),
+        })),
+        Kind::Date { min, max } => {
+            let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| bad())?;
+            if date < min || date > max {
+                return Err(out_of_range(&text, min, max));
+            }
+            out.push_display(date);
         }
-        if base.contains("timestamp") || base.starts_with("datetime") {
-            let (min, max) = timestamp_range(dialect);
-            return Kind::Timestamp { min, max };
+        Kind::Time => {
+            let time = ["%H:%M:%S%.f", "%H:%M"]
+                .iter()
+                .find_map(|f| NaiveTime::parse_from_str(&text, f).ok())
+                .ok_or_else(bad)?;
+            out.push_display(time.format("%H:%M:%S%.6f"));
         }
-        if base == "time" || base == "time without time zone" {
-            return Kind::Time;
+        Kind::Uuid => out.push(Some(&uuid(&text).ok_or_else(bad)?)),
+        Kind::Timestamp { min, max } => {
+            let t = timestamp(&text).ok_or_else(bad)?;
+            if t < min || t > max {
+                return Err(out_of_range(&text, min, max));
+            }
+            out.push_display(Micros(t));
         }
-        if base == "uuid" {
-            return Kind::Uuid;
-        }
-        if base.starts_with("date") {
-            let (min, max) = date_range(base, dialect);
-            return Kind::Date { min, max };
-        }
-        if base.starts_with("bool") {
-            return Kind::Boolean;
-        }
-        if base.starts_with("json") {
-            return Kind::Json {
-                nul: !(dialect == Dialect::Postgres && base == "jsonb"),
-            };
-        }
-        // Integer types this does not know by name, as before: any whole number of 64 bits.
-        if base.contains("int") && !base.contains("interval") && !base.contains("point") {
-            return Kind::Integer {
-                min: i64::MIN.into(),
-                max: i64::MAX.into(),
-            };
-        }
-        let length = args.first().copied().filter(|n| *n > 0).map(|n| n as usize);
-        let (max_chars, max_bytes) = match (dialect, base) {
-            (
-                Dialect::Postgres,
-                "varchar" | "character varying" | "char" | "character" | "bpchar",
-            ) => (
-                length.or(matches!(base, "char" | "character").then_some(1)),
-                None,
-            ),
-            (Dialect::ClickHouse, "fixedstring") => (None, length),
-            _ => (None, None),
-        };
+        Kind::Json { .. } => match serde_json::from_str::<IgnoredAny>(&text) {
+            Ok(_) => {
+                check_text(kind, &text)?;
+                out.push(Some(&text));
+            }
+            Err(e) => return Err(format!("invalid JSON: {e}")),
+        },
+    }
+    Ok(())
+}
+
+/// Whether text (or JSON's text) fits a column of `kind`: its length, and U+0000.
+fn check_text(kind: Kind, text: &str) -> Result<(), String> {
+    let (max_chars, max_bytes, nul_fits) = match kind {
         Kind::Text {
             max_chars,
             max_bytes,
             nul,
-        }
+        } => (max_chars, max_bytes, nul || !text.contains('\0')),
+        Kind::Json { nul } => (None, None, nul || !text.contains("\\u0000")),
+        _ => return Ok(()),
+    };
+    if !nul_fits {
+        return Err("the value holds the character U+0000, which the column cannot".into());
     }
-
-    pub fn is_timestamp(self) -> bool {
-        matches!(self, Kind::Timestamp { .. })
+    if let Some(max) = max_chars.filter(|max| text.chars().nth(*max).is_some()) {
+        return Err(format!("the value is over {max} characters"));
     }
-
-    /// Appends the value as the warehouse should read it to `out`, or says why the column
-    /// cannot hold it (then `out` may hold part of it: the caller drops the row).
-    pub(crate) fn write(self, value: Field<'_>, out: &mut TextRows) -> Result<(), String> {
-        let is_text = matches!(self, Kind::Text { .. });
-        let text = match value {
-            Field::Text(s) if !s.is_empty() || is_text => s,
-            Field::Null | Field::Text(_) => {
-                out.push(None);
-                return Ok(());
-            }
-            Field::Nested(raw) if is_text || matches!(self, Kind::Json { .. }) => {
-                // Written compact, whatever the record's spacing.
-                let value: Json =
-                    serde_json::from_str(raw).map_err(|e| format!("invalid JSON: {e}"))?;
-                let compact = value.to_string();
-                self.check_text(&compact)?;
-                out.push(Some(&compact));
-                return Ok(());
-            }
-            Field::Nested(raw) => return Err(format!("expected {self}, found {raw}")),
-            Field::Scalar(raw) => Cow::Borrowed(raw),
-        };
-        let bad = || format!("'{text}' is not a valid {self}");
-        match self {
-            Kind::Text { .. } => {
-                self.check_text(&text)?;
-                out.push(Some(&text));
-            }
-            Kind::Integer { min, max } => {
-                let n: i128 = text.parse().map_err(|_| bad())?;
-                if n < min || n > max {
-                    return Err(out_of_range(&text, min, max));
-                }
-                // As written unless that has a `+` or leading zeros.
-                let digits = text.strip_prefix('-').unwrap_or(&text);
-                if matches!(digits.as_bytes()[0], b'1'..=b'9') || text == "0" {
-                    out.push(Some(&text));
-                } else {
-                    out.push_integer(n);
-                }
-            }
-            Kind::Decimal { precision, scale } => {
-                let exact = Exact::parse(&text).ok_or_else(bad)?;
-                if exact.fits_as_written(precision, scale) {
-                    out.push(Some(&text));
-                } else {
-                    let rounded = exact
-                        .rounded(precision, scale)
-                        .ok_or_else(|| format!("{text} does not fit {self}"))?;
-                    out.push(Some(&rounded));
-                }
-            }
-            Kind::Number if Exact::parse(&text).is_some() => out.push(Some(&text)),
-            Kind::Number => return Err(bad()),
-            Kind::Float { max } => {
-                let x: f64 = text.parse().map_err(|_| bad())?;
-                if !x.is_finite() || x.abs() > max {
-                    return Err(out_of_range(
-                        &text,
-                        format!("{:e}", -max),
-                        format!("{max:e}"),
-                    ));
-                }
-                out.push(Some(&text));
-            }
-            Kind::Boolean => out.push(Some(match text.to_ascii_lowercase().as_str() {
-                "true" | "t" | "1" => "true",
-                "false" | "f" | "0" => "false",
-                _ => return Err(bad()),
-            })),
-            Kind::Date { min, max } => {
-                let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| bad())?;
-                if date < min || date > max {
-                    return Err(out_of_range(&text, min, max));
-                }
-                out.push_display(date);
-            }
-            Kind::Time => {
-                let time = ["%H:%M:%S%.f", "%H:%M"]
-                    .iter()
-                    .find_map(|f| NaiveTime::parse_from_str(&text, f).ok())
-                    .ok_or_else(bad)?;
-                out.push_display(time.format("%H:%M:%S%.6f"));
-            }
-            Kind::Uuid => out.push(Some(&uuid(&text).ok_or_else(bad)?)),
-            Kind::Timestamp { min, max } => {
-                let t = timestamp(&text).ok_or_else(bad)?;
-                if t < min || t > max {
-                    return Err(out_of_range(&text, min, max));
-                }
-                out.push_display(Micros(t));
-            }
-            Kind::Json { .. } => match serde_json::from_str::<IgnoredAny>(&text) {
-                Ok(_) => {
-                    self.check_text(&text)?;
-                    out.push(Some(&text));
-                }
-                Err(e) => return Err(format!("invalid JSON: {e}")),
-            },
-        }
-        Ok(())
+    if let Some(max) = max_bytes.filter(|max| text.len() > *max) {
+        return Err(format!("the value is over {max} bytes"));
     }
-
-    /// Whether text (or JSON's text) fits the column: its length, and U+0000.
-    fn check_text(self, text: &str) -> Result<(), String> {
-        let (max_chars, max_bytes, nul_fits) = match self {
-            Kind::Text {
-                max_chars,
-                max_bytes,
-                nul,
-            } => (max_chars, max_bytes, nul || !text.contains('\0')),
-            Kind::Json { nul } => (None, None, nul || !text.contains("\\u0000")),
-            _ => return Ok(()),
-        };
-        if !nul_fits {
-            return Err("the value holds the character U+0000, which the column cannot".into());
-        }
-        if let Some(max) = max_chars.filter(|max| text.chars().nth(*max).is_some()) {
-            return Err(format!("the value is over {max} characters"));
-        }
-        if let Some(max) = max_bytes.filter(|max| text.len() > *max) {
-            return Err(format!("the value is over {max} bytes"));
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Kind::Integer { .. } => f.write_str("integer"),
-            Kind::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
-            Kind::Number | Kind::Float { .. } => f.write_str("number"),
-            Kind::Boolean => f.write_str("boolean"),
-            Kind::Date { .. } => f.write_str("date (YYYY-MM-DD)"),
-            Kind::Time => f.write_str("time (HH:MM:SS)"),
-            Kind::Uuid => f.write_str("UUID"),
-            Kind::Timestamp { .. } => f.write_str("timestamp"),
-            Kind::Json { .. } => f.write_str("JSON value"),
-            Kind::Text { .. } => f.write_str("text"),
-        }
-    }
+    Ok(())
 }
 
 /// Says that `text` is outside the column's range.
 fn out_of_range(text: &str, min: impl fmt::Display, max: impl fmt::Display) -> String {
     format!("{text} is out of range ({min} to {max})")
-}
-
-/// The numbers between a type's parentheses: `(12, 2)` is `[12, 2]`.
-fn arguments(rest: &str) -> Vec<u32> {
-    rest.trim_end_matches(')')
-        .split(',')
-        .filter_map(|a| a.trim().parse().ok())
-        .collect()
-}
-
-/// An integer type's range, by its name in the dialect: `int8` is 64 bits in DuckDB and
-/// PostgreSQL (bytes) but 8 in ClickHouse (bits). Beyond 128 bits, capped to 128.
-fn integer_range(base: &str, dialect: Dialect) -> Option<(i128, i128)> {
-    // The largest number of `bits` binary digits (2^bits - 1), at most i128::MAX.
-    let max = |bits: u32| i128::MAX >> 127u32.saturating_sub(bits);
-    let signed = |bits: u32| Some((-max(bits - 1) - 1, max(bits - 1)));
-    let unsigned = |bits: u32| Some((0, max(bits)));
-    match (dialect, base) {
-        (_, "tinyint") => signed(8),
-        (_, "smallint") => signed(16),
-        (_, "integer" | "int") => signed(32),
-        (_, "bigint") => signed(64),
-        (Dialect::ClickHouse, name) => {
-            let (bits, is_signed) = match name.strip_prefix("uint") {
-                Some(bits) => (bits, false),
-                None => (name.strip_prefix("int")?, true),
-            };
-            let bits: u32 = bits
-                .parse()
-                .ok()
-                .filter(|b| [8, 16, 32, 64, 128, 256].contains(b))?;
-            if is_signed {
-                signed(bits.min(128))
-            } else {
-                unsigned(bits)
-            }
-        }
-        (Dialect::Postgres, "int2" | "smallserial" | "serial2") => signed(16),
-        (Dialect::Postgres, "int4" | "serial" | "serial4") => signed(32),
-        (Dialect::Postgres, "int8" | "bigserial" | "serial8") => signed(64),
-        (Dialect::DuckDb, "int1") => signed(8),
-        (Dialect::DuckDb, "int2" | "short") => signed(16),
-        (Dialect::DuckDb, "int4" | "signed") => signed(32),
-        (Dialect::DuckDb, "int8" | "long") => signed(64),
-        (Dialect::DuckDb, "hugeint" | "int128") => signed(128),
-        (Dialect::DuckDb, "utinyint" | "uint8") => unsigned(8),
-        (Dialect::DuckDb, "usmallint" | "uint16") => unsigned(16),
-        (Dialect::DuckDb, "uinteger" | "uint32") => unsigned(32),
-        (Dialect::DuckDb, "ubigint" | "uint64") => unsigned(64),
-        (Dialect::DuckDb, "uhugeint" | "uint128") => unsigned(128),
-        _ => None,
-    }
-}
-
-/// A decimal type: its precision and scale as the dialect defaults them.
-fn decimal(base: &str, args: &[u32], dialect: Dialect) -> Option<Kind> {
-    let precision = match (dialect, base) {
-        (_, "decimal" | "numeric" | "dec") => args.first().copied(),
-        (Dialect::ClickHouse, "decimal32") => Some(9),
-        (Dialect::ClickHouse, "decimal64") => Some(18),
-        (Dialect::ClickHouse, "decimal128") => Some(38),
-        (Dialect::ClickHouse, "decimal256") => Some(76),
-        _ => return None,
-    };
-    let scale = match base {
-        "decimal32" | "decimal64" | "decimal128" | "decimal256" => args.first().copied(),
-        _ => args.get(1).copied(),
-    };
-    Some(match (precision, dialect) {
-        (Some(precision), _) => Kind::Decimal {
-            precision,
-            scale: scale.unwrap_or(0),
-        },
-        (None, Dialect::DuckDb) => Kind::Decimal {
-            precision: 18,
-            scale: 3,
-        },
-        (None, _) => Kind::Number,
-    })
-}
-
-/// A floating-point type's largest magnitude: `float` is single precision in DuckDB and
-/// ClickHouse, double in PostgreSQL (unless `float(p)` with p <= 24).
-fn float_max(base: &str, args: &[u32], dialect: Dialect) -> Option<f64> {
-    let single = match (dialect, base) {
-        (_, "real" | "float4" | "float32") => true,
-        (_, "double" | "double precision" | "float8" | "float64") => false,
-        (Dialect::Postgres, "float") => args.first().is_some_and(|p| *p <= 24),
-        (_, "float") => true,
-        _ => return None,
-    };
-    Some(if single { f32::MAX.into() } else { f64::MAX })
-}
-
-fn timestamp_range(dialect: Dialect) -> (NaiveDateTime, NaiveDateTime) {
-    let at = |y, m, d, time: (u32, u32, u32, u32)| {
-        NaiveDate::from_ymd_opt(y, m, d)
-            .and_then(|date| date.and_hms_micro_opt(time.0, time.1, time.2, time.3))
-            .expect("a valid time")
-    };
-    match dialect {
-        // Loaded timestamps are DateTime64(6) (see the sink).
-        Dialect::ClickHouse => (
-            at(1900, 1, 1, (0, 0, 0, 0)),
-            at(2299, 12, 31, (23, 59, 59, 999_999)),
-        ),
-        // Four-digit years: the text each warehouse reads writes others with an era.
-        Dialect::Postgres | Dialect::DuckDb => (
-            at(1, 1, 1, (0, 0, 0, 0)),
-            at(9999, 12, 31, (23, 59, 59, 999_999)),
-        ),
-    }
-}
-
-fn date_range(base: &str, dialect: Dialect) -> (NaiveDate, NaiveDate) {
-    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a valid date");
-    match (dialect, base) {
-        (Dialect::ClickHouse, "date32") => (day(1900, 1, 1), day(2299, 12, 31)),
-        (Dialect::ClickHouse, _) => (day(1970, 1, 1), day(2149, 6, 6)),
-        (Dialect::Postgres | Dialect::DuckDb, _) => (day(1, 1, 1), day(9999, 12, 31)),
-    }
 }
 
 /// A number as written (`-12.5e3`), exactly: its digits and the power of ten they are
@@ -644,12 +385,17 @@ pub fn now_text() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use elt_core::adapter::Dialect;
 
     /// The value a column of `data_type` makes of a JSON value, or its error.
     fn value(data_type: &str, dialect: Dialect, json: &str) -> Result<Option<String>, String> {
         let raw: &RawValue = serde_json::from_str(json).unwrap();
         let mut out = TextRows::new(1);
-        Kind::of(data_type, dialect).write(Field::of(raw)?, &mut out)?;
+        write(
+            Kind::of(data_type, dialect.adapter()),
+            Field::of(raw)?,
+            &mut out,
+        )?;
         Ok(out.row(0).next().unwrap().map(str::to_string))
     }
 

@@ -14,8 +14,8 @@ use serde_json::Value as Json;
 use tokio::runtime::Runtime;
 
 use crate::{
-    CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse,
-    WarehouseError, timed,
+    CatalogColumn, ColumnInfo, ErrorKind, RelationKind, Result, Session, Table, TextRows,
+    Warehouse, WarehouseError, timed,
 };
 
 pub struct ClickHouse {
@@ -85,6 +85,7 @@ impl ClickHouse {
             self.url,
             cause.trim()
         ))
+        .of_kind(ErrorKind::ConnectionLost)
     }
 }
 
@@ -240,6 +241,7 @@ impl ChSession {
                 "lost the ClickHouse connection at {}: {e}",
                 self.url
             ))
+            .of_kind(ErrorKind::ConnectionLost)
             .in_sql(sql);
         };
         let mut message = message.trim().to_string();
@@ -247,41 +249,55 @@ impl ChSession {
             let text = sql.lines().nth(line - 1).unwrap_or_default();
             message.push_str(&format!("\nLINE {line}: {}", text.trim()));
         }
-        let refused_rows = refuses_rows(&message);
-        WarehouseError::new(message)
-            .in_sql(sql)
-            .refusing_rows(refused_rows)
+        let kind = error_code(&message).map_or(ErrorKind::Other, error_kind);
+        WarehouseError::new(message).of_kind(kind).in_sql(sql)
     }
 }
 
-/// Whether an insert's error says ClickHouse refused the rows' values (by its error code:
-/// text it cannot parse as the column's type, a value out of its range, a broken
-/// constraint) rather than the statement.
-fn refuses_rows(message: &str) -> bool {
-    const REFUSING: [u32; 17] = [
-        6,   // CANNOT_PARSE_TEXT
-        25,  // CANNOT_PARSE_ESCAPE_SEQUENCE
-        26,  // CANNOT_PARSE_QUOTED_STRING
-        27,  // CANNOT_PARSE_INPUT_ASSERTION_FAILED
-        38,  // CANNOT_PARSE_DATE
-        41,  // CANNOT_PARSE_DATETIME
-        53,  // TYPE_MISMATCH
-        69,  // ARGUMENT_OUT_OF_BOUND
-        70,  // CANNOT_CONVERT_TYPE
-        72,  // CANNOT_PARSE_NUMBER
-        117, // INCORRECT_DATA
-        131, // TOO_LARGE_STRING_SIZE
-        321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
-        349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
-        376, // CANNOT_PARSE_UUID
-        469, // VIOLATED_CONSTRAINT
-        691, // UNKNOWN_ELEMENT_OF_ENUM
-    ];
-    let code = message
+/// The code a ClickHouse server error starts with (`Code: 60. DB::Exception: ...`).
+fn error_code(message: &str) -> Option<u32> {
+    message
         .strip_prefix("Code: ")
         .and_then(|rest| rest.split('.').next())
-        .and_then(|code| code.parse().ok());
-    code.is_some_and(|code| REFUSING.contains(&code))
+        .and_then(|code| code.parse().ok())
+}
+
+/// The codes of errors in the rows' values: text ClickHouse cannot parse as the column's type,
+/// a value out of its range, a broken constraint.
+const REFUSING: [u32; 17] = [
+    6,   // CANNOT_PARSE_TEXT
+    25,  // CANNOT_PARSE_ESCAPE_SEQUENCE
+    26,  // CANNOT_PARSE_QUOTED_STRING
+    27,  // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+    38,  // CANNOT_PARSE_DATE
+    41,  // CANNOT_PARSE_DATETIME
+    53,  // TYPE_MISMATCH
+    69,  // ARGUMENT_OUT_OF_BOUND
+    70,  // CANNOT_CONVERT_TYPE
+    72,  // CANNOT_PARSE_NUMBER
+    117, // INCORRECT_DATA
+    131, // TOO_LARGE_STRING_SIZE
+    321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+    349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+    376, // CANNOT_PARSE_UUID
+    469, // VIOLATED_CONSTRAINT
+    691, // UNKNOWN_ELEMENT_OF_ENUM
+];
+
+/// An error's kind by its ClickHouse error code (ClickHouse's `ErrorCodes.cpp`).
+fn error_kind(code: u32) -> ErrorKind {
+    match code {
+        // SYNTAX_ERROR
+        62 => ErrorKind::Syntax,
+        // UNKNOWN_TABLE, UNKNOWN_DATABASE
+        60 | 81 => ErrorKind::MissingRelation,
+        // NOT_IMPLEMENTED
+        48 => ErrorKind::Unsupported,
+        // ACCESS_DENIED, AUTHENTICATION_FAILED, REQUIRED_PASSWORD, READONLY
+        497 | 516 | 194 | 164 => ErrorKind::PermissionDenied,
+        code if REFUSING.contains(&code) => ErrorKind::RefusedRows,
+        _ => ErrorKind::Other,
+    }
 }
 
 /// The line of `sql` a ClickHouse error points at: where a syntax error says it failed

@@ -13,8 +13,8 @@ use elt_core::project::Target;
 
 use crate::arrow_rows;
 use crate::{
-    CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse,
-    WarehouseError, columns_from_query, information_schema_filter,
+    CatalogColumn, ColumnInfo, ErrorKind, RelationKind, Result, Session, Table, TextRows,
+    Warehouse, WarehouseError, columns_from_query, information_schema_filter,
     relations_from_information_schema, timed,
 };
 
@@ -109,7 +109,9 @@ fn open_error(setting: &str, e: &duckdb::Error) -> WarehouseError {
 }
 
 fn error(e: duckdb::Error, sql: &str) -> WarehouseError {
-    WarehouseError::new(e.to_string()).in_sql(sql)
+    WarehouseError::new(e.to_string())
+        .of_kind(error_kind(&e))
+        .in_sql(sql)
 }
 
 impl DuckSession {
@@ -216,7 +218,7 @@ impl Session for DuckSession {
         });
         appended.map_err(|e| {
             WarehouseError::new(format!("cannot append rows to {table}: {e}"))
-                .refusing_rows(refuses_rows(&e))
+                .of_kind(error_kind(&e))
         })
     }
 }
@@ -247,20 +249,25 @@ impl DuckSession {
     }
 }
 
-/// Whether DuckDB refused appended rows' values (a failed cast, which the appender reports
-/// as a type mismatch, or a broken constraint) rather than the table or the database.
-fn refuses_rows(e: &duckdb::Error) -> bool {
-    let message = e.to_string();
-    [
-        "type mismatch in AppendDataChunk",
-        "Conversion Error",
-        "Constraint Error",
-        "constraint failed",
-        "Out of Range Error",
-        "Invalid Input Error",
-    ]
-    .iter()
-    .any(|kind| message.contains(kind))
+/// An error's kind by DuckDB's error type (its `ExceptionType`). duckdb-rs reports the type
+/// only as the message's first words, `Catalog Error: ...` (DuckDB's `ErrorData` prefixes
+/// every message with it), so that prefix, and nothing after it, is read.
+fn error_kind(e: &duckdb::Error) -> ErrorKind {
+    let duckdb::Error::DuckDBFailure(_, Some(message)) = e else {
+        return ErrorKind::Other;
+    };
+    let Some((error_type, _)) = message.split_once(" Error: ") else {
+        return ErrorKind::Other;
+    };
+    match error_type {
+        "Parser" => ErrorKind::Syntax,
+        "Catalog" => ErrorKind::MissingRelation,
+        "Conversion" | "Constraint" | "Out of Range" | "Invalid Input" => ErrorKind::RefusedRows,
+        "Not implemented" => ErrorKind::Unsupported,
+        "Permission" => ErrorKind::PermissionDenied,
+        "Connection" | "Interrupt" => ErrorKind::ConnectionLost,
+        _ => ErrorKind::Other,
+    }
 }
 
 /// A value as text, as `elt show` and tests read it: dates `YYYY-MM-DD`, timestamps

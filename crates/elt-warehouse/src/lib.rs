@@ -1,9 +1,11 @@
-//! The warehouse layer: connections, statements and seed loading behind one trait, so that the
-//! executor never knows which warehouse it talks to: DuckDB (embedded, the default),
-//! PostgreSQL and ClickHouse.
+//! The warehouses' connections behind two traits, [`Warehouse`] and [`Session`], so that the
+//! executor never knows which warehouse it talks to: DuckDB (embedded, the default, `duck.rs`),
+//! PostgreSQL (`postgres.rs`) and ClickHouse (`clickhouse.rs`), one file each. Their errors
+//! carry an [`ErrorKind`] read from the warehouse's own codes.
 //!
-//! Dialect facts that need no connection (quoting, relation names) live in
-//! [`elt_core::adapter`].
+//! What the warehouses' SQL looks like (quoting, DDL, types, capabilities) is each one's
+//! [`elt_core::adapter::Adapter`]; the materializations, seeds and snapshots here write their
+//! statements through it.
 
 mod arrow_rows;
 mod canonical;
@@ -28,30 +30,30 @@ use elt_core::project::Target;
 pub use rows::TextRows;
 pub use seed::{Seed, SeedType, load_seed};
 
+pub use elt_core::diagnostics::ErrorKind;
+
 /// An error from the warehouse, with the statement that failed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WarehouseError {
+    pub kind: ErrorKind,
     pub message: String,
     pub sql: Option<String>,
     /// What to do about it, when the warehouse's words do not say.
     pub hint: Option<String>,
-    /// The warehouse refused the rows' values (a failed cast, a broken constraint), not the
-    /// statement or the connection: other rows may go in.
-    pub refused_rows: bool,
 }
 
 impl WarehouseError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
+            kind: ErrorKind::Other,
             message: message.into(),
             sql: None,
             hint: None,
-            refused_rows: false,
         }
     }
 
-    pub fn refusing_rows(mut self, refused: bool) -> Self {
-        self.refused_rows = refused;
+    pub fn of_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
         self
     }
 

@@ -6,9 +6,10 @@
 //! `EXCHANGE TABLES`), so a failure (or a kill) leaves the previous version intact and
 //! queryable.
 
-use elt_core::adapter::{Dialect, Relation};
+use elt_core::adapter::{IncrementalSql, Relation};
+pub use elt_core::adapter::{Storage, Strategy};
 
-use crate::{ColumnInfo, RelationKind, Result, Session, WarehouseError};
+use crate::{ColumnInfo, ErrorKind, RelationKind, Result, Session, WarehouseError};
 
 /// How a model is built.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,99 +61,11 @@ impl MergeColumns {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    Append,
-    DeleteInsert,
-    Merge,
-    /// ClickHouse: the partitions the new rows fall in replace the table's.
-    InsertOverwrite,
-}
-
-impl Strategy {
-    pub const NAMES: [&str; 4] = ["append", "delete+insert", "merge", "insert_overwrite"];
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "append" => Some(Strategy::Append),
-            "delete+insert" | "delete_insert" => Some(Strategy::DeleteInsert),
-            "merge" => Some(Strategy::Merge),
-            "insert_overwrite" => Some(Strategy::InsertOverwrite),
-            _ => None,
-        }
-    }
-
-    /// Why `dialect` cannot run this strategy, if it cannot.
-    fn unsupported_on(self, dialect: Dialect) -> Option<&'static str> {
-        match (self, dialect) {
-            (Strategy::Merge, Dialect::ClickHouse) => Some(
-                "ClickHouse has no merge: use incremental_strategy delete+insert (lightweight \
-                 DELETE, then insert) or insert_overwrite (by partition)",
-            ),
-            (Strategy::InsertOverwrite, Dialect::DuckDb | Dialect::Postgres) => Some(
-                "insert_overwrite replaces ClickHouse partitions; on this warehouse use \
-                 delete+insert with a unique_key",
-            ),
-            _ => None,
-        }
-    }
-}
-
-/// How a ClickHouse table is stored: its engine and the clauses of MergeTree engines
-/// (dbt-clickhouse's configs `engine`, `order_by`, `partition_by`, `primary_key`,
-/// `settings`). The other warehouses have nothing to choose and ignore it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Storage {
-    pub engine: Option<String>,
-    pub order_by: Vec<String>,
-    pub partition_by: Vec<String>,
-    pub primary_key: Vec<String>,
-    pub settings: Vec<(String, String)>,
-}
-
-impl Storage {
-    /// What follows the table's name in `create table`: on ClickHouse
-    /// ` engine = MergeTree() order by tuple()` and so on; nothing elsewhere.
-    fn clauses(&self, dialect: Dialect) -> String {
-        if dialect != Dialect::ClickHouse {
-            return String::new();
-        }
-        let engine = self.engine.as_deref().unwrap_or("MergeTree()");
-        let mut out = format!(" engine = {engine}");
-        if !engine.contains("MergeTree") {
-            return out;
-        }
-        let expression = |items: &[String]| match items {
-            [one] => one.clone(),
-            many => format!("({})", many.join(", ")),
-        };
-        if !self.partition_by.is_empty() {
-            out.push_str(&format!(" partition by {}", expression(&self.partition_by)));
-        }
-        match self.order_by.as_slice() {
-            [] => out.push_str(" order by tuple()"),
-            items => out.push_str(&format!(" order by {}", expression(items))),
-        }
-        if !self.primary_key.is_empty() {
-            out.push_str(&format!(" primary key {}", expression(&self.primary_key)));
-        }
-        if !self.settings.is_empty() {
-            let settings: Vec<String> = self
-                .settings
-                .iter()
-                .map(|(name, value)| format!("{name} = {value}"))
-                .collect();
-            out.push_str(&format!(" settings {}", settings.join(", ")));
-        }
-        out
-    }
-}
-
 /// `create table ... as (select)`, with the table's storage clauses.
 pub(crate) fn create_table_as(relation: &Relation, sql: &str, storage: &Storage) -> String {
     format!(
         "create table {relation}{} as (\n{}\n)",
-        storage.clauses(relation.dialect),
+        relation.dialect.table_clauses(storage),
         body(sql)
     )
 }
@@ -162,7 +75,7 @@ pub fn create_table_with(relation: &Relation, columns: &[String], storage: &Stor
     format!(
         "create table {relation} ({}){}",
         columns.join(", "),
-        storage.clauses(relation.dialect)
+        relation.dialect.table_clauses(storage)
     )
 }
 
@@ -222,7 +135,7 @@ pub fn build(
         Materialization::View => build_view(session, relation, sql, existing),
         Materialization::Table => build_table(session, relation, sql, storage, existing),
         Materialization::Incremental(config) => {
-            if let Some(reason) = config.strategy.unsupported_on(relation.dialect) {
+            if let Some(reason) = relation.dialect.strategy_unsupported(config.strategy) {
                 return Err(WarehouseError::new(reason));
             }
             if existing == Some(RelationKind::Table) && !full_refresh {
@@ -237,17 +150,7 @@ pub fn build(
 /// Creates the schema of `relation` if it does not exist. The executor creates every schema
 /// it will build in before starting (concurrent DDL on one schema can conflict).
 pub fn ensure_schema(session: &mut dyn Session, relation: &Relation) -> Result<()> {
-    // PostgreSQL names a schema without its database (which must be the connected one);
-    // ClickHouse's schemas are databases.
-    let (kind, with_database) = match relation.dialect {
-        Dialect::Postgres => ("schema", false),
-        Dialect::ClickHouse => ("database", false),
-        Dialect::DuckDb => ("schema", true),
-    };
-    session.execute(&format!(
-        "create {kind} if not exists {}",
-        relation.render_parts(with_database, true, false)
-    ))
+    session.execute(&relation.dialect.create_schema(relation))
 }
 
 /// Runs statements in one transaction, rolling back on failure. ClickHouse has no
@@ -264,7 +167,7 @@ pub fn atomically<T>(
     session: &mut dyn Session,
     work: impl FnOnce(&mut dyn Session) -> Result<T>,
 ) -> Result<T> {
-    if session.dialect() == Dialect::ClickHouse {
+    if !session.dialect().has_transactions() {
         return work(session);
     }
     session.execute("begin transaction")?;
@@ -280,20 +183,11 @@ pub(crate) fn body(sql: &str) -> &str {
     sql.trim().trim_end_matches(';').trim_end()
 }
 
-/// Drops a relation being replaced. On PostgreSQL, views that select from it are dropped
-/// with it (`cascade`), as dbt-postgres does: they are bound to the old relation and would
-/// block the drop; a run rebuilds them after it.
+/// Drops a relation being replaced.
 fn drop_statement(relation: &Relation, kind: RelationKind) -> String {
-    let kind = match kind {
-        RelationKind::Table => "table",
-        RelationKind::View => "view",
-    };
-    let cascade = if relation.dialect == Dialect::Postgres {
-        " cascade"
-    } else {
-        ""
-    };
-    format!("drop {kind} if exists {relation}{cascade}")
+    relation
+        .dialect
+        .drop_relation(relation, kind == RelationKind::View)
 }
 
 /// A relation beside `relation`, named with a suffix (dbt's `__dbt_tmp`).
@@ -310,10 +204,10 @@ fn build_view(
     sql: &str,
     existing: Option<RelationKind>,
 ) -> Result<Built> {
-    // `create or replace view` cannot change a PostgreSQL view's columns: drop and create in
-    // one transaction there instead.
+    // Where `create or replace view` cannot change a view's columns, drop and create in one
+    // transaction instead.
     let replace_view =
-        existing == Some(RelationKind::View) && relation.dialect != Dialect::Postgres;
+        existing == Some(RelationKind::View) && relation.dialect.replaces_views_in_place();
     let mut statements = Vec::new();
     if let Some(kind) = existing.filter(|_| !replace_view) {
         statements.push(drop_statement(relation, kind));
@@ -342,7 +236,7 @@ pub(crate) fn build_table(
     existing: Option<RelationKind>,
 ) -> Result<Built> {
     let staged = beside(relation, "__dbt_tmp");
-    let rows = if relation.dialect == Dialect::ClickHouse {
+    let rows = if !relation.dialect.has_transactions() {
         session.execute(&format!("drop table if exists {staged}"))?;
         let rows = session
             .execute_counting(&create_table_as(&staged, sql, storage))
@@ -377,15 +271,12 @@ fn create_and_swap(
     if let Some(kind) = existing {
         session.execute(&drop_statement(relation, kind))?;
     }
-    session.execute(&format!(
-        "alter table {staged} rename to {}",
-        relation.dialect.quote(&relation.identifier)
-    ))?;
+    session.execute(&relation.dialect.rename_table(staged, relation))?;
     Ok(rows)
 }
 
-/// ClickHouse: replaces `relation` with the table `staged` (see [`exchange`]) and drops what
-/// is left under the staged name.
+/// Without transactions: replaces `relation` with the table `staged` (see [`exchange`]) and
+/// drops what is left under the staged name.
 pub(crate) fn swap_in(
     session: &mut dyn Session,
     relation: &Relation,
@@ -398,34 +289,40 @@ pub(crate) fn swap_in(
     swapped
 }
 
-/// ClickHouse's swap: `EXCHANGE TABLES` (atomic), or where the database engine cannot
-/// (`Ordinary`), one `RENAME` of both tables. A view being replaced by a table is dropped
-/// first: there is no statement that swaps the two.
+/// The swap without a transaction: the adapter's exchange of two tables (atomic), or where
+/// the warehouse cannot (ClickHouse's `Ordinary` databases), one rename of both through a
+/// backup. A view being replaced by a table is dropped first: no statement swaps the two.
 fn exchange(
     session: &mut dyn Session,
     relation: &Relation,
     staged: &Relation,
     existing: Option<RelationKind>,
 ) -> Result<()> {
+    let dialect = relation.dialect;
     match existing {
-        Some(RelationKind::Table) => session
-            .execute(&format!("exchange tables {staged} and {relation}"))
-            .or_else(|e| {
-                if !e.message.contains("NOT_IMPLEMENTED") {
+        Some(RelationKind::Table) => {
+            let exchanged =
+                match dialect.exchange_tables(staged, relation) {
+                    Some(sql) => session.execute(&sql),
+                    None => Err(WarehouseError::new("no exchange of tables")
+                        .of_kind(ErrorKind::Unsupported)),
+                };
+            exchanged.or_else(|e| {
+                if e.kind != ErrorKind::Unsupported {
                     return Err(e);
                 }
                 let backup = beside(relation, "__dbt_backup");
                 session.execute(&format!("drop table if exists {backup}"))?;
-                session.execute(&format!(
-                    "rename table {relation} to {backup}, {staged} to {relation}"
-                ))?;
+                session
+                    .execute(&dialect.rename_tables(&[(relation, &backup), (staged, relation)]))?;
                 session.execute(&format!("drop table {backup}"))
-            }),
+            })
+        }
         Some(RelationKind::View) => {
             session.execute(&drop_statement(relation, RelationKind::View))?;
-            session.execute(&format!("rename table {staged} to {relation}"))
+            session.execute(&dialect.rename_table(staged, relation))
         }
-        None => session.execute(&format!("rename table {staged} to {relation}")),
+        None => session.execute(&dialect.rename_table(staged, relation)),
     }
 }
 
@@ -581,17 +478,9 @@ fn schema_changes(
 }
 
 fn retype_column(relation: &Relation, column: &ColumnInfo) -> String {
-    let name = relation.dialect.quote(&column.name);
-    match relation.dialect {
-        Dialect::ClickHouse => format!(
-            "alter table {relation} modify column {name} {}",
-            column.data_type
-        ),
-        _ => format!(
-            "alter table {relation} alter column {name} type {}",
-            column.data_type
-        ),
-    }
+    relation
+        .dialect
+        .retype_column(relation, &column.name, &column.data_type)
 }
 
 pub(crate) fn add_column(relation: &Relation, column: &ColumnInfo) -> String {
@@ -617,76 +506,25 @@ fn strategy_statements(
     columns: &[String],
     config: &Incremental,
 ) -> Vec<String> {
-    let list = columns.join(", ");
-    let insert_all = format!("insert into {relation} ({list}) select {list} from {staged}");
-    if config.unique_key.is_empty() || config.strategy == Strategy::Append {
-        return vec![insert_all];
+    let sql = IncrementalSql {
+        relation,
+        staged,
+        columns,
+        unique_key: &config.unique_key,
+        predicates: &config.predicates,
+        assignments: columns
+            .iter()
+            .filter(|c| config.merge_columns.updates(c, relation))
+            .map(|c| format!("{c} = DBT_INTERNAL_SOURCE.{c}"))
+            .collect(),
+    };
+    if config.unique_key.is_empty() {
+        return vec![sql.insert_all()];
     }
-    let matches = config
-        .unique_key
-        .iter()
-        .map(|k| format!("DBT_INTERNAL_DEST.{k} = DBT_INTERNAL_SOURCE.{k}"))
-        .chain(config.predicates.iter().map(|p| format!("({p})")))
-        .collect::<Vec<_>>()
-        .join(" and ");
-    let assignments = columns
-        .iter()
-        .filter(|c| config.merge_columns.updates(c, relation))
-        .map(|c| format!("{c} = DBT_INTERNAL_SOURCE.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sources = columns
-        .iter()
-        .map(|c| format!("DBT_INTERNAL_SOURCE.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let target = format!("{relation} as DBT_INTERNAL_DEST");
-    let source = format!("{staged} as DBT_INTERNAL_SOURCE");
-    match (config.strategy, relation.dialect) {
-        (Strategy::Append | Strategy::InsertOverwrite, _) => unreachable!("handled above"),
-        // A lightweight DELETE of the keys being replaced, then the insert. ClickHouse has
-        // no transaction around the two, no correlated subquery (the keys are a tuple) and
-        // no alias in DELETE: predicates name the target's columns directly.
-        (Strategy::DeleteInsert, Dialect::ClickHouse) => {
-            let keys = config.unique_key.join(", ");
-            let mut condition = format!("({keys}) in (select {keys} from {staged})");
-            for predicate in &config.predicates {
-                let predicate = predicate.replace("DBT_INTERNAL_DEST.", "");
-                condition.push_str(&format!(" and ({predicate})"));
-            }
-            vec![
-                format!("delete from {relation} where {condition}"),
-                insert_all,
-            ]
-        }
-        (Strategy::DeleteInsert, _) => vec![
-            format!("delete from {target} where exists (select 1 from {source} where {matches})"),
-            insert_all,
-        ],
-        (Strategy::Merge, Dialect::Postgres) => {
-            let update = if assignments.is_empty() {
-                String::new()
-            } else {
-                format!("\nwhen matched then update set {assignments}")
-            };
-            vec![format!(
-                "merge into {target} using {source} on {matches}{update}\nwhen not matched then insert ({list}) values ({sources})"
-            )]
-        }
-        // Elsewhere: update the rows that match, then insert the others (the caller runs both
-        // in one transaction).
-        (Strategy::Merge, _) => {
-            let mut statements = Vec::new();
-            if !assignments.is_empty() {
-                statements.push(format!(
-                    "update {target} set {assignments} from {source} where {matches}"
-                ));
-            }
-            statements.push(format!(
-                "insert into {relation} ({list}) select {sources} from {source} where not exists (select 1 from {target} where {matches})"
-            ));
-            statements
-        }
+    match config.strategy {
+        Strategy::Append | Strategy::InsertOverwrite => vec![sql.insert_all()],
+        Strategy::DeleteInsert => relation.dialect.delete_insert(&sql),
+        Strategy::Merge => relation.dialect.merge(&sql),
     }
 }
 

@@ -17,8 +17,8 @@ use tokio::runtime::Runtime;
 
 use crate::pg_binary::{self, Encoder};
 use crate::{
-    CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows, Warehouse,
-    WarehouseError, columns_from_query, relations_from_information_schema, timed,
+    CatalogColumn, ColumnInfo, ErrorKind, RelationKind, Result, Session, Table, TextRows,
+    Warehouse, WarehouseError, columns_from_query, relations_from_information_schema, timed,
 };
 
 pub struct Postgres {
@@ -122,15 +122,26 @@ impl Settings {
 }
 
 fn connection_error(location: &str, error: &sqlx::Error) -> WarehouseError {
-    let cause = match error {
-        sqlx::Error::Database(e) => e.message().to_string(),
-        sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_string(),
-        other => other.to_string(),
+    let (cause, kind) = match error {
+        sqlx::Error::Database(e) => (
+            e.message().to_string(),
+            e.code()
+                .map_or(ErrorKind::ConnectionLost, |code| match error_kind(&code) {
+                    ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+                    _ => ErrorKind::ConnectionLost,
+                }),
+        ),
+        sqlx::Error::PoolTimedOut => (
+            "timed out waiting for a connection".to_string(),
+            ErrorKind::ConnectionLost,
+        ),
+        other => (other.to_string(), ErrorKind::ConnectionLost),
     };
     WarehouseError::new(format!(
         "cannot connect to PostgreSQL at {location}: {cause} (is the server running and are the \
          host, port, user and password in the profile right?)"
     ))
+    .of_kind(kind)
 }
 
 impl Warehouse for Postgres {
@@ -201,11 +212,14 @@ impl Drop for PgSession {
 /// (the executor maps that line back to the model's file), then detail and hint.
 fn error(e: sqlx::Error, sql: &str) -> WarehouseError {
     let Some(db) = e.as_database_error() else {
-        return WarehouseError::new(format!("lost the PostgreSQL connection: {e}")).in_sql(sql);
+        return WarehouseError::new(format!("lost the PostgreSQL connection: {e}"))
+            .of_kind(ErrorKind::ConnectionLost)
+            .in_sql(sql);
     };
     let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() else {
         return WarehouseError::new(db.message().to_string()).in_sql(sql);
     };
+    let fatal = matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic);
     let mut message = match pg.severity() {
         PgSeverity::Fatal => format!("lost the PostgreSQL connection: FATAL: {}", pg.message()),
         PgSeverity::Panic => format!("lost the PostgreSQL connection: PANIC: {}", pg.message()),
@@ -223,11 +237,32 @@ fn error(e: sqlx::Error, sql: &str) -> WarehouseError {
     if let Some(hint) = pg.hint() {
         message.push_str(&format!("\nHINT: {hint}"));
     }
-    // SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation).
-    let refused_rows = pg.code().starts_with("22") || pg.code().starts_with("23");
-    WarehouseError::new(message)
-        .in_sql(sql)
-        .refusing_rows(refused_rows)
+    let kind = if fatal {
+        ErrorKind::ConnectionLost
+    } else {
+        error_kind(pg.code())
+    };
+    WarehouseError::new(message).of_kind(kind).in_sql(sql)
+}
+
+/// An error's kind by its SQLSTATE (PostgreSQL's appendix A, "Error Codes").
+fn error_kind(sqlstate: &str) -> ErrorKind {
+    match sqlstate {
+        "42601" => ErrorKind::Syntax,
+        // undefined_table, invalid_schema_name
+        "42P01" | "3F000" => ErrorKind::MissingRelation,
+        // insufficient_privilege; class 28, invalid authorization (a wrong password).
+        "42501" => ErrorKind::PermissionDenied,
+        code if code.starts_with("28") => ErrorKind::PermissionDenied,
+        "0A000" => ErrorKind::Unsupported,
+        // admin_shutdown, crash_shutdown, cannot_connect_now
+        "57P01" | "57P02" | "57P03" => ErrorKind::ConnectionLost,
+        // Classes 08 (connection exception), 22 (data exception) and 23 (integrity
+        // constraint violation).
+        code if code.starts_with("08") => ErrorKind::ConnectionLost,
+        code if code.starts_with("22") || code.starts_with("23") => ErrorKind::RefusedRows,
+        _ => ErrorKind::Other,
+    }
 }
 
 /// A value as text, as `elt show` and the tests read it: PostgreSQL's text output, with

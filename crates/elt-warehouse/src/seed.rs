@@ -4,61 +4,40 @@
 
 use std::path::Path;
 
-use elt_core::adapter::{Dialect, Relation};
+use elt_core::adapter::Relation;
+pub use elt_core::adapter::SeedType;
 
 use crate::materialize::{Storage, beside, build_table, create_table_with};
 use crate::{RelationKind, Result, Session, TextRows, WarehouseError};
 
-/// A column type inferred from a seed's values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SeedType {
-    Integer,
-    Decimal,
-    Date,
-    Timestamp,
-    Boolean,
-    Text,
-}
-
-impl SeedType {
-    const ORDER: [SeedType; 6] = [
-        SeedType::Integer,
-        SeedType::Decimal,
-        SeedType::Date,
-        SeedType::Timestamp,
-        SeedType::Boolean,
-        SeedType::Text,
-    ];
-
-    /// Whether `value` (not null) can be read as this type.
-    fn accepts(self, value: &str) -> bool {
-        match self {
-            SeedType::Integer => {
-                let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
-                !digits.is_empty()
-                    && digits.bytes().all(|b| b.is_ascii_digit())
-                    && value.parse::<i64>().is_ok()
-            }
-            SeedType::Decimal => {
-                value.parse::<f64>().is_ok_and(f64::is_finite)
-                    && value
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-            }
-            SeedType::Date => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok(),
-            SeedType::Timestamp => [
-                "%Y-%m-%d %H:%M:%S%.f",
-                "%Y-%m-%dT%H:%M:%S%.f",
-                "%Y-%m-%dT%H:%M:%S%.fZ",
-            ]
-            .iter()
-            .any(|f| chrono::NaiveDateTime::parse_from_str(value, f).is_ok()),
-            SeedType::Boolean => matches!(
-                value,
-                "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
-            ),
-            SeedType::Text => true,
+/// Whether `value` (not null) can be read as `seed_type`.
+fn accepts(seed_type: SeedType, value: &str) -> bool {
+    match seed_type {
+        SeedType::Integer => {
+            let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && value.parse::<i64>().is_ok()
         }
+        SeedType::Decimal => {
+            value.parse::<f64>().is_ok_and(f64::is_finite)
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+        }
+        SeedType::Date => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok(),
+        SeedType::Timestamp => [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.fZ",
+        ]
+        .iter()
+        .any(|f| chrono::NaiveDateTime::parse_from_str(value, f).is_ok()),
+        SeedType::Boolean => matches!(
+            value,
+            "true" | "false" | "True" | "False" | "TRUE" | "FALSE"
+        ),
+        SeedType::Text => true,
     }
 }
 
@@ -74,37 +53,6 @@ pub struct Seed {
     pub types: Vec<SeedType>,
     /// Cells as text; NULL cells are `None`.
     pub rows: TextRows,
-}
-
-impl SeedType {
-    /// The warehouse type dbt's adapter gives a seed column of this type.
-    pub fn sql_type(self, dialect: Dialect) -> &'static str {
-        match (self, dialect) {
-            // ClickHouse's columns are not nullable unless declared so; seed cells can be.
-            (SeedType::Integer, Dialect::ClickHouse) => "Nullable(Int64)",
-            (SeedType::Decimal, Dialect::ClickHouse) => "Nullable(Float64)",
-            // Date32 holds 1900-2299; Date only 1970-2149.
-            (SeedType::Date, Dialect::ClickHouse) => "Nullable(Date32)",
-            (SeedType::Timestamp, Dialect::ClickHouse) => "Nullable(DateTime64(6))",
-            (SeedType::Boolean, Dialect::ClickHouse) => "Nullable(Bool)",
-            (SeedType::Integer, _) => "integer",
-            (SeedType::Decimal, Dialect::Postgres) => "float8",
-            (SeedType::Decimal, _) => "double",
-            (SeedType::Date, _) => "date",
-            (SeedType::Timestamp, Dialect::Postgres) => "timestamp without time zone",
-            (SeedType::Timestamp, _) => "timestamp",
-            (SeedType::Boolean, _) => "boolean",
-            (SeedType::Text, _) => text_type(dialect),
-        }
-    }
-}
-
-fn text_type(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Postgres => "text",
-        Dialect::ClickHouse => "Nullable(String)",
-        Dialect::DuckDb => "varchar",
-    }
 }
 
 /// Replaces `relation` with the seed's rows in one step. The rows go as text into a table
@@ -126,7 +74,7 @@ pub fn load_seed(
     let text_columns: Vec<String> = seed
         .columns
         .iter()
-        .map(|c| format!("{} {}", dialect.quote(c), text_type(dialect)))
+        .map(|c| format!("{} {}", dialect.quote(c), dialect.seed_type(SeedType::Text)))
         .collect();
     session.execute(&format!("drop table if exists {raw}"))?;
     session.execute(&create_table_with(&raw, &text_columns, &Storage::default()))?;
@@ -142,10 +90,10 @@ pub fn load_seed(
                 column_types
                     .iter()
                     .find(|(column, _)| column == name)
-                    .map_or(inferred.sql_type(dialect), |(_, t)| t.as_str())
+                    .map_or(dialect.seed_type(*inferred), |(_, t)| t.as_str())
             })
             .collect();
-        if dialect == Dialect::ClickHouse {
+        if dialect.casts_lose_bad_values() {
             check_casts(session, &raw, &seed.columns, &types)?;
         }
         let casts: Vec<String> = seed
@@ -164,8 +112,8 @@ pub fn load_seed(
     loaded.map(|_| seed.rows.len())
 }
 
-/// Fails on the first value that its column's type cannot hold. ClickHouse's cast to a
-/// `Nullable` type turns such a value into NULL instead of failing, which would lose it.
+/// Fails on the first value that its column's type cannot hold, where a cast would turn such
+/// a value into NULL instead of failing (ClickHouse's `Nullable` types), which would lose it.
 fn check_casts(
     session: &mut dyn Session,
     raw: &Relation,
@@ -240,9 +188,9 @@ pub fn read(path: &Path, delimiter: u8) -> Result<Seed, SeedError> {
 /// The first type in dbt's order that accepts every non-null value (integer when all are
 /// null: every type accepts no values, as in agate).
 pub fn infer<'a>(values: impl Iterator<Item = &'a str> + Clone) -> SeedType {
-    SeedType::ORDER
+    SeedType::ALL
         .into_iter()
-        .find(|t| values.clone().all(|v| t.accepts(v)))
+        .find(|t| values.clone().all(|v| accepts(*t, v)))
         .unwrap_or(SeedType::Text)
 }
 

@@ -1,9 +1,9 @@
 //! Snapshots: type-2 slowly changing dimensions, as dbt builds them. Each row version carries
 //! `dbt_scd_id`, `dbt_updated_at`, `dbt_valid_from` and `dbt_valid_to` (null while current).
 //!
-//! New versions are staged first. DuckDB and PostgreSQL then close the versions they replace
-//! and insert them in one transaction; ClickHouse, which has neither transactions nor
-//! `update ... from`, builds the snapshot's next state beside it and swaps it in.
+//! New versions are staged first. With transactions (DuckDB, PostgreSQL) the versions they
+//! replace are closed and the new ones inserted in one transaction; without (ClickHouse, which
+//! has no `update ... from` either) the snapshot's next state is built beside it and swapped in.
 
 use elt_core::adapter::{Dialect, Relation};
 
@@ -36,30 +36,6 @@ const META_COLUMNS: [&str; 4] = [
     "dbt_valid_from",
     "dbt_valid_to",
 ];
-
-/// The time a snapshot run is taken at, as a timestamp without time zone.
-fn now(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::ClickHouse => "cast(now64(6) as Nullable(DateTime64(6)))",
-        _ => "cast(now() as timestamp)",
-    }
-}
-
-/// A timestamp that is null (a current version's `dbt_valid_to`).
-fn null_timestamp(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::ClickHouse => "cast(null as Nullable(DateTime64(6)))",
-        _ => "cast(null as timestamp)",
-    }
-}
-
-/// The MD5 of a text, as 32 hex digits.
-fn md5(dialect: Dialect, text: &str) -> String {
-    match dialect {
-        Dialect::ClickHouse => format!("lower(hex(MD5({text})))"),
-        _ => format!("md5({text})"),
-    }
-}
 
 /// Takes a snapshot of `sql` into `relation`: creates it on the first run, then records new
 /// and changed records as new versions and closes the versions they replace.
@@ -103,7 +79,7 @@ pub fn snapshot(
     let result = (|| {
         let staged_columns = session.columns(&staged)?;
         let snapshotted = session.columns(relation)?;
-        if dialect == Dialect::ClickHouse {
+        if !dialect.has_transactions() {
             let rows = count_rows(session, &staged)?;
             rebuild(
                 session,
@@ -139,7 +115,7 @@ pub fn snapshot(
             let source_keys = keys_match(&config.unique_key, "dbt_target", "source_data");
             statements.push(format!(
                 "update {relation} as dbt_target set dbt_valid_to = {} where dbt_target.dbt_valid_to is null and not exists (select 1 from (\n{}\n) as source_data where {source_keys})",
-                now(dialect),
+                dialect.current_timestamp(),
                 body(sql)
             ));
         }
@@ -157,9 +133,9 @@ pub fn snapshot(
     })
 }
 
-/// ClickHouse's snapshot update: the next state of the snapshot (every version, with the
+/// The snapshot's update without transactions: its next state (every version, with the
 /// replaced and deleted ones closed, plus the staged new versions) is built beside it and
-/// swapped in with `EXCHANGE TABLES`.
+/// swapped in (ClickHouse's `EXCHANGE TABLES`).
 fn rebuild(
     session: &mut dyn Session,
     relation: &Relation,
@@ -195,7 +171,7 @@ fn rebuild(
         closed = format!(
             "if(dbt_target.dbt_valid_to is null and ({target_keys}) not in (select {keys} from (\n{}\n)), {}, {closed})",
             body(sql),
-            now(dialect)
+            dialect.current_timestamp()
         );
     }
     let old_versions = columns
@@ -236,7 +212,7 @@ fn rebuild(
 fn versions_sql(dialect: Dialect, sql: &str, config: &SnapshotConfig) -> String {
     let updated_at = match &config.strategy {
         ChangeDetection::Timestamp { updated_at } => format!("snapshot_query.{updated_at}"),
-        ChangeDetection::Check { .. } => now(dialect).to_string(),
+        ChangeDetection::Check { .. } => dialect.current_timestamp().to_string(),
     };
     let key = config
         .unique_key
@@ -244,13 +220,12 @@ fn versions_sql(dialect: Dialect, sql: &str, config: &SnapshotConfig) -> String 
         .map(|k| format!("coalesce(cast(snapshot_query.{k} as varchar), '')"))
         .collect::<Vec<_>>()
         .join(" || '|' || ");
-    let scd_id = md5(
-        dialect,
-        &format!("{key} || '|' || coalesce(cast({updated_at} as varchar), '')"),
-    );
+    let scd_id = dialect.md5(&format!(
+        "{key} || '|' || coalesce(cast({updated_at} as varchar), '')"
+    ));
     format!(
         "select snapshot_query.*,\n  {scd_id} as dbt_scd_id,\n  {updated_at} as dbt_updated_at,\n  {updated_at} as dbt_valid_from,\n  {} as dbt_valid_to\nfrom (\n{}\n) as snapshot_query",
-        null_timestamp(dialect),
+        dialect.null_timestamp(),
         body(sql)
     )
 }

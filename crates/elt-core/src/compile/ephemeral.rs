@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::relations::EPHEMERAL_PREFIX;
+use crate::graph::Dag;
 use crate::manifest::{Node, NodeMap};
 
 /// Every ephemeral model a node needs, dependencies first: (unique id, CTE SQL).
@@ -83,6 +84,31 @@ fn keyword_end(sql: &str, pos: usize, keyword: &str) -> Option<usize> {
         .next()
         .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
     (candidate.eq_ignore_ascii_case(keyword) && boundary).then_some(pos + keyword.len())
+}
+
+/// Inlines ephemeral models into the SQL of the nodes that use them.
+pub(super) fn inject_ephemerals(nodes: &mut NodeMap, dag: &Dag) {
+    if !nodes.values().any(|n| n.is_ephemeral()) {
+        return;
+    }
+    let order = dag.topological();
+    for id in order {
+        let Some(node) = nodes.get(&id) else {
+            continue;
+        };
+        let ctes = ctes_for(node, nodes);
+        if ctes.is_empty() {
+            continue;
+        }
+        let node = nodes.get_mut(&id).expect("node exists");
+        if let Some(sql) = &node.compiled_code {
+            node.compiled_code = Some(inject(sql, &ctes));
+        }
+        node.extra_ctes = ctes
+            .into_iter()
+            .map(|(id, sql)| (id, sql.trim_start().to_string()))
+            .collect();
+    }
 }
 
 #[cfg(test)]

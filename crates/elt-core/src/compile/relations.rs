@@ -9,7 +9,7 @@ use std::sync::Arc;
 use minijinja::Value;
 use serde_json::Value as Json;
 
-use super::model_value;
+use super::render::model_value;
 use crate::adapter::Relation;
 use crate::compile::sources::apply_quoting;
 use crate::diagnostics::Diagnostic;

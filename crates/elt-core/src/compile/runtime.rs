@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::{ephemeral, model_value, strip_padding, substitute};
+use super::ephemeral;
+use super::render::{model_value, strip_padding, substitute};
 use crate::diagnostics::Diagnostic;
 use crate::manifest::{Node, NodeMap};
 use crate::template::{NodeContext, Pass, Renderer, Resolver, blocks};

@@ -76,8 +76,9 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                 apply_quoting(&mut relation, &project.config.quoting);
                 apply_quoting(&mut relation, &source.quoting);
                 apply_quoting(&mut relation, &table.quoting);
-                if target.dialect == Dialect::DuckDb {
-                    relation.external = external_location(&config, source, table, &identifier);
+                if target.dialect.reads_external_locations() {
+                    relation.external =
+                        external_location(target.dialect, &config, source, table, &identifier);
                 }
                 out.insert(
                     unique_id.clone(),
@@ -124,7 +125,7 @@ fn rendered(text: &str, project: &Project) -> std::result::Result<String, String
     if !text.contains("{{") && !text.contains("{%") {
         return Ok(text.to_string());
     }
-    let target = super::target_value(project);
+    let target = super::render::target_value(project);
     crate::project::profile::render_with_target(text, &project.vars, target)
 }
 
@@ -166,6 +167,7 @@ fn load_config(
 /// DuckDB reads the table from. `{name}` and `{identifier}` are the table's; a plain path is
 /// quoted, a table function or subquery (anything with a parenthesis) is used as written.
 fn external_location(
+    dialect: Dialect,
     config: &Map<String, Json>,
     source: &SourceProperties,
     table: &SourceTableProperties,
@@ -181,7 +183,7 @@ fn external_location(
     Some(if location.contains('(') {
         location
     } else {
-        Dialect::DuckDb.string_literal(&location)
+        dialect.string_literal(&location)
     })
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value as Json};
 
 use super::yaml::{self, YNode};
-use crate::adapter::Dialect;
+use crate::adapter::{Dialect, TargetLocation};
 use crate::diagnostics::{Diagnostic, Result, closest};
 
 /// Keys whose values are never printed.
@@ -61,12 +61,12 @@ impl Target {
             .collect()
     }
 
-    /// A target for tests and tools that need no profiles.yml: DuckDB in memory.
+    /// A target for tests and tools that need no profiles.yml: the embedded DuckDB, in memory.
     pub fn in_memory_duckdb() -> Self {
         Target {
             profile_name: "default".into(),
             name: "dev".into(),
-            dialect: Dialect::DuckDb,
+            dialect: Dialect::DEFAULT,
             database: "memory".into(),
             schema: "main".into(),
             threads: 1,
@@ -236,25 +236,7 @@ fn parse_target(
         .with_help("elt supports type: duckdb, postgres or clickhouse")
     })?;
     let text = |key: &str| settings.get(key).and_then(Json::as_str).map(str::to_string);
-    let (database, schema) = match dialect {
-        Dialect::DuckDb => {
-            let path = text("path").unwrap_or_else(|| ":memory:".into());
-            let database = text("database").unwrap_or_else(|| duckdb_database_name(&path));
-            (database, text("schema").unwrap_or_else(|| "main".into()))
-        }
-        Dialect::Postgres => (
-            text("dbname")
-                .or_else(|| text("database"))
-                .unwrap_or_else(|| "postgres".into()),
-            text("schema").unwrap_or_else(|| "public".into()),
-        ),
-        Dialect::ClickHouse => (
-            String::new(),
-            text("schema")
-                .or_else(|| text("database"))
-                .unwrap_or_else(|| "default".into()),
-        ),
-    };
+    let TargetLocation { database, schema } = dialect.target_location(&text);
     let threads = match settings.get("threads") {
         None => 1,
         Some(v) => v
@@ -287,16 +269,6 @@ fn at(path: &Path, source: &str, node: &YNode, message: impl Into<String>) -> Di
 }
 
 /// dbt-duckdb names the database after the file: `dev.duckdb` -> `dev`, `:memory:` -> `memory`.
-fn duckdb_database_name(path: &str) -> String {
-    if path == ":memory:" || path.is_empty() {
-        return "memory".into();
-    }
-    Path::new(path)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "memory".into())
-}
-
 /// Renders `{{ env_var(...) }}` and `{{ var(...) }}` inside every string of a JSON value.
 fn render_json(value: Json, vars: &Map<String, Json>) -> std::result::Result<Json, String> {
     Ok(match value {

@@ -346,8 +346,8 @@ impl Parser<'_> {
 
     fn string(&self, node: &YNode, key: &str) -> Result<String> {
         match &node.value {
-            super::yaml::YValue::Scalar { text, .. } => Ok(text.clone()),
-            super::yaml::YValue::Null => Ok(String::new()),
+            yaml::YValue::Scalar { text, .. } => Ok(text.clone()),
+            yaml::YValue::Null => Ok(String::new()),
             _ => Err(self
                 .error(
                     node,

@@ -51,7 +51,7 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn dialect(&self) -> Dialect {
-        self.dialect.unwrap_or(Dialect::DuckDb)
+        self.dialect.unwrap_or(Dialect::DEFAULT)
     }
 
     /// The macro `adapter.dispatch(name, namespace)` resolves to: `<adapter>__name`, then
@@ -256,7 +256,7 @@ impl RelationValue {
         }
         let ctx = self.placeholder.as_ref().and_then(|(_, ctx)| ctx.upgrade());
         let Some(ctx) = ctx else {
-            return Relation::bare(Dialect::DuckDb, "__unresolved__".into());
+            return Relation::bare(Dialect::DEFAULT, "__unresolved__".into());
         };
         ctx.record().needs_final_pass = true;
         let target = &ctx.resolver.target;

@@ -2,8 +2,8 @@
 //! an enum type): found by trial inserts where nothing stays, and kept as dead letters, so
 //! that their batch loads without them instead of failing on every retry.
 
-use elt_core::adapter::{Dialect, Relation};
-use elt_warehouse::{Result, TextRows, WarehouseError};
+use elt_core::adapter::{Relation, RowTrial};
+use elt_warehouse::{ErrorKind, Result, TextRows, WarehouseError};
 
 use super::{Batch, Checkpoint, DeadLetter, Sink, shared};
 
@@ -37,10 +37,10 @@ impl Sink {
             self.raw,
             error.message
         );
-        let trial = match self.dialect {
-            Dialect::ClickHouse => Trial::NullTable(self.trial_table()?),
-            Dialect::Postgres => Trial::Savepoint,
-            _ => Trial::Transaction,
+        let trial = match self.dialect.row_trial() {
+            RowTrial::NullTable => Trial::NullTable(self.trial_table()?),
+            RowTrial::Savepoint => Trial::Savepoint,
+            RowTrial::Transaction => Trial::Transaction,
         };
         if let Trial::Savepoint = trial {
             self.session.execute("begin transaction")?;
@@ -69,7 +69,10 @@ impl Sink {
         }
         loop {
             match self.write(&shared(parts)) {
-                Err(error) if error.refused_rows && matches!(trial, Trial::Transaction) => {
+                Err(error)
+                    if error.kind == ErrorKind::RefusedRows
+                        && matches!(trial, Trial::Transaction) =>
+                {
                     let Some((part, row, why)) = self.first_refused_after_earlier(parts)? else {
                         return Err(error);
                     };
@@ -162,7 +165,7 @@ impl Sink {
         };
         match tried {
             Ok(()) => Ok(None),
-            Err(e) if e.refused_rows => Ok(Some(e.message)),
+            Err(e) if e.kind == ErrorKind::RefusedRows => Ok(Some(e.message)),
             Err(e) => Err(e),
         }
     }

@@ -1,0 +1,415 @@
+//! The warehouse server goes away in the middle of a build: elt fails clearly, leaves no table
+//! half-built, and `elt retry` finishes the build once the server is back.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{ok, project, status_of, stderr, stdout};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A PostgreSQL server of the test's own (the shared one must stay up for the other tests),
+/// in a temporary folder on a free port, run as the `postgres` user with trust authentication.
+struct PrivateServer {
+    data: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateServer {
+    /// `None` (with the reason) where it cannot run: not root, or no PostgreSQL 15.
+    fn create() -> Result<Self, String> {
+        if !Path::new(PG_BIN).join("initdb").exists() {
+            return Err("PostgreSQL 15 is not installed".into());
+        }
+        let whoami = Command::new("id")
+            .arg("-u")
+            .output()
+            .map_err(|e| e.to_string())?;
+        if String::from_utf8_lossy(&whoami.stdout).trim() != "0" {
+            return Err("starting a private PostgreSQL server needs root (su postgres)".into());
+        }
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let data = dir.path().join("data");
+        as_postgres(&format!("chown postgres {}", dir.path().display()), true)?;
+        as_postgres(
+            &format!(
+                "{PG_BIN}/initdb -A trust -U postgres -D {} >/dev/null",
+                data.display()
+            ),
+            false,
+        )?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let server = PrivateServer {
+            data,
+            port,
+            _dir: dir,
+        };
+        server.start()?;
+        Ok(server)
+    }
+
+    fn start(&self) -> Result<(), String> {
+        as_postgres(
+            &format!(
+                "{PG_BIN}/pg_ctl -D {} -w -l {}/log -o \"-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories=''\" start >/dev/null",
+                self.data.display(),
+                self.data.display(),
+                self.port
+            ),
+            false,
+        )
+    }
+
+    /// Stops the server the way a crash does: connections cut, no clean shutdown.
+    fn crash(&self) {
+        as_postgres(
+            &format!(
+                "{PG_BIN}/pg_ctl -D {} -m immediate stop >/dev/null",
+                self.data.display()
+            ),
+            false,
+        )
+        .expect("stop the private server");
+    }
+
+    fn query(&self, sql: &str) -> Vec<String> {
+        let output = Command::new("psql")
+            .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-p", &self.port.to_string(), "-d", "postgres", "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            output.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        let _ = as_postgres(
+            &format!(
+                "{PG_BIN}/pg_ctl -D {} -m immediate stop >/dev/null 2>&1",
+                self.data.display()
+            ),
+            false,
+        );
+    }
+}
+
+/// Runs a shell command as the `postgres` user (or as root when `as_root`).
+fn as_postgres(command: &str, as_root: bool) -> Result<(), String> {
+    let output = if as_root {
+        Command::new("sh").args(["-c", command]).output()
+    } else {
+        Command::new("su")
+            .args(["postgres", "-s", "/bin/sh", "-c", command])
+            .output()
+    }
+    .map_err(|e| e.to_string())?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+fn private_server() -> Option<PrivateServer> {
+    match PrivateServer::create() {
+        Ok(server) => Some(server),
+        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("cannot start a private PostgreSQL server under CI: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            None
+        }
+    }
+}
+
+/// A chain of six tables, each taking a moment (its `configs` hold a sleeping pre-hook), the
+/// first selecting `id` from `first`, on the target `output`; built once, as version 1.
+fn chain_project(first: &str, configs: &str, output: &str) -> tempfile::TempDir {
+    let models: Vec<(String, String)> = (0..6)
+        .map(|i| {
+            let from = if i == 0 {
+                first.to_string()
+            } else {
+                format!("{{{{ ref('step_{}') }}}}", i - 1)
+            };
+            (
+                format!("models/step_{i}.sql"),
+                format!(
+                    "{{{{ config(materialized='table', {configs}) }}}}\nselect {{{{ var('version', 1) }}}} as version, id from {from}"
+                ),
+            )
+        })
+        .collect();
+    let mut files: Vec<(&str, &str)> = models
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let profile =
+        format!("shop:\n  target: dev\n  outputs:\n    dev:\n      {output}\n      threads: 2\n");
+    files.push(("profiles.yml", &profile));
+    let dir = project(&files);
+    ok(dir.path(), &["run"]);
+    dir
+}
+
+/// Starts `elt build` of version 2, lets two models finish, then `crash`es the server under
+/// the third; returns what elt did and how long it took to end after the crash.
+fn build_crashed_midway(dir: &Path, crash: impl FnOnce()) -> (std::process::Output, Duration) {
+    let child = Command::new(env!("CARGO_BIN_EXE_elt"))
+        .args(["build", "--vars", "{version: 2}"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start elt");
+    std::thread::sleep(Duration::from_millis(1100));
+    crash();
+    let crashed = Instant::now();
+    let output = child.wait_with_output().expect("elt ends");
+    (output, crashed.elapsed())
+}
+
+#[test]
+fn postgres_stopped_mid_build_then_retry_completes() {
+    let Some(server) = private_server() else {
+        return;
+    };
+    let dir = chain_project(
+        "generate_series(1, 1000) as r(id)",
+        "pre_hook='select pg_sleep(0.4)'",
+        &format!(
+            "type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      dbname: postgres\n      schema: main",
+            server.port
+        ),
+    );
+    let (output, after_crash) = build_crashed_midway(dir.path(), || server.crash());
+    assert!(
+        after_crash < Duration::from_secs(60),
+        "elt gave up on the lost server"
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let errors = stderr(&output);
+    assert!(
+        errors.starts_with("error: ") && errors.contains("lost the PostgreSQL connection"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains("panicked") && !errors.contains("WARN"),
+        "{errors}"
+    );
+
+    server.start().expect("restart the server");
+    // Every table is whole, in one version: the old or the new.
+    let mut new = 0;
+    for i in 0..6 {
+        let versions = server.query(&format!(
+            "select version || ':' || count(*) from main.step_{i} group by version"
+        ));
+        assert!(
+            versions == ["1:1000"] || versions == ["2:1000"],
+            "step_{i}: {versions:?}"
+        );
+        new += usize::from(versions == ["2:1000"]);
+    }
+    assert!(new < 6, "the crash came after the build");
+    assert_eq!(
+        status_of(dir.path(), "model.shop.step_5"),
+        "skipped",
+        "{}",
+        stdout(&output)
+    );
+
+    let printed = ok(dir.path(), &["retry"]);
+    assert!(printed.contains("ERROR=0"), "{printed}");
+    for i in 0..6 {
+        assert_eq!(
+            server.query(&format!(
+                "select version || ':' || count(*) from main.step_{i} group by version"
+            )),
+            ["2:1000"]
+        );
+    }
+    assert_eq!(
+        server.query(
+            "select count(*) from information_schema.tables where table_name like '%dbt_tmp%'"
+        ),
+        ["0"]
+    );
+}
+
+/// The ClickHouse engine of the test's own (the shared one must stay up for the other tests):
+/// `scripts/clickhouse_front.py` over a temporary data folder, on a free port, with the Python
+/// that `scripts/services.sh start clickhouse` installed chdb into.
+struct PrivateClickHouse {
+    data: tempfile::TempDir,
+    port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl PrivateClickHouse {
+    fn python() -> PathBuf {
+        let state = std::env::var("ELT_SERVICES_DIR")
+            .unwrap_or_else(|_| "/var/cache/elt/services".to_string());
+        Path::new(&state).join("venv/bin/python")
+    }
+
+    fn create() -> Result<Self, String> {
+        if !Self::python().exists() {
+            return Err("chdb is not installed (run scripts/services.sh start clickhouse)".into());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut server = PrivateClickHouse {
+            data: tempfile::tempdir().map_err(|e| e.to_string())?,
+            port,
+            process: None,
+        };
+        server.start()?;
+        Ok(server)
+    }
+
+    fn start(&mut self) -> Result<(), String> {
+        let front = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/clickhouse_front.py");
+        let child = Command::new(Self::python())
+            .arg(front)
+            .args(["--port", &self.port.to_string(), "--data"])
+            .arg(self.data.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        self.process = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.query("select 1").is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err("the private ClickHouse engine did not start within 60 s".into())
+    }
+
+    /// Kills the engine's process: requests in flight are cut, as in a crash.
+    fn crash(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            child.kill().expect("SIGKILL the engine");
+            child.wait().expect("reap the engine");
+        }
+    }
+
+    fn query(&self, sql: &str) -> Result<Vec<String>, String> {
+        let output = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                "--max-time",
+                "30",
+                "--data-binary",
+                sql,
+            ])
+            .arg(format!("http://127.0.0.1:{}/", self.port))
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            return Err(text);
+        }
+        Ok(text.lines().map(str::to_string).collect())
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.crash();
+    }
+}
+
+#[test]
+fn clickhouse_stopped_mid_build_then_retry_completes() {
+    let server = match PrivateClickHouse::create() {
+        Ok(server) => server,
+        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("cannot start a private ClickHouse engine under CI: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+    let mut server = server;
+    let dir = chain_project(
+        "(select number as id from numbers(1000))",
+        "order_by='id', pre_hook='select sleep(0.4)'",
+        &format!(
+            "type: clickhouse\n      host: 127.0.0.1\n      port: {}\n      schema: shop",
+            server.port
+        ),
+    );
+    let (output, _) = build_crashed_midway(dir.path(), || server.crash());
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let errors = stderr(&output);
+    assert!(
+        errors.starts_with("error: ") && errors.contains("lost the ClickHouse connection"),
+        "{errors}"
+    );
+    assert!(
+        !errors.contains("panicked") && !errors.contains("WARN"),
+        "{errors}"
+    );
+
+    server.start().expect("restart the engine");
+    let versions = |i: usize| {
+        server
+            .query(&format!(
+                "select concat(toString(version), ':', toString(count())) from shop.step_{i} group by version"
+            ))
+            .expect("query the engine")
+    };
+    // Every table is whole, in one version: the old or the new.
+    let mut new = 0;
+    for i in 0..6 {
+        let found = versions(i);
+        assert!(
+            found == ["1:1000"] || found == ["2:1000"],
+            "step_{i}: {found:?}"
+        );
+        new += usize::from(found == ["2:1000"]);
+    }
+    assert!(new < 6, "the crash came after the build");
+    assert_eq!(status_of(dir.path(), "model.shop.step_5"), "skipped");
+
+    let printed = ok(dir.path(), &["retry"]);
+    assert!(printed.contains("ERROR=0"), "{printed}");
+    for i in 0..6 {
+        assert_eq!(versions(i), ["2:1000"]);
+    }
+    assert_eq!(
+        server
+            .query("select count() from system.tables where database = 'shop' and name like '%dbt_tmp%'")
+            .expect("query the engine"),
+        ["0"]
+    );
+}

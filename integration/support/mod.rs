@@ -1,0 +1,540 @@
+//! Helpers shared by the integration tests: fixture projects copied to a temporary folder, the
+//! `elt` binary, and the compiler called as a library.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Output;
+
+// The compiler's test helpers and fixture projects, shared with elt-core's own tests.
+#[path = "../../crates/elt-core/tests/support/mod.rs"]
+mod compiler;
+#[allow(unused_imports)] // each test uses some
+pub use compiler::{compile_dir, copy_dir, fixture, fixtures, project, sql, write};
+
+/// A copy of the example warehouse at the repository root (not its data, warehouse or target
+/// folder).
+pub fn example_project() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    for folder in ["models", "macros", "seeds", "tests"] {
+        copy_dir(&root.join(folder), &dir.path().join(folder));
+    }
+    for file in ["elt_project.yml", "profiles.yml"] {
+        std::fs::copy(root.join(file), dir.path().join(file)).expect("copy the project file");
+    }
+    dir
+}
+
+/// A process killed when it goes out of scope, however the test ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `elt docs serve --port 0` in `dir`: the server and the site's URL.
+pub fn serve_docs(dir: &Path) -> (Running, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+        .args(["docs", "serve", "--port", "0"])
+        .current_dir(dir)
+        .env("HOME", dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start elt docs serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the server's first line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    (Running(child), url)
+}
+
+/// Runs `elt` with `args` in `dir`.
+pub fn elt(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("ELT_PROFILES_DIR")
+        .env_remove("DBT_PROFILES_DIR")
+        .env("HOME", dir)
+        .output()
+        .expect("run elt")
+}
+
+/// Runs `elt` and asserts that it succeeded; returns what it printed.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let output = elt(dir, args);
+    assert!(
+        output.status.success(),
+        "elt {args:?} failed:\n{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    stdout(&output)
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Rows of a query on a DuckDB file, every value as text (NULL as `NULL`).
+pub fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
+    let connection = duckdb::Connection::open(db).expect("open the DuckDB file");
+    let mut statement = connection.prepare(sql).expect("prepare");
+    let mut rows = statement.query([]).expect("query");
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().expect("row") {
+        let count = row.as_ref().column_count();
+        out.push(
+            (0..count)
+                .map(|i| text(row.get_ref(i).expect("value").to_owned()))
+                .collect(),
+        );
+    }
+    out
+}
+
+fn text(value: duckdb::types::Value) -> String {
+    use duckdb::types::Value;
+    match value {
+        Value::Null => "NULL".to_string(),
+        Value::Text(s) => s,
+        Value::Boolean(b) => b.to_string(),
+        Value::TinyInt(v) => v.to_string(),
+        Value::SmallInt(v) => v.to_string(),
+        Value::Int(v) => v.to_string(),
+        Value::BigInt(v) => v.to_string(),
+        Value::HugeInt(v) => v.to_string(),
+        Value::UBigInt(v) => v.to_string(),
+        Value::Double(v) => v.to_string(),
+        Value::Decimal(d) => d.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `target/run_results.json`: each result's unique id and status, in file order.
+pub fn statuses(dir: &Path) -> Vec<(String, String)> {
+    let text =
+        std::fs::read_to_string(dir.join("target/run_results.json")).expect("run_results.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["unique_id"].as_str().unwrap_or_default().to_string(),
+                r["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The status of one node in the last `run_results.json`.
+pub fn status_of(dir: &Path, unique_id: &str) -> String {
+    statuses(dir)
+        .into_iter()
+        .find(|(id, _)| id == unique_id)
+        .map(|(_, status)| status)
+        .unwrap_or_else(|| panic!("{unique_id} is not in run_results.json"))
+}
+
+/// A warehouse the integration suite runs on. DuckDB is embedded; PostgreSQL 15 and the
+/// ClickHouse 26.9 engine (chdb behind `scripts/clickhouse_front.py`, not clickhouse-server)
+/// are what `scripts/services.sh start` runs on 127.0.0.1 (settings from `ELT_PG_*`,
+/// `ELT_CH_URL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wh {
+    DuckDb,
+    Postgres,
+    ClickHouse,
+}
+
+/// A project on one warehouse, in a temporary folder. On PostgreSQL it has a database of
+/// its own and builds into its schema `main`; on ClickHouse, whose schemas are databases, it
+/// builds into a database of its own. Both are dropped with it.
+pub struct WhProject {
+    pub wh: Wh,
+    dir: tempfile::TempDir,
+    /// The PostgreSQL database, or the ClickHouse database (= schema) of this project.
+    database: Option<String>,
+}
+
+fn ch_url() -> String {
+    std::env::var("ELT_CH_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".to_string())
+}
+
+/// Runs a statement on the ClickHouse server with curl, with the settings elt's sessions use;
+/// returns its output, or the error.
+/// `settings` are more, as `name=value&...`.
+fn clickhouse(database: Option<&str>, settings: &str, sql: &str) -> Result<String, String> {
+    let mut url = format!(
+        "{}/?default_format=JSONCompactEachRow&output_format_json_quote_64bit_integers=1\
+         &output_format_json_quote_decimals=1&join_use_nulls=1&cast_keep_nullable=1",
+        ch_url()
+    );
+    if let Some(database) = database {
+        url.push_str(&format!("&database={database}"));
+    }
+    if !settings.is_empty() {
+        url.push_str(&format!("&{settings}"));
+    }
+    let output = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--fail-with-body",
+            "--max-time",
+            "60",
+            "--data-binary",
+            sql,
+            &url,
+        ])
+        .output()
+        .map_err(|e| format!("cannot run curl: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&output.stderr)))
+    }
+}
+
+/// Runs a statement on the ClickHouse server outside any database, with extra settings
+/// (`name=value&...`); panics on an error.
+pub fn clickhouse_admin(sql: &str, settings: &str) {
+    clickhouse(None, settings, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// ClickHouse's JSONCompactEachRow rows as text (NULL as `NULL`).
+fn clickhouse_rows(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let values: Vec<serde_json::Value> = serde_json::from_str(line).expect("a JSON row");
+            values
+                .into_iter()
+                .map(|v| match v {
+                    serde_json::Value::Null => "NULL".to_string(),
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn pg_setting(name: &str, default: &str) -> String {
+    std::env::var(format!("ELT_PG_{name}")).unwrap_or_else(|_| default.to_string())
+}
+
+/// Runs psql as the test user; returns its output, or the error text.
+fn psql(database: &str, options: &str, sql: &str) -> Result<String, String> {
+    let output = psql_command(database, sql)
+        .env("PGOPTIONS", options)
+        .output()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// psql running `sql` in `database` as the test user.
+fn psql_command(database: &str, sql: &str) -> std::process::Command {
+    let mut command = std::process::Command::new("psql");
+    command
+        // Fields and rows apart by control characters, so that values may hold newlines.
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-F",
+            "\u{1f}",
+            "-R",
+            "\u{1e}",
+            "-P",
+            "null=NULL",
+        ])
+        .args(["-v", "ON_ERROR_STOP=1"])
+        .args(["-h", &pg_setting("HOST", "127.0.0.1")])
+        .args(["-p", &pg_setting("PORT", "5432")])
+        .args(["-U", &pg_setting("USER", "elt")])
+        .args(["-d", database, "-c", sql])
+        .env("PGPASSWORD", pg_setting("PASSWORD", "elt"))
+        .env("PGCONNECT_TIMEOUT", "5");
+    command
+}
+
+impl Wh {
+    /// Whether this warehouse can be used here. Missing services fail the test under CI and
+    /// skip it (with the reason printed) on a developer machine.
+    pub fn available(self) -> bool {
+        let problem = match self {
+            Wh::DuckDb => return true,
+            Wh::Postgres => psql("elt", "", "select 1").err(),
+            Wh::ClickHouse => clickhouse(None, "", "select 1").err(),
+        };
+        match problem {
+            None => true,
+            Some(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("{self:?} is not reachable under CI: {reason}")
+            }
+            Some(reason) => {
+                eprintln!(
+                    "skipped: {self:?} is not reachable ({}); run scripts/services.sh start",
+                    reason.trim()
+                );
+                false
+            }
+        }
+    }
+
+    /// SQL for the integers 0..n as a relation `r(id)`.
+    pub fn integers(&self, n: u64) -> String {
+        match self {
+            Wh::DuckDb => format!("range({n}) as r(id)"),
+            Wh::Postgres => format!("generate_series(0, {}) as r(id)", n - 1),
+            Wh::ClickHouse => format!("(select number as id from numbers({n})) as r"),
+        }
+    }
+
+    /// A project of `files` (as for [`project`]) with a profile for this warehouse.
+    pub fn project(self, files: &[(&str, &str)]) -> WhProject {
+        self.profiled(project(files), "shop")
+    }
+
+    /// A copy of `tests/fixtures/<name>` whose profile `profile` points at this warehouse.
+    /// The jaffle_shop fixture on this warehouse. ClickHouse names a selected column that two
+    /// joined tables share by its qualified name (`customers.customer_id`): there the model
+    /// must alias it.
+    pub fn jaffle_shop(self) -> WhProject {
+        let project = self.fixture("jaffle_shop", "jaffle_shop");
+        if self == Wh::ClickHouse {
+            let model = project.path().join("models/customers.sql");
+            let sql = std::fs::read_to_string(&model).expect("customers.sql");
+            let aliased = sql.replace(
+                "customers.customer_id,",
+                "customers.customer_id as customer_id,",
+            );
+            assert_ne!(sql, aliased);
+            std::fs::write(&model, aliased).expect("write customers.sql");
+        }
+        project
+    }
+
+    pub fn fixture(self, name: &str, profile: &str) -> WhProject {
+        self.profiled(fixture(name), profile)
+    }
+
+    /// Writes a profile for this warehouse (DuckDB file `warehouse.duckdb`; on PostgreSQL a
+    /// new database) into the project folder `dir`.
+    pub fn profiled(self, dir: tempfile::TempDir, profile: &str) -> WhProject {
+        let (output, database) = match self {
+            Wh::DuckDb => (
+                "type: duckdb\n      path: warehouse.duckdb".to_string(),
+                None,
+            ),
+            Wh::Postgres => {
+                let database = format!("elt_test_{}", uuid::Uuid::new_v4().simple());
+                psql("elt", "", &format!("create database {database}"))
+                    .unwrap_or_else(|e| panic!("create the test database: {e}"));
+                (
+                    format!(
+                        "type: postgres\n      host: {}\n      port: {}\n      user: {}\n      password: \"{}\"\n      dbname: {database}\n      schema: main",
+                        pg_setting("HOST", "127.0.0.1"),
+                        pg_setting("PORT", "5432"),
+                        pg_setting("USER", "elt"),
+                        pg_setting("PASSWORD", "elt"),
+                    ),
+                    Some(database),
+                )
+            }
+            Wh::ClickHouse => {
+                // Created up front (as on PostgreSQL) so that it can be queried even when
+                // every model builds into a custom schema.
+                let database = format!("elt_test_{}", uuid::Uuid::new_v4().simple());
+                clickhouse(None, "", &format!("create database {database}"))
+                    .unwrap_or_else(|e| panic!("create the test database: {e}"));
+                (
+                    format!(
+                        "type: clickhouse\n      url: {}\n      schema: {database}",
+                        ch_url()
+                    ),
+                    Some(database),
+                )
+            }
+        };
+        write(
+            dir.path(),
+            "profiles.yml",
+            &format!(
+                "{profile}:\n  target: dev\n  outputs:\n    dev:\n      {output}\n      threads: 2\n"
+            ),
+        );
+        WhProject {
+            wh: self,
+            dir,
+            database,
+        }
+    }
+}
+
+impl WhProject {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The schema models build into: `main`, or on ClickHouse the project's database.
+    pub fn schema(&self) -> &str {
+        match self.wh {
+            Wh::ClickHouse => self.database.as_deref().expect("a database"),
+            _ => "main",
+        }
+    }
+
+    /// `schema.name` of a relation in the project's schema, as elt prints it.
+    pub fn rel(&self, name: &str) -> String {
+        format!("{}.{name}", self.schema())
+    }
+
+    /// Rows of a query, every value as text (NULL as `NULL`); unqualified names are in the
+    /// project's schema.
+    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        match self.wh {
+            Wh::DuckDb => query(&self.path().join("warehouse.duckdb"), sql),
+            Wh::ClickHouse => clickhouse_rows(
+                &clickhouse(Some(self.schema()), "", sql)
+                    .unwrap_or_else(|e| panic!("query {sql}: {e}")),
+            ),
+            Wh::Postgres => {
+                let database = self.database.as_deref().expect("a database");
+                let out = psql(database, "-c search_path=main", sql)
+                    .unwrap_or_else(|e| panic!("query {sql}: {e}"));
+                let out = out.strip_suffix('\n').unwrap_or(&out);
+                if out.is_empty() {
+                    return Vec::new();
+                }
+                out.split('\u{1e}')
+                    .map(|row| row.split('\u{1f}').map(str::to_string).collect())
+                    .collect()
+            }
+        }
+    }
+
+    /// On PostgreSQL, cuts elt's connections to the project's database (the server ends
+    /// their backends); returns how many were cut. Other warehouses: none.
+    pub fn cut_connections(&self) -> usize {
+        let Some(database) = self.database.as_deref().filter(|_| self.wh == Wh::Postgres) else {
+            return 0;
+        };
+        let sql = format!(
+            "with loaders as materialized (select pid from pg_stat_activity \
+             where datname = '{database}' and application_name = 'elt') \
+             select count(*) from loaders where pg_terminate_backend(pid)"
+        );
+        let out = psql("elt", "", &sql).unwrap_or_else(|e| panic!("cut connections: {e}"));
+        out.trim().parse().unwrap_or(0)
+    }
+
+    /// The tables and views of a schema: (name, `BASE TABLE` or `VIEW`), by name. `main`
+    /// is the project's schema.
+    pub fn relations(&self, schema: &str) -> Vec<(String, String)> {
+        let schema = if schema == "main" {
+            self.schema()
+        } else {
+            schema
+        };
+        let schema = schema.replace('\'', "''");
+        self.query(&format!(
+            "select table_name, table_type from information_schema.tables where table_schema = '{schema}' order by table_name"
+        ))
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
+    }
+
+    /// The columns of a table in the project's schema, in order.
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        let table = table.replace('\'', "''");
+        self.query(&format!(
+            "select column_name from information_schema.columns where table_schema = '{}' and table_name = '{table}' order by ordinal_position",
+            self.schema()
+        ))
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+    }
+}
+impl Drop for WhProject {
+    fn drop(&mut self) {
+        match (self.wh, &self.database) {
+            (Wh::Postgres, Some(database)) => {
+                let _ = psql(
+                    "elt",
+                    "",
+                    &format!("drop database if exists {database} with (force)"),
+                );
+            }
+            // The project's database and its custom schemas' (`<database>_<custom>`).
+            (Wh::ClickHouse, Some(database)) => {
+                let names = clickhouse(
+                    None,
+                    "",
+                    &format!(
+                        "select name from system.databases where startsWith(name, '{database}')"
+                    ),
+                )
+                .map(|out| clickhouse_rows(&out))
+                .unwrap_or_default();
+                for name in names.into_iter().flatten() {
+                    let _ = clickhouse(None, "", &format!("drop database if exists `{name}`"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Instantiates test functions taking a [`Wh`] once per warehouse: `duckdb::name`,
+/// `postgres::name`, `clickhouse::name`.
+#[macro_export]
+macro_rules! on_every_warehouse {
+    ($($name:ident),* $(,)?) => {
+        mod duckdb {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::support::Wh::DuckDb)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                if $crate::support::Wh::Postgres.available() {
+                    super::$name($crate::support::Wh::Postgres)
+                }
+            })*
+        }
+        mod clickhouse {
+            $(#[test]
+            fn $name() {
+                if $crate::support::Wh::ClickHouse.available() {
+                    super::$name($crate::support::Wh::ClickHouse)
+                }
+            })*
+        }
+    };
+}
