@@ -434,15 +434,21 @@ fn loads_of_one_table_take_turns(wh: Wh) {
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let refused = format!("{}{}", stdout(&output), stderr(&output));
     let (expected, hint) = match wh {
-        // DuckDB: one process at a time writes a database file.
-        Wh::DuckDb => ("Could not set lock on file", "wait for that process to end"),
+        // DuckDB: one process at a time writes a database file; elt names the one that has it.
+        Wh::DuckDb => (
+            "Could not set lock on file".to_string(),
+            format!(
+                "process {} has the database file open",
+                running.child.0.id()
+            ),
+        ),
         _ => (
-            "another `elt load` is loading shop.orders into",
-            "wait for it to end (or stop it), then load again",
+            "another `elt load` is loading shop.orders into".to_string(),
+            "wait for it to end (or stop it), then load again".to_string(),
         ),
     };
     assert!(
-        refused.contains(expected) && refused.contains(hint),
+        refused.contains(&expected) && refused.contains(&hint),
         "{refused}"
     );
     running.wait_for("following shop.orders: 2 rows from 2 objects");

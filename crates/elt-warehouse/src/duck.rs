@@ -44,7 +44,7 @@ impl DuckDb {
             let connection = Connection::open(&path);
             (Some(path), connection)
         };
-        let connection = connection.map_err(|e| open_error(setting, &e))?;
+        let connection = connection.map_err(|e| open_error(setting, path.as_deref(), &e))?;
         connection
             .register_table_function::<ArrowVTab>(ROWS_FUNCTION)
             .map_err(|e| WarehouseError::new(format!("cannot set up DuckDB: {e}")))?;
@@ -93,19 +93,39 @@ struct DuckSession {
     connection: Connection,
 }
 
-/// DuckDB lets one process write a database file at a time: when another has it, say what to
-/// do (DuckDB's words name the process).
-fn open_error(setting: &str, e: &duckdb::Error) -> WarehouseError {
-    let text = e.to_string();
-    let error = WarehouseError::new(format!("cannot open DuckDB database {setting}: {text}"));
-    if !text.contains("Could not set lock on file") {
+/// DuckDB lets one process write a database file at a time: when another holds the file's lock,
+/// say which process and what to do.
+fn open_error(setting: &str, path: Option<&Path>, e: &duckdb::Error) -> WarehouseError {
+    let error = WarehouseError::new(format!("cannot open DuckDB database {setting}: {e}"))
+        .of_kind(error_kind(e));
+    let Some(pid) = path.and_then(lock_holder) else {
         return error;
-    }
-    error.with_hint(
-        "another process has the database file open, and DuckDB lets one process write a file \
+    };
+    error.with_hint(format!(
+        "process {pid} has the database file open, and DuckDB lets one process write a file \
          at a time (`elt load --follow` keeps it until stopped): wait for that process to end \
-         or stop it, then run again",
-    )
+         or stop it, then run again"
+    ))
+}
+
+/// The process that holds the write lock on a database file, when another one does: DuckDB
+/// takes a POSIX record lock on the whole file while it has it open.
+#[cfg(unix)]
+fn lock_holder(path: &Path) -> Option<i32> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: flock is plain data; zeroed it asks about the whole file (start 0, length 0).
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as _;
+    lock.l_whence = libc::SEEK_SET as _;
+    // SAFETY: a valid descriptor and a valid flock for F_GETLK to fill in.
+    let asked = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lock) };
+    (asked == 0 && lock.l_type != libc::F_UNLCK as libc::c_short).then_some(lock.l_pid)
+}
+
+#[cfg(not(unix))]
+fn lock_holder(_path: &Path) -> Option<i32> {
+    None
 }
 
 fn error(e: duckdb::Error, sql: &str) -> WarehouseError {
