@@ -36,14 +36,14 @@ fn two_commands() -> Vec<String> {
 fn the_first_command_builds_the_example_warehouse() {
     let commands = two_commands();
     assert_eq!(commands.len(), 2, "{commands:?}");
-    // `cargo run --release -p elt -- ARGS` runs the elt binary with ARGS: here the one this
-    // test suite built, in a copy of the repository's project.
+    // `cargo run -p elt -- ARGS` runs the elt binary of cargo's dev profile with ARGS: the one
+    // this test suite built, here in a copy of the repository's project.
     let runs: Vec<Vec<&str>> = commands[0]
         .split("&&")
         .map(|command| {
             let args = command
                 .trim()
-                .strip_prefix("cargo run --release -p elt -- ")
+                .strip_prefix("cargo run -p elt -- ")
                 .unwrap_or_else(|| panic!("not an elt run: {command}"));
             args.split_whitespace().collect()
         })
