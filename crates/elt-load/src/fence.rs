@@ -1,9 +1,10 @@
 //! One load of a raw table at a time: two concurrent loads would read the same load state and
 //! load the same records twice.
 //!
-//! - PostgreSQL: a session advisory lock, which ends with its connection however the load ends.
-//! - DuckDB: nothing to do; a database file admits one writing process.
-//! - ClickHouse has no locks, so loads hold a lease: each writes a claim row to
+//! The adapter says which fence its warehouse takes, and writes its SQL:
+//! - a session advisory lock (PostgreSQL), which ends with its connection however the load ends;
+//! - nothing (DuckDB): a database file admits one writing process;
+//! - a lease (ClickHouse, which has no locks): each load writes a claim row to
 //!   `_elt_load_leases` beside the raw table, renews it every few seconds from a thread of its
 //!   own, and the earliest live claim holds the table. A claim is live until it is released,
 //!   its heartbeats stop for [`LEASE_TTL`], or (on the same machine) its process is gone, so a
@@ -15,7 +16,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use elt_core::adapter::{LoadFence, Relation};
+use elt_core::adapter::{AdvisoryLockSql, LeaseClaim, LeaseSql, LoadFence, Relation};
 use elt_warehouse::{Result, Session, Warehouse, WarehouseError};
 
 /// Where ClickHouse loads keep their leases.
@@ -26,7 +27,10 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 
 pub enum Fence {
     Unneeded,
-    AdvisoryLock { key: String },
+    AdvisoryLock {
+        sql: &'static dyn AdvisoryLockSql,
+        key: String,
+    },
     Lease(Box<Lease>),
 }
 
@@ -40,9 +44,9 @@ impl Fence {
     ) -> Result<Fence> {
         match raw.dialect.load_fence() {
             LoadFence::Unneeded => Ok(Fence::Unneeded),
-            LoadFence::AdvisoryLock => take_advisory_lock(session, raw, name),
-            LoadFence::Lease => {
-                Lease::take(warehouse, session, raw, name).map(|l| Fence::Lease(Box::new(l)))
+            LoadFence::AdvisoryLock(sql) => take_advisory_lock(sql, session, raw, name),
+            LoadFence::Lease(sql) => {
+                Lease::take(sql, warehouse, session, raw, name).map(|l| Fence::Lease(Box::new(l)))
             }
         }
     }
@@ -58,8 +62,8 @@ impl Fence {
     /// Gives the table up. A lost connection has released an advisory lock already.
     pub fn release(&mut self, session: &mut dyn Session) {
         match std::mem::replace(self, Fence::Unneeded) {
-            Fence::AdvisoryLock { key } => {
-                let _ = session.execute(&format!("select pg_advisory_unlock(hashtext({key}))"));
+            Fence::AdvisoryLock { sql, key } => {
+                let _ = session.execute(&sql.release(&key));
             }
             Fence::Lease(lease) => drop(lease),
             Fence::Unneeded => {}
@@ -67,11 +71,16 @@ impl Fence {
     }
 }
 
-fn take_advisory_lock(session: &mut dyn Session, raw: &Relation, name: &str) -> Result<Fence> {
+fn take_advisory_lock(
+    sql: &'static dyn AdvisoryLockSql,
+    session: &mut dyn Session,
+    raw: &Relation,
+    name: &str,
+) -> Result<Fence> {
     let key = raw.dialect.string_literal(&format!("elt load {raw}"));
-    let taken = session.query(&format!("select pg_try_advisory_lock(hashtext({key}))"))?;
+    let taken = session.query(&sql.try_take(&key))?;
     if matches!(taken.first_value(), Some("true" | "t")) {
-        return Ok(Fence::AdvisoryLock { key });
+        return Ok(Fence::AdvisoryLock { sql, key });
     }
     Err(held_by_another(name, raw, None))
 }
@@ -91,8 +100,9 @@ fn held_by_another(name: &str, raw: &Relation, holder: Option<&Claim>) -> Wareho
     .with_hint("wait for it to end (or stop it), then load again")
 }
 
-/// A ClickHouse load's hold on its table, renewed until dropped.
+/// A load's hold on its table, renewed until dropped.
 pub struct Lease {
+    sql: &'static dyn LeaseSql,
     table: Relation,
     name: String,
     raw: Relation,
@@ -107,6 +117,7 @@ pub struct Lease {
 
 impl Lease {
     fn take(
+        sql: &'static dyn LeaseSql,
         warehouse: &dyn Warehouse,
         session: &mut dyn Session,
         raw: &Relation,
@@ -117,31 +128,32 @@ impl Lease {
             external: None,
             ..raw.clone()
         };
-        session.execute(&format!(
-            "create table if not exists {table} (source_table String, holder String, \
-             host String, process String, claimed_at DateTime64(6), heartbeat_at DateTime64(6), \
-             released Bool) engine = ReplacingMergeTree(heartbeat_at) \
-             order by (source_table, holder) ttl toDateTime(heartbeat_at) + interval 7 day"
-        ))?;
+        session.execute(&sql.create_table(&table))?;
         let holder = uuid::Uuid::new_v4().to_string();
         let me = Process::current();
-        session.execute(&claim_sql(&table, name, &holder, &me, "now64(6)", false))?;
-        // Renewals keep the claim's time: merges keep only a holder's latest row.
-        let claimed = session.query(&format!(
-            "select toString(min(claimed_at)) from {table} where holder = {}",
-            table.dialect.string_literal(&holder)
+        session.execute(&claim_sql(
+            sql,
+            &table,
+            name,
+            &holder,
+            &me,
+            sql.now(),
+            false,
         ))?;
-        let claimed_at = format!(
-            "toDateTime64({}, 6)",
-            table
+        // Renewals keep the claim's time: merges keep only a holder's latest row.
+        let claimed =
+            session.query(&sql.claimed_at(&table, &table.dialect.string_literal(&holder)))?;
+        let claimed_at = sql.claimed_at_value(
+            &table
                 .dialect
-                .string_literal(claimed.first_value().unwrap_or_default())
+                .string_literal(claimed.first_value().unwrap_or_default()),
         );
-        let renew = claim_sql(&table, name, &holder, &me, &claimed_at, false);
-        let release = claim_sql(&table, name, &holder, &me, &claimed_at, true);
+        let renew = claim_sql(sql, &table, name, &holder, &me, &claimed_at, false);
+        let release = claim_sql(sql, &table, name, &holder, &me, &claimed_at, true);
         let (stop, stopped) = mpsc::channel();
         let heartbeat_session = warehouse.session()?;
         let mut lease = Lease {
+            sql,
             table,
             name: name.to_string(),
             raw: raw.clone(),
@@ -163,14 +175,8 @@ impl Lease {
         if self.held_until.is_some_and(|until| asked < until) {
             return Ok(());
         }
-        let claims = session.query(&format!(
-            "select holder, any(host), any(process), \
-             dateDiff('millisecond', max(heartbeat_at), now64(6)) from {} \
-             where source_table = {} group by holder having not max(released) \
-             order by min(claimed_at), holder",
-            self.table,
-            self.table.dialect.string_literal(&self.name)
-        ))?;
+        let source_table = self.table.dialect.string_literal(&self.name);
+        let claims = session.query(&self.sql.live_claims(&self.table, &source_table))?;
         let holder = claims
             .rows
             .iter()
@@ -212,6 +218,7 @@ fn beat(mut session: Box<dyn Session>, stop: mpsc::Receiver<()>, renew: &str, re
 /// A claim row's statement, heartbeat now: the first claims (`claimed_at` now), later ones
 /// renew or release (with the first's `claimed_at`).
 fn claim_sql(
+    sql: &dyn LeaseSql,
     table: &Relation,
     name: &str,
     holder: &str,
@@ -220,13 +227,16 @@ fn claim_sql(
     released: bool,
 ) -> String {
     let text = |v: &str| table.dialect.string_literal(v);
-    format!(
-        "insert into {table} (source_table, holder, host, process, claimed_at, heartbeat_at, \
-         released) select {}, {}, {}, {}, {claimed_at}, now64(6), {released}",
-        text(name),
-        text(holder),
-        text(&me.host),
-        text(&me.to_string()),
+    sql.claim(
+        table,
+        &LeaseClaim {
+            source_table: &text(name),
+            holder: &text(holder),
+            host: &text(&me.host),
+            process: &text(&me.to_string()),
+            claimed_at,
+            released,
+        },
     )
 }
 

@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 
 use super::types::{day, day_range_as_timestamps};
 use super::{
-    Adapter, IncrementalSql, LoadFence, Relation, RowTrial, SeedType, Storage, Strategy,
-    TargetLocation, ValueKind,
+    Adapter, IncrementalSql, LeaseClaim, LeaseSql, LoadFence, Relation, RowTrial, SeedType,
+    Storage, Strategy, TargetLocation, ValueKind,
 };
 
 pub struct ClickHouse;
@@ -38,7 +38,7 @@ impl Adapter for ClickHouse {
     }
 
     fn load_fence(&self) -> LoadFence {
-        LoadFence::Lease
+        LoadFence::Lease(&ClickHouse)
     }
 
     fn row_trial(&self) -> RowTrial {
@@ -255,5 +255,52 @@ impl Adapter for ClickHouse {
             "fixedstring" => (None, length),
             _ => (None, None),
         }
+    }
+}
+
+/// Claims in a ReplacingMergeTree that keeps a holder's latest row (merges may lag: readers
+/// aggregate per holder), expiring a week after their last heartbeat.
+impl LeaseSql for ClickHouse {
+    fn create_table(&self, table: &Relation) -> String {
+        format!(
+            "create table if not exists {table} (source_table String, holder String, \
+             host String, process String, claimed_at DateTime64(6), heartbeat_at DateTime64(6), \
+             released Bool) engine = ReplacingMergeTree(heartbeat_at) \
+             order by (source_table, holder) ttl toDateTime(heartbeat_at) + interval 7 day"
+        )
+    }
+
+    fn now(&self) -> &'static str {
+        "now64(6)"
+    }
+
+    fn claim(&self, table: &Relation, claim: &LeaseClaim) -> String {
+        format!(
+            "insert into {table} (source_table, holder, host, process, claimed_at, heartbeat_at, \
+             released) select {}, {}, {}, {}, {}, now64(6), {}",
+            claim.source_table,
+            claim.holder,
+            claim.host,
+            claim.process,
+            claim.claimed_at,
+            claim.released
+        )
+    }
+
+    fn claimed_at(&self, table: &Relation, holder: &str) -> String {
+        format!("select toString(min(claimed_at)) from {table} where holder = {holder}")
+    }
+
+    fn claimed_at_value(&self, text: &str) -> String {
+        format!("toDateTime64({text}, 6)")
+    }
+
+    fn live_claims(&self, table: &Relation, source_table: &str) -> String {
+        format!(
+            "select holder, any(host), any(process), \
+             dateDiff('millisecond', max(heartbeat_at), now64(6)) from {table} \
+             where source_table = {source_table} group by holder having not max(released) \
+             order by min(claimed_at), holder"
+        )
     }
 }

@@ -21,7 +21,8 @@ use std::ops::Deref;
 
 pub use relation::Relation;
 pub use types::{
-    IncrementalSql, LoadFence, RowTrial, SeedType, Storage, Strategy, TargetLocation, ValueKind,
+    AdvisoryLockSql, IncrementalSql, LeaseClaim, LeaseSql, LoadFence, RowTrial, SeedType, Storage,
+    Strategy, TargetLocation, ValueKind,
 };
 
 /// A warehouse's SQL and capabilities. Defaults are standard SQL (what DuckDB and PostgreSQL

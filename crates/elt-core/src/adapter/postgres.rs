@@ -2,7 +2,8 @@
 //! what depends on them, and text that cannot hold U+0000.
 
 use super::{
-    Adapter, IncrementalSql, LoadFence, Relation, RowTrial, SeedType, TargetLocation, ValueKind,
+    Adapter, AdvisoryLockSql, IncrementalSql, LoadFence, Relation, RowTrial, SeedType,
+    TargetLocation, ValueKind,
 };
 
 pub struct Postgres;
@@ -18,7 +19,7 @@ impl Adapter for Postgres {
     }
 
     fn load_fence(&self) -> LoadFence {
-        LoadFence::AdvisoryLock
+        LoadFence::AdvisoryLock(&Postgres)
     }
 
     fn row_trial(&self) -> RowTrial {
@@ -113,5 +114,16 @@ impl Adapter for Postgres {
             "char" | "character" => (length.or(Some(1)), None),
             _ => (None, None),
         }
+    }
+}
+
+/// Session advisory locks, keyed by the hash of their name.
+impl AdvisoryLockSql for Postgres {
+    fn try_take(&self, key: &str) -> String {
+        format!("select pg_try_advisory_lock(hashtext({key}))")
+    }
+
+    fn release(&self, key: &str) -> String {
+        format!("select pg_advisory_unlock(hashtext({key}))")
     }
 }

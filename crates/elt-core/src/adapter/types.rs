@@ -128,15 +128,53 @@ pub struct TargetLocation {
     pub schema: String,
 }
 
-/// How a loader keeps a second load of the same table out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a loader keeps a second load of the same table out, with the SQL it takes.
+#[derive(Clone, Copy)]
 pub enum LoadFence {
     /// The warehouse lets one process write at a time (DuckDB's file lock).
     Unneeded,
-    /// A session-level advisory lock (PostgreSQL), released when the connection ends.
-    AdvisoryLock,
-    /// A lease row in a state table, renewed while loading (no locks: ClickHouse).
-    Lease,
+    /// A session-level lock, released when the connection ends (PostgreSQL's advisory locks).
+    AdvisoryLock(&'static dyn AdvisoryLockSql),
+    /// A lease row in a table beside the raw table, renewed while loading (no locks:
+    /// ClickHouse).
+    Lease(&'static dyn LeaseSql),
+}
+
+/// The statements of a session-level lock named by a string literal `key`.
+pub trait AdvisoryLockSql: Send + Sync {
+    /// A query whose one value is true when it took the lock, false when another session has
+    /// it.
+    fn try_take(&self, key: &str) -> String;
+    fn release(&self, key: &str) -> String;
+}
+
+/// The statements of a lease: claim rows `(source_table, holder, host, process, claimed_at,
+/// heartbeat_at, released)` in a table, the earliest live claim holding the source table.
+/// Text arguments are string literals already.
+pub trait LeaseSql: Send + Sync {
+    /// Creates the claims table if missing (old claims expire on their own).
+    fn create_table(&self, table: &Relation) -> String;
+    /// The current time, as a claim's `claimed_at`.
+    fn now(&self) -> &'static str;
+    /// Writes a claim row with `heartbeat_at` now: `claimed_at` is an expression.
+    fn claim(&self, table: &Relation, claim: &LeaseClaim) -> String;
+    /// A query of one value: the text of `holder`'s first `claimed_at`.
+    fn claimed_at(&self, table: &Relation, holder: &str) -> String;
+    /// The expression of a `claimed_at` read back as text by [`LeaseSql::claimed_at`].
+    fn claimed_at_value(&self, text: &str) -> String;
+    /// A query of the unreleased claims on `source_table`, earliest first: holder, host,
+    /// process and the milliseconds since its last heartbeat.
+    fn live_claims(&self, table: &Relation, source_table: &str) -> String;
+}
+
+/// A claim row's values, as string literals (`claimed_at` an expression).
+pub struct LeaseClaim<'a> {
+    pub source_table: &'a str,
+    pub holder: &'a str,
+    pub host: &'a str,
+    pub process: &'a str,
+    pub claimed_at: &'a str,
+    pub released: bool,
 }
 
 /// How a loader tries inserts that the warehouse may refuse, to find the rows it refuses.
