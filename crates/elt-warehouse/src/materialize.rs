@@ -363,7 +363,7 @@ fn insert_incremental(
     })
 }
 
-/// ClickHouse's insert_overwrite: the new rows go into a table of the same structure and
+/// insert_overwrite (ClickHouse): the new rows go into a table of the same structure and
 /// partitioning, and each partition they fall in replaces the target's, atomically per
 /// partition; partitions without new rows are kept.
 fn replace_partitions(
@@ -373,12 +373,18 @@ fn replace_partitions(
     sql: &str,
     storage: &Storage,
 ) -> Result<Option<usize>> {
+    let Some(partitions) = relation.dialect.partitions() else {
+        return Err(WarehouseError::new(
+            "this warehouse has no partitions for insert_overwrite to replace",
+        )
+        .of_kind(ErrorKind::Unsupported));
+    };
     if storage.partition_by.is_empty() {
         return Err(WarehouseError::new(
             "insert_overwrite replaces partitions: set partition_by on this model",
         ));
     }
-    session.execute(&format!("create table {staged} as {relation}"))?;
+    session.execute(&partitions.create_like(staged, relation))?;
     let list = session
         .columns(relation)?
         .iter()
@@ -389,12 +395,10 @@ fn replace_partitions(
         "insert into {staged} ({list}) select {list} from (\n{}\n)",
         body(sql)
     ))?;
-    let partitions = session.query(&format!("select distinct _partition_id from {staged}"))?;
-    for partition in partitions.rows.iter().filter_map(|r| r[0].as_deref()) {
-        session.execute(&format!(
-            "alter table {relation} replace partition id {} from {staged}",
-            relation.dialect.string_literal(partition)
-        ))?;
+    let ids = session.query(&partitions.partition_ids(staged))?;
+    for id in ids.rows.iter().filter_map(|r| r[0].as_deref()) {
+        let id = relation.dialect.string_literal(id);
+        session.execute(&partitions.replace_partition(relation, &id, staged))?;
     }
     count_rows(session, staged)
 }

@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 
 use super::types::{day, day_range_as_timestamps};
 use super::{
-    Adapter, IncrementalSql, LeaseClaim, LeaseSql, LoadFence, Relation, RowTrial, SeedType,
-    Storage, Strategy, TargetLocation, ValueKind,
+    Adapter, IncrementalSql, LeaseClaim, LeaseSql, LoadFence, PartitionSql, Relation, RowTrial,
+    SeedType, Storage, Strategy, TargetLocation, ValueKind,
 };
 
 pub struct ClickHouse;
@@ -42,7 +42,13 @@ impl Adapter for ClickHouse {
     }
 
     fn row_trial(&self) -> RowTrial {
-        RowTrial::NullTable
+        RowTrial::DiscardingCopy(|copy, table| {
+            format!("create table {copy} as {table} engine = Null")
+        })
+    }
+
+    fn partitions(&self) -> Option<&'static dyn PartitionSql> {
+        Some(&ClickHouse)
     }
 
     fn quote_char(&self) -> char {
@@ -302,5 +308,20 @@ impl LeaseSql for ClickHouse {
              where source_table = {source_table} group by holder having not max(released) \
              order by min(claimed_at), holder"
         )
+    }
+}
+
+/// Partitions by the table's `partition by`, each replaced atomically.
+impl PartitionSql for ClickHouse {
+    fn create_like(&self, new: &Relation, like: &Relation) -> String {
+        format!("create table {new} as {like}")
+    }
+
+    fn partition_ids(&self, table: &Relation) -> String {
+        format!("select distinct _partition_id from {table}")
+    }
+
+    fn replace_partition(&self, table: &Relation, id: &str, from: &Relation) -> String {
+        format!("alter table {table} replace partition id {id} from {from}")
     }
 }

@@ -21,8 +21,8 @@ use std::ops::Deref;
 
 pub use relation::Relation;
 pub use types::{
-    AdvisoryLockSql, IncrementalSql, LeaseClaim, LeaseSql, LoadFence, RowTrial, SeedType, Storage,
-    Strategy, TargetLocation, ValueKind,
+    AdvisoryLockSql, IncrementalSql, LeaseClaim, LeaseSql, LoadFence, PartitionSql, RowTrial,
+    SeedType, Storage, Strategy, TargetLocation, ValueKind,
 };
 
 /// A warehouse's SQL and capabilities. Defaults are standard SQL (what DuckDB and PostgreSQL
@@ -53,6 +53,11 @@ pub trait Adapter: Send + Sync {
             ),
             Strategy::Append | Strategy::DeleteInsert | Strategy::Merge => None,
         }
+    }
+
+    /// How a table's partitions are replaced, where the warehouse partitions tables.
+    fn partitions(&self) -> Option<&'static dyn PartitionSql> {
+        None
     }
 
     /// Whether `create or replace view` may replace a view whose columns change. Where it may

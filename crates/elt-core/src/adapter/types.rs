@@ -178,14 +178,25 @@ pub struct LeaseClaim<'a> {
 }
 
 /// How a loader tries inserts that the warehouse may refuse, to find the rows it refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum RowTrial {
     /// Each try in a transaction rolled back.
     Transaction,
     /// One transaction, a savepoint per try (rows let in stay for later tries).
     Savepoint,
-    /// Into a copy of the table that keeps nothing (ClickHouse's `Null` engine).
-    NullTable,
+    /// Into a copy of the table that keeps nothing (ClickHouse's `Null` engine), made by the
+    /// statement this writes for (copy, table).
+    DiscardingCopy(fn(&Relation, &Relation) -> String),
+}
+
+/// The statements of replacing a table's partitions (incremental `insert_overwrite`).
+pub trait PartitionSql: Send + Sync {
+    /// Creates `new` with the structure, engine and partitioning of `like`.
+    fn create_like(&self, new: &Relation, like: &Relation) -> String;
+    /// A query of the ids of the partitions that `table`'s rows fall in.
+    fn partition_ids(&self, table: &Relation) -> String;
+    /// Replaces `table`'s partition `id` (a string literal) by `from`'s, atomically.
+    fn replace_partition(&self, table: &Relation, id: &str, from: &Relation) -> String;
 }
 
 /// What a column holds, read from its declared type in a warehouse: what a loader checks a

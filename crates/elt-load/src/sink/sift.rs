@@ -38,7 +38,7 @@ impl Sink {
             error.message
         );
         let trial = match self.dialect.row_trial() {
-            RowTrial::NullTable => Trial::NullTable(self.trial_table()?),
+            RowTrial::DiscardingCopy(create) => Trial::DiscardingCopy(self.trial_table(create)?),
             RowTrial::Savepoint => Trial::Savepoint,
             RowTrial::Transaction => Trial::Transaction,
         };
@@ -55,7 +55,7 @@ impl Sink {
         });
         match &trial {
             Trial::Savepoint => self.session.execute("rollback")?,
-            Trial::NullTable(table) => self
+            Trial::DiscardingCopy(table) => self
                 .session
                 .execute(&format!("drop table if exists {table}"))?,
             Trial::Transaction => {}
@@ -146,7 +146,7 @@ impl Sink {
     fn try_rows(&mut self, trial: &Trial, rows: &TextRows) -> Result<Option<String>> {
         let (columns, session) = (&self.columns, self.session.as_mut());
         let tried = match trial {
-            Trial::NullTable(table) => session.insert_text_rows(table, columns, rows),
+            Trial::DiscardingCopy(table) => session.insert_text_rows(table, columns, rows),
             Trial::Transaction => {
                 session.execute("begin transaction")?;
                 let tried = session.insert_text_rows(&self.raw, columns, rows);
@@ -170,8 +170,8 @@ impl Sink {
         }
     }
 
-    /// A ClickHouse table like the raw one, as it is now, that keeps nothing: to try rows on.
-    fn trial_table(&mut self) -> Result<Relation> {
+    /// A table like the raw one, as it is now, that keeps nothing: to try rows on.
+    fn trial_table(&mut self, create: fn(&Relation, &Relation) -> String) -> Result<Relation> {
         let trial = Relation {
             identifier: format!("_elt_trial_{}", self.raw.identifier),
             external: None,
@@ -179,10 +179,7 @@ impl Sink {
         };
         self.session
             .execute(&format!("drop table if exists {trial}"))?;
-        self.session.execute(&format!(
-            "create table {trial} as {} engine = Null",
-            self.raw
-        ))?;
+        self.session.execute(&create(&trial, &self.raw))?;
         Ok(trial)
     }
 
@@ -231,7 +228,7 @@ impl Sink {
 /// Where `Sink::write_without_refused` tries rows.
 enum Trial {
     /// A table like the raw one that keeps nothing (ClickHouse's Null engine).
-    NullTable(Relation),
+    DiscardingCopy(Relation),
     /// The raw table, in a transaction rolled back after each try.
     Transaction,
     /// The raw table, in a transaction open through the whole sifting, each try in a
