@@ -153,8 +153,8 @@ pub fn ensure_schema(session: &mut dyn Session, relation: &Relation) -> Result<(
     session.execute(&relation.dialect.create_schema(relation))
 }
 
-/// Runs statements in one transaction, rolling back on failure. ClickHouse has no
-/// transactions: there they run one by one, and callers keep each step safe on its own.
+/// Runs statements in one transaction, rolling back on failure. Where the warehouse has no
+/// transactions (ClickHouse) they run one by one, and callers keep each step safe on its own.
 pub(crate) fn in_transaction(session: &mut dyn Session, statements: &[String]) -> Result<()> {
     atomically(session, |session| {
         statements.iter().try_for_each(|s| session.execute(s))
@@ -162,7 +162,7 @@ pub(crate) fn in_transaction(session: &mut dyn Session, statements: &[String]) -
 }
 
 /// Runs `work` in one transaction, committed when it succeeds and rolled back when it fails.
-/// On ClickHouse, which has no transactions, `work` just runs.
+/// Where the warehouse has no transactions (ClickHouse), `work` just runs.
 pub fn atomically<T>(
     session: &mut dyn Session,
     work: impl FnOnce(&mut dyn Session) -> Result<T>,
