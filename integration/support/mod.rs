@@ -317,7 +317,6 @@ impl Wh {
         self.profiled(project(files), "shop")
     }
 
-    /// A copy of the fixture project `name` (elt-core's `tests/fixtures/`) whose profile `profile` points at this warehouse.
     /// The jaffle_shop fixture on this warehouse. ClickHouse names a selected column that two
     /// joined tables share by its qualified name (`customers.customer_id`): there the model
     /// must alias it.
@@ -336,6 +335,8 @@ impl Wh {
         project
     }
 
+    /// A copy of the fixture project `name` (elt-core's `tests/fixtures/`) whose profile
+    /// `profile` points at this warehouse.
     pub fn fixture(self, name: &str, profile: &str) -> WhProject {
         self.profiled(fixture(name), profile)
     }
