@@ -15,7 +15,7 @@ use minijinja::{Environment, Error, ErrorKind, Value};
 pub use context::{NodeContext, Pass, RefCall, RelationValue, RenderRecord, Resolver};
 
 use crate::diagnostics::{Diagnostic, line_col};
-use crate::project::ProjectFile;
+use crate::project::files::ProjectFile;
 
 /// The template that calls the generic test macro `macro_name` (e.g. `test_unique`) with the
 /// context variables `__elt_attached` (the tested relation) and `_dbt_generic_test_kwargs`.
