@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Wh, elt, ok, project, stderr};
+use support::{Wh, closed_port, elt, ok, project, stderr};
 
 on_every_warehouse!(debug_reports_the_server_version);
 
@@ -16,14 +16,6 @@ fn debug_reports_the_server_version(wh: Wh) {
         Wh::ClickHouse => "connection: OK (ClickHouse 26.9.",
     };
     assert!(printed.contains(version), "{printed}");
-}
-
-/// A port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// `elt debug` and `elt run` with a profile whose target `dev` is `output` both fail with

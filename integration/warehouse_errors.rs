@@ -4,20 +4,12 @@
 
 mod support;
 
-use elt_core::project::{LoadOptions, Project};
 use elt_warehouse::{ErrorKind, Session, Warehouse};
-use support::{Wh, WhProject, project};
+use support::{Wh, WhProject, closed_port, load_dir, project};
 
 /// The warehouse of a project's profile, and a session on it.
 fn connect(dir: &std::path::Path) -> (Box<dyn Warehouse>, Box<dyn Session>) {
-    let loaded = Project::load(&LoadOptions {
-        project_dir: dir.to_path_buf(),
-        profiles_dir: Some(dir.to_path_buf()),
-        target: None,
-        vars: None,
-        target_path: None,
-    })
-    .expect("the project loads");
+    let loaded = load_dir(dir, None);
     let warehouse = elt_warehouse::open(&loaded.target, &loaded.root).expect("a warehouse");
     let session = warehouse.session().expect("a session");
     (warehouse, session)
@@ -76,14 +68,6 @@ fn postgres_connection_cut_is_connection_lost() {
     );
 }
 
-/// A port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 #[test]
 fn servers_that_are_not_there_are_connection_lost() {
     let port = closed_port();
@@ -100,14 +84,7 @@ fn servers_that_are_not_there_are_connection_lost() {
             ("models/one.sql", "select 1 as id"),
             ("profiles.yml", &profile),
         ]);
-        let loaded = Project::load(&LoadOptions {
-            project_dir: dir.path().to_path_buf(),
-            profiles_dir: Some(dir.path().to_path_buf()),
-            target: None,
-            vars: None,
-            target_path: None,
-        })
-        .expect("the project loads");
+        let loaded = load_dir(dir.path(), None);
         let error = elt_warehouse::open(&loaded.target, &loaded.root)
             .and_then(|warehouse| warehouse.session().map(|_| ()))
             .expect_err(&output);

@@ -9,7 +9,7 @@ use std::process::Output;
 #[path = "../../crates/elt-core/tests/support/mod.rs"]
 mod compiler;
 #[allow(unused_imports)] // each test uses some
-pub use compiler::{compile_dir, copy_dir, fixture, fixtures, project, sql, write};
+pub use compiler::{compile_dir, copy_dir, fixture, fixtures, load_dir, project, sql, write};
 
 /// A copy of the example warehouse at the repository root (not its data, warehouse or target
 /// folder).
@@ -23,6 +23,14 @@ pub fn example_project() -> tempfile::TempDir {
         std::fs::copy(root.join(file), dir.path().join(file)).expect("copy the project file");
     }
     dir
+}
+
+/// A port on 127.0.0.1 that nothing listens on.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A process killed when it goes out of scope, however the test ends.

@@ -300,30 +300,33 @@ fn exchange(
 ) -> Result<()> {
     let dialect = relation.dialect;
     match existing {
-        Some(RelationKind::Table) => {
-            let exchanged =
-                match dialect.exchange_tables(staged, relation) {
-                    Some(sql) => session.execute(&sql),
-                    None => Err(WarehouseError::new("no exchange of tables")
-                        .of_kind(ErrorKind::Unsupported)),
-                };
-            exchanged.or_else(|e| {
-                if e.kind != ErrorKind::Unsupported {
-                    return Err(e);
-                }
-                let backup = beside(relation, "__dbt_backup");
-                session.execute(&format!("drop table if exists {backup}"))?;
-                session
-                    .execute(&dialect.rename_tables(&[(relation, &backup), (staged, relation)]))?;
-                session.execute(&format!("drop table {backup}"))
-            })
-        }
+        Some(RelationKind::Table) => match dialect.exchange_tables(staged, relation) {
+            Some(sql) => session.execute(&sql).or_else(|e| match e.kind {
+                ErrorKind::Unsupported => rename_through_backup(session, relation, staged),
+                _ => Err(e),
+            }),
+            None => rename_through_backup(session, relation, staged),
+        },
         Some(RelationKind::View) => {
             session.execute(&drop_statement(relation, RelationKind::View))?;
             session.execute(&dialect.rename_table(staged, relation))
         }
         None => session.execute(&dialect.rename_table(staged, relation)),
     }
+}
+
+/// Replaces the table `relation` by `staged` with one rename of both (the old one to a
+/// backup, dropped after).
+fn rename_through_backup(
+    session: &mut dyn Session,
+    relation: &Relation,
+    staged: &Relation,
+) -> Result<()> {
+    let backup = beside(relation, "__dbt_backup");
+    session.execute(&format!("drop table if exists {backup}"))?;
+    let renames = [(relation, &backup), (staged, relation)];
+    session.execute(&relation.dialect.rename_tables(&renames))?;
+    session.execute(&format!("drop table {backup}"))
 }
 
 /// Adds the model's new rows to an existing incremental table.

@@ -265,8 +265,8 @@ impl ValueKind {
         if let Some(kind) = adapter.value_kind(base, &args) {
             return kind;
         }
-        if let Some((min, max)) = standard_integer_range(base) {
-            return ValueKind::Integer { min, max };
+        if let Some(kind) = standard_integer(base) {
+            return kind;
         }
         if matches!(base, "decimal" | "numeric" | "dec") {
             return match args.first() {
@@ -367,7 +367,7 @@ fn largest(bits: u32) -> i128 {
 }
 
 /// The integer types of the SQL standard, the same everywhere.
-fn standard_integer_range(base: &str) -> Option<(i128, i128)> {
+fn standard_integer(base: &str) -> Option<ValueKind> {
     let bits = match base {
         "tinyint" => 8,
         "smallint" => 16,
@@ -375,8 +375,7 @@ fn standard_integer_range(base: &str) -> Option<(i128, i128)> {
         "bigint" => 64,
         _ => return None,
     };
-    let max = largest(bits - 1);
-    Some((-max - 1, max))
+    Some(ValueKind::signed(bits))
 }
 
 /// The numbers between a type's parentheses: `(12, 2)` is `[12, 2]`.

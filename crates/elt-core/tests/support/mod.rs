@@ -45,16 +45,21 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Loads and compiles a project folder with the given target.
-pub fn compile_dir(dir: &Path, target: Option<&str>) -> Compiled {
-    let project = Project::load(&LoadOptions {
+/// Loads a project folder, with its own profiles.yml, for the given target.
+pub fn load_dir(dir: &Path, target: Option<&str>) -> Project {
+    Project::load(&LoadOptions {
         project_dir: dir.to_path_buf(),
         profiles_dir: Some(dir.to_path_buf()),
         target: target.map(str::to_string),
         vars: None,
         target_path: None,
     })
-    .unwrap_or_else(|e| panic!("load {}:\n{e}", dir.display()));
+    .unwrap_or_else(|e| panic!("load {}:\n{e}", dir.display()))
+}
+
+/// Loads and compiles a project folder with the given target.
+pub fn compile_dir(dir: &Path, target: Option<&str>) -> Compiled {
+    let project = load_dir(dir, target);
     compile(&project).unwrap_or_else(|e| panic!("compile {}:\n{e}", dir.display()))
 }
 
