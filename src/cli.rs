@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Create a new project that builds and tests at once: `elt init my_project`
     Init(InitArgs),
+    /// Install the packages of packages.yml into dbt_packages/ and write package-lock.yml
+    Deps(ProjectArgs),
     /// Read the project, render every node and write target/manifest.json
     Parse(ProjectArgs),
     /// Compile SQL to target/compiled/ and write target/manifest.json

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod deps;
 mod docs;
 mod execution;
 mod generate;
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         cli::Command::Init(args) => init::run(&args),
+        cli::Command::Deps(args) => deps::run(&args),
         cli::Command::Parse(args) => commands::parse(&args),
         cli::Command::Compile(args) => commands::compile(&args),
         cli::Command::Ls(args) => commands::list(&args),

@@ -28,7 +28,7 @@ pub mod stopwatch;
 pub mod template;
 
 /// The dbt version whose project format and artifacts elt follows.
-pub const DBT_VERSION: &str = "1.10.0";
+pub const DBT_VERSION: &str = "1.11.0";
 
 /// MD5 hex digest, as dbt uses for ids and hashes.
 pub fn local_md5(text: &str) -> String {

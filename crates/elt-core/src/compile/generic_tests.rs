@@ -15,6 +15,7 @@ use crate::manifest::{Node, NodeOrigin, ResourceType, TestMetadata};
 use crate::project::Project;
 use crate::project::node_config;
 use crate::project::properties::{PropertiesFile, Section, TestDefinition};
+use crate::template::MacroTable;
 
 /// A generic test node and how its test macro is called.
 pub struct GenericTest {
@@ -27,8 +28,9 @@ pub struct GenericTest {
 pub struct TestCall {
     /// The test's arguments as written (with `column_name`, without `model`).
     pub args: Map<String, Json>,
-    /// The test macro, e.g. `test_unique`.
+    /// The test macro, e.g. `test_unique`, and the package that defines it.
     pub macro_name: String,
+    pub macro_package: String,
     /// What the test is attached to.
     pub attached: AttachedTo,
     pub yaml_file: PathBuf,
@@ -60,12 +62,12 @@ struct Attached<'a> {
 pub fn generic_tests(
     project: &Project,
     existing: &HashSet<(ResourceType, &str)>,
-    known_macros: &[&str],
+    macros: &MacroTable,
 ) -> Result<Vec<GenericTest>> {
     let per_file: Vec<(Vec<GenericTest>, Vec<Diagnostic>)> = project
         .properties
         .par_iter()
-        .map(|file| tests_of_file(project, file, existing, known_macros))
+        .map(|file| tests_of_file(project, file, existing, macros))
         .collect();
     let mut out = Vec::with_capacity(per_file.iter().map(|(t, _)| t.len()).sum());
     let mut errors = Vec::new();
@@ -84,7 +86,7 @@ fn tests_of_file(
     project: &Project,
     file: &PropertiesFile,
     existing: &HashSet<(ResourceType, &str)>,
-    known_macros: &[&str],
+    macros: &MacroTable,
 ) -> (Vec<GenericTest>, Vec<Diagnostic>) {
     let package = &project.config.name;
     let dialect = project.target.dialect;
@@ -96,15 +98,7 @@ fn tests_of_file(
                     column: Option<(&str, Option<bool>, &[String])>,
                     test: &TestDefinition| {
         match build(
-            package,
-            project,
-            &folders,
-            &file.path,
-            attached,
-            column,
-            test,
-            known_macros,
-            dialect,
+            package, project, &folders, &file.path, attached, column, test, macros, dialect,
         ) {
             Ok(t) => out.push(t),
             Err(d) => errors.push(d.at_source(&file.path, source, test.line, test.col)),
@@ -179,41 +173,17 @@ fn build(
     attached: &Attached,
     column: Option<(&str, Option<bool>, &[String])>,
     test: &TestDefinition,
-    known_macros: &[&str],
+    macros: &MacroTable,
     dialect: Dialect,
 ) -> std::result::Result<GenericTest, Diagnostic> {
     let (namespace, test_name) = match test.test_name.split_once('.') {
         Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
         None => (None, test.test_name.clone()),
     };
-    if let Some(ns) = &namespace
-        && ns != "dbt"
-        && ns != package
-    {
-        return Err(Diagnostic::error(format!(
-            "test '{}' comes from package '{ns}', and packages are not supported",
-            test.test_name
-        ))
-        .with_help(format!(
-            "copy the test into macros/ as {{% test {test_name}(model, column_name) %}}"
-        )));
-    }
     let macro_name = format!("test_{test_name}");
-    if !known_macros.contains(&macro_name.as_str()) {
-        let tests: Vec<&str> = known_macros
-            .iter()
-            .filter_map(|m| m.strip_prefix("test_"))
-            .collect();
-        let hint = match closest(&test_name, tests.iter().copied()) {
-            Some(best) => format!("did you mean '{best}'?"),
-            None => format!(
-                "define it with {{% test {test_name}(model, column_name) %}} in macros/ or tests/generic/"
-            ),
-        };
-        return Err(
-            Diagnostic::error(format!("unknown test '{}'", test.test_name)).with_help(hint),
-        );
-    }
+    let Some((macro_package, _)) = macros.test_macro(namespace.as_deref(), &test_name) else {
+        return Err(unknown_test(&test.test_name, namespace.as_deref(), macros));
+    };
     let mut args = test.args.clone();
     let column_name = column.map(|(name, quote, _)| {
         if quote == Some(true) {
@@ -225,7 +195,12 @@ fn build(
     if let Some(column_name) = &column_name {
         args.insert("column_name".into(), Json::from(column_name.clone()));
     }
-    let (short_name, full_name) = synthesize_names(&test_name, &attached.target_name, &args);
+    // dbt names a package's test after both: `dbt_utils_expression_is_true_orders_...`.
+    let qualified = match &namespace {
+        Some(ns) => format!("{ns}_{test_name}"),
+        None => test_name.clone(),
+    };
+    let (short_name, full_name) = synthesize_names(&qualified, &attached.target_name, &args);
     let name = test.custom_name.clone().unwrap_or(full_name);
     let model_value = format!("{{{{ get_where_subquery({}) }}}}", attached.relation_call);
     let mut kwargs = args.clone();
@@ -289,12 +264,38 @@ fn build(
         call: TestCall {
             args,
             macro_name,
+            macro_package,
             attached: attached.to.clone(),
             yaml_file: yaml_file.to_path_buf(),
             yaml_line: test.line,
             yaml_col: test.col,
         },
     })
+}
+
+/// The error for a test whose macro no package defines.
+fn unknown_test(written: &str, namespace: Option<&str>, macros: &MacroTable) -> Diagnostic {
+    if let Some(ns) = namespace
+        && !macros.is_namespace(ns)
+    {
+        return Diagnostic::error(format!(
+            "test '{written}' comes from package '{ns}', which is not installed"
+        ))
+        .with_help(format!(
+            "add {ns} to packages.yml and run `elt deps`, or check the package name"
+        ));
+    }
+    let names = macros.test_names();
+    let hint = match closest(written, names.iter().map(String::as_str)) {
+        Some(best) => format!("did you mean '{best}'?"),
+        None => {
+            let name = written.rsplit('.').next().unwrap_or(written);
+            format!(
+                "define it with {{% test {name}(model, column_name) %}} in macros/ or tests/generic/"
+            )
+        }
+    };
+    Diagnostic::error(format!("unknown test '{written}'")).with_help(hint)
 }
 
 /// dbt's test names: `{test}_{target}_{flattened args}`; names of 64 characters or more are

@@ -65,8 +65,18 @@ pub fn compile(project: &Project) -> Result<Compiled> {
 pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> Result<Compiled> {
     let clock = crate::stopwatch::Stopwatch::start();
     let mut warnings = project.warnings.clone();
-    let renderer = Renderer::new(&project.config.name, &project.files.macros)
-        .map_err(|e| Errors(e).sorted())?;
+    let package_macros: Vec<(&str, &[crate::project::ProjectFile])> = project
+        .packages
+        .iter()
+        .map(|p| (p.name.as_str(), p.files.macros.as_slice()))
+        .collect();
+    let renderer = Renderer::new(
+        &project.config.name,
+        &project.files.macros,
+        &package_macros,
+        project.config.dispatch.clone(),
+    )
+    .map_err(|e| Errors(e).sorted())?;
     clock.lap("macros");
     let docs = docs(project)?;
     let index = nodes::index_properties(project)?;
@@ -74,12 +84,11 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     warnings.extend(unmatched_properties(project, &index));
     clock.lap("models, seeds, snapshots, analyses");
     let source_nodes = sources::sources(project)?;
-    let macro_names: Vec<&str> = renderer.macros.iter().map(|m| m.name.as_str()).collect();
     let existing: HashSet<(ResourceType, &str)> = file_nodes
         .iter()
         .map(|n| (n.resource_type, n.name.as_str()))
         .collect();
-    let generic = generic_tests::generic_tests(project, &existing, &macro_names)?;
+    let generic = generic_tests::generic_tests(project, &existing, &renderer.table)?;
     drop(existing);
     let mut jobs: Vec<Job> = Vec::with_capacity(file_nodes.len() + generic.len());
     jobs.extend(file_nodes.into_iter().map(|node| Job {
@@ -108,15 +117,9 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
         .iter()
         .map(|f| (f.path.as_path(), f.contents.as_str()))
         .collect();
-    let macro_ids: HashMap<&str, String> = renderer
-        .macros
-        .iter()
-        .map(|m| (m.name.as_str(), format!("macro.{}.{}", m.package, m.name)))
-        .collect();
     let renders = Renders {
         renderer: &renderer,
         yaml_sources: &yaml_sources,
-        macro_ids: &macro_ids,
     };
 
     clock.lap("generic tests");
@@ -214,7 +217,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
         project,
         &enabled,
         &yaml_sources,
-        &final_resolver.project_macros,
+        &final_resolver.macros,
         valid_sql,
     )?;
     clock.lap("SQL validation");

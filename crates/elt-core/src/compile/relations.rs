@@ -37,16 +37,7 @@ impl<'a> Namer<'a> {
         target: &'a Target,
         quoting: &'a serde_json::Map<String, Json>,
     ) -> Self {
-        let overridden = |name: &str| {
-            let dialect = target.dialect.name();
-            [
-                name.to_string(),
-                format!("default__{name}"),
-                format!("{dialect}__{name}"),
-            ]
-            .iter()
-            .any(|m| resolver.project_macros.contains(m))
-        };
+        let overridden = |name: &str| resolver.macros.root_overrides(name, target.dialect);
         Namer {
             custom_database: overridden("generate_database_name"),
             custom_schema: overridden("generate_schema_name"),

@@ -82,14 +82,7 @@ pub(super) fn first_pass_resolver(
             .values()
             .map(|d| (d.name.clone(), d.block_contents.clone()))
             .collect(),
-        macros: renderer.macro_values(),
-        project_macros: renderer
-            .macros
-            .iter()
-            .filter(|m| m.package == project.config.name)
-            .map(|m| m.name.clone())
-            .collect(),
-        dispatch: project.config.dispatch.clone(),
+        macros: Arc::new(renderer.table.clone()),
         invocation_id: uuid::Uuid::new_v4().to_string(),
         run_started_at: generated_at.to_string(),
     }
@@ -177,7 +170,6 @@ impl Object for ModelView {
 pub(super) struct Renders<'a> {
     pub(super) renderer: &'a Renderer,
     pub(super) yaml_sources: &'a HashMap<&'a Path, &'a str>,
-    pub(super) macro_ids: &'a HashMap<&'a str, String>,
 }
 
 impl Renders<'_> {
@@ -263,18 +255,14 @@ impl Renders<'_> {
             .filter(|(_, v)| is_templated(v))
             .collect();
         for (key, text) in templated {
-            let rendered = self
-                .renderer
-                .env
-                .render_str(&text, Value::from_dyn_object(ctx.clone()))
-                .map_err(|e| {
-                    let file = match test {
-                        Some(call) => &call.yaml_file,
-                        None => node.patch_path.as_ref().unwrap_or(&node.original_file_path),
-                    };
-                    let what = format!("config '{key}' of {what}");
-                    self.locate_in_yaml(self.renderer.diagnostic(&e, file, "", &what), file, &text)
-                })?;
+            let rendered = self.renderer.render_str(&text, ctx).map_err(|e| {
+                let file = match test {
+                    Some(call) => &call.yaml_file,
+                    None => node.patch_path.as_ref().unwrap_or(&node.original_file_path),
+                };
+                let what = format!("config '{key}' of {what}");
+                self.locate_in_yaml(self.renderer.diagnostic(&e, file, "", &what), file, &text)
+            })?;
             ctx.record().config.insert(key, Json::String(rendered));
         }
         Ok(())
@@ -330,11 +318,7 @@ impl Renders<'_> {
                     Some(AttachedTo::Ref(name)) => functions::resolve_ref(ctx, name, None, None),
                     Some(AttachedTo::Source(s, t)) => functions::resolve_source(ctx, s, t),
                     None if is_relation_call(s) => self.renderer.eval(s.trim(), ctx),
-                    None if is_templated(s) => self
-                        .renderer
-                        .env
-                        .render_str(s, Value::from_dyn_object(ctx.clone()))
-                        .map(Value::from),
+                    None if is_templated(s) => self.renderer.render_str(s, ctx).map(Value::from),
                     None => Ok(Value::from(s.as_str())),
                 },
                 other => Ok(crate::template::json_value(other)),
@@ -360,7 +344,10 @@ impl Renders<'_> {
             extra.insert("_dbt_generic_test_kwargs".into(), Value::from(kwargs));
         }
         self.renderer
-            .render_registered(&test_call_template(&call.macro_name), ctx)
+            .render_registered(
+                &test_call_template(&call.macro_package, &call.macro_name),
+                ctx,
+            )
             .map_err(|e| at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, what)))
     }
 
@@ -370,11 +357,7 @@ impl Renders<'_> {
         nodes::sync_tags_and_meta(node);
         node.refs = record.refs;
         node.sources = record.sources;
-        node.depends_on_macros = record
-            .macros
-            .iter()
-            .filter_map(|m| self.macro_ids.get(m.as_str()).cloned())
-            .collect();
+        node.depends_on_macros = record.macros.into_iter().collect();
     }
 }
 
@@ -494,14 +477,10 @@ pub(super) fn render_descriptions(
                 if !is_templated(text) {
                     return Ok(text.to_string());
                 }
-                renders
-                    .renderer
-                    .env
-                    .render_str(text, Value::from_dyn_object(ctx.clone()))
-                    .map_err(|e| {
-                        let diagnostic = renders.renderer.diagnostic(&e, &file, "", &what);
-                        renders.locate_in_yaml(diagnostic, &file, text)
-                    })
+                renders.renderer.render_str(text, &ctx).map_err(|e| {
+                    let diagnostic = renders.renderer.diagnostic(&e, &file, "", &what);
+                    renders.locate_in_yaml(diagnostic, &file, text)
+                })
             };
             let mut result = render(&node.description).map(|d| node.description = d);
             for column in node.columns.values_mut() {

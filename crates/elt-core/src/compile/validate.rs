@@ -2,7 +2,7 @@
 //! is reported at the model's file and line before anything runs. SQL that cannot be wrong (a
 //! `select` of a relation call alone) or that parsed in an earlier run is not parsed again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -13,6 +13,7 @@ use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::{Node, NodeMap, ResourceType};
 use crate::project::Project;
 use crate::sql;
+use crate::template::MacroTable;
 
 use super::render::is_relation_call;
 
@@ -24,7 +25,7 @@ pub(super) fn validate_sql(
     project: &Project,
     nodes: &NodeMap,
     yaml_sources: &HashMap<&Path, &str>,
-    project_macros: &BTreeSet<String>,
+    macros: &MacroTable,
     cache: &sql::ValidSqlCache,
 ) -> Result<sql::ValidSqlCache> {
     let dialect = project.target.dialect;
@@ -32,7 +33,7 @@ pub(super) fn validate_sql(
         .par_iter()
         .filter(|(_, n)| n.resource_type != ResourceType::Seed)
         .filter(|(_, n)| n.config_str("static_analysis") != Some("off"))
-        .filter(|(_, n)| !valid_by_construction(n, project_macros, dialect))
+        .filter(|(_, n)| !valid_by_construction(n, macros, dialect))
         .filter_map(|(_, node)| {
             let compiled = node.compiled_code.as_deref()?;
             let expect = if node.resource_type == ResourceType::Analysis {
@@ -68,11 +69,7 @@ pub(super) fn validate_sql(
 /// Whether a generic test uses an unmodified built-in test macro with arguments that can only
 /// produce valid SQL: identifiers for columns, relations from `ref()`/`source()`, quote-free
 /// values, and no `where` filter.
-pub(super) fn valid_by_construction(
-    node: &Node,
-    project_macros: &BTreeSet<String>,
-    dialect: Dialect,
-) -> bool {
+pub(super) fn valid_by_construction(node: &Node, macros: &MacroTable, dialect: Dialect) -> bool {
     let Some(test) = &node.test else {
         return false;
     };
@@ -80,15 +77,7 @@ pub(super) fn valid_by_construction(
     if !BUILT_IN.contains(&test.name.as_str()) || test.namespace.is_some() {
         return false;
     }
-    let overridden = |name: &str| {
-        [
-            name.to_string(),
-            format!("default__{name}"),
-            format!("{}__{name}", dialect.name()),
-        ]
-        .iter()
-        .any(|m| project_macros.contains(m))
-    };
+    let overridden = |name: &str| macros.root_overrides(name, dialect);
     if overridden(&format!("test_{}", test.name)) || overridden("get_where_subquery") {
         return false;
     }
@@ -219,7 +208,7 @@ mod tests {
 
     #[test]
     fn built_in_tests_of_plain_arguments_need_no_parse() {
-        let none = BTreeSet::new();
+        let none = MacroTable::new("shop", vec![]);
         let plain = generic_test("not_null", json!({"column_name": "id", "model": "x"}));
         assert!(valid_by_construction(&plain, &none, Dialect::DuckDb));
         let values = json!({"column_name": "status", "values": ["a", 1, true]});
@@ -238,7 +227,7 @@ mod tests {
 
     #[test]
     fn anything_that_could_be_wrong_is_parsed() {
-        let none = BTreeSet::new();
+        let none = MacroTable::new("shop", vec![]);
         let expression = generic_test("not_null", json!({"column_name": "id + 1"}));
         assert!(!valid_by_construction(&expression, &none, Dialect::DuckDb));
         let quote = json!({"column_name": "s", "values": ["it's"]});
@@ -252,7 +241,8 @@ mod tests {
         let mut filtered = generic_test("unique", json!({"column_name": "id"}));
         filtered.config = Map::from_iter([("where".into(), json!("id > 0"))]);
         assert!(!valid_by_construction(&filtered, &none, Dialect::DuckDb));
-        let overridden = BTreeSet::from(["duckdb__test_unique".to_string()]);
+        let mut overridden = MacroTable::new("shop", vec![]);
+        overridden.insert("shop", "duckdb__test_unique", minijinja::Value::from(()));
         let plain = generic_test("unique", json!({"column_name": "id"}));
         assert!(!valid_by_construction(&plain, &overridden, Dialect::DuckDb));
         assert!(valid_by_construction(

@@ -75,6 +75,10 @@ pub struct ProjectConfig {
     /// Where `{% docs %}` blocks are searched; `None` means every resource path.
     pub docs_paths: Option<Vec<String>>,
     pub target_path: String,
+    /// `packages-install-path`: where `elt deps` installs packages (`dbt_packages`).
+    pub packages_install_path: String,
+    /// `require-dbt-version`: version ranges, each with its line.
+    pub require_dbt_version: Vec<(String, u32)>,
     pub vars: Map<String, Json>,
     /// Folder-level config trees, keyed by resource kind ("models", "seeds", ...), as YAML nodes
     /// so that unused paths can be reported with their line.
@@ -195,6 +199,9 @@ impl ProjectConfig {
                 None => None,
             },
             target_path: str_at("target-path")?.unwrap_or_else(|| "target".into()),
+            packages_install_path: str_at("packages-install-path")?
+                .unwrap_or_else(|| "dbt_packages".into()),
+            require_dbt_version: version_ranges(&doc),
             vars: mapping(&file, &source, &doc, "vars")?,
             config_trees: [
                 "models",
@@ -241,6 +248,17 @@ fn string_list(file: &Path, source: &str, key: &str, node: &YNode) -> Result<Vec
         .iter()
         .map(|n| n.as_str().map(str::to_string).ok_or_else(|| bad().into()))
         .collect()
+}
+
+/// `require-dbt-version: ">=1.3.0"` or a list of such ranges.
+fn version_ranges(doc: &YNode) -> Vec<(String, u32)> {
+    let Some(node) = doc.get("require-dbt-version") else {
+        return Vec::new();
+    };
+    match node.as_seq() {
+        Some(items) => items.iter().map(|n| (n.key_text(), n.line)).collect(),
+        None => vec![(node.key_text(), node.line)],
+    }
 }
 
 fn mapping(file: &Path, source: &str, doc: &YNode, key: &str) -> Result<Map<String, Json>> {

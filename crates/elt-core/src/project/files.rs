@@ -57,6 +57,27 @@ pub struct ProjectFiles {
     pub docs: Vec<ProjectFile>,
 }
 
+impl ProjectFiles {
+    /// Makes every path relative to a folder `dir` levels above (a package's files, read
+    /// from its own root, named from the root project's).
+    pub fn rebase(&mut self, dir: &Path) {
+        for list in [
+            &mut self.models,
+            &mut self.seeds,
+            &mut self.singular_tests,
+            &mut self.macros,
+            &mut self.snapshots,
+            &mut self.analyses,
+            &mut self.properties,
+            &mut self.docs,
+        ] {
+            for file in list.iter_mut() {
+                file.path = dir.join(&file.path);
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Model,

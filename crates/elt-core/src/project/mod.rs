@@ -4,6 +4,7 @@
 pub mod config;
 pub mod files;
 pub mod node_config;
+pub mod packages;
 pub mod profile;
 pub mod properties;
 pub mod yaml;
@@ -16,6 +17,7 @@ use serde_json::{Map, Value as Json};
 pub use config::ProjectConfig;
 pub use files::{ProjectFile, ProjectFiles};
 pub use node_config::ConfigTree;
+pub use packages::Package;
 pub use profile::Target;
 pub use properties::PropertiesFile;
 
@@ -42,6 +44,8 @@ pub struct Project {
     /// Project vars overlaid with `--vars` (which win).
     pub vars: Map<String, Json>,
     pub files: ProjectFiles,
+    /// Installed packages (`dbt_packages/`), by name.
+    pub packages: Vec<Package>,
     pub properties: Vec<PropertiesFile>,
     /// Folder-level config trees by resource kind ("models", "seeds", ...).
     pub config_trees: Vec<(String, ConfigTree)>,
@@ -102,6 +106,7 @@ impl Project {
     ) -> Result<Self> {
         let (files, mut file_warnings) = files::discover(&root, &config)?;
         warnings.append(&mut file_warnings);
+        let packages = packages::load(&root, &config.packages_install_path, &config.name)?;
         let parsed: Vec<Result<(PropertiesFile, Vec<Diagnostic>)>> = files
             .properties
             .par_iter()
@@ -135,6 +140,7 @@ impl Project {
             target,
             vars,
             files,
+            packages,
             properties,
             config_trees,
             warnings: Vec::new(),

@@ -308,3 +308,46 @@ where parent.to_field is null
 {% macro split_part(string_text, delimiter_text, part_number) %}{{ return(adapter.dispatch('split_part', 'dbt')(string_text, delimiter_text, part_number)) }}{% endmacro %}
 {% macro default__split_part(string_text, delimiter_text, part_number) %}split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }}){% endmacro %}
 {% macro clickhouse__split_part(string_text, delimiter_text, part_number) %}splitByString({{ delimiter_text }}, {{ string_text }})[{{ part_number }}]{% endmacro %}
+
+{#- The rest of dbt's cross-database macros (dbt-adapters' macros/utils). -#}
+{% macro except() %}{{ return(adapter.dispatch('except', 'dbt')()) }}{% endmacro %}
+{% macro default__except() %}except{% endmacro %}
+{#- ClickHouse's bare EXCEPT and INTERSECT keep duplicates (except_default_mode is ALL). -#}
+{% macro clickhouse__except() %}except distinct{% endmacro %}
+
+{% macro intersect() %}{{ return(adapter.dispatch('intersect', 'dbt')()) }}{% endmacro %}
+{% macro default__intersect() %}intersect{% endmacro %}
+{% macro clickhouse__intersect() %}intersect distinct{% endmacro %}
+
+{% macro length(expression) %}{{ return(adapter.dispatch('length', 'dbt')(expression)) }}{% endmacro %}
+{% macro default__length(expression) %}length({{ expression }}){% endmacro %}
+
+{% macro escape_single_quotes(expression) %}{{ return(adapter.dispatch('escape_single_quotes', 'dbt')(expression)) }}{% endmacro %}
+{% macro default__escape_single_quotes(expression) %}{{ expression | replace("'", "''") }}{% endmacro %}
+
+{% macro string_literal(value) %}{{ return(adapter.dispatch('string_literal', 'dbt')(value)) }}{% endmacro %}
+{% macro default__string_literal(value) %}'{{ value }}'{% endmacro %}
+
+{% macro position(substring_text, string_text) %}{{ return(adapter.dispatch('position', 'dbt')(substring_text, string_text)) }}{% endmacro %}
+{% macro default__position(substring_text, string_text) %}position({{ substring_text }} in {{ string_text }}){% endmacro %}
+{% macro clickhouse__position(substring_text, string_text) %}position({{ string_text }}, {{ substring_text }}){% endmacro %}
+
+{% macro replace(field, old_chars, new_chars) %}{{ return(adapter.dispatch('replace', 'dbt')(field, old_chars, new_chars)) }}{% endmacro %}
+{% macro default__replace(field, old_chars, new_chars) %}replace({{ field }}, {{ old_chars }}, {{ new_chars }}){% endmacro %}
+{% macro clickhouse__replace(field, old_chars, new_chars) %}replaceAll({{ field }}, {{ old_chars }}, {{ new_chars }}){% endmacro %}
+
+{% macro right(string_text, length_expression) %}{{ return(adapter.dispatch('right', 'dbt')(string_text, length_expression)) }}{% endmacro %}
+{% macro default__right(string_text, length_expression) %}right({{ string_text }}, {{ length_expression }}){% endmacro %}
+
+{% macro bool_or(expression) %}{{ return(adapter.dispatch('bool_or', 'dbt')(expression)) }}{% endmacro %}
+{% macro default__bool_or(expression) %}bool_or({{ expression }}){% endmacro %}
+{% macro clickhouse__bool_or(expression) %}max({{ expression }}){% endmacro %}
+
+{% macro cast_bool_to_text(field) %}{{ return(adapter.dispatch('cast_bool_to_text', 'dbt')(field)) }}{% endmacro %}
+{% macro default__cast_bool_to_text(field) %}cast({{ field }} as {{ type_string() }}){% endmacro %}
+
+{% macro equals(expr1, expr2) %}{{ return(adapter.dispatch('equals', 'dbt')(expr1, expr2)) }}{% endmacro %}
+{% macro default__equals(expr1, expr2) %}(({{ expr1 }} = {{ expr2 }}) or ({{ expr1 }} is null and {{ expr2 }} is null)){% endmacro %}
+
+{% macro last_day(date, datepart) %}{{ return(adapter.dispatch('last_day', 'dbt')(date, datepart)) }}{% endmacro %}
+{% macro default__last_day(date, datepart) %}cast({{ dateadd('day', '-1', dateadd(datepart, '1', date_trunc(datepart, date))) }} as date){% endmacro %}

@@ -8,6 +8,7 @@ use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::{Map, Value as Json};
 
+use super::macros::{MacroNamespace, MacroTable, current_package};
 use crate::adapter::{Dialect, Relation};
 use crate::project::node_config;
 
@@ -39,12 +40,8 @@ pub struct Resolver {
     pub sources: HashMap<(String, String), (String, Relation)>,
     /// `{% docs %}` blocks by name.
     pub docs: HashMap<String, String>,
-    /// Every macro by name, as a callable value.
-    pub macros: HashMap<String, Value>,
-    /// Names of macros defined by the project (searched first by `adapter.dispatch`).
-    pub project_macros: BTreeSet<String>,
-    /// `dispatch:` search orders from the project file.
-    pub dispatch: Vec<(String, Vec<String>)>,
+    /// Every macro, by package and name.
+    pub macros: Arc<MacroTable>,
     pub invocation_id: String,
     pub run_started_at: String,
 }
@@ -52,31 +49,6 @@ pub struct Resolver {
 impl Resolver {
     pub fn dialect(&self) -> Dialect {
         self.dialect.unwrap_or(Dialect::DEFAULT)
-    }
-
-    /// The macro `adapter.dispatch(name, namespace)` resolves to: `<adapter>__name`, then
-    /// `default__name`, project macros before built-ins.
-    pub fn dispatch(&self, name: &str, namespace: Option<&str>) -> Option<(&str, &Value)> {
-        let adapter_name = format!("{}__{name}", self.dialect().name());
-        let default_name = format!("default__{name}");
-        let candidates = [adapter_name.as_str(), default_name.as_str(), name];
-        let search_project = match namespace {
-            Some(ns) => self
-                .dispatch
-                .iter()
-                .find(|(n, _)| n == ns)
-                .is_none_or(|(_, order)| order.iter().any(|p| p == &self.project_name)),
-            None => true,
-        };
-        let project_first = candidates
-            .iter()
-            .filter(|_| search_project)
-            .find(|c| self.project_macros.contains(**c));
-        let builtin = || candidates.iter().find(|c| self.macros.contains_key(**c));
-        let chosen = project_first.or_else(builtin)?;
-        self.macros
-            .get_key_value(*chosen)
-            .map(|(k, v)| (k.as_str(), v))
     }
 }
 
@@ -190,7 +162,7 @@ impl Object for NodeContext {
             "config" => Value::from_object(ConfigObject(self.clone())),
             "adapter" => Value::from_object(AdapterObject),
             "exceptions" => Value::from_object(ExceptionsObject),
-            "elt" | "dbt" => Value::from_object(MacroNamespace),
+            "elt" | "dbt" => Value::from_object(MacroNamespace(key.to_string())),
             "execute" => Value::from(true),
             "project_name" => Value::from(self.resolver.project_name.clone()),
             "invocation_id" => Value::from(self.resolver.invocation_id.clone()),
@@ -202,7 +174,13 @@ impl Object for NodeContext {
             })),
             "database" => self.resolver.target.get_attr("database").ok()?,
             "schema" => self.resolver.target.get_attr("schema").ok()?,
-            other => self.extra.lock().expect("extra lock").get(other)?.clone(),
+            other => match self.extra.lock().expect("extra lock").get(other) {
+                Some(value) => value.clone(),
+                None if self.resolver.macros.is_namespace(other) => {
+                    Value::from_object(MacroNamespace(other.to_string()))
+                }
+                None => return None,
+            },
         })
     }
 
@@ -449,15 +427,15 @@ impl Object for AdapterObject {
                 let (name, namespace, kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
                 let namespace = namespace.or(kwargs.get::<Option<String>>("macro_namespace")?);
                 kwargs.assert_all_used()?;
-                match ctx.resolver.dispatch(&name, namespace.as_deref()) {
-                    Some((found, value)) => {
-                        ctx.record().macros.insert(found.to_string());
-                        Ok(value.clone())
-                    }
-                    None => Err(Error::new(
+                let package = current_package(state);
+                let table = &ctx.resolver.macros;
+                match table.dispatch(dialect, &name, namespace.as_deref(), package.as_deref()) {
+                    Ok(found) => Ok(found.clone()),
+                    Err(tried) => Err(Error::new(
                         ErrorKind::UnknownFunction,
                         format!(
-                            "adapter.dispatch found no macro for '{name}': define {dialect}__{name} or default__{name}"
+                            "adapter.dispatch('{name}') found no implementation for {dialect}: tried {}",
+                            tried.join(", ")
                         ),
                     )),
                 }
@@ -480,33 +458,6 @@ impl Object for AdapterObject {
             )),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
-    }
-}
-
-/// `elt.hash(...)`, `dbt.concat(...)`: a macro called through its package's name, as dbt's
-/// cross-database macros are. Resolves to the macro of that name (a project's own first).
-#[derive(Debug)]
-pub struct MacroNamespace;
-
-impl Object for MacroNamespace {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn call_method(
-        self: &Arc<Self>,
-        state: &mut State<'_, '_>,
-        method: &str,
-        args: &[Value],
-    ) -> Result<Value, Error> {
-        let ctx = NodeContext::of(state)?;
-        let Some(found) = ctx.resolver.macros.get(method) else {
-            return Err(Error::new(
-                ErrorKind::UnknownFunction,
-                format!("there is no macro named '{method}'"),
-            ));
-        };
-        found.call(state, args)
     }
 }
 

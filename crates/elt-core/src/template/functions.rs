@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use minijinja::value::{Kwargs, Object, ObjectRepr, Rest};
+use minijinja::value::{Kwargs, Rest};
 use minijinja::{Error, ErrorKind, State, Value};
 
 use super::context::{NodeContext, Pass, RefCall, RelationValue};
 use crate::diagnostics::closest;
 
-/// The error detail that unwinds a macro after `return()`; caught by [`MacroFunction`].
-const RETURN_SIGNAL: &str = "\u{1}return";
+/// The error detail that unwinds a macro after `return()`; caught by [`super::macros::MacroFunction`].
+pub(super) const RETURN_SIGNAL: &str = "\u{1}return";
 
 /// Separates an error's message from the hint shown as its help (see [`split_hint`]).
 const HINT: char = '\u{0}';
@@ -250,45 +250,6 @@ pub fn local_md5(text: String) -> String {
     hex::encode(md5::Md5::digest(text.as_bytes()))
 }
 
-/// A macro callable from any template. Each call evaluates the macro's own template in a new
-/// state that shares the caller's node context, so `return()` ends exactly this macro.
-#[derive(Debug)]
-pub struct MacroFunction {
-    /// The template holding only this macro.
-    pub template: String,
-    pub name: String,
-}
-
-impl Object for MacroFunction {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
-    }
-
-    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-        let ctx = NodeContext::of(state)?;
-        ctx.record().macros.insert(self.name.clone());
-        let template = state.env().get_template(&self.template)?;
-        let root = Value::from_dyn_object(ctx.clone());
-        let mut captured = template.render_captured(root)?;
-        let result =
-            captured.with_state_mut(|macro_state| macro_state.call_macro(&self.name, args));
-        match result {
-            Ok(output) => Ok(Value::from_safe_string(output)),
-            Err(e) if e.detail() == Some(RETURN_SIGNAL) => {
-                Ok(ctx.take_return().unwrap_or_default())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        match key.as_str()? {
-            "name" => Some(Value::from(self.name.clone())),
-            _ => None,
-        }
-    }
-}
-
 /// Whether an error is a `return()` that escaped every macro (used outside a macro).
 pub fn is_stray_return(error: &Error) -> bool {
     error.detail() == Some(RETURN_SIGNAL)
@@ -317,4 +278,20 @@ pub fn set_fn(values: Value) -> Result<Value, Error> {
         }
     }
     Ok(Value::from(out))
+}
+
+/// `run_query`, `statement` and `load_result`: queries while compiling, which need a
+/// warehouse connection the compiler does not open yet.
+pub fn needs_warehouse(
+    name: &'static str,
+) -> impl Fn(Rest<Value>, Kwargs) -> Result<Value, Error> + Send + Sync + 'static {
+    move |_, _| {
+        Err(hinted(
+            ErrorKind::InvalidOperation,
+            format!(
+                "{name}() queries the warehouse while compiling, which elt does not support yet"
+            ),
+            "compute the value in SQL instead, or pass it with var(); see docs/packages.md".into(),
+        ))
+    }
 }

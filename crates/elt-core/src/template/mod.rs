@@ -5,6 +5,8 @@
 pub mod blocks;
 pub mod context;
 pub mod functions;
+pub mod macros;
+pub mod python;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,14 +15,16 @@ use std::sync::Arc;
 use minijinja::{Environment, Error, ErrorKind, Value};
 
 pub use context::{NodeContext, Pass, RefCall, RelationValue, RenderRecord, Resolver};
+pub use macros::{BUILTIN_PACKAGE, MacroTable};
 
 use crate::diagnostics::{Diagnostic, line_col};
 use crate::project::files::ProjectFile;
 
-/// The template that calls the generic test macro `macro_name` (e.g. `test_unique`) with the
-/// context variables `__elt_attached` (the tested relation) and `_dbt_generic_test_kwargs`.
-pub fn test_call_template(macro_name: &str) -> String {
-    format!("<elt>/call/{macro_name}")
+/// The template that calls the generic test macro `macro_name` (e.g. `test_unique`) of
+/// `package` with the context variables `__elt_attached` (the tested relation) and
+/// `_dbt_generic_test_kwargs`.
+pub fn test_call_template(package: &str, macro_name: &str) -> String {
+    format!("<elt>/call/{package}.{macro_name}")
 }
 
 /// A template value from anything serializable (JSON configs, vars, ...).
@@ -36,7 +40,7 @@ const BUILTIN_MACROS: &str = include_str!("builtins.sql");
 #[derive(Debug, Clone)]
 pub struct MacroDef {
     pub name: String,
-    /// `elt` for built-ins, the project name for the project's macros.
+    /// `elt` for built-ins, else the name of the project or package that defines it.
     pub package: String,
     pub path: PathBuf,
     pub line: u32,
@@ -48,15 +52,32 @@ pub struct MacroDef {
 pub struct Renderer {
     pub env: Environment<'static>,
     pub macros: Vec<MacroDef>,
+    /// The same macros as callables, by package and name.
+    pub table: MacroTable,
     /// Macro template name -> the file and text it came from (for error locations).
     template_files: HashMap<String, (PathBuf, Arc<str>)>,
 }
 
 impl Renderer {
-    /// Builds the environment with the built-in macros and the project's macro files.
-    pub fn new(project_name: &str, macro_files: &[ProjectFile]) -> Result<Self, Vec<Diagnostic>> {
+    /// Builds the environment with the built-in macros, each package's macro files and the
+    /// root project's (`packages` holds the macro files of each installed package).
+    pub fn new(
+        project_name: &str,
+        macro_files: &[ProjectFile],
+        packages: &[(&str, &[ProjectFile])],
+        dispatch: Vec<(String, Vec<String>)>,
+    ) -> Result<Self, Vec<Diagnostic>> {
         let mut env = Environment::new();
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(|state, value, method, args| {
+            if let Some(error) = python::immutable_error(value, method) {
+                return Err(error);
+            }
+            minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+        });
+        env.add_function(python::LIST_FN, python::list_fn);
+        env.add_function(python::DICT_FN, python::dict_fn);
+        env.add_function("dict", python::dict_global);
+        env.add_filter("list", python::list_filter);
         env.set_recursion_limit(200);
         env.add_function("ref", functions::ref_fn);
         env.add_function("source", functions::source_fn);
@@ -72,6 +93,9 @@ impl Renderer {
         env.add_function("local_md5", functions::local_md5);
         env.add_function("zip", functions::zip_fn);
         env.add_function("set", functions::set_fn);
+        env.add_function("run_query", functions::needs_warehouse("run_query"));
+        env.add_function("statement", functions::needs_warehouse("statement"));
+        env.add_function("load_result", functions::needs_warehouse("load_result"));
         env.add_filter("as_text", |v: Value| v.to_string());
         env.add_filter("as_bool", |v: Value| v.is_true());
         env.add_filter("as_number", |v: Value| v);
@@ -80,6 +104,7 @@ impl Renderer {
         let mut renderer = Renderer {
             env,
             macros: Vec::new(),
+            table: MacroTable::new(project_name, dispatch),
             template_files: HashMap::new(),
         };
         let mut errors = Vec::new();
@@ -89,12 +114,14 @@ impl Renderer {
             contents: BUILTIN_MACROS.into(),
             checksum: String::new(),
         };
-        if let Err(mut e) = renderer.add_macro_file(&builtins, "elt") {
-            errors.append(&mut e);
-        }
-        for file in macro_files {
-            if let Err(mut e) = renderer.add_macro_file(file, project_name) {
-                errors.append(&mut e);
+        let files = std::iter::once((BUILTIN_PACKAGE, std::slice::from_ref(&builtins)))
+            .chain(packages.iter().copied())
+            .chain(std::iter::once((project_name, macro_files)));
+        for (package, files) in files {
+            for file in files {
+                if let Err(mut e) = renderer.add_macro_file(file, package) {
+                    errors.append(&mut e);
+                }
             }
         }
         if errors.is_empty() {
@@ -127,27 +154,40 @@ impl Renderer {
             let template_name = format!("{}#{name}", file.path.display());
             self.template_files
                 .insert(template_name.clone(), (file.path.clone(), text.clone()));
-            let padded = blocks::at_line(&source, block.line);
+            let padded =
+                python::mutable_literals(&blocks::at_line(&source, block.line)).into_owned();
             if let Err(e) = self.env.add_template_owned(template_name.clone(), padded) {
                 errors.push(self.diagnostic(&e, &file.path, &text, &format!("macro '{name}'")));
                 continue;
             }
-            if block.kind == "test" {
+            let global = package == BUILTIN_PACKAGE || package == self.table.root;
+            if name.starts_with("test_") {
                 // How a generic test node calls its macro; compiled once, rendered per test.
+                let callee = if global {
+                    name.clone()
+                } else {
+                    format!("{package}.{name}")
+                };
                 let call = format!(
-                    "{{{{ {name}(model=get_where_subquery(__elt_attached), **_dbt_generic_test_kwargs) }}}}"
+                    "{{{{ {callee}(model=get_where_subquery(__elt_attached), **_dbt_generic_test_kwargs) }}}}"
                 );
-                if let Err(e) = self.env.add_template_owned(test_call_template(&name), call) {
+                let call_name = test_call_template(package, &name);
+                if let Err(e) = self.env.add_template_owned(call_name, call) {
                     errors.push(self.diagnostic(&e, &file.path, &text, &format!("test '{name}'")));
                 }
             }
-            self.env.add_global(
-                name.clone(),
-                Value::from_object(functions::MacroFunction {
-                    template: template_name,
-                    name: name.clone(),
-                }),
-            );
+            let value = Value::from_object(macros::MacroFunction {
+                template: template_name,
+                name: name.clone(),
+                package: package.to_string(),
+                unique_id: format!("macro.{package}.{name}"),
+                scoped: !global,
+            });
+            if global {
+                // Plain names find the root project's macros, then the built-ins.
+                self.env.add_global(name.clone(), value.clone());
+            }
+            self.table.insert(package, &name, value);
             self.macros
                 .retain(|m| m.name != name || m.package != package);
             self.macros.push(MacroDef {
@@ -165,18 +205,6 @@ impl Renderer {
         }
     }
 
-    /// Every macro as a callable value, by name (project macros override built-ins).
-    pub fn macro_values(&self) -> HashMap<String, Value> {
-        self.env
-            .globals()
-            .filter(|(_, v)| {
-                v.downcast_object_ref::<functions::MacroFunction>()
-                    .is_some()
-            })
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
-    }
-
     /// Renders a node's SQL. `file` and `source` locate errors raised in the node's own text.
     pub fn render(
         &self,
@@ -187,8 +215,20 @@ impl Renderer {
     ) -> Result<String, Diagnostic> {
         let name = file.display().to_string();
         self.env
-            .render_named_str(&name, source, Value::from_dyn_object(ctx.clone()))
+            .render_named_str(
+                &name,
+                &python::mutable_literals(source),
+                Value::from_dyn_object(ctx.clone()),
+            )
             .map_err(|e| self.diagnostic(&e, file, source, what))
+    }
+
+    /// Renders a template text that is not a file (a config value, a description).
+    pub fn render_str(&self, text: &str, ctx: &Arc<NodeContext>) -> Result<String, Error> {
+        self.env.render_str(
+            &python::mutable_literals(text),
+            Value::from_dyn_object(ctx.clone()),
+        )
     }
 
     /// Renders a template registered in the environment (such as a test call).
@@ -201,7 +241,9 @@ impl Renderer {
     /// Evaluates an expression such as `ref('customers')` in a node's context.
     pub fn eval(&self, expression: &str, ctx: &Arc<NodeContext>) -> Result<Value, Error> {
         self.env
-            .compile_expression_owned(expression.to_string())?
+            .compile_expression_owned(
+                python::mutable_literals_in_expression(expression).into_owned(),
+            )?
             .eval(Value::from_dyn_object(ctx.clone()))
     }
 

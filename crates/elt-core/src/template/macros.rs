@@ -1,0 +1,306 @@
+//! Macros by package, and how a name finds its macro, as in dbt:
+//!
+//! - a plain call (`star(...)`) inside a package's macro finds that package's own macro first,
+//!   then the root project's, then elt's built-ins (dbt's internal `dbt` package);
+//! - a package's name is the namespace of its macros (`dbt_utils.star(...)`), the root
+//!   project's name and `dbt` included;
+//! - `adapter.dispatch('x', 'ns')` tries `<adapter>__x`, then `default__x`, in each package of
+//!   the namespace's `dispatch:` search order, by default the root project then the namespace.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use minijinja::value::{Object, ObjectRepr};
+use minijinja::{Error, ErrorKind, State, Value};
+
+use super::context::{CONTEXT_KEY, NodeContext};
+use super::functions::RETURN_SIGNAL;
+use crate::adapter::Dialect;
+
+/// The package of elt's built-in macros (what dbt keeps in its internal `dbt` package).
+pub const BUILTIN_PACKAGE: &str = "elt";
+
+/// Names under which templates reach the built-in macros.
+const BUILTIN_NAMESPACES: [&str; 2] = ["dbt", "elt"];
+
+/// The state key that names the package whose macro is rendering (absent: the root project).
+const PACKAGE_KEY: &str = "__elt_package";
+
+/// Every macro, by package and name.
+#[derive(Debug, Default, Clone)]
+pub struct MacroTable {
+    /// The root project's name.
+    pub root: String,
+    packages: HashMap<String, HashMap<String, Value>>,
+    /// `dispatch:` search orders from the root project file, by macro namespace.
+    dispatch: Vec<(String, Vec<String>)>,
+}
+
+impl MacroTable {
+    pub fn new(root: &str, dispatch: Vec<(String, Vec<String>)>) -> Self {
+        MacroTable {
+            root: root.to_string(),
+            packages: HashMap::new(),
+            dispatch,
+        }
+    }
+
+    /// Adds (or replaces) a macro of a package.
+    pub fn insert(&mut self, package: &str, name: &str, value: Value) {
+        self.packages
+            .entry(package.to_string())
+            .or_default()
+            .insert(name.to_string(), value);
+    }
+
+    /// The macro `name` of `package` (`dbt` and `elt` name the built-ins).
+    pub fn get(&self, package: &str, name: &str) -> Option<&Value> {
+        let package = if BUILTIN_NAMESPACES.contains(&package) {
+            BUILTIN_PACKAGE
+        } else {
+            package
+        };
+        self.packages.get(package)?.get(name)
+    }
+
+    /// Whether `name` is a macro namespace: an installed package, the root project or `dbt`.
+    pub fn is_namespace(&self, name: &str) -> bool {
+        BUILTIN_NAMESPACES.contains(&name) || self.packages.contains_key(name)
+    }
+
+    /// Whether the root project defines `name`.
+    pub fn in_root(&self, name: &str) -> bool {
+        self.get(&self.root, name).is_some()
+    }
+
+    /// Whether the root project overrides `name`, directly or for a dispatch (`default__name`,
+    /// `<adapter>__name`).
+    pub fn root_overrides(&self, name: &str, dialect: Dialect) -> bool {
+        self.in_root(name)
+            || self.in_root(&format!("default__{name}"))
+            || self.in_root(&format!("{}__{name}", dialect.name()))
+    }
+
+    /// What a plain name calls from a macro of `package`: its own, the root's, a built-in.
+    pub fn unqualified(&self, package: Option<&str>, name: &str) -> Option<&Value> {
+        package
+            .and_then(|p| self.get(p, name))
+            .or_else(|| self.get(&self.root, name))
+            .or_else(|| self.get(BUILTIN_PACKAGE, name))
+    }
+
+    /// A generic test's macro `test_<name>`: the namespace's, or for a plain name the root
+    /// project's, then any package's (in name order), then the built-in.
+    pub fn test_macro(&self, namespace: Option<&str>, name: &str) -> Option<(String, &Value)> {
+        let macro_name = format!("test_{name}");
+        if let Some(ns) = namespace {
+            let package = if BUILTIN_NAMESPACES.contains(&ns) {
+                BUILTIN_PACKAGE
+            } else {
+                ns
+            };
+            return self
+                .get(package, &macro_name)
+                .map(|v| (package.to_string(), v));
+        }
+        let mut packages: Vec<&String> = self
+            .packages
+            .keys()
+            .filter(|p| **p != self.root && *p != BUILTIN_PACKAGE)
+            .collect();
+        packages.sort();
+        std::iter::once(&self.root)
+            .chain(packages)
+            .chain(std::iter::once(&BUILTIN_PACKAGE.to_string()))
+            .find_map(|p| self.get(p, &macro_name).map(|v| (p.clone(), v)))
+    }
+
+    /// The names of every generic test, for "did you mean".
+    pub fn test_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .packages
+            .iter()
+            .flat_map(|(package, macros)| {
+                macros.keys().filter_map(move |m| {
+                    let test = m.strip_prefix("test_")?;
+                    Some(if package == BUILTIN_PACKAGE || *package == self.root {
+                        test.to_string()
+                    } else {
+                        format!("{package}.{test}")
+                    })
+                })
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The packages `adapter.dispatch` searches for a namespace (`None`: a plain lookup).
+    fn search_order(&self, namespace: Option<&str>) -> Vec<Option<String>> {
+        let Some(ns) = namespace else {
+            return vec![None];
+        };
+        if let Some((_, order)) = self.dispatch.iter().find(|(n, _)| n == ns) {
+            return order.iter().cloned().map(Some).collect();
+        }
+        if self.is_namespace(ns) {
+            vec![Some(self.root.clone()), Some(ns.to_string())]
+        } else {
+            vec![Some(ns.to_string())]
+        }
+    }
+
+    /// The macro `adapter.dispatch(name, namespace)` resolves to, called from a macro of
+    /// `package`, with the names it tried (for the error when none is found).
+    pub fn dispatch(
+        &self,
+        dialect: Dialect,
+        name: &str,
+        namespace: Option<&str>,
+        package: Option<&str>,
+    ) -> Result<&Value, Vec<String>> {
+        let mut tried = Vec::new();
+        for searched in self.search_order(namespace) {
+            for prefix in [dialect.name(), "default"] {
+                let candidate = format!("{prefix}__{name}");
+                let found = match &searched {
+                    Some(p) => self.get(p, &candidate),
+                    None => self.unqualified(package, &candidate),
+                };
+                if let Some(found) = found {
+                    return Ok(found);
+                }
+                tried.push(match &searched {
+                    Some(p) => format!("{p}.{candidate}"),
+                    None => candidate,
+                });
+            }
+        }
+        Err(tried)
+    }
+}
+
+/// The package whose macro the state is rendering; `None` for the root project (and for
+/// nodes, which render in the root's scope).
+pub fn current_package(state: &State) -> Option<String> {
+    state
+        .lookup(PACKAGE_KEY)
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// A macro callable from any template. Each call evaluates the macro's own template in a new
+/// state that shares the caller's node context, so `return()` ends exactly this macro; a
+/// package's macro renders in its package's scope.
+#[derive(Debug)]
+pub struct MacroFunction {
+    /// The template holding only this macro.
+    pub template: String,
+    pub name: String,
+    pub package: String,
+    /// `macro.<package>.<name>`, recorded in the calling node's `depends_on.macros`.
+    pub unique_id: String,
+    /// Whether plain names inside it resolve in its package first (not the root or built-ins).
+    pub scoped: bool,
+}
+
+impl Object for MacroFunction {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn call(self: &Arc<Self>, state: &mut State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let ctx = NodeContext::of(state)?;
+        ctx.record().macros.insert(self.unique_id.clone());
+        let template = state.env().get_template(&self.template)?;
+        let root = if self.scoped {
+            Value::from_object(PackageScope {
+                ctx: ctx.clone(),
+                package: self.package.clone(),
+            })
+        } else {
+            Value::from_dyn_object(ctx.clone())
+        };
+        let mut captured = template.render_captured(root)?;
+        let result =
+            captured.with_state_mut(|macro_state| macro_state.call_macro(&self.name, args));
+        match result {
+            Ok(output) => Ok(Value::from_safe_string(output)),
+            Err(e) if e.detail() == Some(RETURN_SIGNAL) => {
+                Ok(ctx.take_return().unwrap_or_default())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "name" => Some(Value::from(self.name.clone())),
+            "package_name" => Some(Value::from(self.package.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// The root of a package macro's render: the package's own macros, then the node context.
+#[derive(Debug)]
+struct PackageScope {
+    ctx: Arc<NodeContext>,
+    package: String,
+}
+
+impl Object for PackageScope {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        if name == PACKAGE_KEY {
+            return Some(Value::from(self.package.clone()));
+        }
+        if name != CONTEXT_KEY
+            && let Some(found) = self.ctx.resolver.macros.get(&self.package, name)
+        {
+            return Some(found.clone());
+        }
+        self.ctx.get_value(key)
+    }
+}
+
+/// `dbt_utils.star(...)`, `dbt.concat(...)`, `my_project.my_macro()`: a macro called through
+/// its package's name.
+#[derive(Debug)]
+pub struct MacroNamespace(pub String);
+
+impl Object for MacroNamespace {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, _key: &Value) -> Option<Value> {
+        None
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let ctx = NodeContext::of(state)?;
+        let package = if BUILTIN_NAMESPACES.contains(&self.0.as_str()) {
+            BUILTIN_PACKAGE
+        } else {
+            self.0.as_str()
+        };
+        let found = ctx.resolver.macros.get(package, method).cloned();
+        match found {
+            Some(found) => found.call(state, args),
+            None => Err(Error::new(
+                ErrorKind::UnknownFunction,
+                format!("package '{}' has no macro named '{method}'", self.0),
+            )),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -1,0 +1,261 @@
+//! Installed packages (`dbt_packages/`) and the Jinja runtime packages rely on: macro
+//! namespaces, dispatch through the root project, generic tests of packages, Python's
+//! mutable lists and dicts. The packages here are written by each test; the public packages
+//! are built in the `elt` package's `dbt_packages` test.
+
+mod support;
+
+use elt_core::compile::compile;
+use support::{compile_dir, load_dir, sql};
+
+/// A project `shop` with an installed package `tools` (its files under dbt_packages/tools).
+fn with_package(root_files: &[(&str, &str)], package_files: &[(&str, &str)]) -> tempfile::TempDir {
+    let mut files: Vec<(String, String)> = root_files
+        .iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect();
+    files.push((
+        "dbt_packages/tools/dbt_project.yml".into(),
+        "name: tools\nversion: '1.0'\nrequire-dbt-version: ['>=1.3.0', '<3.0.0']\n".into(),
+    ));
+    for (path, text) in package_files {
+        files.push((format!("dbt_packages/tools/{path}"), text.to_string()));
+    }
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    support::project(&borrowed)
+}
+
+const TOOLS_MACROS: &str = "
+{% macro cols(names) %}{{ return(adapter.dispatch('cols', 'tools')(names)) }}{% endmacro %}
+{% macro default__cols(names) %}{{ helper(names) | join(', ') }}{% endmacro %}
+{% macro helper(names) %}{% set out = [] %}{% for n in names %}{% do out.append('t.' ~ n) %}{% endfor %}{{ return(out) }}{% endmacro %}
+{% test positive(model, column_name) %}select * from {{ model }} where {{ column_name }} <= 0{% endtest %}
+";
+
+#[test]
+fn package_macros_are_called_through_their_namespace() {
+    let dir = with_package(
+        &[("models/a.sql", "select {{ tools.cols(['x', 'y']) }} from t")],
+        &[("macros/tools.sql", TOOLS_MACROS)],
+    );
+    let c = compile_dir(dir.path(), None);
+    assert_eq!(sql(&c, "a"), "select t.x, t.y from t");
+    let node = c.manifest.nodes.values().find(|n| n.name == "a").unwrap();
+    assert!(
+        node.depends_on_macros
+            .contains(&"macro.tools.default__cols".to_string()),
+        "{:?}",
+        node.depends_on_macros
+    );
+}
+
+#[test]
+fn the_root_project_overrides_a_package_macro_by_dispatch() {
+    let dir = with_package(
+        &[
+            ("models/a.sql", "select {{ tools.cols(['x']) }} from t"),
+            (
+                "macros/mine.sql",
+                "{% macro duckdb__cols(names) %}{{ names | join(' + ') }}{% endmacro %}",
+            ),
+        ],
+        &[("macros/tools.sql", TOOLS_MACROS)],
+    );
+    assert_eq!(sql(&compile_dir(dir.path(), None), "a"), "select x from t");
+}
+
+#[test]
+fn a_dispatch_search_order_decides_which_package_wins() {
+    let dir = with_package(
+        &[
+            ("models/a.sql", "select {{ tools.cols(['x']) }} from t"),
+            (
+                "macros/mine.sql",
+                "{% macro default__cols(names) %}mine{% endmacro %}",
+            ),
+        ],
+        &[("macros/tools.sql", TOOLS_MACROS)],
+    );
+    let project_file = dir.path().join("elt_project.yml");
+    let text = std::fs::read_to_string(&project_file).unwrap();
+    std::fs::write(
+        &project_file,
+        format!("{text}dispatch:\n  - macro_namespace: tools\n    search_order: [tools]\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        sql(&compile_dir(dir.path(), None), "a"),
+        "select t.x from t"
+    );
+}
+
+#[test]
+fn plain_names_inside_a_package_find_its_own_macros_first() {
+    let dir = with_package(
+        &[
+            ("models/a.sql", "select {{ tools.cols(['x']) }} from t"),
+            (
+                "macros/helper.sql",
+                "{% macro helper(names) %}{{ return(['root']) }}{% endmacro %}",
+            ),
+        ],
+        &[("macros/tools.sql", TOOLS_MACROS)],
+    );
+    assert_eq!(
+        sql(&compile_dir(dir.path(), None), "a"),
+        "select t.x from t"
+    );
+}
+
+#[test]
+fn generic_tests_of_a_package_are_named_after_it() {
+    let dir = with_package(
+        &[
+            ("models/orders.sql", "select 1 as amount"),
+            (
+                "models/schema.yml",
+                "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: amount\n        data_tests: [tools.positive]\n",
+            ),
+        ],
+        &[("macros/tools.sql", TOOLS_MACROS)],
+    );
+    let c = compile_dir(dir.path(), None);
+    let test = c
+        .manifest
+        .nodes
+        .values()
+        .find(|n| n.name == "tools_positive_orders_amount")
+        .expect("the test node, named as dbt names it");
+    assert_eq!(
+        test.compiled_code.as_deref(),
+        Some("select * from \"warehouse\".\"main\".\"orders\" where amount <= 0")
+    );
+    assert_eq!(
+        test.test.as_ref().unwrap().namespace.as_deref(),
+        Some("tools")
+    );
+}
+
+#[test]
+fn a_test_of_a_package_that_is_not_installed_says_so() {
+    let dir = support::project(&[
+        ("models/orders.sql", "select 1 as amount"),
+        (
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: orders\n    data_tests:\n      - dbt_utils.expression_is_true:\n          expression: amount > 0\n",
+        ),
+    ]);
+    let error = compile(&load_dir(dir.path(), None))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("test 'dbt_utils.expression_is_true' comes from package 'dbt_utils', which is not installed"),
+        "{error}"
+    );
+    assert!(error.contains("run `elt deps`"), "{error}");
+    assert!(error.contains("models/schema.yml:5"), "{error}");
+}
+
+#[test]
+fn declared_packages_that_are_not_installed_are_an_error() {
+    let dir = support::project(&[
+        ("models/a.sql", "select 1"),
+        (
+            "packages.yml",
+            "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n",
+        ),
+    ]);
+    let error = elt_core::project::Project::load(&elt_core::project::LoadOptions {
+        project_dir: dir.path().to_path_buf(),
+        profiles_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(error.contains("packages.yml:2"), "{error}");
+    assert!(error.contains("run `elt deps`"), "{error}");
+}
+
+#[test]
+fn a_package_requiring_another_dbt_version_is_an_error() {
+    let dir = support::project(&[
+        ("models/a.sql", "select 1"),
+        (
+            "dbt_packages/old/dbt_project.yml",
+            "name: old\nrequire-dbt-version: ['>=0.20.0', '<0.21.0']\n",
+        ),
+    ]);
+    let error = elt_core::project::Project::load(&elt_core::project::LoadOptions {
+        project_dir: dir.path().to_path_buf(),
+        profiles_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    })
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        error.contains("package 'old' requires dbt >=0.20.0, <0.21.0, and elt follows dbt 1.11.0"),
+        "{error}"
+    );
+    assert!(
+        error.contains("dbt_packages/old/dbt_project.yml:2"),
+        "{error}"
+    );
+}
+
+#[test]
+fn lists_and_dicts_are_mutable_as_in_python() {
+    let dir = support::project(&[(
+        "models/a.sql",
+        "{% set cols = [] %}{% set seen = {} %}\
+         {% for c in ['a', 'b', 'a'] %}{% if c not in seen %}{% do cols.append(c) %}{% do seen.update({c: 1}) %}{% endif %}{% endfor %}\
+         {% do cols.insert(0, 'id') %}{% do cols.extend(['z']) %}{% set last = cols.pop() %}\
+         {% set d = dict(x=1) %}{% do d.setdefault('y', 2) %}{% set copy = cols | list %}{% do copy.append('w') %}\
+         select {{ cols | join(', ') }} -- {{ last }} {{ d }} {{ cols }} {{ copy | length }} {{ seen.keys() | list }}",
+    )]);
+    assert_eq!(
+        sql(&compile_dir(dir.path(), None), "a"),
+        "select id, a, b -- z {'x': 1, 'y': 2} ['id', 'a', 'b'] 4 ['a', 'b']"
+    );
+}
+
+#[test]
+fn a_list_passed_to_a_macro_is_changed_in_place() {
+    let dir = support::project(&[
+        (
+            "macros/m.sql",
+            "{% macro add(to, item) %}{% do to.append(item) %}{% endmacro %}",
+        ),
+        (
+            "models/a.sql",
+            "{% set xs = [1] %}{{ add(xs, 2) }}{{ add(xs, 3) }}select {{ xs | sum }} as s, {{ xs[-1] }} as l",
+        ),
+    ]);
+    assert_eq!(
+        sql(&compile_dir(dir.path(), None), "a"),
+        "select 6 as s, 3 as l"
+    );
+}
+
+#[test]
+fn changing_a_read_only_list_says_how_to_copy_it() {
+    let dir = support::project(&[
+        (
+            "elt_project.yml",
+            "name: shop\nprofile: shop\nvars:\n  cols: [a, b]\n",
+        ),
+        ("models/a.sql", "select 1\n{% do var('cols').append('c') %}"),
+    ]);
+    let error = compile(&load_dir(dir.path(), None))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("cannot append() on this list"), "{error}");
+    assert!(error.contains("| list"), "{error}");
+    assert!(error.contains("models/a.sql:2"), "{error}");
+}
