@@ -105,4 +105,65 @@ fn dbt_utils_macros_and_tests_build(wh: Wh) {
     );
 }
 
-on_every_warehouse!(dbt_utils_macros_and_tests_build);
+/// dbt_utils macros that query the warehouse while compiling: `star` (the columns of its
+/// upstream, built just before), `get_column_values` + `pivot` (`statement`/`load_result`),
+/// `date_spine` (a query for the number of intervals), `union_relations`, and the `equality`
+/// test (the columns of both relations).
+fn dbt_utils_macros_that_query_the_warehouse_build(wh: Wh) {
+    let Some(shared) = shared_packages() else {
+        return;
+    };
+    let packages = format!(
+        "packages:\n  - local: {}\n",
+        shared.join("dbt-utils").display()
+    );
+    let project = wh.project(&[
+        ("packages.yml", &packages),
+        ("seeds/orders.csv", ORDERS_SEED),
+        (
+            "models/orders_star.sql",
+            "select {{ dbt_utils.star(from=ref('orders'), except=['discount']) }} from {{ ref('orders') }}",
+        ),
+        (
+            "models/amount_by_customer.sql",
+            "select id,\n{{ dbt_utils.pivot('customer', dbt_utils.get_column_values(ref('orders'), 'customer')) }}\nfrom {{ ref('orders') }}\ngroup by id",
+        ),
+        (
+            "models/days.sql",
+            "{{ config(materialized='table') }}\n{{ dbt_utils.date_spine(datepart='day', start_date=\"cast('2024-01-01' as date)\", end_date=\"cast('2024-01-08' as date)\") }}",
+        ),
+        (
+            "models/both.sql",
+            "{{ dbt_utils.union_relations(relations=[ref('orders'), ref('orders_star')]) }}",
+        ),
+        (
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: orders_star\n    data_tests:\n      - dbt_utils.equality:\n          compare_model: ref('orders')\n          compare_columns: [id, customer, amount]\n",
+        ),
+    ]);
+    ok(project.path(), &["deps"]);
+    let build = ok(project.path(), &["build"]);
+    assert!(
+        build.contains("PASS=6 WARN=0 ERROR=0 SKIP=0 TOTAL=6"),
+        "{build}"
+    );
+    let columns = project.query(&format!(
+        "select * from {} order by id",
+        project.rel("orders_star")
+    ));
+    assert_eq!(columns[0].len(), 3, "discount is left out: {columns:?}");
+    let pivot = project.query(&format!(
+        "select id, ann, bob from {} order by id",
+        project.rel("amount_by_customer")
+    ));
+    assert_eq!(pivot, [["1", "1", "0"], ["2", "0", "1"], ["3", "1", "0"]]);
+    let days = project.query(&format!("select count(*) from {}", project.rel("days")));
+    assert_eq!(days, [["7"]]);
+    let both = project.query(&format!("select count(*) from {}", project.rel("both")));
+    assert_eq!(both, [["6"]]);
+}
+
+on_every_warehouse!(
+    dbt_utils_macros_and_tests_build,
+    dbt_utils_macros_that_query_the_warehouse_build
+);

@@ -2,6 +2,7 @@
 //! loading, compiling, selecting and writing artifacts.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use elt_core::artifacts;
@@ -13,6 +14,8 @@ use elt_core::manifest::{Manifest, Node, ResourceType};
 use elt_core::project::{LoadOptions, Project};
 use elt_core::sql::ValidSqlCache;
 use elt_core::stopwatch::Stopwatch;
+use elt_warehouse::Warehouse;
+use elt_warehouse::introspect::Introspector;
 use serde_json::{Map, Value as Json, json};
 
 use crate::cli::{
@@ -113,6 +116,7 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         args.project.warn_error,
         args.project.quiet,
     )?;
+    compile_with_warehouse(&project, &mut compiled, &selected)?;
     let nodes: Vec<&Node> = selected
         .iter()
         .filter_map(|id| compiled.manifest.nodes.get(id))
@@ -138,6 +142,49 @@ pub fn compile(args: &CompileArgs) -> Result<()> {
         );
     }
     release_at_exit((project, compiled));
+    Ok(())
+}
+
+/// Renders again, with the warehouse, the selected nodes whose SQL queries it while compiling
+/// (`run_query`, `dbt_utils.star`, ...), as `dbt compile` does: what they read must be built.
+fn compile_with_warehouse(
+    project: &Project,
+    compiled: &mut Compiled,
+    selected: &BTreeSet<String>,
+) -> Result<()> {
+    let nodes = &compiled.manifest.nodes;
+    let introspective: Vec<&String> = selected
+        .iter()
+        .filter(|id| nodes.get(*id).is_some_and(|n| n.introspective))
+        .collect();
+    if introspective.is_empty() {
+        return Ok(());
+    }
+    let target = &project.target;
+    let warehouse: Arc<dyn Warehouse> = elt_warehouse::open(target, &project.root)
+        .map_err(|e| connection_error(target, &e))?
+        .into();
+    let introspect = Introspector::over(warehouse);
+    let mut rendered = Vec::new();
+    let mut errors = Vec::new();
+    for id in introspective {
+        match compiled
+            .runtime
+            .sql_to_run(&nodes[id], nodes, false, &introspect)
+        {
+            Ok(Some(sql)) => rendered.push((id.clone(), sql)),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Errors(errors).sorted());
+    }
+    for (id, sql) in rendered {
+        if let Some(node) = compiled.manifest.nodes.get_mut(&id) {
+            node.compiled_code = Some(sql);
+        }
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use elt_core::adapter::Relation;
@@ -13,6 +14,7 @@ use elt_core::manifest::{Node, ResourceType};
 use elt_core::project::Project;
 use elt_execute::{Command, Options, Plan, RunResult, Status, results};
 use elt_warehouse::Warehouse;
+use elt_warehouse::introspect::Introspector;
 use serde_json::json;
 
 use crate::cli::{ProjectArgs, RetryArgs, RunArgs, ShowArgs};
@@ -138,12 +140,14 @@ pub(crate) fn execute(
     recorded: serde_json::Value,
 ) -> Result<()> {
     let start = Instant::now();
-    let warehouse = elt_warehouse::open(&project.target, &project.root)
-        .map_err(|e| connection_error(&project.target, &e))?;
+    let warehouse: Arc<dyn Warehouse> = elt_warehouse::open(&project.target, &project.root)
+        .map_err(|e| connection_error(&project.target, &e))?
+        .into();
     let plan = Plan {
         project,
         compiled,
         warehouse: warehouse.as_ref(),
+        introspect: Introspector::over(warehouse.clone()),
         command,
         options,
     };
@@ -280,23 +284,33 @@ fn summarize(results: &[RunResult], nodes: &[&Node], elapsed: f64, quiet: bool) 
 /// `elt show`: the first rows of a selected node's query, or of `--inline` SQL.
 pub fn show(args: &ShowArgs) -> Result<()> {
     let (project, compiled) = compiled(&args.project)?;
+    let warehouse: Arc<dyn Warehouse> = elt_warehouse::open(&project.target, &project.root)
+        .map_err(|e| connection_error(&project.target, &e))?
+        .into();
+    let introspect = Introspector::over(warehouse.clone());
+    let runtime = &compiled.runtime;
     let (title, sql) = match &args.inline {
         Some(inline) => (
             "inline query".to_string(),
-            compiled
-                .runtime
-                .hook_sql(None, inline, Path::new("<inline>"), "the inline query")?,
+            runtime.hook_sql(
+                None,
+                inline,
+                Path::new("<inline>"),
+                "the inline query",
+                &introspect,
+            )?,
         ),
         None => {
             let node = shown_node(&compiled, args)?;
+            let nodes = &compiled.manifest.nodes;
+            let sql = runtime.sql_to_run(node, nodes, false, &introspect)?;
             (
                 format!("node '{}'", node.name),
-                node.compiled_code.clone().unwrap_or_default(),
+                sql.or_else(|| node.compiled_code.clone())
+                    .unwrap_or_default(),
             )
         }
     };
-    let warehouse = elt_warehouse::open(&project.target, &project.root)
-        .map_err(|e| connection_error(&project.target, &e))?;
     let mut session = warehouse
         .session()
         .map_err(|e| connection_error(&project.target, &e))?;

@@ -259,3 +259,28 @@ fn changing_a_read_only_list_says_how_to_copy_it() {
     assert!(error.contains("| list"), "{error}");
     assert!(error.contains("models/a.sql:2"), "{error}");
 }
+
+#[test]
+fn execute_is_false_while_parsing_and_true_when_compiling() {
+    let dir = support::project(&[(
+        "models/a.sql",
+        "select {% if execute %}'compiled'{% else %}'parsed'{% endif %} as phase",
+    )]);
+    let c = compile_dir(dir.path(), None);
+    assert_eq!(sql(&c, "a"), "select 'compiled' as phase");
+    let node = c.manifest.nodes.values().find(|n| n.name == "a").unwrap();
+    assert!(!node.introspective);
+}
+
+#[test]
+fn a_node_that_queries_the_warehouse_compiles_as_parsed_until_it_runs() {
+    let dir = support::project(&[(
+        "models/a.sql",
+        "{% set n = 0 %}{% if execute %}{% set n = run_query('select 42 as n').columns[0].values()[0] %}{% endif %}select {{ n }} as n",
+    )]);
+    let c = compile_dir(dir.path(), None);
+    // Without a warehouse the SQL is as dbt renders it while parsing; the run renders it again.
+    assert_eq!(sql(&c, "a"), "select 0 as n");
+    let node = c.manifest.nodes.values().find(|n| n.name == "a").unwrap();
+    assert!(node.introspective);
+}

@@ -15,6 +15,7 @@ pub mod results;
 pub mod scheduler;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Utc;
@@ -22,6 +23,7 @@ use elt_core::compile::Compiled;
 use elt_core::diagnostics::Diagnostic;
 use elt_core::manifest::{Node, ResourceType};
 use elt_core::project::Project;
+use elt_core::template::introspect::Introspect;
 use elt_warehouse::{Session, Warehouse};
 
 pub use catalog::Catalog;
@@ -93,6 +95,8 @@ pub struct Plan<'a> {
     pub project: &'a Project,
     pub compiled: &'a Compiled,
     pub warehouse: &'a dyn Warehouse,
+    /// What templates query while a node compiles to run (its own session).
+    pub introspect: Arc<dyn Introspect>,
     pub command: Command,
     pub options: Options,
 }
@@ -353,7 +357,7 @@ pub fn run_project_hooks(plan: &Plan, hooks: &[String], which: &str) -> Result<u
         let sql = plan
             .compiled
             .runtime
-            .hook_sql(None, hook, &relative, which)?;
+            .hook_sql(None, hook, &relative, which, &plan.introspect)?;
         session.execute(&sql).map_err(|e| {
             let source = std::fs::read_to_string(&file).unwrap_or_default();
             let line = source

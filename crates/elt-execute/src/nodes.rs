@@ -22,7 +22,8 @@ pub struct Outcome {
     pub message: String,
     pub failures: Option<i64>,
     pub built: Option<Built>,
-    /// The SQL that ran, when it differs from the compiled SQL (incremental renders).
+    /// The SQL that ran, when it differs from the compiled SQL (incremental renders, nodes
+    /// that query the warehouse while compiling).
     pub sql: Option<String>,
     pub diagnostic: Option<Diagnostic>,
 }
@@ -89,16 +90,13 @@ fn model(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node)
     let incremental = matches!(materialization, Materialization::Incremental(_))
         && !full_refresh
         && existing == Some(RelationKind::Table);
-    let incremental_sql = if incremental {
-        Some(
-            plan.compiled
-                .runtime
-                .incremental_sql(node, &plan.compiled.manifest.nodes)?,
-        )
-    } else {
-        None
-    };
-    let sql = incremental_sql.as_deref().unwrap_or(sql_of(node));
+    let run_sql = plan.compiled.runtime.sql_to_run(
+        node,
+        &plan.compiled.manifest.nodes,
+        incremental,
+        &plan.introspect,
+    )?;
+    let sql = run_sql.as_deref().unwrap_or(sql_of(node));
     run_hooks(plan, session, node, "pre-hook")?;
     let built = materialize::build(
         session,
@@ -118,7 +116,7 @@ fn model(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node)
         },
     );
     run_hooks(plan, session, node, "post-hook")?;
-    Ok(Outcome::built(built, incremental_sql))
+    Ok(Outcome::built(built, run_sql))
 }
 
 fn materialization(node: &Node) -> Run<Materialization> {
@@ -232,10 +230,10 @@ fn run_hooks(plan: &Plan, session: &mut dyn Session, node: &Node, key: &str) -> 
     for Hook { sql, .. } in hooks(node, key) {
         let what = format!("{key} of {} '{}'", node.resource_type.as_str(), node.name);
         let file = node.patch_path.as_ref().unwrap_or(&node.original_file_path);
-        let rendered = plan
-            .compiled
-            .runtime
-            .hook_sql(Some(node), &sql, file, &what)?;
+        let rendered =
+            plan.compiled
+                .runtime
+                .hook_sql(Some(node), &sql, file, &what, &plan.introspect)?;
         session.execute(&rendered).map_err(|e| {
             Diagnostic::error(format!("{what} failed: {}", e.message))
                 .at(&node.original_file_path, 0, 0)
@@ -372,7 +370,13 @@ fn test(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
         limit: node.config.get("limit").and_then(Json::as_u64),
     };
     let severity_is_warn = text("severity").is_some_and(|s| s.eq_ignore_ascii_case("warn"));
-    let sql = sql_of(node);
+    let runtime = &plan.compiled.runtime;
+    let run_sql =
+        match runtime.sql_to_run(node, &plan.compiled.manifest.nodes, false, &plan.introspect) {
+            Ok(sql) => sql,
+            Err(diagnostic) => return Outcome::error(diagnostic),
+        };
+    let sql = run_sql.as_deref().unwrap_or(sql_of(node));
     let verdict = match data_test::run(session, sql, &config) {
         Ok(verdict) => verdict,
         Err(e) => return Outcome::error(warehouse_error(plan.project, node, &e, Some(sql))),
@@ -430,7 +434,7 @@ fn test(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
         },
         failures: Some(verdict.failures),
         built: None,
-        sql: None,
+        sql: run_sql,
         diagnostic,
     }
 }

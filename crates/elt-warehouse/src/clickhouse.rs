@@ -339,13 +339,21 @@ fn read_rows(output: &[u8]) -> std::result::Result<Table, serde_json::Error> {
         Some(header) => serde_json::from_slice(header)?,
         None => Vec::new(),
     };
+    let types = match lines.next() {
+        Some(header) => serde_json::from_slice(header)?,
+        None => Vec::new(),
+    };
     let rows = lines
         .map(|line| {
             let values: Vec<Json> = serde_json::from_slice(line)?;
             Ok(values.into_iter().map(text_of).collect())
         })
         .collect::<std::result::Result<_, serde_json::Error>>()?;
-    Ok(Table { columns, rows })
+    Ok(Table {
+        columns,
+        types,
+        rows,
+    })
 }
 
 impl Session for ChSession {
@@ -358,7 +366,7 @@ impl Session for ChSession {
     }
 
     fn query(&mut self, sql: &str) -> Result<Table> {
-        let (output, _) = self.run(sql, "JSONCompactEachRowWithNames")?;
+        let (output, _) = self.run(sql, "JSONCompactEachRowWithNamesAndTypes")?;
         read_rows(&output).map_err(|e| {
             WarehouseError::new(format!("cannot read ClickHouse's answer: {e}")).in_sql(sql)
         })
@@ -447,9 +455,10 @@ mod tests {
 
     #[test]
     fn answers_are_read_as_text() {
-        let output = b"[\"a\",\"b\",\"c\"]\n[\"1\",null,[1,2]]\n[2,true,\"x\\ty\"]\n";
+        let output = b"[\"a\",\"b\",\"c\"]\n[\"String\",\"Nullable(Bool)\",\"Array(UInt8)\"]\n[\"1\",null,[1,2]]\n[2,true,\"x\\ty\"]\n";
         let table = read_rows(output).unwrap();
         assert_eq!(table.columns, ["a", "b", "c"]);
+        assert_eq!(table.types, ["String", "Nullable(Bool)", "Array(UInt8)"]);
         assert_eq!(
             table.rows,
             [

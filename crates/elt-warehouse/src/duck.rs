@@ -152,6 +152,9 @@ impl DuckSession {
         if table.columns.is_empty() {
             table.columns = statement.column_names();
         }
+        table.types = (0..table.columns.len())
+            .map(|i| type_name(&statement.column_type(i)))
+            .collect();
         Ok(table)
     }
 }
@@ -292,6 +295,28 @@ fn error_kind(e: &duckdb::Error) -> ErrorKind {
 
 /// A value as text, as `elt show` and tests read it: dates `YYYY-MM-DD`, timestamps
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]`, decimals exact.
+/// DuckDB's name of a result column's type, from the Arrow type the query reports.
+fn type_name(data_type: &DataType) -> String {
+    use DataType as T;
+    match data_type {
+        T::Boolean => "BOOLEAN".into(),
+        T::Int8 => "TINYINT".into(),
+        T::Int16 => "SMALLINT".into(),
+        T::Int32 => "INTEGER".into(),
+        T::Int64 => "BIGINT".into(),
+        T::UInt8 => "UTINYINT".into(),
+        T::UInt16 => "USMALLINT".into(),
+        T::UInt32 => "UINTEGER".into(),
+        T::UInt64 => "UBIGINT".into(),
+        T::Float32 => "FLOAT".into(),
+        T::Float64 => "DOUBLE".into(),
+        T::Decimal128(precision, scale) => format!("DECIMAL({precision},{scale})"),
+        T::Date32 | T::Date64 => "DATE".into(),
+        T::Timestamp(..) => "TIMESTAMP".into(),
+        _ => "VARCHAR".into(),
+    }
+}
+
 fn text(value: ValueRef<'_>) -> Option<String> {
     use duckdb::types::Value;
     Some(match value.to_owned() {

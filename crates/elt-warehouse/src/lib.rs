@@ -12,6 +12,7 @@ mod canonical;
 mod clickhouse;
 pub mod data_test;
 mod duck;
+pub mod introspect;
 pub mod materialize;
 mod pg_binary;
 mod postgres;
@@ -78,10 +79,12 @@ impl std::error::Error for WarehouseError {}
 
 pub type Result<T, E = WarehouseError> = std::result::Result<T, E>;
 
-/// A query's result: column names and rows, values as text (NULL is `None`).
+/// A query's result: column names, their types as the warehouse names them (when it says),
+/// and rows, values as text (NULL is `None`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
     pub columns: Vec<String>,
+    pub types: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
 }
 

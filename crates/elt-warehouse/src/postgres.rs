@@ -267,6 +267,14 @@ fn error_kind(sqlstate: &str) -> ErrorKind {
 
 /// A value as text, as `elt show` and the tests read it: PostgreSQL's text output, with
 /// booleans spelled `true`/`false` as on the other warehouses.
+/// Each column's name and its type as PostgreSQL names it (`INT8`, `NUMERIC`, `TEXT`, ...).
+fn described(columns: &[sqlx::postgres::PgColumn]) -> Vec<(String, String)> {
+    columns
+        .iter()
+        .map(|c| (c.name().to_string(), c.type_info().name().to_string()))
+        .collect()
+}
+
 fn text(row: &PgRow, index: usize) -> std::result::Result<Option<String>, sqlx::Error> {
     let value = row.try_get_raw(index)?;
     if value.is_null() {
@@ -296,20 +304,25 @@ impl Session for PgSession {
         let rows = self
             .block_on(async |c| c.fetch_all(sqlx::raw_sql(sql)).await)
             .map_err(|e| error(e, sql))?;
-        let columns = match rows.first() {
-            Some(row) => row.columns().iter().map(|c| c.name().to_string()).collect(),
+        let described: Vec<(String, String)> = match rows.first() {
+            Some(row) => described(row.columns()),
             // No rows: ask the server for the columns the query would have.
             None => self
                 .block_on(async |c| c.prepare(sql).await.map(|s| s.columns().to_vec()))
-                .map(|columns| columns.iter().map(|c| c.name().to_string()).collect())
+                .map(|columns| described(&columns))
                 .unwrap_or_default(),
         };
+        let (columns, types) = described.into_iter().unzip();
         let rows = rows
             .iter()
             .map(|row| (0..row.len()).map(|i| text(row, i)).collect())
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| error(e, sql))?;
-        Ok(Table { columns, rows })
+        Ok(Table {
+            columns,
+            types,
+            rows,
+        })
     }
 
     fn execute_counting(&mut self, sql: &str) -> Result<usize> {

@@ -184,6 +184,18 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
             sqls[i] = out.sql;
         }
     }
+    let runtime_tests: HashMap<String, generic_tests::TestCall> = jobs
+        .iter()
+        .filter(|job| job.node.introspective)
+        .filter_map(|job| Some((job.node.unique_id.clone(), job.test.clone()?)))
+        .collect();
+    let runtime_yaml: HashMap<PathBuf, String> = runtime_tests
+        .values()
+        .filter_map(|call| {
+            let text = yaml_sources.get(call.yaml_file.as_path())?;
+            Some((call.yaml_file.clone(), text.to_string()))
+        })
+        .collect();
     let mut all_nodes: Vec<Box<Node>> = jobs
         .into_par_iter()
         .zip(sqls)
@@ -240,7 +252,12 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
         dag,
         warnings,
         valid_sql,
-        runtime: Runtime::new(Arc::new(renderer), final_resolver),
+        runtime: Runtime::new(
+            Arc::new(renderer),
+            final_resolver,
+            runtime_tests,
+            runtime_yaml,
+        ),
     })
 }
 

@@ -15,6 +15,7 @@ use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::{DocNode, Node, ResourceType, SourceNode};
 use crate::project::Project;
 use crate::template::context::{PLACEHOLDER, RefTarget};
+use crate::template::introspect::Introspect;
 use crate::template::{
     NodeContext, Pass, RenderRecord, Renderer, Resolver, blocks, functions, test_call_template,
 };
@@ -210,6 +211,27 @@ impl Renders<'_> {
         job: &Job,
         pass: Pass,
     ) -> std::result::Result<Rendered, Diagnostic> {
+        match self.render_job(resolver, job, pass, true, None) {
+            // It queries the warehouse, which only a run opens: rendered as while parsing.
+            (Err(_), record) if record.needs_warehouse => {
+                let (sql, mut record) = self.render_job(resolver, job, pass, false, None);
+                record.needs_warehouse = true;
+                Ok(Rendered { sql: sql?, record })
+            }
+            (sql, record) => Ok(Rendered { sql: sql?, record }),
+        }
+    }
+
+    /// Renders a job's config values and SQL; `execute` as in dbt (see
+    /// [`crate::template::introspect`]), and the warehouse it may query.
+    pub(super) fn render_job(
+        &self,
+        resolver: &Arc<Resolver>,
+        job: &Job,
+        pass: Pass,
+        execute: bool,
+        warehouse: Option<Arc<dyn Introspect>>,
+    ) -> (std::result::Result<String, Diagnostic>, RenderRecord) {
         let node = &job.node;
         let mut ctx = NodeContext::new(
             resolver.clone(),
@@ -219,23 +241,26 @@ impl Renders<'_> {
         );
         if pass == Pass::Final {
             ctx.this = node.relation.clone();
+            ctx.execute = execute;
+            ctx.warehouse = warehouse;
         }
         let ctx = Arc::new(ctx);
         let what = format!("{} '{}'", node.resource_type.as_str(), node.name);
-        self.render_config_values(&ctx, node, job.test.as_ref(), &what)?;
-        let sql = match &job.test {
-            _ if node.resource_type == ResourceType::Seed => String::new(),
-            None => {
-                let source = blocks::at_line(&node.raw_code, node.raw_line);
-                let out = self
-                    .renderer
-                    .render(&node.original_file_path, &source, &ctx, &what)?;
-                strip_padding(out, node.raw_line)
-            }
-            Some(call) => self.test(&ctx, call, &what)?,
-        };
+        let sql = self
+            .render_config_values(&ctx, node, job.test.as_ref(), &what)
+            .and_then(|()| match &job.test {
+                _ if node.resource_type == ResourceType::Seed => Ok(String::new()),
+                None => {
+                    let source = blocks::at_line(&node.raw_code, node.raw_line);
+                    let out =
+                        self.renderer
+                            .render(&node.original_file_path, &source, &ctx, &what)?;
+                    Ok(strip_padding(out, node.raw_line))
+                }
+                Some(call) => self.test(&ctx, call, &what),
+            });
         let record = std::mem::take(&mut *ctx.record());
-        Ok(Rendered { sql, record })
+        (sql, record)
     }
 
     /// Renders Jinja in config values from YAML and the project file (e.g. a test's `where`),
@@ -358,6 +383,7 @@ impl Renders<'_> {
         node.refs = record.refs;
         node.sources = record.sources;
         node.depends_on_macros = record.macros.into_iter().collect();
+        node.introspective = record.needs_warehouse;
     }
 }
 

@@ -1,16 +1,20 @@
 //! Rendering that can only happen when a node runs: an incremental model's SQL once its table
-//! is known to exist (`is_incremental()` is then true), and hooks, which see the node's `this`.
+//! is known to exist (`is_incremental()` is then true), a node that queries the warehouse
+//! while compiling (its upstream is built by then), and hooks, which see the node's `this`.
 //! It reuses the compile's template environment and resolved relations.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
 
 use super::ephemeral;
-use super::render::{model_value, strip_padding, substitute};
+use super::generic_tests::TestCall;
+use super::render::{Job, Renders, model_value, strip_padding, substitute};
 use crate::diagnostics::Diagnostic;
 use crate::manifest::{Node, NodeMap};
+use crate::template::introspect::Introspect;
 use crate::template::{NodeContext, Pass, Renderer, Resolver, blocks};
 
 /// The compile's renderer, kept for run-time renders.
@@ -18,6 +22,10 @@ use crate::template::{NodeContext, Pass, Renderer, Resolver, blocks};
 pub struct Runtime {
     renderer: Arc<Renderer>,
     resolver: Arc<Resolver>,
+    /// How each introspective generic test calls its macro, by unique id.
+    tests: Arc<HashMap<String, TestCall>>,
+    /// The properties files of those tests, for error locations.
+    yaml_sources: Arc<HashMap<PathBuf, String>>,
 }
 
 /// A hook as configured: its SQL template and whether dbt would run it inside the model's
@@ -29,8 +37,83 @@ pub struct Hook {
 }
 
 impl Runtime {
-    pub(super) fn new(renderer: Arc<Renderer>, resolver: Arc<Resolver>) -> Self {
-        Runtime { renderer, resolver }
+    pub(super) fn new(
+        renderer: Arc<Renderer>,
+        resolver: Arc<Resolver>,
+        tests: HashMap<String, TestCall>,
+        yaml_sources: HashMap<PathBuf, String>,
+    ) -> Self {
+        Runtime {
+            renderer,
+            resolver,
+            tests: Arc::new(tests),
+            yaml_sources: Arc::new(yaml_sources),
+        }
+    }
+
+    /// The SQL a node runs, when it differs from its compiled SQL: rendered again with
+    /// `is_incremental()` true, or with the warehouse for a node that queries it while
+    /// compiling. `None`: the compiled SQL stands.
+    pub fn sql_to_run(
+        &self,
+        node: &Node,
+        nodes: &NodeMap,
+        is_incremental: bool,
+        warehouse: &Arc<dyn Introspect>,
+    ) -> Result<Option<String>, Diagnostic> {
+        if !is_incremental && !node.introspective {
+            return Ok(None);
+        }
+        let sql = match self.tests.get(&node.unique_id) {
+            Some(call) => self.test_sql(node, call, warehouse)?,
+            None => {
+                let mut ctx = self.context(Some(node), is_incremental);
+                Arc::get_mut(&mut ctx).expect("a new context").warehouse = Some(warehouse.clone());
+                let what = format!("{} '{}'", node.resource_type.as_str(), node.name);
+                let source = blocks::at_line(&node.raw_code, node.raw_line);
+                let out = self
+                    .renderer
+                    .render(&node.original_file_path, &source, &ctx, &what)?;
+                strip_padding(out, node.raw_line)
+            }
+        };
+        let sql = substitute(sql, node, &self.resolver);
+        let ctes = ephemeral::ctes_for(node, nodes);
+        Ok(Some(if ctes.is_empty() {
+            sql
+        } else {
+            ephemeral::inject(&sql, &ctes)
+        }))
+    }
+
+    fn test_sql(
+        &self,
+        node: &Node,
+        call: &TestCall,
+        warehouse: &Arc<dyn Introspect>,
+    ) -> Result<String, Diagnostic> {
+        let yaml_sources = self
+            .yaml_sources
+            .iter()
+            .map(|(path, text)| (path.as_path(), text.as_str()))
+            .collect();
+        let renders = Renders {
+            renderer: &self.renderer,
+            yaml_sources: &yaml_sources,
+        };
+        let job = Job {
+            node: Arc::new(node.clone()),
+            test: Some(call.clone()),
+        };
+        renders
+            .render_job(
+                &self.resolver,
+                &job,
+                Pass::Final,
+                true,
+                Some(warehouse.clone()),
+            )
+            .0
     }
 
     fn context(&self, node: Option<&Node>, is_incremental: bool) -> Arc<NodeContext> {
@@ -44,23 +127,6 @@ impl Runtime {
         Arc::new(ctx)
     }
 
-    /// A model's SQL rendered with `is_incremental()` true, ephemeral parents inlined.
-    pub fn incremental_sql(&self, node: &Node, nodes: &NodeMap) -> Result<String, Diagnostic> {
-        let ctx = self.context(Some(node), true);
-        let what = format!("model '{}'", node.name);
-        let source = blocks::at_line(&node.raw_code, node.raw_line);
-        let out = self
-            .renderer
-            .render(&node.original_file_path, &source, &ctx, &what)?;
-        let sql = substitute(strip_padding(out, node.raw_line), node, &self.resolver);
-        let ctes = ephemeral::ctes_for(node, nodes);
-        Ok(if ctes.is_empty() {
-            sql
-        } else {
-            ephemeral::inject(&sql, &ctes)
-        })
-    }
-
     /// Renders a hook: of a node (`this` is its relation) or of the run (`on-run-start/end`).
     pub fn hook_sql(
         &self,
@@ -68,8 +134,10 @@ impl Runtime {
         hook: &str,
         file: &Path,
         what: &str,
+        warehouse: &Arc<dyn Introspect>,
     ) -> Result<String, Diagnostic> {
-        let ctx = self.context(node, false);
+        let mut ctx = self.context(node, false);
+        Arc::get_mut(&mut ctx).expect("a new context").warehouse = Some(warehouse.clone());
         self.renderer.render(file, hook, &ctx, what)
     }
 }

@@ -106,6 +106,10 @@ pub struct Node {
     pub depends_on_nodes: Vec<String>,
     pub relation: Option<Relation>,
     pub compiled_code: Option<String>,
+    /// Its SQL queries the warehouse while compiling (`run_query`, `dbt_utils.star`, ...):
+    /// `compiled_code` is as rendered with `execute` false, and a run renders it again, with
+    /// the warehouse, just before running it.
+    pub introspective: bool,
     /// Ephemeral models inlined as CTEs: (unique id, `__dbt__cte__x as (...)`).
     pub extra_ctes: Vec<(String, String)>,
     pub test: Option<TestMetadata>,
@@ -154,6 +158,7 @@ impl Node {
             depends_on_nodes: Vec::new(),
             relation: None,
             compiled_code: None,
+            introspective: false,
             extra_ctes: Vec::new(),
             test: None,
             extra: Map::new(),

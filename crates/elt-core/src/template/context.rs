@@ -8,6 +8,7 @@ use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, from_args};
 use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::{Map, Value as Json};
 
+use super::introspect::{self, Introspect, RelationType};
 use super::macros::{MacroNamespace, MacroTable, current_package};
 use crate::adapter::{Dialect, Relation};
 use crate::project::node_config;
@@ -81,6 +82,8 @@ pub struct RenderRecord {
     pub needs_final_pass: bool,
     /// Warnings raised by `exceptions.warn`.
     pub warnings: Vec<String>,
+    /// The template asked the warehouse (`run_query`, ...) while none was open.
+    pub needs_warehouse: bool,
 }
 
 /// The per-node context object: the root of every render of one node.
@@ -97,6 +100,18 @@ pub struct NodeContext {
     pub extra: Mutex<HashMap<String, Value>>,
     pub record: Mutex<RenderRecord>,
     return_slot: Mutex<Option<Value>>,
+    /// dbt's `execute`: false while configs are collected, true when the node compiles to run.
+    pub execute: bool,
+    /// The warehouse that `run_query` and the adapter's introspection ask, when open.
+    pub warehouse: Option<Arc<dyn Introspect>>,
+    /// Results of `{% call statement(name) %}`, for `load_result(name)`.
+    statements: Mutex<HashMap<String, Value>>,
+}
+
+impl std::fmt::Debug for dyn Introspect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<warehouse>")
+    }
 }
 
 impl NodeContext {
@@ -118,7 +133,34 @@ impl NodeContext {
                 ..Default::default()
             }),
             return_slot: Mutex::new(None),
+            execute: pass == Pass::Final,
+            warehouse: None,
+            statements: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// `execute`, read by a template: in the first pass, the node is rendered again once its
+    /// relations are known, with `execute` true.
+    pub fn execute(&self) -> bool {
+        if self.pass == Pass::Collect {
+            self.record().needs_final_pass = true;
+        }
+        self.execute
+    }
+
+    pub fn set_statement(&self, name: String, result: Value) {
+        self.statements
+            .lock()
+            .expect("statements lock")
+            .insert(name, result);
+    }
+
+    pub fn statement(&self, name: &str) -> Option<Value> {
+        self.statements
+            .lock()
+            .expect("statements lock")
+            .get(name)
+            .cloned()
     }
 
     /// The context object of the state's current render.
@@ -163,7 +205,8 @@ impl Object for NodeContext {
             "adapter" => Value::from_object(AdapterObject),
             "exceptions" => Value::from_object(ExceptionsObject),
             "elt" | "dbt" => Value::from_object(MacroNamespace(key.to_string())),
-            "execute" => Value::from(true),
+            "execute" => Value::from(self.execute()),
+            "api" => Value::from_object(introspect::Api),
             "project_name" => Value::from(self.resolver.project_name.clone()),
             "invocation_id" => Value::from(self.resolver.invocation_id.clone()),
             "run_started_at" => Value::from(self.resolver.run_started_at.clone()),
@@ -202,6 +245,8 @@ impl Object for NodeContext {
 #[derive(Debug)]
 pub struct RelationValue {
     relation: Option<Relation>,
+    /// Table or view, when the warehouse said (`adapter.get_relation`).
+    kind: Option<RelationType>,
     /// First pass: the text standing in for the relation, and the node to flag on inspection.
     /// The node is held weakly: a relation value stored in the node's own context (a test's
     /// arguments) must not keep the context alive.
@@ -212,6 +257,16 @@ impl RelationValue {
     pub fn resolved(relation: Relation) -> Value {
         Value::from_object(RelationValue {
             relation: Some(relation),
+            kind: None,
+            placeholder: None,
+        })
+    }
+
+    /// A relation the warehouse has, as a table or a view.
+    pub fn typed(relation: Relation, kind: RelationType) -> Value {
+        Value::from_object(RelationValue {
+            relation: Some(relation),
+            kind: Some(kind),
             placeholder: None,
         })
     }
@@ -220,6 +275,7 @@ impl RelationValue {
     pub fn placeholder(ctx: &Arc<NodeContext>, key: String) -> Value {
         Value::from_object(RelationValue {
             relation: None,
+            kind: None,
             placeholder: Some((
                 format!("{PLACEHOLDER}{key}{PLACEHOLDER}"),
                 Arc::downgrade(ctx),
@@ -260,19 +316,31 @@ impl RelationValue {
     }
 }
 
+/// A relation is a mapping, as dbt's are: packages check `relation.get('metadata')`.
 impl Object for RelationValue {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
+        ObjectRepr::Map
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["database", "schema", "identifier", "type", "metadata"])
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if key.as_str() == Some("metadata") {
+            return Some(crate::template::json_value(
+                serde_json::json!({"type": "BaseRelation"}),
+            ));
+        }
         let relation = self.inspect();
         Some(match key.as_str()? {
             "database" => Value::from(relation.database.clone()),
             "schema" => Value::from(relation.schema.clone()),
             "identifier" | "name" | "table" => Value::from(relation.identifier.clone()),
-            "type" => Value::from(()),
-            "is_table" | "is_view" | "is_cte" => Value::from(false),
+            "type" => Value::from(self.kind.map(RelationType::as_str)),
+            "is_table" => Value::from(self.kind == Some(RelationType::Table)),
+            "is_view" => Value::from(self.kind == Some(RelationType::View)),
+            "is_cte" => Value::from(false),
             _ => return None,
         })
     }
@@ -445,17 +513,40 @@ impl Object for AdapterObject {
                 Ok(Value::from(dialect.quote(&identifier)))
             }
             "type" => Ok(Value::from(dialect.name())),
-            "get_relation"
-            | "get_columns_in_relation"
-            | "get_relations_by_pattern"
-            | "list_relations_without_caching"
-            | "execute"
-            | "run_query" => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!(
-                    "adapter.{method}() needs a warehouse connection, which compilation does not open"
-                ),
-            )),
+            "get_columns_in_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                introspect::get_columns_in_relation(&ctx, &relation)
+            }
+            "get_relation" => introspect::get_relation(&ctx, args),
+            "load_relation" | "load_cached_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                introspect::load_relation(&ctx, &relation)
+            }
+            "list_relations_without_caching" => {
+                let (schema_relation,): (Value,) = from_args(args)?;
+                introspect::list_relations(&ctx, &schema_relation)
+            }
+            "execute" => introspect::execute_sql(&ctx, args),
+            "get_missing_columns" => {
+                let (from, to): (Value, Value) = from_args(args)?;
+                let target = introspect::get_columns_in_relation(&ctx, &to)?;
+                let names: Vec<String> = target
+                    .try_iter()?
+                    .filter_map(|c| {
+                        c.get_attr("name")
+                            .ok()
+                            .map(|n| n.to_string().to_lowercase())
+                    })
+                    .collect();
+                let missing: Vec<Value> = introspect::get_columns_in_relation(&ctx, &from)?
+                    .try_iter()?
+                    .filter(|c| {
+                        c.get_attr("name")
+                            .is_ok_and(|n| !names.contains(&n.to_string().to_lowercase()))
+                    })
+                    .collect();
+                Ok(Value::from(missing))
+            }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }

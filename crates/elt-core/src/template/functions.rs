@@ -279,19 +279,3 @@ pub fn set_fn(values: Value) -> Result<Value, Error> {
     }
     Ok(Value::from(out))
 }
-
-/// `run_query`, `statement` and `load_result`: queries while compiling, which need a
-/// warehouse connection the compiler does not open yet.
-pub fn needs_warehouse(
-    name: &'static str,
-) -> impl Fn(Rest<Value>, Kwargs) -> Result<Value, Error> + Send + Sync + 'static {
-    move |_, _| {
-        Err(hinted(
-            ErrorKind::InvalidOperation,
-            format!(
-                "{name}() queries the warehouse while compiling, which elt does not support yet"
-            ),
-            "compute the value in SQL instead, or pass it with var(); see docs/packages.md".into(),
-        ))
-    }
-}

@@ -5,6 +5,7 @@
 pub mod blocks;
 pub mod context;
 pub mod functions;
+pub mod introspect;
 pub mod macros;
 pub mod python;
 
@@ -93,9 +94,10 @@ impl Renderer {
         env.add_function("local_md5", functions::local_md5);
         env.add_function("zip", functions::zip_fn);
         env.add_function("set", functions::set_fn);
-        env.add_function("run_query", functions::needs_warehouse("run_query"));
-        env.add_function("statement", functions::needs_warehouse("statement"));
-        env.add_function("load_result", functions::needs_warehouse("load_result"));
+        env.add_function("run_query", introspect::run_query);
+        env.add_global("statement", Value::from_object(introspect::Statement));
+        env.add_function("load_result", introspect::load_result);
+        env.add_function("load_relation", introspect::load_relation_fn);
         env.add_filter("as_text", |v: Value| v.to_string());
         env.add_filter("as_bool", |v: Value| v.is_true());
         env.add_filter("as_number", |v: Value| v);
