@@ -11,7 +11,7 @@ use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::graph::select::{IndirectSelection, Selector};
 use elt_core::graph::state::State;
 use elt_core::manifest::{Manifest, Node, ResourceType};
-use elt_core::project::{LoadOptions, Project};
+use elt_core::project::{Flags, LoadOptions, Project};
 use elt_core::sql::ValidSqlCache;
 use elt_core::stopwatch::Stopwatch;
 use elt_warehouse::Warehouse;
@@ -37,8 +37,14 @@ pub(crate) fn load(args: &ProjectArgs) -> Result<Project> {
 
 /// Loads and compiles the project, and saves the cache of SQL known to parse.
 pub(crate) fn compiled(args: &ProjectArgs) -> Result<(Project, Compiled)> {
+    compiled_for(args, Flags::default())
+}
+
+/// [`compiled`] for a command whose `flags` templates see.
+pub(crate) fn compiled_for(args: &ProjectArgs, flags: Flags) -> Result<(Project, Compiled)> {
     let clock = Stopwatch::start();
-    let project = load(args)?;
+    let mut project = load(args)?;
+    project.flags = flags;
     clock.lap("read the project");
     let cache_dir = project.target_dir().join(".elt");
     let dialect = project.target.dialect;

@@ -11,14 +11,16 @@ use elt_core::compile::Compiled;
 use elt_core::diagnostics::{Diagnostic, ErrorKind, Errors, Severity};
 use elt_core::graph::state::State;
 use elt_core::manifest::{Node, ResourceType};
-use elt_core::project::Project;
+use elt_core::project::{Flags, Project};
 use elt_execute::{Command, Options, Plan, RunResult, Status, results};
 use elt_warehouse::Warehouse;
 use elt_warehouse::introspect::Introspector;
 use serde_json::json;
 
 use crate::cli::{ProjectArgs, RetryArgs, RunArgs, ShowArgs};
-use crate::commands::{compiled, connection_error, load, release_at_exit, select, write_artifacts};
+use crate::commands::{
+    compiled, compiled_for, connection_error, load, release_at_exit, select, write_artifacts,
+};
 use crate::report_warnings;
 use crate::status::{StatusLines, totals, what_ran};
 
@@ -26,7 +28,12 @@ type Result<T> = std::result::Result<T, Errors>;
 
 /// `elt run`, `test`, `seed`, `snapshot` and `build`.
 pub fn run(command: Command, args: &RunArgs) -> Result<()> {
-    let (mut project, mut compiled) = compiled(&args.project)?;
+    let flags = Flags {
+        which: command.as_str().to_string(),
+        full_refresh: args.full_refresh,
+        store_failures: args.store_failures,
+    };
+    let (mut project, mut compiled) = compiled_for(&args.project, flags)?;
     let (selected, selection_warnings) = select(&compiled, &args.selection)?;
     if args.defer
         && let Some(dir) = &args.selection.state
@@ -86,7 +93,6 @@ pub fn retry(args: &RetryArgs) -> Result<()> {
     let recorded_text = |key: &str| previous.args[key].as_str().map(str::to_string);
     project_args.vars = project_args.vars.or_else(|| recorded_text("vars"));
     project_args.target = project_args.target.or_else(|| recorded_text("target"));
-    let (project, compiled) = compiled(&project_args)?;
     let command = previous.args["which"]
         .as_str()
         .and_then(Command::parse)
@@ -95,13 +101,19 @@ pub fn retry(args: &RetryArgs) -> Result<()> {
                 "the last run_results.json does not say which command ran",
             ))
         })?;
+    let flag = |key: &str| previous.args[key].as_bool().unwrap_or(false);
+    let flags = Flags {
+        which: command.as_str().to_string(),
+        full_refresh: flag("full_refresh"),
+        store_failures: flag("store_failures"),
+    };
+    let (project, compiled) = compiled_for(&project_args, flags)?;
     if previous.to_retry.is_empty() {
         if !args.project.quiet {
             println!("Nothing to retry: the last {} succeeded.", command.as_str());
         }
         return Ok(());
     }
-    let flag = |key: &str| previous.args[key].as_bool().unwrap_or(false);
     let options = Options {
         threads: args
             .threads

@@ -247,9 +247,12 @@ fn changing_a_read_only_list_says_how_to_copy_it() {
     let dir = support::project(&[
         (
             "elt_project.yml",
-            "name: shop\nprofile: shop\nvars:\n  cols: [a, b]\n",
+            "name: shop\nprofile: shop\nvars:\n  cols: [b, a]\n",
         ),
-        ("models/a.sql", "select 1\n{% do var('cols').append('c') %}"),
+        (
+            "models/a.sql",
+            "{% set cols = var('cols') %}{% do cols.append('c') %}select 1\n{% do (cols | sort).append('d') %}",
+        ),
     ]);
     let error = compile(&load_dir(dir.path(), None))
         .err()
@@ -283,4 +286,45 @@ fn a_node_that_queries_the_warehouse_compiles_as_parsed_until_it_runs() {
     assert_eq!(sql(&c, "a"), "select 0 as n");
     let node = c.manifest.nodes.values().find(|n| n.name == "a").unwrap();
     assert!(node.introspective);
+}
+
+#[test]
+fn macros_take_extra_arguments_as_varargs_and_kwargs() {
+    let dir = support::project(&[
+        (
+            "macros/m.sql",
+            "{% macro f(a) %}{{ a }}|{{ varargs | join(',') }}|{{ kwargs.get('at_least', 0) }}|{{ kwargs | length }}{% endmacro %}",
+        ),
+        (
+            "models/a.sql",
+            "select '{{ f(1, 2, 3, at_least=5, b=6) }}' as x",
+        ),
+    ]);
+    assert_eq!(
+        sql(&compile_dir(dir.path(), None), "a"),
+        "select '1|2,3|5|2' as x"
+    );
+}
+
+#[test]
+fn python_modules_re_datetime_and_pytz() {
+    let dir = support::project(&[(
+        "models/a.sql",
+        "{% set tz = modules.pytz.timezone('America/Los_Angeles') %}\
+         select '{{ modules.re.sub('[ -]+', '_', 'a b-c') }}' as s,\
+         '{{ modules.re.sub('(\\\\w+)@(\\\\w+)', '\\\\2 at \\\\1', 'me@host') }}' as g,\
+         {{ modules.re.match('^(?!.*--)[-imsU]*$', 'im') is not none }} as m,\
+         '{{ modules.datetime.date(1997, 9, 29) }}' as d,\
+         '{{ modules.datetime.datetime(1997, 9, 29, 6, 14, 0, tzinfo=tz) }}' as lmt,\
+         '{{ tz.localize(modules.datetime.datetime(1997, 9, 29, 6, 14)) }}' as local,\
+         '{{ modules.datetime.datetime.strptime('2024-02-03', '%Y-%m-%d').strftime('%d/%m') }}' as f,\
+         {{ modules.datetime.date(2024, 1, 2) < modules.datetime.date(2024, 1, 3) }} as lt,\
+         {{ modules.datetime.timedelta(days=1, hours=1).total_seconds() }} as secs",
+    )]);
+    assert_eq!(
+        sql(&compile_dir(dir.path(), None), "a"),
+        "select 'a_b_c' as s,'host at me' as g,True as m,'1997-09-29' as d,\
+         '1997-09-29 06:14:00-07:53' as lmt,'1997-09-29 06:14:00-07:00' as local,\
+         '03/02' as f,True as lt,90000.0 as secs"
+    );
 }

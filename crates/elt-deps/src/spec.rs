@@ -129,8 +129,9 @@ pub struct Declared {
 }
 
 impl Declared {
-    /// The sha1 the lock keeps of the declaration, as dbt computes it: each entry as
-    /// Python's `json.dumps(entry, sort_keys=True)`, sorted, joined by newlines.
+    /// The sha1 the lock keeps of the declaration: each entry as Python's
+    /// `json.dumps(entry, sort_keys=True)`, sorted, joined by newlines (dbt hashes its own
+    /// parsed form of the entries, with defaults filled in, so its hash differs).
     pub fn sha1(&self) -> String {
         let mut entries: Vec<String> = self
             .packages

@@ -51,11 +51,11 @@ fn local_packages_are_linked_under_their_project_name_and_locked() {
 }
 
 #[test]
-fn the_lock_hash_is_dbts_sha1_of_the_declaration() {
+fn the_lock_hash_is_the_sha1_of_the_declaration() {
     let dir = workspace("packages:\n  - local: ../pkg_a\n");
     let root = dir.path().join("shop");
     elt_deps::install(&root).unwrap();
-    // Python: sha1('{"local": "../pkg_a"}'.encode()).hexdigest()
+    // Python: sha1(json.dumps({"local": "../pkg_a"}, sort_keys=True).encode()).hexdigest()
     assert!(
         lock(&root).ends_with("sha1_hash: 2bffc7245aa5ca01107043eb1371752c150a7eaa\n"),
         "{}",

@@ -86,6 +86,11 @@ pub(super) fn first_pass_resolver(
         macros: Arc::new(renderer.table.clone()),
         invocation_id: uuid::Uuid::new_v4().to_string(),
         run_started_at: generated_at.to_string(),
+        flags: crate::template::json_value(json!({
+            "WHICH": project.flags.which,
+            "FULL_REFRESH": project.flags.full_refresh,
+            "STORE_FAILURES": project.flags.store_failures,
+        })),
     }
 }
 

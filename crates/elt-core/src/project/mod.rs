@@ -35,6 +35,25 @@ pub struct LoadOptions {
     pub target_path: Option<String>,
 }
 
+/// dbt's `flags` as templates see them: the command that runs and its switches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flags {
+    /// `flags.WHICH`: `compile`, `run`, `build`, `test`, ...
+    pub which: String,
+    pub full_refresh: bool,
+    pub store_failures: bool,
+}
+
+impl Default for Flags {
+    fn default() -> Self {
+        Flags {
+            which: "compile".into(),
+            full_refresh: false,
+            store_failures: false,
+        }
+    }
+}
+
 /// A project as read from disk.
 #[derive(Debug)]
 pub struct Project {
@@ -52,6 +71,8 @@ pub struct Project {
     pub warnings: Vec<Diagnostic>,
     /// `--defer`: nodes whose `ref()` resolves to another run's relation (by unique id).
     pub deferred: std::collections::HashMap<String, crate::adapter::Relation>,
+    /// The command's flags, for templates (`flags.WHICH`, `flags.FULL_REFRESH`).
+    pub flags: Flags,
 }
 
 impl Project {
@@ -145,6 +166,7 @@ impl Project {
             config_trees,
             warnings: Vec::new(),
             deferred: Default::default(),
+            flags: Flags::default(),
         })
     }
 

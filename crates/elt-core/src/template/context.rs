@@ -45,6 +45,8 @@ pub struct Resolver {
     pub macros: Arc<MacroTable>,
     pub invocation_id: String,
     pub run_started_at: String,
+    /// `flags`: `WHICH`, `FULL_REFRESH`, `STORE_FAILURES`.
+    pub flags: Value,
 }
 
 impl Resolver {
@@ -207,14 +209,13 @@ impl Object for NodeContext {
             "elt" | "dbt" => Value::from_object(MacroNamespace(key.to_string())),
             "execute" => Value::from(self.execute()),
             "api" => Value::from_object(introspect::Api),
+            "modules" => Value::from_object(super::modules::Modules),
             "project_name" => Value::from(self.resolver.project_name.clone()),
             "invocation_id" => Value::from(self.resolver.invocation_id.clone()),
             "run_started_at" => Value::from(self.resolver.run_started_at.clone()),
             "dbt_version" => Value::from(crate::DBT_VERSION),
             "elt_version" => Value::from(env!("CARGO_PKG_VERSION")),
-            "flags" => crate::template::json_value(serde_json::json!({
-                "FULL_REFRESH": false, "STORE_FAILURES": false, "WHICH": "compile"
-            })),
+            "flags" => self.resolver.flags.clone(),
             "database" => self.resolver.target.get_attr("database").ok()?,
             "schema" => self.resolver.target.get_attr("schema").ok()?,
             other => match self.extra.lock().expect("extra lock").get(other) {
@@ -353,6 +354,7 @@ impl Object for RelationValue {
     ) -> Result<Value, Error> {
         match method {
             "render" => Ok(Value::from(self.to_sql())),
+            "incorporate" => self.incorporate(args),
             "include" | "quote" => {
                 let (kwargs,): (Kwargs,) = from_args(args)?;
                 let mut relation = self.inspect();
@@ -383,6 +385,34 @@ impl Object for RelationValue {
 }
 
 impl RelationValue {
+    /// `relation.incorporate(path={...}, type='table')`: a copy with other parts or a type.
+    fn incorporate(&self, args: &[Value]) -> Result<Value, Error> {
+        let (kwargs,): (Kwargs,) = from_args(args)?;
+        let mut relation = self.inspect();
+        if let Some(path) = kwargs.get::<Option<Value>>("path")? {
+            let part = |k: &str| path.get_attr(k).ok().filter(|v| !v.is_undefined());
+            if let Some(database) = part("database") {
+                relation.database = database.as_str().map(str::to_string);
+            }
+            if let Some(schema) = part("schema") {
+                relation.schema = schema.to_string();
+            }
+            if let Some(identifier) = part("identifier") {
+                relation.identifier = identifier.to_string();
+            }
+        }
+        let kind = match kwargs.get::<Option<String>>("type")?.as_deref() {
+            Some("view") => Some(RelationType::View),
+            Some("table") => Some(RelationType::Table),
+            _ => self.kind,
+        };
+        kwargs.assert_all_used()?;
+        Ok(match kind {
+            Some(kind) => RelationValue::typed(relation, kind),
+            None => RelationValue::resolved(relation),
+        })
+    }
+
     fn to_sql(&self) -> String {
         match (&self.relation, &self.placeholder) {
             (Some(relation), _) => relation.to_string(),
@@ -527,6 +557,18 @@ impl Object for AdapterObject {
                 introspect::list_relations(&ctx, &schema_relation)
             }
             "execute" => introspect::execute_sql(&ctx, args),
+            "drop_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                introspect::drop_relation(&ctx, &relation)
+            }
+            "create_schema" => {
+                let (relation,): (Value,) = from_args(args)?;
+                introspect::create_schema(&ctx, &relation)
+            }
+            "rename_relation" => {
+                let (from, to): (Value, Value) = from_args(args)?;
+                introspect::rename_relation(&ctx, &from, &to)
+            }
             "get_missing_columns" => {
                 let (from, to): (Value, Value) = from_args(args)?;
                 let target = introspect::get_columns_in_relation(&ctx, &to)?;

@@ -210,13 +210,15 @@ pub fn doc_fn(state: &State, name: String) -> Result<Value, Error> {
     }
 }
 
-pub fn log_fn(message: Value, info: Option<bool>) -> String {
-    if info.unwrap_or(false) {
+pub fn log_fn(message: Value, info: Option<bool>, kwargs: Kwargs) -> Result<String, Error> {
+    let info = info.or(kwargs.get("info")?).unwrap_or(false);
+    kwargs.assert_all_used()?;
+    if info {
         tracing::info!(target: "elt::log", "{message}");
     } else {
         tracing::debug!(target: "elt::log", "{message}");
     }
-    String::new()
+    Ok(String::new())
 }
 
 pub fn print_fn(message: Value) -> String {
@@ -267,15 +269,4 @@ pub fn zip_fn(args: Rest<Value>) -> Result<Value, Error> {
             .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
             .collect::<Vec<_>>(),
     ))
-}
-
-/// `set(list)`: the distinct items, in first-seen order.
-pub fn set_fn(values: Value) -> Result<Value, Error> {
-    let mut out: Vec<Value> = Vec::new();
-    for v in values.try_iter()? {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    Ok(Value::from(out))
 }

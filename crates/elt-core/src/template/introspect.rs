@@ -252,6 +252,65 @@ pub fn list_relations(ctx: &NodeContext, schema_relation: &Value) -> Result<Valu
     ))
 }
 
+/// Runs a statement that changes the warehouse (`adapter.drop_relation`, ...), when
+/// `execute` is true.
+fn change(
+    ctx: &NodeContext,
+    what: &str,
+    sql: impl FnOnce() -> Option<String>,
+) -> Result<Value, Error> {
+    if !ctx.execute() {
+        return Ok(Value::from(()));
+    }
+    let warehouse = warehouse(ctx, what)?;
+    if let Some(sql) = sql() {
+        warehouse.query(&sql).map_err(|e| failed(what, e))?;
+    }
+    Ok(Value::from(()))
+}
+
+/// `adapter.drop_relation(relation)`: drops the table or view, when it exists.
+pub fn drop_relation(ctx: &NodeContext, relation: &Value) -> Result<Value, Error> {
+    let target = relation_arg(relation, "drop_relation")?;
+    let kind = match relation.get_attr("type")?.as_str() {
+        Some("view") => Some(RelationType::View),
+        Some("table") => Some(RelationType::Table),
+        _ if ctx.execute() => warehouse(ctx, "adapter.drop_relation()")?
+            .relations_in(target.database.as_deref(), &target.schema)
+            .map_err(|e| failed("adapter.drop_relation()", e))?
+            .into_iter()
+            .find(|(name, _)| *name == target.identifier)
+            .map(|(_, kind)| kind),
+        _ => None,
+    };
+    change(ctx, "adapter.drop_relation()", || {
+        kind.map(|k| {
+            target
+                .dialect
+                .drop_relation(&target, k == RelationType::View)
+        })
+    })
+}
+
+/// `adapter.create_schema(relation)`: its schema, when missing.
+pub fn create_schema(ctx: &NodeContext, relation: &Value) -> Result<Value, Error> {
+    let target = relation_arg(relation, "create_schema")?;
+    change(ctx, "adapter.create_schema()", || {
+        Some(target.dialect.create_schema(&target))
+    })
+}
+
+/// `adapter.rename_relation(from, to)`.
+pub fn rename_relation(ctx: &NodeContext, from: &Value, to: &Value) -> Result<Value, Error> {
+    let (from, to) = (
+        relation_arg(from, "rename_relation")?,
+        relation_arg(to, "rename_relation")?,
+    );
+    change(ctx, "adapter.rename_relation()", || {
+        Some(from.dialect.rename_table(&from, &to))
+    })
+}
+
 /// `adapter.execute(sql, fetch=False)`: `(response, table)`.
 pub fn execute_sql(ctx: &NodeContext, args: &[Value]) -> Result<Value, Error> {
     let (sql, fetch, kwargs): (String, Option<bool>, Kwargs) = from_args(args)?;
@@ -376,11 +435,10 @@ impl Object for AgateTable {
         }
         Some(match key.as_str()? {
             "rows" => Value::from(self.rows.clone()),
-            "columns" => Value::from(
-                (0..self.names.len())
-                    .map(|i| self.column(i))
-                    .collect::<Vec<_>>(),
-            ),
+            "columns" => Value::from_object(AgateColumns {
+                names: self.names.clone(),
+                columns: (0..self.names.len()).map(|i| self.column(i)).collect(),
+            }),
             "column_names" => Value::from(self.names.iter().map(Value::from).collect::<Vec<_>>()),
             "column_types" => Value::from(self.types.iter().map(Value::from).collect::<Vec<_>>()),
             _ => return None,
@@ -403,6 +461,55 @@ impl Object for AgateTable {
     ) -> Result<Value, Error> {
         match method {
             "print_table" => Ok(Value::from("")),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A table's columns, as agate's mapped sequence: iterates the columns; `columns[0]`,
+/// `columns['id']`, `.keys()`, `.values()`, `.items()`.
+#[derive(Debug)]
+struct AgateColumns {
+    names: Arc<Vec<String>>,
+    columns: Vec<Value>,
+}
+
+impl Object for AgateColumns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let i = match key.as_usize() {
+            Some(i) => i,
+            None => self
+                .names
+                .iter()
+                .position(|n| Some(n.as_str()) == key.as_str())?,
+        };
+        self.columns.get(i).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.columns.clone())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        _args: &[Value],
+    ) -> Result<Value, Error> {
+        let names = || self.names.iter().map(|n| Value::from(n.as_str()));
+        match method {
+            "keys" => Ok(PyList::value(names().collect())),
+            "values" => Ok(PyList::value(self.columns.clone())),
+            "items" => Ok(PyList::value(
+                names()
+                    .zip(self.columns.iter().cloned())
+                    .map(|(name, column)| Value::from(vec![name, column]))
+                    .collect(),
+            )),
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }

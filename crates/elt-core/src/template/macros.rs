@@ -10,11 +10,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use minijinja::value::{Object, ObjectRepr};
+use indexmap::IndexMap;
+use minijinja::value::{Kwargs, Object, ObjectRepr};
 use minijinja::{Error, ErrorKind, State, Value};
 
 use super::context::{CONTEXT_KEY, NodeContext};
 use super::functions::RETURN_SIGNAL;
+use super::python::{PyDict, PyList};
 use crate::adapter::Dialect;
 
 /// The package of elt's built-in macros (what dbt keeps in its internal `dbt` package).
@@ -197,6 +199,8 @@ pub struct MacroFunction {
     /// The template holding only this macro.
     pub template: String,
     pub name: String,
+    /// The arguments it declares; others are its `varargs` and `kwargs`.
+    pub arguments: Vec<String>,
     pub package: String,
     /// `macro.<package>.<name>`, recorded in the calling node's `depends_on.macros`.
     pub unique_id: String,
@@ -213,7 +217,7 @@ impl Object for MacroFunction {
         let ctx = NodeContext::of(state)?;
         ctx.record().macros.insert(self.unique_id.clone());
         let template = state.env().get_template(&self.template)?;
-        let root = if self.scoped {
+        let scope = if self.scoped {
             Value::from_object(PackageScope {
                 ctx: ctx.clone(),
                 package: self.package.clone(),
@@ -221,9 +225,12 @@ impl Object for MacroFunction {
         } else {
             Value::from_dyn_object(ctx.clone())
         };
+        // Jinja binds `varargs` and `kwargs` when the macro is defined, so before rendering.
+        let (args, extra) = split_extra_arguments(args, &self.arguments)?;
+        let root = Value::from_object(CallScope { scope, extra });
         let mut captured = template.render_captured(root)?;
         let result =
-            captured.with_state_mut(|macro_state| macro_state.call_macro(&self.name, args));
+            captured.with_state_mut(|macro_state| macro_state.call_macro(&self.name, &args));
         match result {
             Ok(output) => Ok(Value::from_safe_string(output)),
             Err(e) if e.detail() == Some(RETURN_SIGNAL) => {
@@ -238,6 +245,76 @@ impl Object for MacroFunction {
             "name" => Some(Value::from(self.name.clone())),
             "package_name" => Some(Value::from(self.package.clone())),
             _ => None,
+        }
+    }
+}
+
+/// The arguments a macro template's macro declares (rendering the template only defines it).
+pub fn declared_arguments(env: &minijinja::Environment, template: &str, name: &str) -> Vec<String> {
+    let captured = env
+        .get_template(template)
+        .and_then(|t| t.render_captured(()));
+    let Ok(captured) = captured else {
+        return Vec::new();
+    };
+    captured
+        .state()
+        .lookup(name)
+        .and_then(|m| m.get_attr("arguments").ok())
+        .and_then(|a| {
+            a.try_iter()
+                .ok()
+                .map(|it| it.map(|v| v.to_string()).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// Arguments a macro does not declare, which Jinja gives it as `varargs` and `kwargs`.
+type ExtraArguments = (Vec<Value>, IndexMap<Value, Value>);
+
+/// Splits a call's arguments into those the macro declares and the rest, as Jinja does: extra
+/// positional values are `varargs`, extra keywords `kwargs`.
+fn split_extra_arguments(
+    args: &[Value],
+    names: &[String],
+) -> Result<(Vec<Value>, ExtraArguments), Error> {
+    let (positional, kwargs) = match args.split_last() {
+        Some((last, rest)) if last.is_kwargs() => (rest, Some(Kwargs::try_from(last.clone())?)),
+        _ => (args, None),
+    };
+    let mut kept: Vec<Value> = positional.iter().take(names.len()).cloned().collect();
+    let varargs: Vec<Value> = positional.iter().skip(names.len()).cloned().collect();
+    let mut extra_kwargs = IndexMap::new();
+    if let Some(kwargs) = kwargs {
+        let mut declared_kwargs = Vec::new();
+        for key in kwargs.args() {
+            let value: Value = kwargs.get(key)?;
+            if names.iter().any(|n| n == key) || key == "caller" {
+                declared_kwargs.push((key.to_string(), value));
+            } else {
+                extra_kwargs.insert(Value::from(key), value);
+            }
+        }
+        if !declared_kwargs.is_empty() {
+            kept.push(Kwargs::from_iter(declared_kwargs).into());
+        }
+    }
+    Ok((kept, (varargs, extra_kwargs)))
+}
+
+/// The root of one macro call: `varargs` and `kwargs`, then the scope it renders in.
+#[derive(Debug)]
+struct CallScope {
+    scope: Value,
+    extra: ExtraArguments,
+}
+
+impl Object for CallScope {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "varargs" => Some(PyList::value(self.extra.0.clone())),
+            "kwargs" => Some(PyDict::value(self.extra.1.clone())),
+            _ => self.scope.get_item(key).ok().filter(|v| !v.is_undefined()),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod context;
 pub mod functions;
 pub mod introspect;
 pub mod macros;
+pub mod modules;
 pub mod python;
 
 use std::collections::HashMap;
@@ -28,9 +29,13 @@ pub fn test_call_template(package: &str, macro_name: &str) -> String {
     format!("<elt>/call/{package}.{macro_name}")
 }
 
-/// A template value from anything serializable (JSON configs, vars, ...).
+/// A template value from anything serializable (JSON configs, vars, ...): lists and dicts are
+/// Python's, mutable, as dbt's are (see [`python`]).
 pub fn json_value<T: serde::Serialize>(value: T) -> Value {
-    Value::from(minijinja::value::Serde(value))
+    match serde_json::to_value(value) {
+        Ok(json) => python::from_json(&json),
+        Err(_) => Value::UNDEFINED,
+    }
 }
 
 /// The file the built-in macros are reported under.
@@ -93,7 +98,7 @@ impl Renderer {
         env.add_function("fromjson", functions::fromjson);
         env.add_function("local_md5", functions::local_md5);
         env.add_function("zip", functions::zip_fn);
-        env.add_function("set", functions::set_fn);
+        env.add_function("set", python::set_fn);
         env.add_function("run_query", introspect::run_query);
         env.add_global("statement", Value::from_object(introspect::Statement));
         env.add_function("load_result", introspect::load_result);
@@ -178,9 +183,11 @@ impl Renderer {
                     errors.push(self.diagnostic(&e, &file.path, &text, &format!("test '{name}'")));
                 }
             }
+            let arguments = macros::declared_arguments(&self.env, &template_name, &name);
             let value = Value::from_object(macros::MacroFunction {
                 template: template_name,
                 name: name.clone(),
+                arguments,
                 package: package.to_string(),
                 unique_id: format!("macro.{package}.{name}"),
                 scoped: !global,

@@ -4,8 +4,9 @@
 //! `{% do d.update({...}) %}`; minijinja's values are immutable. So every list and dict
 //! literal of a template is compiled as a call that builds a [`PyList`] or [`PyDict`]
 //! (see [`mutable_literals`]): shared by reference like Python's, with Python's methods.
-//! Lists and dicts that come from elsewhere (`var()`, configs, filters) stay immutable;
-//! `| list` and `.copy()` give a mutable copy.
+//! Lists and dicts from the project (`var()`, configs, test arguments) are built the same way
+//! ([`from_json`]). Those made by filters (`| map`, `| sort`, ...) are immutable; `| list` and
+//! `.copy()` give a mutable copy.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write};
@@ -105,6 +106,27 @@ fn ends_operand(token: &Token) -> bool {
     }
 }
 
+/// JSON as template values, its arrays and objects as mutable lists and dicts.
+pub fn from_json(json: &serde_json::Value) -> Value {
+    use serde_json::Value as Json;
+    match json {
+        Json::Null => Value::from(()),
+        Json::Bool(b) => Value::from(*b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(u)) => Value::from(u),
+            _ => Value::from(n.as_f64().unwrap_or_default()),
+        },
+        Json::String(s) => Value::from(s.as_str()),
+        Json::Array(items) => PyList::value(items.iter().map(from_json).collect()),
+        Json::Object(map) => PyDict::value(
+            map.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
 /// `__elt_list([...])`: the literal as a mutable list.
 pub fn list_fn(items: Value) -> Result<Value, Error> {
     Ok(PyList::value(items.try_iter()?.collect()))
@@ -152,8 +174,8 @@ pub fn immutable_error(value: &Value, method: &str) -> Option<Error> {
         Error::new(
             ErrorKind::InvalidOperation,
             format!(
-                "cannot {method}() on this {}: it comes from a filter, var() or a config, which \
-                 are read-only; make a copy first, e.g. {{% set x = x | list %}} or x.copy()",
+                "cannot {method}() on this {}: it was made by a filter, and is read-only; make a \
+                 copy first, e.g. {{% set x = x | list %}} or x.copy()",
                 if value.kind() == ValueKind::Seq {
                     "list"
                 } else {
@@ -408,6 +430,130 @@ impl Object for PyDict {
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         python_repr(&Value::from_dyn_object(self.clone()), f)
+    }
+}
+
+/// `set(items)`: the distinct items, in first-seen order, compared as a set.
+pub fn set_fn(items: Option<Value>) -> Result<Value, Error> {
+    let mut set = Vec::new();
+    if let Some(items) = items {
+        for item in items.try_iter()? {
+            if !set.contains(&item) {
+                set.push(item);
+            }
+        }
+    }
+    Ok(Value::from_object(PySet(Mutex::new(set))))
+}
+
+/// A Python set: equal to another with the same items in any order; `add`, `update`,
+/// `union`, `intersection`, `difference`, `issubset`, `issuperset`.
+#[derive(Debug, Default)]
+pub struct PySet(Mutex<Vec<Value>>);
+
+impl PySet {
+    fn items(&self) -> MutexGuard<'_, Vec<Value>> {
+        self.0.lock().expect("set lock")
+    }
+
+    fn sorted(&self) -> Vec<Value> {
+        let mut items = self.items().clone();
+        items.sort();
+        items
+    }
+}
+
+impl Object for PySet {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.items().get(key.as_usize()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.items().clone())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.items().len())
+    }
+
+    fn custom_cmp(
+        self: &Arc<Self>,
+        other: &minijinja::value::DynObject,
+    ) -> Option<std::cmp::Ordering> {
+        let other = other.downcast_ref::<PySet>()?;
+        Some(self.sorted().cmp(&other.sorted()))
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let other = || -> Result<Vec<Value>, Error> {
+            let (items,): (Value,) = from_args(args)?;
+            Ok(items.try_iter()?.collect())
+        };
+        let mine = self.items().clone();
+        let set = |items: Vec<Value>| set_fn(Some(Value::from(items)));
+        match method {
+            "add" => {
+                let (item,): (Value,) = from_args(args)?;
+                let mut items = self.items();
+                if !items.contains(&item) {
+                    items.push(item);
+                }
+                Ok(Value::from(()))
+            }
+            "update" => {
+                let more = other()?;
+                let mut items = self.items();
+                for item in more {
+                    if !items.contains(&item) {
+                        items.push(item);
+                    }
+                }
+                Ok(Value::from(()))
+            }
+            "union" => set(mine.into_iter().chain(other()?).collect()),
+            "intersection" => {
+                let other = other()?;
+                set(mine.into_iter().filter(|v| other.contains(v)).collect())
+            }
+            "difference" => {
+                let other = other()?;
+                set(mine.into_iter().filter(|v| !other.contains(v)).collect())
+            }
+            "issubset" => {
+                let other = other()?;
+                Ok(Value::from(mine.iter().all(|v| other.contains(v))))
+            }
+            "issuperset" => {
+                let other = other()?;
+                Ok(Value::from(other.iter().all(|v| mine.contains(v))))
+            }
+            "copy" => set(mine),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let items = self.items().clone();
+        if items.is_empty() {
+            return f.write_str("set()");
+        }
+        f.write_char('{')?;
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            python_repr(item, f)?;
+        }
+        f.write_char('}')
     }
 }
 
