@@ -278,6 +278,7 @@ fn seed(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node) 
         &column_types,
         &storage(node),
         existing,
+        node.config.get("quote_columns").and_then(Json::as_bool) != Some(false),
     )
     .map_err(|e| {
         Diagnostic::error(format!(
@@ -379,7 +380,11 @@ fn test(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
     let sql = run_sql.as_deref().unwrap_or(sql_of(node));
     let verdict = match data_test::run(session, sql, &config) {
         Ok(verdict) => verdict,
-        Err(e) => return Outcome::error(warehouse_error(plan.project, node, &e, Some(sql))),
+        Err(e) => {
+            let mut outcome = Outcome::error(warehouse_error(plan.project, node, &e, Some(sql)));
+            outcome.sql = run_sql;
+            return outcome;
+        }
     };
     let store = node
         .config

@@ -190,10 +190,19 @@ fn drop_statement(relation: &Relation, kind: RelationKind) -> String {
         .drop_relation(relation, kind == RelationKind::View)
 }
 
-/// A relation beside `relation`, named with a suffix (dbt's `__dbt_tmp`).
+/// A relation beside `relation`, named with a suffix (dbt's `__dbt_tmp`); its name is cut to
+/// leave room for the suffix where the warehouse limits identifiers (PostgreSQL's 63 bytes).
 pub(crate) fn beside(relation: &Relation, suffix: &str) -> Relation {
+    let mut base = relation.identifier.as_str();
+    if let Some(max) = relation.dialect.max_identifier_length() {
+        let mut keep = max.saturating_sub(suffix.len()).min(base.len());
+        while !base.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        base = &base[..keep];
+    }
     Relation {
-        identifier: format!("{}{suffix}", relation.identifier),
+        identifier: format!("{base}{suffix}"),
         ..relation.clone()
     }
 }

@@ -60,7 +60,9 @@ pub struct Seed {
 /// swapped in: the previous table stays intact and queryable until the new one is complete.
 /// `column_types` maps column names to warehouse types that override inferred ones;
 /// `existing` is what `relation` is now (from the executor's catalog); `storage` how the table
-/// is stored (ClickHouse). Returns the number of rows loaded.
+/// is stored (ClickHouse); `quote_columns` whether the table's column names are quoted as
+/// written in the header (dbt's default) or left to the warehouse's case rules. Returns the
+/// number of rows loaded.
 pub fn load_seed(
     session: &mut dyn Session,
     relation: &Relation,
@@ -68,6 +70,7 @@ pub fn load_seed(
     column_types: &[(String, String)],
     storage: &Storage,
     existing: Option<RelationKind>,
+    quote_columns: bool,
 ) -> Result<usize> {
     let dialect = relation.dialect;
     let raw = beside(relation, "__elt_raw");
@@ -102,7 +105,8 @@ pub fn load_seed(
             .zip(&types)
             .map(|(name, sql_type)| {
                 let quoted = dialect.quote(name);
-                format!("cast({quoted} as {sql_type}) as {quoted}")
+                let alias = if quote_columns { &quoted } else { name };
+                format!("cast({quoted} as {sql_type}) as {alias}")
             })
             .collect();
         let select = format!("select {} from {raw}", casts.join(", "));

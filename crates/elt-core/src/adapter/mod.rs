@@ -90,6 +90,11 @@ pub trait Adapter: Send + Sync {
 
     // ----- SQL text -----
 
+    /// The longest identifier the warehouse keeps, in bytes (longer ones are cut or refused).
+    fn max_identifier_length(&self) -> Option<usize> {
+        None
+    }
+
     /// The character that quotes identifiers.
     fn quote_char(&self) -> char {
         '"'

@@ -13,6 +13,11 @@ impl Adapter for Postgres {
         "postgres"
     }
 
+    /// NAMEDATALEN - 1.
+    fn max_identifier_length(&self) -> Option<usize> {
+        Some(63)
+    }
+
     /// `create or replace view` cannot change a PostgreSQL view's columns.
     fn replaces_views_in_place(&self) -> bool {
         false

@@ -16,6 +16,7 @@ use crate::manifest::{DocNode, Node, ResourceType, SourceNode};
 use crate::project::Project;
 use crate::template::context::{PLACEHOLDER, RefTarget};
 use crate::template::introspect::Introspect;
+use crate::template::python::{PyDict, PyList};
 use crate::template::{
     NodeContext, Pass, RenderRecord, Renderer, Resolver, blocks, functions, test_call_template,
 };
@@ -217,13 +218,20 @@ impl Renders<'_> {
         pass: Pass,
     ) -> std::result::Result<Rendered, Diagnostic> {
         match self.render_job(resolver, job, pass, true, None) {
-            // It queries the warehouse, which only a run opens: rendered as while parsing.
-            (Err(_), record) if record.needs_warehouse => {
-                let (sql, mut record) = self.render_job(resolver, job, pass, false, None);
-                record.needs_warehouse = true;
-                Ok(Rendered { sql: sql?, record })
+            (Ok(sql), record) => Ok(Rendered { sql, record }),
+            // It queries the warehouse, which only a run opens, or fails only with `execute`
+            // true (dbt compiles a node that way only when it runs): rendered as dbt parses,
+            // and again when it runs, where a failure is the node's.
+            (Err(error), _) if pass == Pass::Final => {
+                match self.render_job(resolver, job, pass, false, None) {
+                    (Ok(sql), mut record) => {
+                        record.needs_warehouse = true;
+                        Ok(Rendered { sql, record })
+                    }
+                    (Err(_), _) => Err(error),
+                }
             }
-            (sql, record) => Ok(Rendered { sql: sql?, record }),
+            (Err(error), _) => Err(error),
         }
     }
 
@@ -293,7 +301,7 @@ impl Renders<'_> {
                 let what = format!("config '{key}' of {what}");
                 self.locate_in_yaml(self.renderer.diagnostic(&e, file, "", &what), file, &text)
             })?;
-            ctx.record().config.insert(key, Json::String(rendered));
+            ctx.record().config.insert(key, native(rendered));
         }
         Ok(())
     }
@@ -343,16 +351,7 @@ impl Renders<'_> {
         };
         let mut kwargs: BTreeMap<String, Value> = BTreeMap::new();
         for (key, value) in &call.args {
-            let evaluated = match value {
-                Json::String(s) => match relation_call(s) {
-                    Some(AttachedTo::Ref(name)) => functions::resolve_ref(ctx, name, None, None),
-                    Some(AttachedTo::Source(s, t)) => functions::resolve_source(ctx, s, t),
-                    None if is_relation_call(s) => self.renderer.eval(s.trim(), ctx),
-                    None if is_templated(s) => self.renderer.render_str(s, ctx).map(Value::from),
-                    None => Ok(Value::from(s.as_str())),
-                },
-                other => Ok(crate::template::json_value(other)),
-            };
+            let evaluated = self.test_argument(ctx, value);
             let evaluated = evaluated.map_err(|e| {
                 at_yaml(self.renderer.diagnostic(
                     &e,
@@ -381,6 +380,36 @@ impl Renders<'_> {
             .map_err(|e| at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, what)))
     }
 
+    /// A test's argument as its macro gets it: `ref()`/`source()` as relations, and Jinja in
+    /// strings rendered, in lists and mappings too (as dbt renders them).
+    fn test_argument(
+        &self,
+        ctx: &Arc<NodeContext>,
+        value: &Json,
+    ) -> std::result::Result<Value, minijinja::Error> {
+        Ok(match value {
+            Json::String(s) => match relation_call(s) {
+                Some(AttachedTo::Ref(name)) => functions::resolve_ref(ctx, name, None, None)?,
+                Some(AttachedTo::Source(s, t)) => functions::resolve_source(ctx, s, t)?,
+                None if is_relation_call(s) => self.renderer.eval(s.trim(), ctx)?,
+                None if is_templated(s) => Value::from(self.renderer.render_str(s, ctx)?),
+                None => Value::from(s.as_str()),
+            },
+            Json::Array(items) => PyList::value(
+                items
+                    .iter()
+                    .map(|item| self.test_argument(ctx, item))
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+            Json::Object(map) => PyDict::value(
+                map.iter()
+                    .map(|(k, v)| Ok((Value::from(k.as_str()), self.test_argument(ctx, v)?)))
+                    .collect::<std::result::Result<_, minijinja::Error>>()?,
+            ),
+            other => crate::template::json_value(other),
+        })
+    }
+
     /// Takes what a render recorded into the node.
     pub(super) fn apply(&self, node: &mut Node, record: RenderRecord) {
         node.config = record.config;
@@ -389,6 +418,23 @@ impl Renders<'_> {
         node.sources = record.sources;
         node.depends_on_macros = record.macros.into_iter().collect();
         node.introspective = record.needs_warehouse;
+    }
+}
+
+/// A rendered config value as dbt's native rendering reads it: `True`/`False`, `None` and
+/// numbers become values of their kind (so `enabled: "{{ target.type == 'x' }}"` works).
+fn native(rendered: String) -> Json {
+    match rendered.trim() {
+        "True" | "true" => Json::Bool(true),
+        "False" | "false" => Json::Bool(false),
+        "None" | "none" => Json::Null,
+        text => match text.parse::<i64>() {
+            Ok(n) => Json::from(n),
+            Err(_) => match text.parse::<f64>() {
+                Ok(f) if f.is_finite() && text.contains('.') => Json::from(f),
+                _ => Json::String(rendered),
+            },
+        },
     }
 }
 

@@ -106,9 +106,10 @@ pub struct Node {
     pub depends_on_nodes: Vec<String>,
     pub relation: Option<Relation>,
     pub compiled_code: Option<String>,
-    /// Its SQL queries the warehouse while compiling (`run_query`, `dbt_utils.star`, ...):
-    /// `compiled_code` is as rendered with `execute` false, and a run renders it again, with
-    /// the warehouse, just before running it.
+    /// Its SQL queries the warehouse while compiling (`run_query`, `dbt_utils.star`, ...), or
+    /// its render fails with `execute` true: `compiled_code` is as rendered with `execute`
+    /// false (as dbt parses), and a run renders it again, with the warehouse, just before
+    /// running it (where a failure is the node's, as in dbt).
     pub introspective: bool,
     /// Ephemeral models inlined as CTEs: (unique id, `__dbt__cte__x as (...)`).
     pub extra_ctes: Vec<(String, String)>,

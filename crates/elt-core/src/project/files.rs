@@ -110,7 +110,13 @@ pub fn discover(root: &Path, config: &ProjectConfig) -> Result<(ProjectFiles, Ve
                 let file_kind = match (ext, kind) {
                     ("yml" | "yaml", _) => Kind::Properties,
                     ("md", _) => Kind::Docs,
-                    ("sql", Kind::SingularTest) if is_generic_test_dir(&path, dir) => Kind::Macro,
+                    ("sql", Kind::SingularTest) if in_test_subfolder(&path, dir, "generic") => {
+                        Kind::Macro
+                    }
+                    // Unit tests' fixtures (dbt 1.8), not tests.
+                    (_, Kind::SingularTest) if in_test_subfolder(&path, dir, "fixtures") => {
+                        continue;
+                    }
                     ("sql", k) => k,
                     ("csv", Kind::Seed) => Kind::Seed,
                     ("py", Kind::Model) => {
@@ -178,12 +184,13 @@ fn walk(root: &Path, dir: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// dbt reads `tests/generic/**.sql` as macros (generic test definitions), not singular tests.
-fn is_generic_test_dir(path: &Path, test_dir: &str) -> bool {
+/// Whether `path` is under `<test_dir>/<folder>/`: dbt reads `tests/generic/**.sql` as macros
+/// (generic test definitions) and `tests/fixtures/**` as unit tests' fixtures.
+fn in_test_subfolder(path: &Path, test_dir: &str, folder: &str) -> bool {
     path.strip_prefix(test_dir)
         .ok()
         .and_then(|rel| rel.components().next())
-        .is_some_and(|first| first.as_os_str() == "generic")
+        .is_some_and(|first| first.as_os_str() == folder)
 }
 
 fn read_file(root: &Path, dir: &str, path: PathBuf, checksum_only: bool) -> Result<ProjectFile> {

@@ -355,6 +355,18 @@ impl Object for RelationValue {
         match method {
             "render" => Ok(Value::from(self.to_sql())),
             "incorporate" => self.incorporate(args),
+            "information_schema" => {
+                let (view,): (Option<String>,) = from_args(args)?;
+                let relation = self.inspect();
+                let mut parts: Vec<String> = relation
+                    .database
+                    .iter()
+                    .map(|db| relation.dialect.quote(db))
+                    .collect();
+                parts.push("information_schema".into());
+                parts.extend(view);
+                Ok(Value::from(parts.join(".")))
+            }
             "include" | "quote" => {
                 let (kwargs,): (Kwargs,) = from_args(args)?;
                 let mut relation = self.inspect();

@@ -183,6 +183,32 @@ impl MacroTable {
     }
 }
 
+/// An error from inside a macro called as a method (`dbt_utils.star(...)`). A missing method
+/// in there must not read as this method missing, which minijinja would report instead: it
+/// is wrapped, and [`innermost`] finds it again for its location.
+fn shielded(error: Error) -> Error {
+    if error.kind() != ErrorKind::UnknownMethod {
+        return error;
+    }
+    let detail = error.detail().unwrap_or("unknown method").to_string();
+    Error::new(ErrorKind::InvalidOperation, detail).with_source(error)
+}
+
+/// The innermost template error wrapped by [`shielded`], where the problem really is.
+pub fn innermost(error: &Error) -> &Error {
+    let mut found = error;
+    let mut current: &dyn std::error::Error = error;
+    while let Some(source) = current.source() {
+        if let Some(inner) = source.downcast_ref::<Error>()
+            && inner.line().is_some()
+        {
+            found = inner;
+        }
+        current = source;
+    }
+    found
+}
+
 /// The package whose macro the state is rendering; `None` for the root project (and for
 /// nodes, which render in the root's scope).
 pub fn current_package(state: &State) -> Option<String> {
@@ -369,7 +395,7 @@ impl Object for MacroNamespace {
         };
         let found = ctx.resolver.macros.get(package, method).cloned();
         match found {
-            Some(found) => found.call(state, args),
+            Some(found) => found.call(state, args).map_err(shielded),
             None => Err(Error::new(
                 ErrorKind::UnknownFunction,
                 format!("package '{}' has no macro named '{method}'", self.0),

@@ -258,6 +258,7 @@ impl Renderer {
 
     /// Turns a template error into a diagnostic at the right file and line.
     pub fn diagnostic(&self, error: &Error, file: &Path, source: &str, what: &str) -> Diagnostic {
+        let error = macros::innermost(error);
         let (path, text): (&Path, &str) =
             match error.name().and_then(|n| self.template_files.get(n)) {
                 Some((path, text)) => (path, text),

@@ -354,6 +354,7 @@ impl Object for Class {
                     .map(PyDate::value)
                     .map_err(|e| invalid(format!("date.fromisoformat({text:?}): {e}")))
             }
+            (Class::Datetime, "today") => Ok(PyDateTime::naive(chrono::Local::now().naive_local())),
             (Class::Datetime, "now" | "utcnow") => {
                 let (tz,): (Option<Value>,) = from_args(args)?;
                 let now = Utc::now();
@@ -648,6 +649,32 @@ impl Object for PyDateTime {
                 }))
             }
             "date" => Ok(PyDate::value(self.naive.date())),
+            "replace" => {
+                let args = PythonArgs::parse(args)?;
+                let t = self.naive;
+                let year = match args.value(0, "year")? {
+                    Some(y) => i32::try_from(y)?,
+                    None => t.year(),
+                };
+                let (month, day) = (
+                    args.int(1, "month", t.month())?,
+                    args.int(2, "day", t.day())?,
+                );
+                let (hour, minute) = (
+                    args.int(3, "hour", t.hour())?,
+                    args.int(4, "minute", t.minute())?,
+                );
+                let second = args.int(5, "second", t.second())?;
+                let micro = args.int(6, "microsecond", t.nanosecond() / 1_000)?;
+                let naive = NaiveDate::from_ymd_opt(year, month, day)
+                    .and_then(|d| d.and_hms_micro_opt(hour, minute, second, micro))
+                    .ok_or_else(|| invalid("replace(...): not a valid date and time"))?;
+                args.done()?;
+                Ok(Value::from_object(PyDateTime {
+                    naive,
+                    offset: self.offset,
+                }))
+            }
             "astimezone" => {
                 let (tz,): (Value,) = from_args(args)?;
                 let zone =
