@@ -74,11 +74,20 @@ pub fn resolve_ref(
     if let Some(package) = &package
         && package != &ctx.resolver.project_name
     {
-        return Err(hinted(
-            ErrorKind::InvalidOperation,
-            format!("ref('{package}', '{name}'): package '{package}' is not installed"),
-            format!("elt runs a single project: use ref('{name}') for a model of this project"),
-        ));
+        let (message, hint) = if ctx.resolver.macros.is_namespace(package) {
+            (
+                format!("ref('{package}', '{name}'): elt does not build the models of packages yet"),
+                "only the macros and generic tests of installed packages are read; see docs/packages.md".to_string(),
+            )
+        } else {
+            (
+                format!("ref('{package}', '{name}'): package '{package}' is not installed"),
+                format!(
+                    "add it to packages.yml and run `elt deps`, or use ref('{name}') for a model of this project"
+                ),
+            )
+        };
+        return Err(hinted(ErrorKind::InvalidOperation, message, hint));
     }
     let Some(target) = ctx.resolver.refable.get(&name) else {
         let hint = did_you_mean(

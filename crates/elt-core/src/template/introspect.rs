@@ -88,6 +88,32 @@ fn failed(what: &str, error: Diagnostic) -> Error {
     )
 }
 
+/// Marks the error of a `{% call statement(name) %}` block: minijinja places it on the block's
+/// last line, and the diagnostic moves it to the `call` (see [`statement_line`]).
+#[derive(Debug)]
+pub struct StatementFailed(String);
+
+impl std::fmt::Display for StatementFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "statement({})", self.0)
+    }
+}
+
+impl std::error::Error for StatementFailed {}
+
+/// For the error of a statement block, the line of its `{% call statement(...) %}` at or
+/// before `line` in `text`.
+pub fn statement_line(error: &Error, text: &str, line: usize) -> Option<usize> {
+    let source = std::error::Error::source(error)?;
+    source.downcast_ref::<StatementFailed>()?;
+    text.lines()
+        .take(line)
+        .enumerate()
+        .filter(|(_, l)| l.contains("call") && l.contains("statement("))
+        .last()
+        .map(|(i, _)| i + 1)
+}
+
 /// `run_query(sql)`: the rows as an agate-like table; `none` while `execute` is false.
 pub fn run_query(state: &State, sql: String) -> Result<Value, Error> {
     let ctx = NodeContext::of(state)?;
@@ -132,9 +158,9 @@ fn statement(state: &mut State, args: &[Value], kwargs: Kwargs) -> Result<Value,
         return Ok(Value::from(""));
     }
     let sql = caller.call(state, &[])?.to_string();
-    let result = warehouse(&ctx, "statement()")?
-        .query(&sql)
-        .map_err(|e| failed(&format!("statement({name})"), e))?;
+    let result = warehouse(&ctx, "statement()")?.query(&sql).map_err(|e| {
+        failed(&format!("statement({name})"), e).with_source(StatementFailed(name.to_string()))
+    })?;
     let table = AgateTable::value(
         if fetch {
             result

@@ -75,6 +75,13 @@ impl Renderer {
     ) -> Result<Self, Vec<Diagnostic>> {
         let mut env = Environment::new();
         env.set_unknown_method_callback(|state, value, method, args| {
+            if value.is_undefined() {
+                // Told apart by its kind: see `undefined_namespace`.
+                return Err(Error::new(
+                    ErrorKind::UndefinedError,
+                    format!("a method ({method}) was called on an undefined value"),
+                ));
+            }
             if let Some(error) = python::immutable_error(value, method) {
                 return Err(error);
             }
@@ -264,9 +271,18 @@ impl Renderer {
                 Some((path, text)) => (path, text),
                 None => (file, source),
             };
-        let (message, hint) = describe(error, what);
+        let (message, hint) = match undefined_namespace(error, text) {
+            Some(name) => (
+                format!("'{name}' is not defined, so '{name}.…' calls nothing (in {what})"),
+                Some(format!(
+                    "if {name} is a package, add it to packages.yml and run `elt deps`; installed packages are in dbt_packages/"
+                )),
+            ),
+            None => describe(error, what),
+        };
         let mut diagnostic = Diagnostic::error(message);
-        let line = error.line().unwrap_or(0) as u32;
+        let line = error.line().unwrap_or(0);
+        let line = introspect::statement_line(error, text, line).unwrap_or(line) as u32;
         if line > 0 {
             let col = error
                 .range()
@@ -287,6 +303,25 @@ impl Renderer {
         }
         diagnostic
     }
+}
+
+/// The name before `.method(` when a method was called on an undefined name, such as a
+/// package that is not installed (`dbt_date.get_date_dimension(...)`): the error's range
+/// starts at the dot.
+fn undefined_namespace<'a>(error: &Error, text: &'a str) -> Option<&'a str> {
+    if error.kind() != ErrorKind::UndefinedError {
+        return None;
+    }
+    let start = error.range()?.start;
+    let before = text.get(..start)?;
+    if !text.get(start..)?.starts_with('.') {
+        return None;
+    }
+    let name_start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let name = &before[name_start..];
+    (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit())).then_some(name)
 }
 
 /// The message for a template error, and the hint it carries.
