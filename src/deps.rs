@@ -5,7 +5,7 @@ use elt_core::diagnostics::Errors;
 use crate::cli::ProjectArgs;
 
 pub fn run(args: &ProjectArgs) -> Result<(), Errors> {
-    let installed = elt_deps::install(&args.project_dir)?;
+    let installed = elt_deps::install(&args.project_dir, &elt_deps::hub_url_from_env())?;
     if installed.is_empty() {
         println!("No packages to install: packages.yml declares none.");
         return Ok(());

@@ -3,19 +3,24 @@
 //! does, and keeps `package-lock.yml`: the packages pinned, with the sha1 of the declaration
 //! they were resolved from. While the declaration is unchanged the lock is what is installed.
 //!
-//! Installed today: `local:` packages (a link to the folder, as dbt makes), with their own
-//! packages in turn. `git:`, `tarball:` and hub packages are read and reported as not
-//! installable yet.
+//! Kinds: `local:` (a link to the folder, as dbt makes), `git:` (cloned by the `git` command,
+//! locked at the commit it resolved to), `tarball:` and hub packages (`package: org/name` with
+//! `version:` ranges, resolved through the hub's JSON API at `DBT_PACKAGE_HUB_URL`). A
+//! package's own packages are installed too, flat; hub ranges from every requirer are
+//! intersected.
 
+mod fetch;
+mod hub;
 mod spec;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::project::ProjectConfig;
 
+pub use hub::hub_url_from_env;
 pub use spec::{Declared, PackageSpec, Source};
 
 /// The lock file, beside the project file.
@@ -35,8 +40,9 @@ pub struct Installed {
     origin: PathBuf,
 }
 
-/// Installs the packages of the project at `root`; returns them in install order.
-pub fn install(root: &Path) -> Result<Vec<Installed>> {
+/// Installs the packages of the project at `root`, hub packages from the hub at `hub_url`
+/// ([`hub_url_from_env`]); returns them in install order.
+pub fn install(root: &Path, hub_url: &str) -> Result<Vec<Installed>> {
     let (config, _) = ProjectConfig::load(root)?;
     let Some(declared) = spec::read_declared(root)? else {
         return Ok(Vec::new());
@@ -52,55 +58,158 @@ pub fn install(root: &Path) -> Result<Vec<Installed>> {
         Diagnostic::error(format!("cannot create {}: {e}", install_dir.display()))
             .with_help("check the folder's permissions, or set packages-install-path")
     })?;
-    let mut installed: Vec<Installed> = Vec::new();
+    let mut installer = Installer {
+        hub_url: hub_url.to_string(),
+        install_dir,
+        installed: Vec::new(),
+        hub: hub::Requirements::default(),
+    };
     let declared = Rc::new(declared);
-    let mut queue: VecDeque<(PackageSpec, PathBuf, Rc<Declared>)> = pinned
+    let queue = pinned
         .into_iter()
-        .map(|p| (p, root.to_path_buf(), declared.clone()))
+        .map(|p| (p, root.to_path_buf(), declared.clone(), config.name.clone()))
         .collect();
-    while let Some((spec, from, declared_in)) = queue.pop_front() {
-        let package = install_one(&spec, &from, &install_dir, &declared_in)?;
-        if let Some(same) = installed.iter().find(|i| i.name == package.name) {
-            if same.origin != package.origin {
-                return Err(conflict(&same.spec, &package));
-            }
-            continue;
-        }
-        // The package's own packages, declared relative to its folder; a local one is
-        // locked by its absolute path, which is what it is relative to no longer says.
-        if let Some(mut nested) = spec::read_declared(&package.origin)? {
-            nested.file = package.origin.join(&nested.file);
-            let nested = Rc::new(nested);
-            for mut spec in nested.packages.clone() {
-                if let Source::Local(path) = &spec.source {
-                    let absolute = package.origin.join(path);
-                    let absolute = std::fs::canonicalize(&absolute).unwrap_or(absolute);
-                    let text = absolute.display().to_string();
-                    spec.entry.insert("local".into(), text.clone().into());
-                    spec.source = Source::Local(text);
-                }
-                queue.push_back((spec, package.origin.clone(), nested.clone()));
-            }
-        }
-        installed.push(package);
-    }
+    installer.install_direct(queue)?;
+    installer.install_hub()?;
     let lock = spec::Lock {
-        packages: installed.iter().map(|i| i.spec.clone()).collect(),
+        packages: installer.installed.iter().map(|i| i.spec.clone()).collect(),
         sha1_hash: hash,
     };
-    let names: Vec<&str> = installed.iter().map(|i| i.name.as_str()).collect();
+    let names: Vec<&str> = installer
+        .installed
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
     spec::write_lock(root, &lock, &names)?;
-    Ok(installed)
+    Ok(installer.installed)
 }
 
-/// Installs one package into `install_dir`; `from` is the folder its spec is relative to.
+/// A package to install: its spec, the folder it is relative to, the declaration that lists
+/// it, and who asked for it.
+type Pending = (PackageSpec, PathBuf, Rc<Declared>, String);
+
+struct Installer {
+    hub_url: String,
+    install_dir: PathBuf,
+    installed: Vec<Installed>,
+    /// Hub packages asked for so far, installed once every requirement is known.
+    hub: hub::Requirements,
+}
+
+impl Installer {
+    /// Local, git and tarball packages, and their own packages in turn (flat); hub packages
+    /// are collected as requirements.
+    fn install_direct(&mut self, mut queue: VecDeque<Pending>) -> Result<()> {
+        while let Some((spec, from, declared_in, requirer)) = queue.pop_front() {
+            if let Source::Hub { package, versions } = &spec.source {
+                self.hub.add(package, &requirer, versions);
+                let prerelease = spec.entry.get("install-prerelease");
+                if prerelease.and_then(serde_json::Value::as_bool) == Some(true) {
+                    self.hub.prerelease.push(package.clone());
+                }
+                continue;
+            }
+            let package = install_one(&spec, &from, &self.install_dir, &declared_in)?;
+            if let Some(same) = self.installed.iter().find(|i| i.name == package.name) {
+                if same.origin != package.origin {
+                    return Err(conflict(&same.spec, &package));
+                }
+                continue;
+            }
+            queue.extend(self.nested(&package)?);
+            self.installed.push(package);
+        }
+        Ok(())
+    }
+
+    /// A package's own packages, declared relative to its folder; a local one is locked by
+    /// its absolute path, which is what it is relative to no longer says.
+    fn nested(&self, package: &Installed) -> Result<Vec<Pending>> {
+        let folder = self.install_dir.join(&package.dir);
+        let folder = std::fs::canonicalize(&folder).unwrap_or(folder);
+        let Some(mut nested) = spec::read_declared(&folder)? else {
+            return Ok(Vec::new());
+        };
+        nested.file = folder.join(&nested.file);
+        let nested = Rc::new(nested);
+        let mut out = Vec::new();
+        for mut spec in nested.packages.clone() {
+            if let Source::Local(path) = &spec.source {
+                let absolute = folder.join(path);
+                let absolute = std::fs::canonicalize(&absolute).unwrap_or(absolute);
+                let text = absolute.display().to_string();
+                spec.entry.insert("local".into(), text.clone().into());
+                spec.source = Source::Local(text);
+            }
+            out.push((spec, folder.clone(), nested.clone(), package.name.clone()));
+        }
+        Ok(out)
+    }
+
+    /// Chooses a release of every hub package (the newest that all requirers admit, their own
+    /// packages' requirements included) and installs it from its tarball.
+    fn install_hub(&mut self) -> Result<()> {
+        let mut releases: BTreeMap<String, Vec<hub::Release>> = BTreeMap::new();
+        let mut chosen: BTreeMap<String, hub::Release> = BTreeMap::new();
+        loop {
+            let mut changed = false;
+            let wanted: Vec<String> = self.hub.by_package.keys().cloned().collect();
+            for package in wanted {
+                if !releases.contains_key(&package) {
+                    releases.insert(package.clone(), hub::releases(&self.hub_url, &package)?);
+                }
+                let release = self.hub.choose(&package, &releases[&package])?;
+                if chosen.get(&package).map(|r| &r.version) != Some(&release.version) {
+                    for (dependency, ranges) in &release.packages {
+                        self.hub.add(dependency, &package, ranges);
+                    }
+                    chosen.insert(package, release);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for (package, release) in chosen {
+            let what = format!("{package} {}", release.version);
+            let staging = fetch::Staging::new(&self.install_dir, "hub")?;
+            let folder = fetch::tarball(&release.tarball, &staging.0, &what)?;
+            let name =
+                package_name(&folder).map_err(|e| Diagnostic::error(format!("{what}: {e}")))?;
+            let dir = self.install_dir.join(&name);
+            fetch::place(&folder, &dir)?;
+            let mut entry = serde_json::Map::new();
+            entry.insert("package".into(), package.clone().into());
+            entry.insert("version".into(), release.version.to_string().into());
+            let version = release.version.to_string();
+            self.installed.push(Installed {
+                name: name.clone(),
+                spec: PackageSpec {
+                    source: Source::Hub {
+                        package,
+                        versions: vec![version],
+                    },
+                    entry,
+                    line: 0,
+                },
+                dir: PathBuf::from(name),
+                origin: dir,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Installs one local, git or tarball package into `install_dir`; `from` is the folder its
+/// spec is relative to.
 fn install_one(
     spec: &PackageSpec,
     from: &Path,
     install_dir: &Path,
     declared: &Declared,
 ) -> Result<Installed> {
-    match &spec.source {
+    let (name, origin, locked) = match &spec.source {
         Source::Local(path) => {
             let folder = from.join(path);
             let folder = std::fs::canonicalize(&folder).map_err(|e| {
@@ -111,27 +220,92 @@ fn install_one(
                 )
             })?;
             let name = package_name(&folder).map_err(|e| {
-                declared.error_at(spec, e, "a package is a dbt project: it needs a dbt_project.yml")
+                declared.error_at(
+                    spec,
+                    e,
+                    "a package is a dbt project: it needs a dbt_project.yml",
+                )
             })?;
             let link = install_dir.join(&name);
             replace_with_link(&link, &folder).map_err(|e| {
-                Diagnostic::error(format!("cannot install '{name}' at {}: {e}", link.display()))
+                Diagnostic::error(format!(
+                    "cannot install '{name}' at {}: {e}",
+                    link.display()
+                ))
             })?;
-            Ok(Installed {
-                name: name.clone(),
-                spec: spec.clone(),
-                dir: PathBuf::from(name),
-                origin: folder,
-            })
+            (name, folder, spec.clone())
         }
-        other => Err(declared
-            .error_at(
-                spec,
-                format!("{} packages are not installed by this version of elt yet", other.kind()),
-                "install it by hand into dbt_packages/<name>/ (its release tree), or declare it as `local:`",
-            )
-            .into()),
-    }
+        Source::Git {
+            url,
+            revision,
+            subdirectory,
+        } => {
+            let staging = fetch::Staging::new(install_dir, "git")?;
+            let clone = staging.0.join("repository");
+            let what = format!("git package {url}");
+            let commit = fetch::git(url, revision.as_deref(), &clone, &what)
+                .map_err(|e| at_spec(e, declared, spec))?;
+            let folder = match subdirectory {
+                Some(sub) => clone.join(sub),
+                None => clone.clone(),
+            };
+            let name = place_package(&folder, install_dir, declared, spec, &what)?;
+            let mut locked = spec.clone();
+            locked
+                .entry
+                .insert("revision".into(), commit.clone().into());
+            locked.entry.remove("warn-unpinned");
+            (name, PathBuf::from(format!("{url}@{commit}")), locked)
+        }
+        Source::Tarball { url, .. } => {
+            let staging = fetch::Staging::new(install_dir, "tarball")?;
+            let what = format!("tarball package {url}");
+            let folder =
+                fetch::tarball(url, &staging.0, &what).map_err(|e| at_spec(e, declared, spec))?;
+            let name = place_package(&folder, install_dir, declared, spec, &what)?;
+            (name, PathBuf::from(url), spec.clone())
+        }
+        Source::Hub { .. } => unreachable!("hub packages are installed by install_hub"),
+    };
+    Ok(Installed {
+        dir: PathBuf::from(&name),
+        name,
+        spec: locked,
+        origin,
+    })
+}
+
+/// Moves a fetched package to `install_dir/<its project name>`.
+fn place_package(
+    folder: &Path,
+    install_dir: &Path,
+    declared: &Declared,
+    spec: &PackageSpec,
+    what: &str,
+) -> Result<String> {
+    let name = package_name(folder).map_err(|e| {
+        declared.error_at(
+            spec,
+            format!("{what}: {e}"),
+            "a package is a dbt project: it needs a dbt_project.yml (for a git repository holding it in a folder, set `subdirectory:`)",
+        )
+    })?;
+    fetch::place(folder, &install_dir.join(&name))?;
+    Ok(name)
+}
+
+/// Places errors about a package at its entry in the declaration.
+fn at_spec(errors: Errors, declared: &Declared, spec: &PackageSpec) -> Errors {
+    Errors(
+        errors
+            .0
+            .into_iter()
+            .map(|d| match d.location {
+                Some(_) => d,
+                None => d.at_source(&declared.file, &declared.source, spec.line, 1),
+            })
+            .collect(),
+    )
 }
 
 /// The `name:` of the project file in `folder`.

@@ -152,9 +152,9 @@ fn model_sql(parents: &[usize], view: bool, packaged: Option<usize>) -> String {
         sql.push_str("{{ config(materialized='view') }}\n\n");
     }
     if packaged.is_some_and(|i| i % 10 == 0) {
-        let _ = write!(
+        let _ = writeln!(
             sql,
-            "{{% set categories = dbt_utils.get_column_values(ref('m_{:05}'), 'category', order_by='category') %}}\n",
+            "{{% set categories = dbt_utils.get_column_values(ref('m_{:05}'), 'category', order_by='category') %}}",
             parents[0]
         );
     }
