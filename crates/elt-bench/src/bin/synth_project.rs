@@ -131,7 +131,7 @@ fn spine_sql(sql: &str) -> String {
     format!(
         "{sql}
 union all
-select cast(datediff('day', date '2024-01-01', date_day) as bigint) as id, 0.0 as amount, 0 as qty, 'spine' as category{sk}
+select cast(1000000 + datediff('day', date '2024-01-01', date_day) as bigint) as id, 0.0 as amount, 0 as qty, 'spine' as category{sk}
 from ({{{{ dbt_utils.date_spine(datepart='day', start_date=\"cast('2024-01-01' as date)\", end_date=\"cast('2024-03-01' as date)\") }}}}) as spine
 ",
         sk = ", 'spine' as sk"
