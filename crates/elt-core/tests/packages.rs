@@ -328,3 +328,20 @@ fn python_modules_re_datetime_and_pytz() {
          '03/02' as f,True as lt,90000.0 as secs"
     );
 }
+
+#[test]
+fn dates_move_by_timedeltas_with_plus_and_minus() {
+    let dir = support::project(&[(
+        "models/a.sql",
+        "{% set d = modules.datetime.date(2024, 3, 1) %}\
+         {% set t = modules.datetime.datetime(2024, 3, 1, 6, 30) %}\
+         select '{{ d - modules.datetime.timedelta(1) }}' as yesterday,\
+         '{{ d + modules.datetime.timedelta(days=2) - modules.datetime.timedelta(weeks=1) }}' as moved,\
+         '{{ (t - modules.datetime.timedelta(hours=7)).isoformat() }}' as earlier,\
+         {{ 3 - 1 }} as numbers",
+    )]);
+    assert_eq!(
+        sql(&compile_dir(dir.path(), None), "a"),
+        "select '2024-02-29' as yesterday,'2024-02-25' as moved,'2024-02-29T23:30:00' as earlier,2 as numbers"
+    );
+}

@@ -2,6 +2,7 @@
 //! first, then the project's, which override them) and the global functions; each node renders
 //! against its own [`NodeContext`].
 
+pub mod arithmetic;
 pub mod blocks;
 pub mod context;
 pub mod functions;
@@ -35,6 +36,17 @@ pub fn json_value<T: serde::Serialize>(value: T) -> Value {
     match serde_json::to_value(value) {
         Ok(json) => python::from_json(&json),
         Err(_) => Value::UNDEFINED,
+    }
+}
+
+/// A template's text as the environment compiles it: date arithmetic and list and dict
+/// literals made what dbt's Jinja has (see [`arithmetic`] and [`python`]).
+fn prepare(source: &str) -> std::borrow::Cow<'_, str> {
+    match arithmetic::timedelta_arithmetic(source) {
+        std::borrow::Cow::Borrowed(source) => python::mutable_literals(source),
+        std::borrow::Cow::Owned(rewritten) => {
+            std::borrow::Cow::Owned(python::mutable_literals(&rewritten).into_owned())
+        }
     }
 }
 
@@ -88,6 +100,8 @@ impl Renderer {
             minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
         });
         env.add_function(python::LIST_FN, python::list_fn);
+        env.add_function(arithmetic::ADD_FN, modules::date_add);
+        env.add_function(arithmetic::SUB_FN, modules::date_sub);
         env.add_function(python::DICT_FN, python::dict_fn);
         env.add_function("dict", python::dict_global);
         env.add_filter("list", python::list_filter);
@@ -168,8 +182,7 @@ impl Renderer {
             let template_name = format!("{}#{name}", file.path.display());
             self.template_files
                 .insert(template_name.clone(), (file.path.clone(), text.clone()));
-            let padded =
-                python::mutable_literals(&blocks::at_line(&source, block.line)).into_owned();
+            let padded = prepare(&blocks::at_line(&source, block.line)).into_owned();
             if let Err(e) = self.env.add_template_owned(template_name.clone(), padded) {
                 errors.push(self.diagnostic(&e, &file.path, &text, &format!("macro '{name}'")));
                 continue;
@@ -231,20 +244,14 @@ impl Renderer {
     ) -> Result<String, Diagnostic> {
         let name = file.display().to_string();
         self.env
-            .render_named_str(
-                &name,
-                &python::mutable_literals(source),
-                Value::from_dyn_object(ctx.clone()),
-            )
+            .render_named_str(&name, &prepare(source), Value::from_dyn_object(ctx.clone()))
             .map_err(|e| self.diagnostic(&e, file, source, what))
     }
 
     /// Renders a template text that is not a file (a config value, a description).
     pub fn render_str(&self, text: &str, ctx: &Arc<NodeContext>) -> Result<String, Error> {
-        self.env.render_str(
-            &python::mutable_literals(text),
-            Value::from_dyn_object(ctx.clone()),
-        )
+        self.env
+            .render_str(&prepare(text), Value::from_dyn_object(ctx.clone()))
     }
 
     /// Renders a template registered in the environment (such as a test call).

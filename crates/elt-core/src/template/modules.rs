@@ -748,6 +748,42 @@ impl Object for PyTimedelta {
     }
 }
 
+/// `date ± timedelta` (see [`super::arithmetic`]): a date or datetime moved by the timedelta,
+/// or two timedeltas added.
+pub fn date_add(a: Value, b: Value) -> Result<Value, Error> {
+    shift(&a, &b, 1, "+")
+}
+
+/// `date - timedelta`.
+pub fn date_sub(a: Value, b: Value) -> Result<Value, Error> {
+    shift(&a, &b, -1, "-")
+}
+
+fn shift(a: &Value, b: &Value, sign: i32, op: &str) -> Result<Value, Error> {
+    let Some(delta) = b.downcast_object_ref::<PyTimedelta>().map(|d| d.0 * sign) else {
+        return Err(invalid(format!(
+            "{a} {op} {b}: the right side is not a timedelta"
+        )));
+    };
+    if let Some(date) = a.downcast_object_ref::<PyDate>() {
+        // Python's date ignores the timedelta's seconds.
+        return Ok(PyDate::value(date.0 + Duration::days(delta.num_days())));
+    }
+    if let Some(at) = a.downcast_object_ref::<PyDateTime>() {
+        return Ok(Value::from_object(PyDateTime {
+            naive: at.naive + delta,
+            offset: at.offset,
+        }));
+    }
+    if let Some(other) = a.downcast_object_ref::<PyTimedelta>() {
+        return Ok(Value::from_object(PyTimedelta(other.0 + delta)));
+    }
+    Err(invalid(format!(
+        "{a} {op} timedelta: the left side must be a date, datetime or timedelta, not {}",
+        a.kind()
+    )))
+}
+
 // ---- pytz ----
 
 /// `modules.pytz`: `timezone(name)` and `utc`.
