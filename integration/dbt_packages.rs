@@ -194,12 +194,9 @@ fn totals(output: &str) -> &str {
 /// dbt-core 1.11 builds its 237 nodes, all passing.
 #[test]
 fn dbt_utils_integration_tests_pass_on_postgres() {
-    let Some(shared) = shared_packages() else {
+    let Some(shared) = shared_packages().filter(|_| Wh::Postgres.available()) else {
         return;
     };
-    if !Wh::Postgres.available() {
-        return;
-    }
     let project = package_suite(Wh::Postgres, &shared, "dbt-utils", &[]);
     // Its own packages.yml says `local: ../`: elt deps installs the package from the shared
     // folder instead.
@@ -234,12 +231,9 @@ fn dbt_utils_integration_tests_pass_on_postgres() {
 /// 1.11 runs 91 nodes: these 69 and 22 unit tests, which elt does not run yet (issue 23).
 #[test]
 fn audit_helper_integration_tests_pass_on_postgres() {
-    let Some(shared) = shared_packages() else {
+    let Some(shared) = shared_packages().filter(|_| Wh::Postgres.available()) else {
         return;
     };
-    if !Wh::Postgres.available() {
-        return;
-    }
     let installed = [
         ("audit_helper", "dbt-audit-helper"),
         ("dbt_utils", "dbt-utils"),
@@ -262,12 +256,9 @@ fn audit_helper_integration_tests_pass_on_postgres() {
 /// may) with a pseudo-random value of the row's number, the same on every run.
 #[test]
 fn dbt_expectations_integration_tests_pass_on_postgres() {
-    let Some(shared) = shared_packages() else {
+    let Some(shared) = shared_packages().filter(|_| Wh::Postgres.available()) else {
         return;
     };
-    if !Wh::Postgres.available() {
-        return;
-    }
     let installed = [
         ("dbt_expectations", "dbt-expectations"),
         ("dbt_date", "dbt-date"),

@@ -160,6 +160,17 @@ fn a_test_of_a_package_that_is_not_installed_says_so() {
     assert!(error.contains("models/schema.yml:5"), "{error}");
 }
 
+/// The error of reading the project in `dir`, which must fail.
+fn load_error(dir: &std::path::Path) -> String {
+    elt_core::project::Project::load(&elt_core::project::LoadOptions {
+        project_dir: dir.to_path_buf(),
+        profiles_dir: Some(dir.to_path_buf()),
+        ..Default::default()
+    })
+    .expect_err("the project must not load")
+    .to_string()
+}
+
 #[test]
 fn declared_packages_that_are_not_installed_are_an_error() {
     let dir = support::project(&[
@@ -169,14 +180,7 @@ fn declared_packages_that_are_not_installed_are_an_error() {
             "packages:\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n",
         ),
     ]);
-    let error = elt_core::project::Project::load(&elt_core::project::LoadOptions {
-        project_dir: dir.path().to_path_buf(),
-        profiles_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    })
-    .err()
-    .unwrap()
-    .to_string();
+    let error = load_error(dir.path());
     assert!(error.contains("packages.yml:2"), "{error}");
     assert!(error.contains("run `elt deps`"), "{error}");
 }
@@ -190,14 +194,7 @@ fn a_package_requiring_another_dbt_version_is_an_error() {
             "name: old\nrequire-dbt-version: ['>=0.20.0', '<0.21.0']\n",
         ),
     ]);
-    let error = elt_core::project::Project::load(&elt_core::project::LoadOptions {
-        project_dir: dir.path().to_path_buf(),
-        profiles_dir: Some(dir.path().to_path_buf()),
-        ..Default::default()
-    })
-    .err()
-    .unwrap()
-    .to_string();
+    let error = load_error(dir.path());
     assert!(
         error.contains("package 'old' requires dbt >=0.20.0, <0.21.0, and elt follows dbt 1.11.0"),
         "{error}"
