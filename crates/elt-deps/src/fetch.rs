@@ -93,8 +93,16 @@ pub fn git(url: &str, revision: Option<&str>, into: &Path, what: &str) -> Result
 
 /// Moves a fetched package folder to its place in the install folder, replacing what was there.
 pub fn place(from: &Path, to: &Path) -> Result<()> {
-    let _ = std::fs::remove_file(to);
-    let _ = std::fs::remove_dir_all(to);
-    std::fs::rename(from, to)
+    clear(to)
+        .and_then(|()| std::fs::rename(from, to))
         .map_err(|e| Diagnostic::error(format!("cannot install {}: {e}", to.display())).into())
+}
+
+/// Removes what is installed at `path`: a link, a file or a folder.
+pub fn clear(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() || meta.is_file() => std::fs::remove_file(path),
+        Ok(_) => std::fs::remove_dir_all(path),
+        Err(_) => Ok(()),
+    }
 }

@@ -316,11 +316,7 @@ fn package_name(folder: &Path) -> std::result::Result<String, String> {
 
 /// Makes `link` point at `target`, replacing whatever was installed there.
 fn replace_with_link(link: &Path, target: &Path) -> std::io::Result<()> {
-    match std::fs::symlink_metadata(link) {
-        Ok(meta) if meta.file_type().is_symlink() || meta.is_file() => std::fs::remove_file(link)?,
-        Ok(_) => std::fs::remove_dir_all(link)?,
-        Err(_) => {}
-    }
+    fetch::clear(link)?;
     #[cfg(unix)]
     return std::os::unix::fs::symlink(target, link);
     #[cfg(windows)]

@@ -67,8 +67,7 @@ impl Runtime {
         let sql = match self.tests.get(&node.unique_id) {
             Some(call) => self.test_sql(node, call, warehouse)?,
             None => {
-                let mut ctx = self.context(Some(node), is_incremental);
-                Arc::get_mut(&mut ctx).expect("a new context").warehouse = Some(warehouse.clone());
+                let ctx = self.context(Some(node), is_incremental, warehouse);
                 let what = format!("{} '{}'", node.resource_type.as_str(), node.name);
                 let source = blocks::at_line(&node.raw_code, node.raw_line);
                 let out = self
@@ -116,7 +115,13 @@ impl Runtime {
             .0
     }
 
-    fn context(&self, node: Option<&Node>, is_incremental: bool) -> Arc<NodeContext> {
+    /// The context of a run-time render, which may query `warehouse`.
+    fn context(
+        &self,
+        node: Option<&Node>,
+        is_incremental: bool,
+        warehouse: &Arc<dyn Introspect>,
+    ) -> Arc<NodeContext> {
         let (model, config) = match node {
             Some(node) => (model_value(Arc::new(node.clone())), node.config.clone()),
             None => (minijinja::Value::UNDEFINED, Default::default()),
@@ -124,6 +129,7 @@ impl Runtime {
         let mut ctx = NodeContext::new(self.resolver.clone(), Pass::Final, model, config);
         ctx.this = node.and_then(|n| n.relation.clone());
         ctx.is_incremental = is_incremental;
+        ctx.warehouse = Some(warehouse.clone());
         Arc::new(ctx)
     }
 
@@ -136,8 +142,7 @@ impl Runtime {
         what: &str,
         warehouse: &Arc<dyn Introspect>,
     ) -> Result<String, Diagnostic> {
-        let mut ctx = self.context(node, false);
-        Arc::get_mut(&mut ctx).expect("a new context").warehouse = Some(warehouse.clone());
+        let ctx = self.context(node, false, warehouse);
         self.renderer.render(file, hook, &ctx, what)
     }
 }

@@ -110,12 +110,6 @@ pub struct NodeContext {
     statements: Mutex<HashMap<String, Value>>,
 }
 
-impl std::fmt::Debug for dyn Introspect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<warehouse>")
-    }
-}
-
 impl NodeContext {
     pub fn new(
         resolver: Arc<Resolver>,
@@ -413,11 +407,11 @@ impl RelationValue {
                 relation.identifier = identifier.to_string();
             }
         }
-        let kind = match kwargs.get::<Option<String>>("type")?.as_deref() {
-            Some("view") => Some(RelationType::View),
-            Some("table") => Some(RelationType::Table),
-            _ => self.kind,
-        };
+        let kind = kwargs
+            .get::<Option<String>>("type")?
+            .as_deref()
+            .and_then(RelationType::parse)
+            .or(self.kind);
         kwargs.assert_all_used()?;
         Ok(match kind {
             Some(kind) => RelationValue::typed(relation, kind),
@@ -583,23 +577,7 @@ impl Object for AdapterObject {
             }
             "get_missing_columns" => {
                 let (from, to): (Value, Value) = from_args(args)?;
-                let target = introspect::get_columns_in_relation(&ctx, &to)?;
-                let names: Vec<String> = target
-                    .try_iter()?
-                    .filter_map(|c| {
-                        c.get_attr("name")
-                            .ok()
-                            .map(|n| n.to_string().to_lowercase())
-                    })
-                    .collect();
-                let missing: Vec<Value> = introspect::get_columns_in_relation(&ctx, &from)?
-                    .try_iter()?
-                    .filter(|c| {
-                        c.get_attr("name")
-                            .is_ok_and(|n| !names.contains(&n.to_string().to_lowercase()))
-                    })
-                    .collect();
-                Ok(Value::from(missing))
+                introspect::get_missing_columns(&ctx, &from, &to)
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }

@@ -35,6 +35,12 @@ pub trait Introspect: Send + Sync {
     ) -> Result<Vec<(String, RelationType)>, Diagnostic>;
 }
 
+impl std::fmt::Debug for dyn Introspect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<warehouse>")
+    }
+}
+
 /// Rows as the warehouse returned them: each column's type as the warehouse names it, values
 /// as text (NULL is `None`).
 #[derive(Debug, Clone, Default)]
@@ -58,6 +64,15 @@ pub enum RelationType {
 }
 
 impl RelationType {
+    /// `'table'` or `'view'`, as templates write a relation's `type`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "table" => Some(RelationType::Table),
+            "view" => Some(RelationType::View),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RelationType::Table => "table",
@@ -161,14 +176,7 @@ fn statement(state: &mut State, args: &[Value], kwargs: Kwargs) -> Result<Value,
     let result = warehouse(&ctx, "statement()")?.query(&sql).map_err(|e| {
         failed(&format!("statement({name})"), e).with_source(StatementFailed(name.to_string()))
     })?;
-    let table = AgateTable::value(
-        if fetch {
-            result
-        } else {
-            QueryResult::default()
-        },
-        ctx.resolver.dialect(),
-    );
+    let table = AgateTable::fetched(result, fetch, ctx.resolver.dialect());
     let data = table.get_attr("rows")?;
     let mut entry = indexmap::IndexMap::new();
     entry.insert(Value::from("response"), Value::from("OK"));
@@ -206,6 +214,26 @@ pub fn get_columns_in_relation(ctx: &NodeContext, relation: &Value) -> Result<Va
     ))
 }
 
+/// `adapter.get_missing_columns(from, to)`: the columns of `from` that `to` lacks (names
+/// compared without case).
+pub fn get_missing_columns(ctx: &NodeContext, from: &Value, to: &Value) -> Result<Value, Error> {
+    let name = |column: &Value| {
+        column
+            .get_attr("name")
+            .ok()
+            .map(|n| n.to_string().to_lowercase())
+    };
+    let present: Vec<String> = get_columns_in_relation(ctx, to)?
+        .try_iter()?
+        .filter_map(|c| name(&c))
+        .collect();
+    let missing: Vec<Value> = get_columns_in_relation(ctx, from)?
+        .try_iter()?
+        .filter(|c| name(c).is_some_and(|n| !present.contains(&n)))
+        .collect();
+    Ok(Value::from(missing))
+}
+
 /// `adapter.get_relation(database, schema, identifier)`: the relation, typed, or none.
 pub fn get_relation(ctx: &NodeContext, args: &[Value]) -> Result<Value, Error> {
     let (database, schema, identifier, kwargs): (
@@ -224,16 +252,19 @@ pub fn get_relation(ctx: &NodeContext, args: &[Value]) -> Result<Value, Error> {
     if !ctx.execute() {
         return Ok(Value::from(()));
     }
-    let found = warehouse(ctx, "adapter.get_relation()")?
-        .relations_in(database.as_deref(), &schema)
-        .map_err(|e| failed("adapter.get_relation()", e))?
-        .into_iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(&identifier));
     let dialect = ctx.resolver.dialect();
+    let at = Relation::new(dialect, database, schema, identifier);
+    let found = relations_in(ctx, "adapter.get_relation()", &at)?
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(&at.identifier));
     Ok(match found {
-        Some((name, kind)) => {
-            RelationValue::typed(Relation::new(dialect, database, schema, name), kind)
-        }
+        Some((name, kind)) => RelationValue::typed(
+            Relation {
+                identifier: name,
+                ..at
+            },
+            kind,
+        ),
         None => Value::from(()),
     })
 }
@@ -263,10 +294,8 @@ pub fn list_relations(ctx: &NodeContext, schema_relation: &Value) -> Result<Valu
         return Ok(PyList::value(Vec::new()));
     }
     let at = relation_arg(schema_relation, "list_relations_without_caching")?;
+    let relations = relations_in(ctx, "adapter.list_relations_without_caching()", &at)?;
     let dialect = ctx.resolver.dialect();
-    let relations = warehouse(ctx, "adapter.list_relations_without_caching()")?
-        .relations_in(at.database.as_deref(), &at.schema)
-        .map_err(|e| failed("adapter.list_relations_without_caching()", e))?;
     Ok(PyList::value(
         relations
             .into_iter()
@@ -276,6 +305,17 @@ pub fn list_relations(ctx: &NodeContext, schema_relation: &Value) -> Result<Valu
             })
             .collect(),
     ))
+}
+
+/// The tables and views of the schema (and database) of `at`.
+fn relations_in(
+    ctx: &NodeContext,
+    what: &str,
+    at: &Relation,
+) -> Result<Vec<(String, RelationType)>, Error> {
+    warehouse(ctx, what)?
+        .relations_in(at.database.as_deref(), &at.schema)
+        .map_err(|e| failed(what, e))
 }
 
 /// Runs a statement that changes the warehouse (`adapter.drop_relation`, ...), when
@@ -298,16 +338,17 @@ fn change(
 /// `adapter.drop_relation(relation)`: drops the table or view, when it exists.
 pub fn drop_relation(ctx: &NodeContext, relation: &Value) -> Result<Value, Error> {
     let target = relation_arg(relation, "drop_relation")?;
-    let kind = match relation.get_attr("type")?.as_str() {
-        Some("view") => Some(RelationType::View),
-        Some("table") => Some(RelationType::Table),
-        _ if ctx.execute() => warehouse(ctx, "adapter.drop_relation()")?
-            .relations_in(target.database.as_deref(), &target.schema)
-            .map_err(|e| failed("adapter.drop_relation()", e))?
+    let kind = match relation
+        .get_attr("type")?
+        .as_str()
+        .and_then(RelationType::parse)
+    {
+        Some(kind) => Some(kind),
+        None if ctx.execute() => relations_in(ctx, "adapter.drop_relation()", &target)?
             .into_iter()
             .find(|(name, _)| *name == target.identifier)
             .map(|(_, kind)| kind),
-        _ => None,
+        None => None,
     };
     change(ctx, "adapter.drop_relation()", || {
         kind.map(|k| {
@@ -349,14 +390,7 @@ pub fn execute_sql(ctx: &NodeContext, args: &[Value]) -> Result<Value, Error> {
     let result = warehouse(ctx, "adapter.execute()")?
         .query(&sql)
         .map_err(|e| failed("adapter.execute()", e))?;
-    let table = AgateTable::value(
-        if fetch {
-            result
-        } else {
-            QueryResult::default()
-        },
-        ctx.resolver.dialect(),
-    );
+    let table = AgateTable::fetched(result, fetch, ctx.resolver.dialect());
     Ok(Value::from(vec![Value::from("OK"), table]))
 }
 
@@ -436,6 +470,18 @@ impl AgateTable {
         })
     }
 
+    /// The result's table when `fetch` (as `fetch_result=True` asks), else an empty one.
+    fn fetched(result: QueryResult, fetch: bool, dialect: Dialect) -> Value {
+        AgateTable::value(
+            if fetch {
+                result
+            } else {
+                QueryResult::default()
+            },
+            dialect,
+        )
+    }
+
     fn column(&self, i: usize) -> Value {
         let values = self
             .rows
@@ -506,14 +552,7 @@ impl Object for AgateColumns {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let i = match key.as_usize() {
-            Some(i) => i,
-            None => self
-                .names
-                .iter()
-                .position(|n| Some(n.as_str()) == key.as_str())?,
-        };
-        self.columns.get(i).cloned()
+        self.columns.get(column_index(&self.names, key)?).cloned()
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -541,6 +580,14 @@ impl Object for AgateColumns {
     }
 }
 
+/// The column a key names: by position (`[0]`) or by name (`['id']`).
+fn column_index(names: &[String], key: &Value) -> Option<usize> {
+    match key.as_usize() {
+        Some(i) => Some(i),
+        None => names.iter().position(|n| Some(n.as_str()) == key.as_str()),
+    }
+}
+
 /// A row: its values by position (`row[0]`) or by column name (`row['id']`).
 #[derive(Debug)]
 struct AgateRow {
@@ -554,14 +601,7 @@ impl Object for AgateRow {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let i = match key.as_usize() {
-            Some(i) => i,
-            None => {
-                let name = key.as_str()?;
-                self.names.iter().position(|n| n == name)?
-            }
-        };
-        self.values.get(i).cloned()
+        self.values.get(column_index(&self.names, key)?).cloned()
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -755,11 +795,7 @@ impl Object for ApiRelation {
         };
         let (database, schema, identifier) =
             (text("database")?, text("schema")?, text("identifier")?);
-        let kind = match text("type")?.as_deref() {
-            Some("view") => Some(RelationType::View),
-            Some("table") => Some(RelationType::Table),
-            _ => None,
-        };
+        let kind = text("type")?.as_deref().and_then(RelationType::parse);
         let _: Option<Value> = kwargs.get("quote_policy")?;
         kwargs.assert_all_used()?;
         let dialect = NodeContext::of(state)?.resolver.dialect();

@@ -8,7 +8,7 @@
 //!   the namespace's `dispatch:` search order, by default the root project then the namespace.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
 use minijinja::value::{Kwargs, Object, ObjectRepr};
@@ -24,6 +24,15 @@ pub const BUILTIN_PACKAGE: &str = "elt";
 
 /// Names under which templates reach the built-in macros.
 const BUILTIN_NAMESPACES: [&str; 2] = ["dbt", "elt"];
+
+/// The package a namespace names: `dbt` and `elt` name the built-ins.
+fn canonical(namespace: &str) -> &str {
+    if BUILTIN_NAMESPACES.contains(&namespace) {
+        BUILTIN_PACKAGE
+    } else {
+        namespace
+    }
+}
 
 /// The state key that names the package whose macro is rendering (absent: the root project).
 const PACKAGE_KEY: &str = "__elt_package";
@@ -57,12 +66,7 @@ impl MacroTable {
 
     /// The macro `name` of `package` (`dbt` and `elt` name the built-ins).
     pub fn get(&self, package: &str, name: &str) -> Option<&Value> {
-        let package = if BUILTIN_NAMESPACES.contains(&package) {
-            BUILTIN_PACKAGE
-        } else {
-            package
-        };
-        self.packages.get(package)?.get(name)
+        self.packages.get(canonical(package))?.get(name)
     }
 
     /// Whether `name` is a macro namespace: an installed package, the root project or `dbt`.
@@ -96,11 +100,7 @@ impl MacroTable {
     pub fn test_macro(&self, namespace: Option<&str>, name: &str) -> Option<(String, &Value)> {
         let macro_name = format!("test_{name}");
         if let Some(ns) = namespace {
-            let package = if BUILTIN_NAMESPACES.contains(&ns) {
-                BUILTIN_PACKAGE
-            } else {
-                ns
-            };
+            let package = canonical(ns);
             return self
                 .get(package, &macro_name)
                 .map(|v| (package.to_string(), v));
@@ -225,8 +225,9 @@ pub struct MacroFunction {
     /// The template holding only this macro.
     pub template: String,
     pub name: String,
-    /// The arguments it declares; others are its `varargs` and `kwargs`.
-    pub arguments: Vec<String>,
+    /// The arguments it declares, read on its first call; others are its `varargs` and
+    /// `kwargs`.
+    pub arguments: OnceLock<Vec<String>>,
     pub package: String,
     /// `macro.<package>.<name>`, recorded in the calling node's `depends_on.macros`.
     pub unique_id: String,
@@ -252,7 +253,10 @@ impl Object for MacroFunction {
             Value::from_dyn_object(ctx.clone())
         };
         // Jinja binds `varargs` and `kwargs` when the macro is defined, so before rendering.
-        let (args, extra) = split_extra_arguments(args, &self.arguments)?;
+        let declared = self
+            .arguments
+            .get_or_init(|| declared_arguments(state.env(), &self.template, &self.name));
+        let (args, extra) = split_extra_arguments(args, declared)?;
         let root = Value::from_object(CallScope { scope, extra });
         let mut captured = template.render_captured(root)?;
         let result =
@@ -276,7 +280,7 @@ impl Object for MacroFunction {
 }
 
 /// The arguments a macro template's macro declares (rendering the template only defines it).
-pub fn declared_arguments(env: &minijinja::Environment, template: &str, name: &str) -> Vec<String> {
+fn declared_arguments(env: &minijinja::Environment, template: &str, name: &str) -> Vec<String> {
     let captured = env
         .get_template(template)
         .and_then(|t| t.render_captured(()));
@@ -388,12 +392,7 @@ impl Object for MacroNamespace {
         args: &[Value],
     ) -> Result<Value, Error> {
         let ctx = NodeContext::of(state)?;
-        let package = if BUILTIN_NAMESPACES.contains(&self.0.as_str()) {
-            BUILTIN_PACKAGE
-        } else {
-            self.0.as_str()
-        };
-        let found = ctx.resolver.macros.get(package, method).cloned();
+        let found = ctx.resolver.macros.get(&self.0, method).cloned();
         match found {
             Some(found) => found.call(state, args).map_err(shielded),
             None => Err(Error::new(

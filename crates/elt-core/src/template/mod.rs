@@ -203,11 +203,10 @@ impl Renderer {
                     errors.push(self.diagnostic(&e, &file.path, &text, &format!("test '{name}'")));
                 }
             }
-            let arguments = macros::declared_arguments(&self.env, &template_name, &name);
             let value = Value::from_object(macros::MacroFunction {
                 template: template_name,
                 name: name.clone(),
-                arguments,
+                arguments: Default::default(),
                 package: package.to_string(),
                 unique_id: format!("macro.{package}.{name}"),
                 scoped: !global,
