@@ -1,5 +1,6 @@
-//! Public dbt packages, read from `../shared/dbt-packages/` (never copied into the
-//! repository): `elt deps` installs them, a project that uses their macros and generic tests
+//! Packages whose models, seeds and tests build with the project's, and public dbt packages,
+//! read from `../shared/dbt-packages/` (never copied into the repository): `elt deps` installs
+//! them, a project that uses their macros and generic tests
 //! builds on every warehouse, and the packages' own integration-test projects (copied into a
 //! temporary folder for each run) build with the same nodes passing as under dbt-core 1.11.
 
@@ -164,6 +165,51 @@ fn dbt_utils_macros_that_query_the_warehouse_build(wh: Wh) {
     assert_eq!(both, [["6"]]);
 }
 
+/// A package with a seed, a model, a test and vars of its own, installed by `elt deps` from a
+/// folder beside the project, and the project's model on top of it.
+fn package_models_and_seeds_build(wh: Wh) {
+    let project = wh.project(&[
+        ("packages.yml", "packages:\n  - local: vendor/tools\n"),
+        (
+            "vendor/tools/dbt_project.yml",
+            "name: tools\nversion: '1.0'\nvars:\n  factor: 10\nmodels:\n  tools:\n    +materialized: table\n",
+        ),
+        ("vendor/tools/seeds/tools_numbers.csv", "n\n1\n2\n3\n"),
+        (
+            "vendor/tools/models/tools_scaled.sql",
+            "select n, n * {{ var('factor') }} as scaled from {{ ref('tools_numbers') }}",
+        ),
+        (
+            "vendor/tools/models/schema.yml",
+            "version: 2\nmodels:\n  - name: tools_scaled\n    columns:\n      - name: scaled\n        data_tests: [not_null, unique]\n",
+        ),
+        (
+            "models/report.sql",
+            "select sum(scaled) as total from {{ ref('tools', 'tools_scaled') }}",
+        ),
+    ]);
+    ok(project.path(), &["deps"]);
+    let listed = ok(project.path(), &["ls", "--select", "package:tools"]);
+    let mut listed: Vec<&str> = listed.lines().collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "tools.not_null_tools_scaled_scaled",
+            "tools.tools_numbers",
+            "tools.tools_scaled",
+            "tools.unique_tools_scaled_scaled",
+        ]
+    );
+    let build = ok(project.path(), &["build"]);
+    assert!(
+        totals(&build).contains("PASS=5 WARN=0 ERROR=0 SKIP=0 TOTAL=5"),
+        "{build}"
+    );
+    let total = project.query(&format!("select total from {}", project.rel("report")));
+    assert_eq!(total, [["60"]]);
+}
+
 /// A package's `integration_tests/` project, copied into a temporary folder with a profile
 /// `integration_tests` for `wh`; `installed` are (name, folder in the shared packages) placed
 /// in `dbt_packages/` as links, as dbt's offline install of a hub package is (its release
@@ -278,6 +324,7 @@ fn dbt_expectations_integration_tests_pass_on_postgres() {
 }
 
 on_every_warehouse!(
+    package_models_and_seeds_build,
     dbt_utils_macros_and_tests_build,
     dbt_utils_macros_that_query_the_warehouse_build
 );

@@ -342,3 +342,197 @@ fn dates_move_by_timedeltas_with_plus_and_minus() {
         "select '2024-02-29' as yesterday,'2024-02-25' as moved,'2024-02-29T23:30:00' as earlier,2 as numbers"
     );
 }
+
+/// A package `tools` with models, a seed, properties, vars and folder configs of its own.
+const TOOLS_PROJECT: &str = "name: tools
+version: '1.0'
+vars:
+  limit: 5
+  shared: from_package
+models:
+  tools:
+    +materialized: table
+    +tags: [tools]
+";
+
+fn with_package_models(root_files: &[(&str, &str)]) -> tempfile::TempDir {
+    let mut files = vec![
+        ("dbt_packages/tools/dbt_project.yml", TOOLS_PROJECT),
+        ("dbt_packages/tools/seeds/numbers.csv", "n\n1\n2\n"),
+        (
+            "dbt_packages/tools/models/tools_orders.sql",
+            "select {{ var('limit') }} as lim, '{{ var('shared') }}' as s, {{ helper(['n']) | join }} from {{ ref('numbers') }}",
+        ),
+        (
+            "dbt_packages/tools/models/schema.yml",
+            "version: 2\nmodels:\n  - name: tools_orders\n    columns:\n      - name: lim\n        data_tests: [not_null]\n",
+        ),
+        ("dbt_packages/tools/macros/tools.sql", TOOLS_MACROS),
+    ];
+    files.extend_from_slice(root_files);
+    support::project(&files)
+}
+
+fn node<'a>(c: &'a elt_core::compile::Compiled, id: &str) -> &'a elt_core::manifest::Node {
+    c.manifest
+        .nodes
+        .get(id)
+        .unwrap_or_else(|| panic!("no node {id}; nodes: {:?}", c.manifest.nodes.keys()))
+}
+
+#[test]
+fn package_models_seeds_and_tests_compile_in_their_package() {
+    let dir = with_package_models(&[
+        (
+            "elt_project.yml",
+            "name: shop\nprofile: shop\nvars:\n  tools:\n    shared: from_root\nmodels:\n  tools:\n    +tags: [from_root]\n",
+        ),
+        (
+            "models/report.sql",
+            "select * from {{ ref('tools', 'tools_orders') }}",
+        ),
+    ]);
+    let c = compile_dir(dir.path(), None);
+    let model = node(&c, "model.tools.tools_orders");
+    // Its own vars, the root's block for the package winning; its plain macro names find
+    // its own macros; ref() finds its own seed.
+    assert_eq!(
+        model.compiled_code.as_deref(),
+        Some("select 5 as lim, 'from_root' as s, t.n from \"warehouse\".\"main\".\"numbers\"")
+    );
+    assert_eq!(model.package_name, "tools");
+    assert_eq!(model.config["materialized"], "table");
+    assert_eq!(model.tags, vec!["tools", "from_root"]);
+    assert_eq!(model.depends_on_nodes, vec!["seed.tools.numbers"]);
+    assert_eq!(
+        elt_core::compile::compiled_path(std::path::Path::new("target"), model),
+        std::path::Path::new("target/compiled/tools/models/tools_orders.sql")
+    );
+    let report = node(&c, "model.shop.report");
+    assert_eq!(report.depends_on_nodes, vec!["model.tools.tools_orders"]);
+    let test = c
+        .manifest
+        .nodes
+        .values()
+        .find(|n| n.name == "not_null_tools_orders_lim")
+        .expect("the package's test");
+    assert!(
+        test.unique_id
+            .starts_with("test.tools.not_null_tools_orders_lim.")
+    );
+    assert_eq!(test.depends_on_nodes, vec!["model.tools.tools_orders"]);
+}
+
+#[test]
+fn plain_refs_find_the_root_project_first_then_the_package() {
+    let dir = with_package_models(&[
+        ("models/numbers.sql", "select 10 as n"),
+        ("models/mine.sql", "select * from {{ ref('numbers') }}"),
+        (
+            "models/theirs.sql",
+            "select * from {{ ref('tools', 'numbers') }}",
+        ),
+        ("seeds/.keep", ""),
+        (
+            "elt_project.yml",
+            "name: shop\nprofile: shop\nseeds:\n  tools:\n    +schema: tools\n",
+        ),
+    ]);
+    let c = compile_dir(dir.path(), None);
+    assert_eq!(
+        node(&c, "model.shop.mine").depends_on_nodes,
+        vec!["model.shop.numbers"]
+    );
+    assert_eq!(
+        node(&c, "model.shop.theirs").depends_on_nodes,
+        vec!["seed.tools.numbers"]
+    );
+    // Inside the package, dbt too searches the root project first.
+    assert_eq!(
+        node(&c, "model.tools.tools_orders").depends_on_nodes,
+        vec!["model.shop.numbers"]
+    );
+}
+
+#[test]
+fn the_root_project_file_wins_over_a_package_models_config_call() {
+    let dir = with_package_models(&[
+        (
+            "elt_project.yml",
+            "name: shop\nprofile: shop\nmodels:\n  tools:\n    +enabled: false\n",
+        ),
+        (
+            "dbt_packages/tools/models/extra.sql",
+            "{{ config(enabled=true, materialized='view') }}select 1 as x",
+        ),
+    ]);
+    let c = compile_dir(dir.path(), None);
+    assert!(c.manifest.disabled.contains_key("model.tools.extra"));
+    assert!(c.manifest.disabled.contains_key("model.tools.tools_orders"));
+    assert!(
+        !c.manifest.nodes.values().any(|n| n.package_name == "tools"
+            && n.resource_type == elt_core::manifest::ResourceType::Test),
+        "tests of disabled package models are disabled too"
+    );
+}
+
+#[test]
+fn a_ref_to_a_model_a_package_lacks_names_the_package() {
+    let dir = with_package_models(&[(
+        "models/report.sql",
+        "select * from {{ ref('tools', 'tools_order') }}",
+    )]);
+    let error = compile(&load_dir(dir.path(), None))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("ref('tools', 'tools_order'): package 'tools' has no model, seed or snapshot named 'tools_order'"),
+        "{error}"
+    );
+    assert!(error.contains("did you mean 'tools_orders'?"), "{error}");
+    assert!(error.contains("models/report.sql:1"), "{error}");
+}
+
+#[test]
+fn two_nodes_building_one_relation_are_an_error() {
+    let dir = with_package_models(&[("models/numbers.sql", "select 10 as n")]);
+    let error = compile(&load_dir(dir.path(), None))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("both build \"warehouse\".\"main\".\"numbers\""),
+        "{error}"
+    );
+    assert!(error.contains("model.shop.numbers"), "{error}");
+    assert!(error.contains("seed.tools.numbers"), "{error}");
+}
+
+#[test]
+fn graph_holds_every_node_and_source_when_executing() {
+    let dir = support::project(&[
+        ("models/a.sql", "{{ config(tags=['daily']) }}select 1 as x"),
+        (
+            "models/b.sql",
+            "{{ config(tags=['daily']) }}select * from {{ ref('a') }}",
+        ),
+        (
+            "models/c.sql",
+            "select * from {{ source('raw', 'events') }}",
+        ),
+        (
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: events\n",
+        ),
+        (
+            "models/daily.sql",
+            "{% set names = [] %}{% if execute %}{% for node in graph.nodes.values() if 'daily' in node.tags %}{% do names.append(node.name ~ '<' ~ node.depends_on.nodes | join('+')) %}{% endfor %}{% endif %}select '{{ names | sort | join(',') }}' as daily, '{{ graph.sources.values() | map(attribute='name') | join }}' as src, {{ graph.exposures | length }} as exposures",
+        ),
+    ]);
+    let c = compile_dir(dir.path(), None);
+    assert_eq!(
+        sql(&c, "daily"),
+        "select 'a<,b<model.shop.a' as daily, 'events' as src, 0 as exposures"
+    );
+}

@@ -10,15 +10,19 @@ use crate::template::blocks;
 
 use super::nodes;
 
-/// `{% docs %}` blocks from the project's .md files.
+/// `{% docs %}` blocks from the .md files of the project and its packages.
 pub(super) fn docs(project: &Project) -> Result<BTreeMap<String, DocNode>> {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
-    for file in &project.files.docs {
+    let resources = project.resources();
+    let files = resources
+        .iter()
+        .flat_map(|r| r.files.docs.iter().map(move |f| (r.package, f)));
+    for (package, file) in files {
         match blocks::find_blocks(&file.contents, &["docs"]) {
             Ok(found) => {
                 for block in found {
-                    let id = format!("doc.{}.{}", project.config.name, block.name);
+                    let id = format!("doc.{package}.{}", block.name);
                     if out.contains_key(&id) {
                         errors.push(
                             Diagnostic::error(format!(
@@ -35,7 +39,7 @@ pub(super) fn docs(project: &Project) -> Result<BTreeMap<String, DocNode>> {
                         DocNode {
                             unique_id: id,
                             name: block.name,
-                            package_name: project.config.name.clone(),
+                            package_name: package.to_string(),
                             path: file.path.clone(),
                             block_contents: block.body.trim().to_string(),
                         },
@@ -61,44 +65,42 @@ pub(super) fn unmatched_properties(
     project: &Project,
     index: &nodes::PropertiesIndex,
 ) -> Vec<Diagnostic> {
-    let mut names: HashMap<ResourceType, Vec<String>> = HashMap::new();
-    for file in project
-        .files
-        .models
-        .iter()
-        .map(|f| (ResourceType::Model, f))
-        .chain(project.files.seeds.iter().map(|f| (ResourceType::Seed, f)))
-        .chain(
-            project
-                .files
-                .analyses
-                .iter()
-                .map(|f| (ResourceType::Analysis, f)),
-        )
-    {
-        names.entry(file.0).or_default().push(file.1.stem());
+    let mut names: HashMap<(&str, ResourceType), Vec<String>> = HashMap::new();
+    for resources in project.resources() {
+        let files = resources.files;
+        let package = resources.package;
+        for (kind, list) in [
+            (ResourceType::Model, &files.models),
+            (ResourceType::Seed, &files.seeds),
+            (ResourceType::Analysis, &files.analyses),
+        ] {
+            let entry = names.entry((package, kind)).or_default();
+            entry.extend(list.iter().map(|f| f.stem()));
+        }
+        let snapshot_names = files
+            .snapshots
+            .iter()
+            .flat_map(|f| blocks::find_blocks(&f.contents, &["snapshot"]).unwrap_or_default())
+            .map(|b| b.name);
+        names
+            .entry((package, ResourceType::Snapshot))
+            .or_default()
+            .extend(snapshot_names);
     }
-    let snapshot_names: Vec<String> = project
-        .files
-        .snapshots
+    let known_names: HashMap<(&str, ResourceType), HashSet<&str>> = names
         .iter()
-        .flat_map(|f| blocks::find_blocks(&f.contents, &["snapshot"]).unwrap_or_default())
-        .map(|b| b.name)
-        .collect();
-    names.insert(ResourceType::Snapshot, snapshot_names);
-    let known_names: HashMap<ResourceType, HashSet<&str>> = names
-        .iter()
-        .map(|(kind, list)| (*kind, list.iter().map(String::as_str).collect()))
+        .map(|(key, list)| (*key, list.iter().map(String::as_str).collect()))
         .collect();
     let mut warnings = Vec::new();
-    for ((kind, name), (props, path)) in index {
+    for ((package, kind, name), (props, path)) in index {
+        let key = (*package, *kind);
         if known_names
-            .get(kind)
+            .get(&key)
             .is_some_and(|k| k.contains(name.as_str()))
         {
             continue;
         }
-        let known = names.get(kind).map(Vec::as_slice).unwrap_or_default();
+        let known = names.get(&key).map(Vec::as_slice).unwrap_or_default();
         let source = nodes::source_of(project, path);
         let mut warning = Diagnostic::warning(format!(
             "properties for {} '{name}', but there is no such {}",

@@ -12,9 +12,9 @@ use super::nodes::{source_of, sync_tags_and_meta, yaml_folders};
 use crate::adapter::Dialect;
 use crate::diagnostics::{Diagnostic, Errors, Result, closest};
 use crate::manifest::{Node, NodeOrigin, ResourceType, TestMetadata};
-use crate::project::Project;
 use crate::project::node_config;
 use crate::project::properties::{PropertiesFile, Section, TestDefinition};
+use crate::project::{Project, Resources};
 use crate::template::MacroTable;
 
 /// A generic test node and how its test macro is called.
@@ -57,17 +57,26 @@ struct Attached<'a> {
     tags: &'a [String],
 }
 
-/// Test nodes for every properties file, built in parallel. Tests of resources that do not
-/// exist are skipped (the missing resource is reported as a warning elsewhere).
+/// What a test can attach to: (package, resource type, name) of every model, seed and
+/// snapshot.
+pub type Existing<'a> = HashSet<(&'a str, ResourceType, &'a str)>;
+
+/// Test nodes for every properties file of the project and its packages, built in parallel.
+/// Tests of resources that do not exist are skipped (the missing resource is reported as a
+/// warning elsewhere).
 pub fn generic_tests(
     project: &Project,
-    existing: &HashSet<(ResourceType, &str)>,
+    existing: &Existing,
     macros: &MacroTable,
 ) -> Result<Vec<GenericTest>> {
-    let per_file: Vec<(Vec<GenericTest>, Vec<Diagnostic>)> = project
-        .properties
+    let resources = project.resources();
+    let files: Vec<(Resources, &PropertiesFile)> = resources
+        .iter()
+        .flat_map(|r| r.properties.iter().map(move |f| (*r, f)))
+        .collect();
+    let per_file: Vec<(Vec<GenericTest>, Vec<Diagnostic>)> = files
         .par_iter()
-        .map(|file| tests_of_file(project, file, existing, macros))
+        .map(|(resources, file)| tests_of_file(project, *resources, file, existing, macros))
         .collect();
     let mut out = Vec::with_capacity(per_file.iter().map(|(t, _)| t.len()).sum());
     let mut errors = Vec::new();
@@ -84,21 +93,22 @@ pub fn generic_tests(
 
 fn tests_of_file(
     project: &Project,
+    resources: Resources,
     file: &PropertiesFile,
-    existing: &HashSet<(ResourceType, &str)>,
+    existing: &Existing,
     macros: &MacroTable,
 ) -> (Vec<GenericTest>, Vec<Diagnostic>) {
-    let package = &project.config.name;
+    let package = resources.package;
     let dialect = project.target.dialect;
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let source = source_of(project, &file.path);
-    let folders = yaml_folders(&file.path);
+    let folders = yaml_folders(resources, &file.path);
     let mut make = |attached: &Attached,
                     column: Option<(&str, Option<bool>, &[String])>,
                     test: &TestDefinition| {
         match build(
-            package, project, &folders, &file.path, attached, column, test, macros, dialect,
+            resources, project, &folders, &file.path, attached, column, test, macros, dialect,
         ) {
             Ok(t) => out.push(t),
             Err(d) => errors.push(d.at_source(&file.path, source, test.line, test.col)),
@@ -111,7 +121,7 @@ fn tests_of_file(
             Section::Snapshots => ResourceType::Snapshot,
             Section::Analyses => continue,
         };
-        if !existing.contains(&(kind, props.name.as_str())) {
+        if !existing.contains(&(package, kind, props.name.as_str())) {
             continue;
         }
         let attached = Attached {
@@ -166,7 +176,7 @@ fn tests_of_file(
 
 #[allow(clippy::too_many_arguments)]
 fn build(
-    package: &str,
+    resources: Resources,
     project: &Project,
     folders: &[String],
     yaml_file: &Path,
@@ -180,8 +190,10 @@ fn build(
         Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
         None => (None, test.test_name.clone()),
     };
+    let package = resources.package;
     let macro_name = format!("test_{test_name}");
-    let Some((macro_package, _)) = macros.test_macro(namespace.as_deref(), &test_name) else {
+    let found = macros.test_macro(namespace.as_deref(), &test_name, package);
+    let Some((macro_package, _)) = found else {
         return Err(unknown_test(&test.test_name, namespace.as_deref(), macros));
     };
     let mut args = test.args.clone();
@@ -213,10 +225,15 @@ fn build(
     let mut fqn = vec![package.to_string()];
     fqn.extend(folders.iter().cloned());
     fqn.push(name.clone());
-    let mut config = project
+    let mut config = resources
         .config_tree("tests")
         .map(|t| t.configs_for(&fqn))
         .unwrap_or_default();
+    if !resources.is_root
+        && let Some(root_tree) = project.config_tree("tests")
+    {
+        node_config::merge(&mut config, &root_tree.configs_for(&fqn));
+    }
     let mut inherited = Map::new();
     let mut tags: Vec<String> = attached.tags.to_vec();
     if let Some((_, _, column_tags)) = column {
@@ -243,6 +260,7 @@ fn build(
             test.custom_name.as_deref().unwrap_or(&short_name)
         )),
         original_file_path: yaml_file.to_path_buf(),
+        package_dir: resources.dir.to_path_buf(),
         fqn,
         raw_code,
         raw_line: test.line,

@@ -1,7 +1,7 @@
 //! Linking: enabled and disabled nodes apart, each node's `ref()`s and `source()`s resolved to
 //! the nodes they name (or an error that says which exist), and cycles reported with their path.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -13,16 +13,18 @@ use crate::template::Resolver;
 /// Separates disabled nodes; tests that depend on a disabled node are disabled with it.
 #[allow(clippy::vec_box)] // the boxes move into the node maps as they are
 pub(super) fn split_disabled(nodes: Vec<Box<Node>>, resolver: &Resolver) -> (NodeMap, NodeMap) {
-    let disabled_names: HashSet<String> = nodes
+    let disabled_ids: HashSet<String> = nodes
         .iter()
         .filter(|n| !n.enabled() && n.resource_type != ResourceType::Test)
-        .map(|n| n.name.clone())
+        .map(|n| n.unique_id.clone())
         .collect();
     let (enabled, disabled): (Vec<Box<Node>>, Vec<Box<Node>>) =
         nodes.into_iter().partition(|node| {
             let test_of_disabled = node.resource_type == ResourceType::Test
                 && node.refs.iter().any(|r| {
-                    disabled_names.contains(&r.name) && resolver.refable.contains_key(&r.name)
+                    resolver
+                        .find_ref(&r.name, r.package.as_deref(), &node.package_name)
+                        .is_some_and(|t| disabled_ids.contains(&t.unique_id))
                 });
             node.enabled() && !test_of_disabled
         });
@@ -33,6 +35,46 @@ pub(super) fn split_disabled(nodes: Vec<Box<Node>>, resolver: &Resolver) -> (Nod
             .collect()
     };
     (by_id(enabled), by_id(disabled))
+}
+
+/// Two enabled models, seeds or snapshots that build the same relation would overwrite each
+/// other (as a package's model can, named like one of the project's): an error naming both.
+pub(super) fn check_unique_relations(enabled: &NodeMap) -> Result<()> {
+    let mut built: HashMap<String, &Node> = HashMap::new();
+    let mut errors = Vec::new();
+    let builders = enabled.values().filter(|n| {
+        matches!(
+            n.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        ) && !n.is_ephemeral()
+    });
+    for node in builders {
+        let Some(relation) = &node.relation else {
+            continue;
+        };
+        let key = relation.to_string().to_lowercase();
+        if let Some(first) = built.insert(key, node) {
+            errors.push(
+                Diagnostic::error(format!(
+                    "{} and {} both build {relation}",
+                    first.unique_id, node.unique_id
+                ))
+                .at(&node.original_file_path, 0, 0)
+                .with_note(format!(
+                    "the other is {}",
+                    first.original_file_path.display()
+                ))
+                .with_help(
+                    "give one of them another `alias` or `schema` in its config, or disable one",
+                ),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Errors(errors).sorted())
+    }
 }
 
 /// Fills `depends_on_nodes` from refs and sources; a ref to a disabled node is an error.
@@ -62,7 +104,8 @@ pub(super) fn link_node(
     let mut errors = Vec::new();
     let mut parents = Vec::with_capacity(node.refs.len() + node.sources.len());
     for call in &node.refs {
-        let Some(target) = resolver.refable.get(&call.name) else {
+        let found = resolver.find_ref(&call.name, call.package.as_deref(), &node.package_name);
+        let Some(target) = found else {
             continue;
         };
         if disabled.contains_key(&target.unique_id) {
@@ -155,6 +198,7 @@ mod tests {
             package_name: "shop".into(),
             path: PathBuf::from(format!("{name}.sql")),
             original_file_path: PathBuf::from(format!("models/{name}.sql")),
+            package_dir: PathBuf::new(),
             fqn: vec!["shop".into(), name.into()],
             raw_code: raw_code.into(),
             raw_line: 1,

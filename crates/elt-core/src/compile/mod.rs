@@ -9,6 +9,7 @@
 
 mod docs;
 mod ephemeral;
+mod flat_graph;
 mod generic_tests;
 mod link;
 mod nodes;
@@ -18,7 +19,7 @@ mod runtime;
 mod sources;
 mod validate;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,7 +39,7 @@ pub use runtime::{Hook, Runtime, hooks};
 
 use docs::{docs, unmatched_properties};
 use ephemeral::inject_ephemerals;
-use link::{cycle_error, link, split_disabled};
+use link::{check_unique_relations, cycle_error, link, split_disabled};
 use render::{
     Job, Renders, first_pass_resolver, render_descriptions, substitute, substitute_in_config,
 };
@@ -84,9 +85,9 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     warnings.extend(unmatched_properties(project, &index));
     clock.lap("models, seeds, snapshots, analyses");
     let source_nodes = sources::sources(project)?;
-    let existing: HashSet<(ResourceType, &str)> = file_nodes
+    let existing: generic_tests::Existing = file_nodes
         .iter()
-        .map(|n| (n.resource_type, n.name.as_str()))
+        .map(|n| (n.package_name.as_str(), n.resource_type, n.name.as_str()))
         .collect();
     let generic = generic_tests::generic_tests(project, &existing, &renderer.table)?;
     drop(existing);
@@ -111,10 +112,10 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
         &docs,
         &generated_at,
     ));
-    let yaml_sources: HashMap<&Path, &str> = project
-        .files
-        .properties
+    let resources = project.resources();
+    let yaml_sources: HashMap<&Path, &str> = resources
         .iter()
+        .flat_map(|r| &r.files.properties)
         .map(|f| (f.path.as_path(), f.contents.as_str()))
         .collect();
     let renders = Renders {
@@ -139,7 +140,9 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
                 .iter()
                 .map(|w| Diagnostic::warning(w.clone()).at(&job.node.original_file_path, 0, 0)),
         );
-        renders.apply(Arc::make_mut(&mut job.node), out.record);
+        let node = Arc::make_mut(&mut job.node);
+        renders.apply(node, out.record);
+        nodes::reapply_root_configs(project, node);
         sqls.push(out.sql);
     }
 
@@ -167,20 +170,29 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     // Final SQL: substitute placeholders, or render again where a template inspected relations.
     let mut final_resolver = (*resolver).clone();
     for job in &jobs {
-        if let Some(target) = final_resolver.refable.get_mut(&job.node.name)
-            && target.unique_id == job.node.unique_id
-        {
+        let targets = final_resolver.refable.get_mut(&job.node.name);
+        let found = targets.and_then(|t| t.iter_mut().find(|t| t.unique_id == job.node.unique_id));
+        if let Some(target) = found {
             target.relation = match project.deferred.get(&job.node.unique_id) {
                 Some(deferred) => Some(deferred.clone()),
                 None => job.node.relation.clone(),
             };
         }
     }
+    if flat_graph::is_used(project, &renderer, &jobs) {
+        final_resolver.graph = flat_graph::FlatGraph::value(
+            jobs.iter().map(|j| j.node.clone()).collect(),
+            Arc::new(source_nodes.clone()),
+            resolver.clone(),
+        );
+    }
     let final_resolver = Arc::new(final_resolver);
     if !again.is_empty() {
         let outs = renders.all(&final_resolver, &jobs, Some(&again), Pass::Final)?;
         for (i, out) in again.into_iter().zip(outs) {
-            renders.apply(Arc::make_mut(&mut jobs[i].node), out.record);
+            let node = Arc::make_mut(&mut jobs[i].node);
+            renders.apply(node, out.record);
+            nodes::reapply_root_configs(project, node);
             sqls[i] = out.sql;
         }
     }
@@ -214,6 +226,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
 
     // Enabled nodes, the graph, and the errors only the graph can show.
     let (mut enabled, disabled) = split_disabled(all_nodes, &final_resolver);
+    check_unique_relations(&enabled)?;
     link(project, &mut enabled, &disabled, &final_resolver)?;
     let parents: Vec<(&str, &[String])> = enabled
         .values()
@@ -283,16 +296,16 @@ fn macro_nodes(renderer: &Renderer) -> BTreeMap<String, MacroNode> {
         .collect()
 }
 
-/// Where a node's compiled SQL is written, like dbt: `target/compiled/<project>/<file>`, and
-/// for generic tests `<yml file>/<test>.sql`.
+/// Where a node's compiled SQL is written, like dbt: `target/compiled/<package>/<file>`, and
+/// for generic tests `<yml file>/<test>.sql`; a package's files are named from its own folder.
 pub fn compiled_path(target_dir: &Path, node: &Node) -> PathBuf {
     let base = target_dir.join("compiled").join(&node.package_name);
+    let file = node.file_in_package();
     if node.test.is_some() {
-        base.join(&node.original_file_path).join(&node.path)
+        base.join(file).join(&node.path)
     } else if node.resource_type == ResourceType::Snapshot {
-        base.join(&node.original_file_path)
-            .with_file_name(format!("{}.sql", node.name))
+        base.join(file).with_file_name(format!("{}.sql", node.name))
     } else {
-        base.join(&node.original_file_path)
+        base.join(file)
     }
 }

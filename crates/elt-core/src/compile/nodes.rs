@@ -12,21 +12,26 @@ use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::{Column, Node, NodeOrigin, ResourceType};
 use crate::project::node_config::{self, as_string_list};
 use crate::project::properties::{ColumnProperties, NodeProperties, Section};
-use crate::project::{Project, ProjectFile};
+use crate::project::{Project, ProjectFile, Resources};
 use crate::template::blocks;
 
-/// Properties by (resource type, name), with the file they are in.
-pub type PropertiesIndex<'a> = HashMap<(ResourceType, String), (&'a NodeProperties, &'a Path)>;
+/// Properties by (package, resource type, name), with the file they are in.
+pub type PropertiesIndex<'a> =
+    HashMap<(&'a str, ResourceType, String), (&'a NodeProperties, &'a Path)>;
 
-/// Indexes the properties of models, seeds, snapshots and analyses; a node documented twice is
-/// an error.
+/// Indexes the properties of models, seeds, snapshots and analyses of every package; a node
+/// documented twice is an error.
 pub fn index_properties(project: &Project) -> Result<PropertiesIndex<'_>> {
     let mut index: PropertiesIndex = HashMap::new();
     let mut errors = Vec::new();
-    for file in &project.properties {
+    let resources = project.resources();
+    let files = resources
+        .iter()
+        .flat_map(|r| r.properties.iter().map(move |f| (r.package, f)));
+    for (package, file) in files {
         for props in &file.nodes {
             let kind = section_type(props.section);
-            let key = (kind, props.name.clone());
+            let key = (package, kind, props.name.clone());
             if let Some((_, first)) = index.get(&key) {
                 let source = source_of(project, &file.path);
                 errors.push(
@@ -62,46 +67,55 @@ fn section_type(section: Section) -> ResourceType {
 
 /// The text of a project file by path (for error snippets).
 pub fn source_of<'a>(project: &'a Project, path: &Path) -> &'a str {
-    project
-        .files
-        .properties
-        .iter()
-        .chain(&project.files.models)
-        .find(|f| f.path == path)
-        .map_or("", |f| f.contents.as_str())
+    project.file_text(path).unwrap_or("")
 }
 
-/// A node to build: its kind, file, name, and the SQL it holds with the line that SQL starts at
-/// (`None`: the whole file; snapshot blocks start later).
-type NodeSpec<'a> = (ResourceType, &'a ProjectFile, String, Option<(String, u32)>);
+/// A node to build: its project, kind, file, name, and the SQL it holds with the line that
+/// SQL starts at (`None`: the whole file; snapshot blocks start later).
+struct NodeSpec<'a> {
+    resources: Resources<'a>,
+    kind: ResourceType,
+    file: &'a ProjectFile,
+    name: String,
+    block: Option<(String, u32)>,
+}
 
-/// Builds every file-based node, in parallel. Snapshot files may hold several
-/// `{% snapshot %}` blocks.
+/// Builds every file-based node of the root project and the packages, in parallel. Snapshot
+/// files may hold several `{% snapshot %}` blocks.
 pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node>> {
-    let files = &project.files;
-    fn whole(kind: ResourceType, list: &[ProjectFile]) -> Vec<NodeSpec<'_>> {
-        list.iter().map(|f| (kind, f, f.stem(), None)).collect()
-    }
-    let mut specs = whole(ResourceType::Model, &files.models);
-    specs.extend(whole(ResourceType::Analysis, &files.analyses));
-    specs.extend(whole(ResourceType::Test, &files.singular_tests));
-    specs.extend(whole(ResourceType::Seed, &files.seeds));
+    let mut specs = Vec::new();
     let mut errors = Vec::new();
-    for file in &files.snapshots {
-        match blocks::find_blocks(&file.contents, &["snapshot"]) {
-            Ok(found) => specs.extend(found.into_iter().map(|b| {
-                (
-                    ResourceType::Snapshot,
+    for resources in project.resources() {
+        let files = resources.files;
+        for (kind, list) in [
+            (ResourceType::Model, &files.models),
+            (ResourceType::Analysis, &files.analyses),
+            (ResourceType::Test, &files.singular_tests),
+            (ResourceType::Seed, &files.seeds),
+        ] {
+            specs.extend(list.iter().map(|file| NodeSpec {
+                resources,
+                kind,
+                file,
+                name: file.stem(),
+                block: None,
+            }));
+        }
+        for file in &files.snapshots {
+            match blocks::find_blocks(&file.contents, &["snapshot"]) {
+                Ok(found) => specs.extend(found.into_iter().map(|b| NodeSpec {
+                    resources,
+                    kind: ResourceType::Snapshot,
                     file,
-                    b.name,
-                    Some((b.body, b.body_line)),
-                )
-            })),
-            Err(e) => errors.push(
-                Diagnostic::error(e.message)
-                    .at_source(&file.path, &file.contents, e.line, e.col)
-                    .with_help(e.help),
-            ),
+                    name: b.name,
+                    block: Some((b.body, b.body_line)),
+                })),
+                Err(e) => errors.push(
+                    Diagnostic::error(e.message)
+                        .at_source(&file.path, &file.contents, e.line, e.col)
+                        .with_help(e.help),
+                ),
+            }
         }
     }
     if !errors.is_empty() {
@@ -109,8 +123,15 @@ pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node
     }
     let nodes: Vec<Node> = specs
         .into_par_iter()
-        .map(|(kind, file, node_name, block)| {
-            let package = &project.config.name;
+        .map(|spec| {
+            let NodeSpec {
+                resources,
+                kind,
+                file,
+                name: node_name,
+                block,
+            } = spec;
+            let package = resources.package.to_string();
             let mut fqn = vec![package.clone()];
             fqn.extend(file.folders());
             if kind == ResourceType::Snapshot {
@@ -127,15 +148,16 @@ pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node
                 unique_id,
                 resource_type: kind,
                 name: node_name,
-                package_name: package.clone(),
+                package_name: package,
                 path: file.resource_relative.clone(),
                 original_file_path: file.path.clone(),
+                package_dir: resources.dir.to_path_buf(),
                 fqn,
                 raw_code: raw,
                 raw_line,
                 checksum: file.checksum.clone(),
             });
-            apply_configs(project, index, &mut node);
+            apply_configs(project, resources, index, &mut node);
             node
         })
         .collect();
@@ -144,8 +166,9 @@ pub fn file_nodes(project: &Project, index: &PropertiesIndex) -> Result<Vec<Node
 }
 
 /// The folders of a properties file below its resource folder (`models/marts/x.yml` ->
-/// `[marts]`), for the fqn of what it declares.
-pub fn yaml_folders(path: &Path) -> Vec<String> {
+/// `[marts]`), for the fqn of what it declares; a package's are read from its own folder.
+pub fn yaml_folders(resources: Resources, path: &Path) -> Vec<String> {
+    let path = path.strip_prefix(resources.dir).unwrap_or(path);
     path.parent()
         .into_iter()
         .flat_map(|p| p.components().skip(1))
@@ -165,13 +188,25 @@ pub fn tree_kind(kind: ResourceType) -> &'static str {
     }
 }
 
-/// Project-file configs, then the properties YAML (config, docs, columns, tags, meta).
-fn apply_configs(project: &Project, index: &PropertiesIndex, node: &mut Node) {
-    let mut config = project
-        .config_tree(tree_kind(node.resource_type))
+/// Project-file configs, then the properties YAML (config, docs, columns, tags, meta). A
+/// package's node takes its own project file's configs, then the root project file's (which
+/// win, as in dbt: `models: dbt_utils: +enabled: false`).
+fn apply_configs(
+    project: &Project,
+    resources: Resources,
+    index: &PropertiesIndex,
+    node: &mut Node,
+) {
+    let kind = tree_kind(node.resource_type);
+    let mut config = resources
+        .config_tree(kind)
         .map(|t| t.configs_for(&node.fqn))
         .unwrap_or_default();
-    if let Some((props, path)) = index.get(&(node.resource_type, node.name.clone())) {
+    if !resources.is_root {
+        node_config::merge(&mut config, &root_configs(project, node));
+    }
+    let key = (resources.package, node.resource_type, node.name.clone());
+    if let Some((props, path)) = index.get(&key) {
         node_config::merge(&mut config, &props.described.config);
         let mut yaml_level = Map::new();
         if !props.described.tags.is_empty() {
@@ -191,6 +226,27 @@ fn apply_configs(project: &Project, index: &PropertiesIndex, node: &mut Node) {
         node.extra = props.extra.clone();
     }
     node.config = config;
+    sync_tags_and_meta(node);
+}
+
+/// The root project file's configs for a node.
+fn root_configs(project: &Project, node: &Node) -> Map<String, Json> {
+    project
+        .config_tree(tree_kind(node.resource_type))
+        .map(|t| t.configs_for(&node.fqn))
+        .unwrap_or_default()
+}
+
+/// After a render: the root project file's configs win over a package node's `config()`
+/// calls, as in dbt (so `models: some_package: +enabled: false` disables what the package
+/// enables). Hooks are not merged again: [`apply_configs`] gave them, and they accumulate.
+pub fn reapply_root_configs(project: &Project, node: &mut Node) {
+    if node.package_name == project.config.name {
+        return;
+    }
+    let mut config = root_configs(project, node);
+    config.retain(|k, _| !matches!(k.as_str(), "pre-hook" | "post-hook"));
+    node_config::merge(&mut node.config, &config);
     sync_tags_and_meta(node);
 }
 
@@ -222,20 +278,21 @@ pub fn columns(props: &[ColumnProperties]) -> IndexMap<String, Column> {
         .collect()
 }
 
-/// Models, seeds and snapshots share one namespace for `ref()`; tests and analyses have their own.
+/// In a package, models, seeds and snapshots share one namespace for `ref()`; tests and
+/// analyses have their own.
 fn check_unique_names(nodes: &[Node]) -> Result<()> {
-    let mut seen: HashMap<(bool, &str), &PathBuf> = HashMap::new();
+    let mut seen: HashMap<(&str, bool, &str), &PathBuf> = HashMap::new();
     let mut errors = Vec::new();
     for node in nodes {
         let refable = matches!(
             node.resource_type,
             ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
         );
-        let namespace = (refable, node.name.as_str());
+        let package = node.package_name.as_str();
         let namespace = if refable {
-            namespace
+            (package, true, node.name.as_str())
         } else {
-            (false, node.unique_id.as_str())
+            (package, false, node.unique_id.as_str())
         };
         if let Some(first) = seen.insert(namespace, &node.original_file_path) {
             errors.push(

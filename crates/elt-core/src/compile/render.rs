@@ -46,30 +46,33 @@ pub(super) fn first_pass_resolver(
     docs: &BTreeMap<String, DocNode>,
     generated_at: &str,
 ) -> Resolver {
-    let refable = jobs
-        .iter()
-        .map(|j| &j.node)
-        .filter(|n| {
-            matches!(
-                n.resource_type,
-                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
-            )
-        })
-        .map(|n| {
-            (
-                n.name.clone(),
-                RefTarget {
-                    unique_id: n.unique_id.clone(),
-                    relation: None,
-                },
-            )
-        })
-        .collect();
+    let mut refable: HashMap<String, Vec<RefTarget>> = HashMap::new();
+    let refable_nodes = jobs.iter().map(|j| &j.node).filter(|n| {
+        matches!(
+            n.resource_type,
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot
+        )
+    });
+    for node in refable_nodes {
+        refable
+            .entry(node.name.clone())
+            .or_default()
+            .push(RefTarget {
+                unique_id: node.unique_id.clone(),
+                package: node.package_name.clone(),
+                relation: None,
+            });
+    }
     Resolver {
         project_name: project.config.name.clone(),
         dialect: Some(project.target.dialect),
         target: target_value(project),
         vars: project.vars.clone(),
+        package_vars: project
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), p.vars.clone()))
+            .collect(),
         refable,
         sources: sources
             .values()
@@ -92,6 +95,7 @@ pub(super) fn first_pass_resolver(
             "FULL_REFRESH": project.flags.full_refresh,
             "STORE_FAILURES": project.flags.store_failures,
         })),
+        graph: super::flat_graph::empty(),
     }
 }
 
@@ -252,6 +256,7 @@ impl Renders<'_> {
             model_value(node.clone()),
             node.config.clone(),
         );
+        ctx.package = node.package_name.clone();
         if pass == Pass::Final {
             ctx.this = node.relation.clone();
             ctx.execute = execute;
@@ -362,8 +367,10 @@ impl Renders<'_> {
             })?;
             kwargs.insert(key.clone(), evaluated);
         }
+        // A package's test checks the package's own model, whatever the root project has.
+        let package = (!ctx.in_root()).then(|| ctx.package.clone());
         let attached = match &call.attached {
-            AttachedTo::Ref(name) => functions::resolve_ref(ctx, name.clone(), None, None),
+            AttachedTo::Ref(name) => functions::resolve_ref(ctx, name.clone(), package, None),
             AttachedTo::Source(s, t) => functions::resolve_source(ctx, s.clone(), t.clone()),
         }
         .map_err(|e| at_yaml(self.renderer.diagnostic(&e, &call.yaml_file, yaml, what)))?;
@@ -492,7 +499,7 @@ pub(super) fn substitute(sql: String, node: &Node, resolver: &Resolver) -> Strin
                 .strip_prefix('R')
                 .and_then(|i| i.parse::<usize>().ok())
                 .and_then(|i| node.refs.get(i))
-                .and_then(|r| resolver.refable.get(&r.name))
+                .and_then(|r| resolver.find_ref(&r.name, r.package.as_deref(), &node.package_name))
                 .and_then(|t| t.relation.clone()),
         };
         if let Some(relation) = relation {
@@ -535,12 +542,14 @@ pub(super) fn render_descriptions(
                 || node.columns.values().any(|c| is_templated(&c.description))
         })
         .filter_map(|node| {
-            let ctx = Arc::new(NodeContext::new(
+            let mut ctx = NodeContext::new(
                 resolver.clone(),
                 Pass::Final,
                 model_value(Arc::new(Node::clone(node))),
                 node.config.clone(),
-            ));
+            );
+            ctx.package = node.package_name.clone();
+            let ctx = Arc::new(ctx);
             let file = node
                 .patch_path
                 .clone()

@@ -127,6 +127,9 @@ impl Runtime {
             None => (minijinja::Value::UNDEFINED, Default::default()),
         };
         let mut ctx = NodeContext::new(self.resolver.clone(), Pass::Final, model, config);
+        if let Some(node) = node {
+            ctx.package = node.package_name.clone();
+        }
         ctx.this = node.and_then(|n| n.relation.clone());
         ctx.is_incremental = is_incremental;
         ctx.warehouse = Some(warehouse.clone());

@@ -8,17 +8,34 @@ use super::nodes::{columns, source_of, yaml_folders};
 use crate::adapter::{Dialect, Relation};
 use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::SourceNode;
-use crate::project::Project;
 use crate::project::node_config::{self, as_string_list};
 use crate::project::properties::{SourceProperties, SourceTableProperties};
+use crate::project::{Project, Resources};
 
+/// Every source table of the project and its packages, by unique id.
 pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
-    let package = &project.config.name;
-    let target = &project.target;
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
-    for file in &project.properties {
-        let folders = yaml_folders(&file.path);
+    for resources in project.resources() {
+        package_sources(project, resources, &mut out, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Errors(errors))
+    }
+}
+
+fn package_sources(
+    project: &Project,
+    resources: Resources,
+    out: &mut BTreeMap<String, SourceNode>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let package = resources.package.to_string();
+    let target = &project.target;
+    for file in resources.properties {
+        let folders = yaml_folders(resources, &file.path);
         for source in &file.sources {
             for table in &source.tables {
                 let unique_id = format!("source.{package}.{}.{}", source.name, table.name);
@@ -37,10 +54,15 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                 fqn.extend(folders.iter().cloned());
                 fqn.push(source.name.clone());
                 fqn.push(table.name.clone());
-                let mut config = project
+                let mut config = resources
                     .config_tree("sources")
                     .map(|t| t.configs_for(&fqn))
                     .unwrap_or_default();
+                if !resources.is_root
+                    && let Some(root_tree) = project.config_tree("sources")
+                {
+                    node_config::merge(&mut config, &root_tree.configs_for(&fqn));
+                }
                 node_config::merge(&mut config, &source.described.config);
                 node_config::merge(&mut config, &table.described.config);
                 let mut tags = as_string_list(config.get("tags"));
@@ -58,8 +80,8 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
                     source.schema.as_deref().unwrap_or(&source.name),
                 );
                 let (database, schema) = match (
-                    rendered(place.0, project),
-                    rendered(place.1, project),
+                    rendered(place.0, project, resources.vars),
+                    rendered(place.1, project, resources.vars),
                 ) {
                     (Ok(database), Ok(schema)) => (database, schema),
                     (Err(message), _) | (_, Err(message)) => {
@@ -112,21 +134,20 @@ pub fn sources(project: &Project) -> Result<BTreeMap<String, SourceNode>> {
             }
         }
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(Errors(errors))
-    }
 }
 
 /// A source's `database` or `schema` as written, rendered as dbt renders them: e.g.
 /// `"{{ target.schema }}_raw"`.
-fn rendered(text: &str, project: &Project) -> std::result::Result<String, String> {
+fn rendered(
+    text: &str,
+    project: &Project,
+    vars: &Map<String, Json>,
+) -> std::result::Result<String, String> {
     if !text.contains("{{") && !text.contains("{%") {
         return Ok(text.to_string());
     }
     let target = super::render::target_value(project);
-    crate::project::profile::render_with_target(text, &project.vars, target)
+    crate::project::profile::render_with_target(text, vars, target)
 }
 
 /// dbt's `loader` text: what loads the table. For an elt loader config, its `type`.

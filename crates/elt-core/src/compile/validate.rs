@@ -179,6 +179,7 @@ mod tests {
             package_name: "shop".into(),
             path: PathBuf::from("t.sql"),
             original_file_path: PathBuf::from("models/schema.yml"),
+            package_dir: PathBuf::new(),
             fqn: Vec::new(),
             raw_code: String::new(),
             raw_line: 1,

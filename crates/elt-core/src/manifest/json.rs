@@ -124,6 +124,16 @@ fn write_nodes(out: &mut impl Write, nodes: &NodeMap) -> std::io::Result<()> {
     out.write_all(b"}")
 }
 
+/// A node as the manifest writes it (also dbt's `graph.nodes` entries).
+pub fn node_json(node: &Node) -> Json {
+    serde_json::to_value(NodeJson::new(node)).expect("nodes serialize")
+}
+
+/// A source table as the manifest writes it (also dbt's `graph.sources` entries).
+pub fn source_json(source: &SourceNode) -> Json {
+    serde_json::to_value(SourceJson::new(source)).expect("sources serialize")
+}
+
 /// `{}`
 struct Empty;
 
@@ -420,7 +430,7 @@ impl<'a> NodeJson<'a> {
             resource_type: node.resource_type.as_str(),
             package_name: &node.package_name,
             path: &node.path,
-            original_file_path: &node.original_file_path,
+            original_file_path: node.file_in_package(),
             unique_id: &node.unique_id,
             fqn: &node.fqn,
             alias: relation.map_or(node.name.as_str(), |r| r.identifier.as_str()),

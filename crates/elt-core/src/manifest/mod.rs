@@ -4,7 +4,7 @@
 pub mod json;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json};
@@ -84,8 +84,10 @@ pub struct Node {
     pub package_name: String,
     /// Relative to the resource folder (dbt's `path`).
     pub path: PathBuf,
-    /// Relative to the project root.
+    /// Relative to the root project (a package's under its folder: errors name real files).
     pub original_file_path: PathBuf,
+    /// Its package's folder relative to the root project; empty for the root project's nodes.
+    pub package_dir: PathBuf,
     /// The properties file that documents it.
     pub patch_path: Option<PathBuf>,
     pub fqn: Vec<String>,
@@ -126,6 +128,7 @@ pub struct NodeOrigin {
     pub package_name: String,
     pub path: PathBuf,
     pub original_file_path: PathBuf,
+    pub package_dir: PathBuf,
     pub fqn: Vec<String>,
     pub raw_code: String,
     pub raw_line: u32,
@@ -133,6 +136,13 @@ pub struct NodeOrigin {
 }
 
 impl Node {
+    /// Its file relative to its own package's folder (dbt's `original_file_path`).
+    pub fn file_in_package(&self) -> &Path {
+        self.original_file_path
+            .strip_prefix(&self.package_dir)
+            .unwrap_or(&self.original_file_path)
+    }
+
     /// A node with nothing known yet beyond its origin.
     pub fn new(origin: NodeOrigin) -> Self {
         Node {
@@ -142,6 +152,7 @@ impl Node {
             package_name: origin.package_name,
             path: origin.path,
             original_file_path: origin.original_file_path,
+            package_dir: origin.package_dir,
             patch_path: None,
             fqn: origin.fqn,
             raw_code: origin.raw_code,

@@ -54,6 +54,74 @@ impl Default for Flags {
     }
 }
 
+/// One project's resources, which compile into nodes of its package: the root project's or an
+/// installed package's.
+#[derive(Clone, Copy)]
+pub struct Resources<'a> {
+    /// The package name (the root project's name for the root).
+    pub package: &'a str,
+    /// Its folder relative to the root project (empty for the root).
+    pub dir: &'a Path,
+    pub files: &'a ProjectFiles,
+    pub properties: &'a [PropertiesFile],
+    /// The folder-level config trees of its own project file.
+    pub config_trees: &'a [(String, ConfigTree)],
+    /// The vars its templates see.
+    pub vars: &'a Map<String, Json>,
+    pub is_root: bool,
+}
+
+impl Resources<'_> {
+    /// Its own project file's config tree for a resource kind.
+    pub fn config_tree(&self, kind: &str) -> Option<&ConfigTree> {
+        find_tree(self.config_trees, kind)
+    }
+}
+
+fn find_tree<'a>(trees: &'a [(String, ConfigTree)], kind: &str) -> Option<&'a ConfigTree> {
+    trees.iter().find(|(k, _)| k == kind).map(|(_, t)| t)
+}
+
+/// Parses every properties file, in parallel; warnings are appended, errors returned together.
+fn parse_properties(
+    files: &ProjectFiles,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<Vec<PropertiesFile>> {
+    let parsed: Vec<Result<(PropertiesFile, Vec<Diagnostic>)>> = files
+        .properties
+        .par_iter()
+        .map(|f| properties::parse(&f.path, &f.contents))
+        .collect();
+    let mut properties = Vec::new();
+    let mut errors = Vec::new();
+    for result in parsed {
+        match result {
+            Ok((file, mut w)) => {
+                properties.push(file);
+                warnings.append(&mut w);
+            }
+            Err(Errors(mut e)) => errors.append(&mut e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(properties)
+    } else {
+        Err(Errors(errors).sorted())
+    }
+}
+
+/// A project file's folder-level config trees, by resource kind.
+fn config_trees(config: &ProjectConfig) -> Vec<(String, ConfigTree)> {
+    config
+        .config_trees
+        .iter()
+        .map(|(kind, node)| {
+            let kind = if kind == "data_tests" { "tests" } else { kind };
+            (kind.to_string(), ConfigTree::from_yaml(node))
+        })
+        .collect()
+}
+
 /// A project as read from disk.
 #[derive(Debug)]
 pub struct Project {
@@ -76,18 +144,21 @@ pub struct Project {
 }
 
 impl Project {
-    /// The text of a model, snapshot, analysis, singular test or properties file, as read.
+    /// The text of a model, snapshot, analysis, singular test or properties file, as read
+    /// (the root project's or a package's).
     pub fn file_text(&self, path: &Path) -> Option<&str> {
-        let files = &self.files;
-        files
-            .models
-            .iter()
-            .chain(&files.snapshots)
-            .chain(&files.analyses)
-            .chain(&files.singular_tests)
-            .chain(&files.properties)
-            .find(|f| f.path == path)
-            .map(|f| f.contents.as_str())
+        self.resources().into_iter().find_map(|r| {
+            let files = r.files;
+            files
+                .models
+                .iter()
+                .chain(&files.snapshots)
+                .chain(&files.analyses)
+                .chain(&files.singular_tests)
+                .chain(&files.properties)
+                .find(|f| f.path == path)
+                .map(|f| f.contents.as_str())
+        })
     }
 
     pub fn load(options: &LoadOptions) -> Result<Self> {
@@ -97,7 +168,7 @@ impl Project {
             config.target_path = target_path.clone();
         }
         let cli_vars = parse_cli_vars(options.vars.as_deref())?;
-        let vars = resolve_vars(&config, &cli_vars);
+        let vars = resolve_vars(&config, &config, &[], &cli_vars);
         let dirs = profile::profile_dirs(options.profiles_dir.as_deref(), &root);
         let target = profile::load_target(
             &dirs,
@@ -110,51 +181,35 @@ impl Project {
                 vars: &vars,
             },
         )?;
-        Self::from_parts(root, config, target, vars, &mut warnings).map(|mut p| {
+        Self::from_parts(root, config, target, &cli_vars, &mut warnings).map(|mut p| {
             warnings.append(&mut p.warnings);
             p.warnings = warnings;
             p
         })
     }
 
-    /// Reads files and properties for an already resolved config and target.
+    /// Reads files and properties for an already resolved config and target; `cli_vars` are
+    /// `--vars`.
     pub fn from_parts(
         root: PathBuf,
         config: ProjectConfig,
         target: Target,
-        vars: Map<String, Json>,
+        cli_vars: &Map<String, Json>,
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<Self> {
         let (files, mut file_warnings) = files::discover(&root, &config)?;
         warnings.append(&mut file_warnings);
-        let packages = packages::load(&root, &config.packages_install_path, &config.name)?;
-        let parsed: Vec<Result<(PropertiesFile, Vec<Diagnostic>)>> = files
-            .properties
-            .par_iter()
-            .map(|f| properties::parse(&f.path, &f.contents))
-            .collect();
-        let mut properties = Vec::new();
-        let mut errors = Vec::new();
-        for result in parsed {
-            match result {
-                Ok((file, mut w)) => {
-                    properties.push(file);
-                    warnings.append(&mut w);
-                }
-                Err(Errors(mut e)) => errors.append(&mut e),
-            }
+        let mut packages = packages::load(&root, &config.packages_install_path, &config.name)?;
+        let properties = parse_properties(&files, warnings)?;
+        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        for package in &mut packages {
+            package.properties = parse_properties(&package.files, warnings)?;
+            package.config_trees = config_trees(&package.config);
+            package.vars = resolve_vars(&package.config, &config, &names, cli_vars);
         }
-        if !errors.is_empty() {
-            return Err(Errors(errors).sorted());
-        }
-        let config_trees = config
-            .config_trees
-            .iter()
-            .map(|(kind, node)| {
-                let kind = if kind == "data_tests" { "tests" } else { kind };
-                (kind.to_string(), ConfigTree::from_yaml(node))
-            })
-            .collect();
+        let config_trees = config_trees(&config);
+        let vars = resolve_vars(&config, &config, &names, cli_vars);
         Ok(Project {
             root,
             config,
@@ -170,12 +225,34 @@ impl Project {
         })
     }
 
-    /// The config tree for a resource kind ("models", "seeds", "snapshots", "tests", ...).
+    /// The config tree of the root project file for a resource kind ("models", "seeds",
+    /// "snapshots", "tests", ...). It applies to the resources of packages too.
     pub fn config_tree(&self, kind: &str) -> Option<&ConfigTree> {
-        self.config_trees
-            .iter()
-            .find(|(k, _)| k == kind)
-            .map(|(_, t)| t)
+        find_tree(&self.config_trees, kind)
+    }
+
+    /// What compiles into nodes: the root project's resources, then each package's.
+    pub fn resources(&self) -> Vec<Resources<'_>> {
+        let root = Resources {
+            package: &self.config.name,
+            dir: Path::new(""),
+            files: &self.files,
+            properties: &self.properties,
+            config_trees: &self.config_trees,
+            vars: &self.vars,
+            is_root: true,
+        };
+        std::iter::once(root)
+            .chain(self.packages.iter().map(|p| Resources {
+                package: &p.name,
+                dir: &p.dir,
+                files: &p.files,
+                properties: &p.properties,
+                config_trees: &p.config_trees,
+                vars: &p.vars,
+                is_root: false,
+            }))
+            .collect()
     }
 
     /// Where compiled SQL and artifacts go.
@@ -215,23 +292,41 @@ pub fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Json>> {
     }
 }
 
-/// Project vars for this project: global vars plus the `<project_name>:` scoped block, then
-/// `--vars` on top.
-fn resolve_vars(config: &ProjectConfig, cli_vars: &Map<String, Json>) -> Map<String, Json> {
+/// The vars the templates of project `own` see, as dbt merges them (later wins): for a
+/// package, the vars of its own project file (global, then its scoped block); the root
+/// project's global vars and its block for `own` (`vars: {dbt_date: {time_zone: ...}}`); then
+/// `--vars`. Blocks named after a package in `packages` are not vars of their own.
+fn resolve_vars(
+    own: &ProjectConfig,
+    root: &ProjectConfig,
+    packages: &[&str],
+    cli_vars: &Map<String, Json>,
+) -> Map<String, Json> {
+    let mut projects = packages.to_vec();
+    projects.push(&root.name);
     let mut vars = Map::new();
-    for (key, value) in &config.vars {
-        if key == &config.name {
-            continue;
-        }
-        vars.insert(key.clone(), value.clone());
+    if own.name != root.name {
+        overlay_scoped(&mut vars, &own.vars, &own.name, &projects);
     }
-    if let Some(Json::Object(scoped)) = config.vars.get(&config.name) {
-        for (key, value) in scoped {
+    overlay_scoped(&mut vars, &root.vars, &own.name, &projects);
+    vars.extend(cli_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    vars
+}
+
+/// Global vars of a `vars:` mapping, then the block scoped to `project`; blocks of
+/// `other_projects` are not vars.
+fn overlay_scoped(
+    vars: &mut Map<String, Json>,
+    declared: &Map<String, Json>,
+    project: &str,
+    other_projects: &[&str],
+) {
+    for (key, value) in declared {
+        if key != project && !other_projects.contains(&key.as_str()) {
             vars.insert(key.clone(), value.clone());
         }
     }
-    for (key, value) in cli_vars {
-        vars.insert(key.clone(), value.clone());
+    if let Some(Json::Object(scoped)) = declared.get(project) {
+        vars.extend(scoped.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
-    vars
 }

@@ -4,8 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use serde_json::{Map, Value as Json};
+
 use super::config::ProjectConfig;
 use super::files::{self, ProjectFiles};
+use super::node_config::ConfigTree;
+use super::properties::PropertiesFile;
 use super::yaml;
 use crate::diagnostics::{Diagnostic, Errors, Result};
 
@@ -22,6 +26,12 @@ pub struct Package {
     pub config: ProjectConfig,
     /// Its files, with paths relative to the root project (so errors name the real file).
     pub files: ProjectFiles,
+    /// Its properties files, parsed.
+    pub properties: Vec<PropertiesFile>,
+    /// The folder-level config trees of its own project file.
+    pub config_trees: Vec<(String, ConfigTree)>,
+    /// The vars its templates see (its own, the root project's, `--vars`).
+    pub vars: Map<String, Json>,
 }
 
 /// Reads every package installed in `install_path` (relative to `root`), in name order.
@@ -97,6 +107,9 @@ fn read_package(root: &Path, dir: &Path) -> Result<Option<Package>> {
         dir: dir.to_path_buf(),
         config,
         files,
+        properties: Vec::new(),
+        config_trees: Vec::new(),
+        vars: Map::new(),
     }))
 }
 

@@ -23,6 +23,8 @@ pub const PLACEHOLDER: char = '\u{1}';
 #[derive(Debug, Clone)]
 pub struct RefTarget {
     pub unique_id: String,
+    /// The package it belongs to (the root project's name for the root's).
+    pub package: String,
     /// Known from the second pass on; `None` while configs are still being collected.
     pub relation: Option<Relation>,
 }
@@ -34,9 +36,12 @@ pub struct Resolver {
     pub dialect: Option<Dialect>,
     /// `target` as templates see it (secrets masked).
     pub target: Value,
+    /// The root project's vars.
     pub vars: Map<String, Json>,
-    /// Models, seeds and snapshots by name.
-    pub refable: HashMap<String, RefTarget>,
+    /// The vars of each package's nodes.
+    pub package_vars: HashMap<String, Map<String, Json>>,
+    /// Models, seeds and snapshots by name; one per package that has the name.
+    pub refable: HashMap<String, Vec<RefTarget>>,
     /// Sources by (source name, table name).
     pub sources: HashMap<(String, String), (String, Relation)>,
     /// `{% docs %}` blocks by name.
@@ -47,11 +52,31 @@ pub struct Resolver {
     pub run_started_at: String,
     /// `flags`: `WHICH`, `FULL_REFRESH`, `STORE_FAILURES`.
     pub flags: Value,
+    /// dbt's `graph`: the project's nodes and sources (complete in the final pass).
+    pub graph: Value,
 }
 
 impl Resolver {
     pub fn dialect(&self) -> Dialect {
         self.dialect.unwrap_or(Dialect::DEFAULT)
+    }
+
+    /// What `ref(name)` or `ref(package, name)` in a node of package `from` points at, searched
+    /// as dbt does: the named package only; else the root project, `from`, then any package.
+    pub fn find_ref(&self, name: &str, package: Option<&str>, from: &str) -> Option<&RefTarget> {
+        let candidates = self.refable.get(name)?;
+        let of = |p: &str| candidates.iter().find(|t| t.package == p);
+        match package {
+            Some(package) => of(package),
+            None => of(&self.project_name)
+                .or_else(|| of(from))
+                .or_else(|| candidates.first()),
+        }
+    }
+
+    /// The vars that templates of a package's nodes see.
+    pub fn vars_of(&self, package: &str) -> &Map<String, Json> {
+        self.package_vars.get(package).unwrap_or(&self.vars)
     }
 }
 
@@ -93,6 +118,9 @@ pub struct RenderRecord {
 pub struct NodeContext {
     pub resolver: Arc<Resolver>,
     pub pass: Pass,
+    /// The node's package: its plain macro names find that package's macros first, and its
+    /// `var()`s read that package's vars.
+    pub package: String,
     /// This node's own relation (`this`), known in the final pass.
     pub this: Option<Relation>,
     pub is_incremental: bool,
@@ -118,6 +146,7 @@ impl NodeContext {
         config: Map<String, Json>,
     ) -> Self {
         NodeContext {
+            package: resolver.project_name.clone(),
             resolver,
             pass,
             this: None,
@@ -132,6 +161,21 @@ impl NodeContext {
             execute: pass == Pass::Final,
             warehouse: None,
             statements: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the node belongs to the root project (not to a package).
+    pub fn in_root(&self) -> bool {
+        self.package == self.resolver.project_name
+    }
+
+    /// The root value of a render of this node: a package's node renders in its package's
+    /// scope (see [`super::macros`]).
+    pub fn render_root(self: &Arc<Self>) -> Value {
+        if self.in_root() {
+            Value::from_dyn_object(self.clone())
+        } else {
+            super::macros::package_scope(self.clone(), self.package.clone())
         }
     }
 
@@ -210,6 +254,13 @@ impl Object for NodeContext {
             "dbt_version" => Value::from(crate::DBT_VERSION),
             "elt_version" => Value::from(env!("CARGO_PKG_VERSION")),
             "flags" => self.resolver.flags.clone(),
+            "graph" => {
+                // Complete only once every node's config is known, as in dbt with `execute`.
+                if self.pass == Pass::Collect {
+                    self.record().needs_final_pass = true;
+                }
+                self.resolver.graph.clone()
+            }
             "database" => self.resolver.target.get_attr("database").ok()?,
             "schema" => self.resolver.target.get_attr("schema").ok()?,
             other => match self.extra.lock().expect("extra lock").get(other) {

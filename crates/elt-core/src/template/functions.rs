@@ -6,7 +6,7 @@ use std::sync::Arc;
 use minijinja::value::{Kwargs, Rest};
 use minijinja::{Error, ErrorKind, State, Value};
 
-use super::context::{NodeContext, Pass, RefCall, RelationValue};
+use super::context::{NodeContext, Pass, RefCall, RelationValue, Resolver};
 use crate::diagnostics::closest;
 
 /// The error detail that unwinds a macro after `return()`; caught by [`super::macros::MacroFunction`].
@@ -71,35 +71,9 @@ pub fn resolve_ref(
     package: Option<String>,
     version: Option<String>,
 ) -> Result<Value, Error> {
-    if let Some(package) = &package
-        && package != &ctx.resolver.project_name
-    {
-        let (message, hint) = if ctx.resolver.macros.is_namespace(package) {
-            (
-                format!("ref('{package}', '{name}'): elt does not build the models of packages yet"),
-                "only the macros and generic tests of installed packages are read; see docs/packages.md".to_string(),
-            )
-        } else {
-            (
-                format!("ref('{package}', '{name}'): package '{package}' is not installed"),
-                format!(
-                    "add it to packages.yml and run `elt deps`, or use ref('{name}') for a model of this project"
-                ),
-            )
-        };
-        return Err(hinted(ErrorKind::InvalidOperation, message, hint));
-    }
-    let Some(target) = ctx.resolver.refable.get(&name) else {
-        let hint = did_you_mean(
-            &name,
-            ctx.resolver.refable.keys().map(String::as_str),
-            "create the model, or check the name",
-        );
-        return Err(hinted(
-            ErrorKind::InvalidOperation,
-            format!("ref('{name}') points at no model, seed or snapshot"),
-            hint,
-        ));
+    let resolver = &ctx.resolver;
+    let Some(target) = resolver.find_ref(&name, package.as_deref(), &ctx.package) else {
+        return Err(unresolved_ref(resolver, &name, package.as_deref()));
     };
     let index = {
         let mut record = ctx.record();
@@ -120,6 +94,49 @@ pub fn resolve_ref(
         (Some(relation), Pass::Final) => RelationValue::resolved(relation.clone()),
         _ => RelationValue::placeholder(ctx, format!("R{index}")),
     })
+}
+
+/// The error for a `ref()` that points at nothing: a package that is not installed, or a name
+/// no package has.
+fn unresolved_ref(resolver: &Resolver, name: &str, package: Option<&str>) -> Error {
+    let names = || resolver.refable.keys().map(String::as_str);
+    let (message, hint) = match package {
+        Some(package) if !is_installed(resolver, package) => (
+            format!("ref('{package}', '{name}'): package '{package}' is not installed"),
+            format!(
+                "add it to packages.yml and run `elt deps`, or use ref('{name}') for a model of this project"
+            ),
+        ),
+        Some(package) => {
+            let in_package = resolver
+                .refable
+                .iter()
+                .filter(|(_, targets)| targets.iter().any(|t| t.package == package))
+                .map(|(n, _)| n.as_str());
+            (
+                format!(
+                    "ref('{package}', '{name}'): package '{package}' has no model, seed or snapshot named '{name}'"
+                ),
+                did_you_mean(name, in_package, "check the name, or the package it is in"),
+            )
+        }
+        None => (
+            format!("ref('{name}') points at no model, seed or snapshot"),
+            did_you_mean(name, names(), "create the model, or check the name"),
+        ),
+    };
+    hinted(ErrorKind::InvalidOperation, message, hint)
+}
+
+/// Whether `package` is the root project or an installed package (with macros or nodes).
+fn is_installed(resolver: &Resolver, package: &str) -> bool {
+    package == resolver.project_name
+        || resolver.macros.is_namespace(package)
+        || resolver
+            .refable
+            .values()
+            .flatten()
+            .any(|t| t.package == package)
 }
 
 /// Splits trailing keyword arguments from positional ones.
@@ -172,7 +189,7 @@ pub fn resolve_source(
 
 pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
     let ctx = NodeContext::of(state)?;
-    match (ctx.resolver.vars.get(&name), default) {
+    match (ctx.resolver.vars_of(&ctx.package).get(&name), default) {
         (Some(value), _) => Ok(crate::template::json_value(value)),
         (None, Some(default)) => Ok(default),
         (None, None) => Err(hinted(

@@ -95,9 +95,15 @@ impl MacroTable {
             .or_else(|| self.get(BUILTIN_PACKAGE, name))
     }
 
-    /// A generic test's macro `test_<name>`: the namespace's, or for a plain name the root
-    /// project's, then any package's (in name order), then the built-in.
-    pub fn test_macro(&self, namespace: Option<&str>, name: &str) -> Option<(String, &Value)> {
+    /// A generic test's macro `test_<name>` for a test of package `from`: the namespace's, or
+    /// for a plain name the root project's, then `from`'s, then any package's (in name
+    /// order), then the built-in.
+    pub fn test_macro(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        from: &str,
+    ) -> Option<(String, &Value)> {
         let macro_name = format!("test_{name}");
         if let Some(ns) = namespace {
             let package = canonical(ns);
@@ -105,16 +111,18 @@ impl MacroTable {
                 .get(package, &macro_name)
                 .map(|v| (package.to_string(), v));
         }
-        let mut packages: Vec<&String> = self
+        let mut packages: Vec<&str> = self
             .packages
             .keys()
-            .filter(|p| **p != self.root && *p != BUILTIN_PACKAGE)
+            .map(String::as_str)
+            .filter(|p| *p != self.root && *p != BUILTIN_PACKAGE)
             .collect();
         packages.sort();
-        std::iter::once(&self.root)
+        [self.root.as_str(), from]
+            .into_iter()
             .chain(packages)
-            .chain(std::iter::once(&BUILTIN_PACKAGE.to_string()))
-            .find_map(|p| self.get(p, &macro_name).map(|v| (p.clone(), v)))
+            .chain([BUILTIN_PACKAGE])
+            .find_map(|p| self.get(p, &macro_name).map(|v| (p.to_string(), v)))
     }
 
     /// The names of every generic test, for "did you mean".
@@ -245,10 +253,7 @@ impl Object for MacroFunction {
         ctx.record().macros.insert(self.unique_id.clone());
         let template = state.env().get_template(&self.template)?;
         let scope = if self.scoped {
-            Value::from_object(PackageScope {
-                ctx: ctx.clone(),
-                package: self.package.clone(),
-            })
+            package_scope(ctx.clone(), self.package.clone())
         } else {
             Value::from_dyn_object(ctx.clone())
         };
@@ -347,6 +352,11 @@ impl Object for CallScope {
             _ => self.scope.get_item(key).ok().filter(|v| !v.is_undefined()),
         }
     }
+}
+
+/// The root of a render in a package's scope: the package's own macros, then the node context.
+pub fn package_scope(ctx: Arc<NodeContext>, package: String) -> Value {
+    Value::from_object(PackageScope { ctx, package })
 }
 
 /// The root of a package macro's render: the package's own macros, then the node context.

@@ -243,21 +243,18 @@ impl Renderer {
     ) -> Result<String, Diagnostic> {
         let name = file.display().to_string();
         self.env
-            .render_named_str(&name, &prepare(source), Value::from_dyn_object(ctx.clone()))
+            .render_named_str(&name, &prepare(source), ctx.render_root())
             .map_err(|e| self.diagnostic(&e, file, source, what))
     }
 
     /// Renders a template text that is not a file (a config value, a description).
     pub fn render_str(&self, text: &str, ctx: &Arc<NodeContext>) -> Result<String, Error> {
-        self.env
-            .render_str(&prepare(text), Value::from_dyn_object(ctx.clone()))
+        self.env.render_str(&prepare(text), ctx.render_root())
     }
 
     /// Renders a template registered in the environment (such as a test call).
     pub fn render_registered(&self, name: &str, ctx: &Arc<NodeContext>) -> Result<String, Error> {
-        self.env
-            .get_template(name)?
-            .render(Value::from_dyn_object(ctx.clone()))
+        self.env.get_template(name)?.render(ctx.render_root())
     }
 
     /// Evaluates an expression such as `ref('customers')` in a node's context.
@@ -266,7 +263,7 @@ impl Renderer {
             .compile_expression_owned(
                 python::mutable_literals_in_expression(expression).into_owned(),
             )?
-            .eval(Value::from_dyn_object(ctx.clone()))
+            .eval(ctx.render_root())
     }
 
     /// Turns a template error into a diagnostic at the right file and line.
