@@ -165,14 +165,14 @@ fn dbt_utils_macros_that_query_the_warehouse_build(wh: Wh) {
     assert_eq!(both, [["6"]]);
 }
 
-/// A package with a seed, a model, a test and vars of its own, installed by `elt deps` from a
-/// folder beside the project, and the project's model on top of it.
+/// A package with a seed, a model, a test, vars and a hook of its own, installed by `elt deps`
+/// from a folder beside the project, and the project's model on top of it.
 fn package_models_and_seeds_build(wh: Wh) {
     let project = wh.project(&[
         ("packages.yml", "packages:\n  - local: vendor/tools\n"),
         (
             "vendor/tools/dbt_project.yml",
-            "name: tools\nversion: '1.0'\nvars:\n  factor: 10\nmodels:\n  tools:\n    +materialized: table\n",
+            "name: tools\nversion: '1.0'\nvars:\n  factor: 10\nmodels:\n  tools:\n    +materialized: table\non-run-end:\n  - create or replace view {{ target.schema }}.tools_hook as select {{ var('factor') }} as f\n",
         ),
         ("vendor/tools/seeds/tools_numbers.csv", "n\n1\n2\n3\n"),
         (
@@ -208,6 +208,9 @@ fn package_models_and_seeds_build(wh: Wh) {
     );
     let total = project.query(&format!("select total from {}", project.rel("report")));
     assert_eq!(total, [["60"]]);
+    // The package's own on-run-end hook ran, with its vars.
+    let hook = project.query(&format!("select f from {}", project.rel("tools_hook")));
+    assert_eq!(hook, [["10"]]);
 }
 
 /// A package's `integration_tests/` project, copied into a temporary folder with a profile
@@ -270,6 +273,26 @@ fn dbt_utils_integration_tests_pass_on_postgres() {
         project.rel("test_date_spine")
     ));
     assert_eq!(spine, [["9"]]);
+}
+
+/// dbt-date's suite on DuckDB (`dbt build`): dbt-core 1.11 builds its 73 nodes, all
+/// passing. Its time zones need DuckDB's icu extension, built into elt.
+#[test]
+fn dbt_date_integration_tests_pass_on_duckdb() {
+    let Some(shared) = shared_packages() else {
+        return;
+    };
+    let project = package_suite(Wh::DuckDb, &shared, "dbt-date", &[("dbt_date", "dbt-date")]);
+    let build = ok(project.path(), &["build"]);
+    assert_eq!(
+        totals(&build),
+        "Done. PASS=73 WARN=0 ERROR=0 SKIP=0 TOTAL=73"
+    );
+    let dates = project.query(&format!(
+        "select count(*), count(distinct day_name) from {}",
+        project.rel("test_dates")
+    ));
+    assert_eq!(dates, [["2", "2"]]);
 }
 
 /// audit-helper's suite on PostgreSQL (`dbt build --exclude tag:skip+ tag:temporary_skip+`),

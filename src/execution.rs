@@ -11,7 +11,7 @@ use elt_core::compile::Compiled;
 use elt_core::diagnostics::{Diagnostic, ErrorKind, Errors, Severity};
 use elt_core::graph::state::State;
 use elt_core::manifest::{Node, ResourceType};
-use elt_core::project::{Flags, Project};
+use elt_core::project::{Flags, Project, RunHook};
 use elt_execute::{Command, Options, Plan, RunResult, Status, results};
 use elt_warehouse::Warehouse;
 use elt_warehouse::introspect::Introspector;
@@ -175,9 +175,8 @@ pub(crate) fn execute(
         }
         return Ok(());
     }
-    let hooks = &project.config;
     let catalog = elt_execute::prepare(&plan, &ids)?;
-    elt_execute::run_project_hooks(&plan, &hooks.on_run_start, "on-run-start")?;
+    elt_execute::run_project_hooks(&plan, RunHook::Start)?;
     if !args.quiet {
         println!(
             "Running {} with {} threads\n",
@@ -192,7 +191,7 @@ pub(crate) fn execute(
         "time in the warehouse: {:.3} s",
         elt_warehouse::time_in_warehouse().as_secs_f64()
     );
-    let end_hooks = elt_execute::run_project_hooks(&plan, &hooks.on_run_end, "on-run-end");
+    let end_hooks = elt_execute::run_project_hooks(&plan, RunHook::End);
     let elapsed = start.elapsed().as_secs_f64();
     results::write(
         &project.target_dir(),

@@ -22,7 +22,7 @@ use chrono::Utc;
 use elt_core::compile::Compiled;
 use elt_core::diagnostics::Diagnostic;
 use elt_core::manifest::{Node, ResourceType};
-use elt_core::project::Project;
+use elt_core::project::{Project, RunHook};
 use elt_core::template::introspect::Introspect;
 use elt_warehouse::{Session, Warehouse};
 
@@ -343,29 +343,36 @@ fn add_test_gates(plan: &Plan, ids: &[String], parents: &mut [Vec<usize>]) {
     }
 }
 
-/// Runs the project's `on-run-start` or `on-run-end` hooks. Returns how many ran.
-pub fn run_project_hooks(plan: &Plan, hooks: &[String], which: &str) -> Result<usize, Diagnostic> {
+/// Runs the `on-run-start` or `on-run-end` hooks of the project and its packages. Returns how
+/// many ran.
+pub fn run_project_hooks(plan: &Plan, when: RunHook) -> Result<usize, Diagnostic> {
+    let hooks = plan.project.run_hooks(when);
     if hooks.is_empty() {
         return Ok(0);
     }
-    let file = plan.project.root.join(&plan.project.config.file);
-    let relative = plan.project.config.file.clone();
+    let which = when.as_str();
     let mut session = plan.warehouse.session().map_err(|e| {
-        Diagnostic::error(format!("cannot open a warehouse session: {e}")).at(&relative, 0, 0)
+        Diagnostic::error(format!("cannot open a warehouse session: {e}")).at(
+            &plan.project.config.file,
+            0,
+            0,
+        )
     })?;
-    for hook in hooks {
+    for hook in &hooks {
         let sql = plan
             .compiled
             .runtime
-            .hook_sql(None, hook, &relative, which, &plan.introspect)?;
+            .run_hook_sql(hook, which, &plan.introspect)?;
         session.execute(&sql).map_err(|e| {
-            let source = std::fs::read_to_string(&file).unwrap_or_default();
+            let source =
+                std::fs::read_to_string(plan.project.root.join(hook.file)).unwrap_or_default();
+            let first_line = hook.sql.lines().next().unwrap_or(hook.sql);
             let line = source
                 .lines()
-                .position(|l| l.contains(hook.lines().next().unwrap_or(hook)))
+                .position(|l| l.contains(first_line))
                 .map_or(0, |i| i as u32 + 1);
             Diagnostic::error(format!("{which} hook failed: {}", e.message))
-                .at_source(&relative, &source, line, 0)
+                .at_source(hook.file, &source, line, 0)
         })?;
     }
     Ok(hooks.len())

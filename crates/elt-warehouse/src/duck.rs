@@ -32,6 +32,12 @@ impl DuckDb {
             .get("path")
             .and_then(|v| v.as_str())
             .unwrap_or(":memory:");
+        // Time zones and calendars built in: DuckDB would download the extension otherwise.
+        elt_duckdb_icu::register().map_err(|status| {
+            WarehouseError::new(format!(
+                "cannot set up DuckDB: its icu extension was refused (status {status})"
+            ))
+        })?;
         let (path, connection) = if setting == ":memory:" {
             (None, Connection::open_in_memory())
         } else {

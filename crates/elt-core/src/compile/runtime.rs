@@ -14,6 +14,7 @@ use super::generic_tests::TestCall;
 use super::render::{Job, Renders, model_value, strip_padding, substitute};
 use crate::diagnostics::Diagnostic;
 use crate::manifest::{Node, NodeMap};
+use crate::project::ProjectHook;
 use crate::template::introspect::Introspect;
 use crate::template::{NodeContext, Pass, Renderer, Resolver, blocks};
 
@@ -67,7 +68,7 @@ impl Runtime {
         let sql = match self.tests.get(&node.unique_id) {
             Some(call) => self.test_sql(node, call, warehouse)?,
             None => {
-                let ctx = self.context(Some(node), is_incremental, warehouse);
+                let ctx = self.context(Some(node), None, is_incremental, warehouse);
                 let what = format!("{} '{}'", node.resource_type.as_str(), node.name);
                 let source = blocks::at_line(&node.raw_code, node.raw_line);
                 let out = self
@@ -115,10 +116,12 @@ impl Runtime {
             .0
     }
 
-    /// The context of a run-time render, which may query `warehouse`.
+    /// The context of a run-time render, which may query `warehouse`: of a node, or of the
+    /// run in a package's scope (`package` is ignored with a node, which has its own).
     fn context(
         &self,
         node: Option<&Node>,
+        package: Option<&str>,
         is_incremental: bool,
         warehouse: &Arc<dyn Introspect>,
     ) -> Arc<NodeContext> {
@@ -127,8 +130,8 @@ impl Runtime {
             None => (minijinja::Value::UNDEFINED, Default::default()),
         };
         let mut ctx = NodeContext::new(self.resolver.clone(), Pass::Final, model, config);
-        if let Some(node) = node {
-            ctx.package = node.package_name.clone();
+        if let Some(package) = node.map(|n| n.package_name.as_str()).or(package) {
+            ctx.package = package.to_string();
         }
         ctx.this = node.and_then(|n| n.relation.clone());
         ctx.is_incremental = is_incremental;
@@ -136,7 +139,8 @@ impl Runtime {
         Arc::new(ctx)
     }
 
-    /// Renders a hook: of a node (`this` is its relation) or of the run (`on-run-start/end`).
+    /// Renders a hook of a node (`this` is its relation), or SQL outside any node (`elt show
+    /// --inline`).
     pub fn hook_sql(
         &self,
         node: Option<&Node>,
@@ -145,8 +149,19 @@ impl Runtime {
         what: &str,
         warehouse: &Arc<dyn Introspect>,
     ) -> Result<String, Diagnostic> {
-        let ctx = self.context(node, false, warehouse);
+        let ctx = self.context(node, None, false, warehouse);
         self.renderer.render(file, hook, &ctx, what)
+    }
+
+    /// Renders an `on-run-start`/`on-run-end` hook of the root project or a package.
+    pub fn run_hook_sql(
+        &self,
+        hook: &ProjectHook,
+        what: &str,
+        warehouse: &Arc<dyn Introspect>,
+    ) -> Result<String, Diagnostic> {
+        let ctx = self.context(None, Some(hook.package), false, warehouse);
+        self.renderer.render(hook.file, hook.sql, &ctx, what)
     }
 }
 

@@ -122,6 +122,32 @@ fn config_trees(config: &ProjectConfig) -> Vec<(String, ConfigTree)> {
         .collect()
 }
 
+/// When a project hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunHook {
+    Start,
+    End,
+}
+
+impl RunHook {
+    /// Its key in the project file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunHook::Start => "on-run-start",
+            RunHook::End => "on-run-end",
+        }
+    }
+}
+
+/// An `on-run-start` or `on-run-end` hook of the root project or of a package.
+pub struct ProjectHook<'a> {
+    /// Whose it is: its macros render in that package's scope.
+    pub package: &'a str,
+    /// The project file that declares it, relative to the root project.
+    pub file: &'a Path,
+    pub sql: &'a str,
+}
+
 /// A project as read from disk.
 #[derive(Debug)]
 pub struct Project {
@@ -252,6 +278,29 @@ impl Project {
                 vars: &p.vars,
                 is_root: false,
             }))
+            .collect()
+    }
+
+    /// The `on-run-start` or `on-run-end` hooks of the project file and the packages', in
+    /// dbt's order: the packages' by package name, then the root project's.
+    pub fn run_hooks(&self, when: RunHook) -> Vec<ProjectHook<'_>> {
+        let configs = self
+            .packages
+            .iter()
+            .map(|p| &p.config)
+            .chain(std::iter::once(&self.config));
+        configs
+            .flat_map(|config| {
+                let hooks = match when {
+                    RunHook::Start => &config.on_run_start,
+                    RunHook::End => &config.on_run_end,
+                };
+                hooks.iter().map(move |sql| ProjectHook {
+                    package: &config.name,
+                    file: &config.file,
+                    sql,
+                })
+            })
             .collect()
     }
 
