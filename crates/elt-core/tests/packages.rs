@@ -536,3 +536,41 @@ fn graph_holds_every_node_and_source_when_executing() {
         "select 'a<,b<model.shop.a' as daily, 'events' as src, 0 as exposures"
     );
 }
+
+#[test]
+fn a_source_declared_by_the_project_and_a_package_is_the_projects_first() {
+    let sources = |schema: &str| {
+        format!(
+            "version: 2\nsources:\n  - name: raw\n    schema: {schema}\n    tables:\n      - name: events\n"
+        )
+    };
+    let root_sources = sources("root_raw");
+    let package_sources = sources("tools_raw");
+    let dir = with_package_models(&[
+        ("models/sources.yml", root_sources.as_str()),
+        (
+            "models/mine.sql",
+            "select * from {{ source('raw', 'events') }}",
+        ),
+        (
+            "dbt_packages/tools/models/sources.yml",
+            package_sources.as_str(),
+        ),
+        (
+            "dbt_packages/tools/models/theirs.sql",
+            "select * from {{ source('raw', 'events') }}",
+        ),
+    ]);
+    let c = compile_dir(dir.path(), None);
+    assert!(c.manifest.sources.contains_key("source.tools.raw.events"));
+    assert_eq!(
+        node(&c, "model.shop.mine").depends_on_nodes,
+        vec!["source.shop.raw.events"]
+    );
+    // dbt searches the root project first, from a package's node too.
+    assert_eq!(
+        node(&c, "model.tools.theirs").depends_on_nodes,
+        vec!["source.shop.raw.events"]
+    );
+    assert!(sql(&c, "theirs").contains("\"root_raw\".\"events\""));
+}

@@ -99,10 +99,10 @@ impl FlatGraph {
                 .find_ref(&r.name, r.package.as_deref(), &node.package_name)
                 .map(|t| t.unique_id.clone())
         });
-        let sources = node
-            .sources
-            .iter()
-            .filter_map(|key| Some(self.resolver.sources.get(key)?.0.clone()));
+        let sources = node.sources.iter().filter_map(|key| {
+            let target = self.resolver.find_source(key, &node.package_name)?;
+            Some(target.unique_id.clone())
+        });
         let mut parents: Vec<String> = Vec::new();
         for id in refs.chain(sources) {
             if !parents.contains(&id) {

@@ -135,10 +135,10 @@ pub(super) fn link_node(
         }
     }
     for key in &node.sources {
-        if let Some((id, _)) = resolver.sources.get(key)
-            && !parents.contains(id)
+        if let Some(target) = resolver.find_source(key, &node.package_name)
+            && !parents.contains(&target.unique_id)
         {
-            parents.push(id.clone());
+            parents.push(target.unique_id.clone());
         }
     }
     node.depends_on_nodes = parents;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::{DocNode, Node, ResourceType, SourceNode};
 use crate::project::Project;
-use crate::template::context::{PLACEHOLDER, RefTarget};
+use crate::template::context::{PLACEHOLDER, RefTarget, SourceTarget};
 use crate::template::introspect::Introspect;
 use crate::template::python::{PyDict, PyList};
 use crate::template::{
@@ -74,15 +74,7 @@ pub(super) fn first_pass_resolver(
             .map(|p| (p.name.clone(), p.vars.clone()))
             .collect(),
         refable,
-        sources: sources
-            .values()
-            .map(|s| {
-                (
-                    (s.source_name.clone(), s.name.clone()),
-                    (s.unique_id.clone(), s.relation.clone()),
-                )
-            })
-            .collect(),
+        sources: source_targets(sources),
         docs: docs
             .values()
             .map(|d| (d.name.clone(), d.block_contents.clone()))
@@ -97,6 +89,22 @@ pub(super) fn first_pass_resolver(
         })),
         graph: super::flat_graph::empty(),
     }
+}
+
+/// Source tables by (source name, table name), each declaring package's.
+fn source_targets(
+    sources: &BTreeMap<String, SourceNode>,
+) -> HashMap<(String, String), Vec<SourceTarget>> {
+    let mut out: HashMap<(String, String), Vec<SourceTarget>> = HashMap::new();
+    for source in sources.values() {
+        let key = (source.source_name.clone(), source.name.clone());
+        out.entry(key).or_default().push(SourceTarget {
+            unique_id: source.unique_id.clone(),
+            package: source.package_name.clone(),
+            relation: source.relation.clone(),
+        });
+    }
+    out
 }
 
 /// `target` as templates see it: the profile's fields without secrets.

@@ -29,6 +29,15 @@ pub struct RefTarget {
     pub relation: Option<Relation>,
 }
 
+/// A source table `source()` can point at.
+#[derive(Debug, Clone)]
+pub struct SourceTarget {
+    pub unique_id: String,
+    /// The package that declares it.
+    pub package: String,
+    pub relation: Relation,
+}
+
 /// Compile-wide facts every render can read. Built once per pass.
 #[derive(Debug, Default, Clone)]
 pub struct Resolver {
@@ -42,8 +51,8 @@ pub struct Resolver {
     pub package_vars: HashMap<String, Map<String, Json>>,
     /// Models, seeds and snapshots by name; one per package that has the name.
     pub refable: HashMap<String, Vec<RefTarget>>,
-    /// Sources by (source name, table name).
-    pub sources: HashMap<(String, String), (String, Relation)>,
+    /// Source tables by (source name, table name); one per package that declares it.
+    pub sources: HashMap<(String, String), Vec<SourceTarget>>,
     /// `{% docs %}` blocks by name.
     pub docs: HashMap<String, String>,
     /// Every macro, by package and name.
@@ -72,6 +81,16 @@ impl Resolver {
                 .or_else(|| of(from))
                 .or_else(|| candidates.first()),
         }
+    }
+
+    /// What `source(s, t)` in a node of package `from` points at: the root project's, then
+    /// `from`'s, then any package's (dbt's order, as for `ref`).
+    pub fn find_source(&self, key: &(String, String), from: &str) -> Option<&SourceTarget> {
+        let candidates = self.sources.get(key)?;
+        let of = |p: &str| candidates.iter().find(|t| t.package == p);
+        of(&self.project_name)
+            .or_else(|| of(from))
+            .or_else(|| candidates.first())
     }
 
     /// The vars that templates of a package's nodes see.

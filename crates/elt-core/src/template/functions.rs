@@ -161,7 +161,7 @@ pub fn resolve_source(
     table_name: String,
 ) -> Result<Value, Error> {
     let key = (source_name.clone(), table_name.clone());
-    let Some((_, relation)) = ctx.resolver.sources.get(&key) else {
+    let Some(target) = ctx.resolver.find_source(&key, &ctx.package) else {
         let known: Vec<String> = ctx
             .resolver
             .sources
@@ -184,7 +184,7 @@ pub fn resolve_source(
     if !record.sources.contains(&key) {
         record.sources.push(key);
     }
-    Ok(RelationValue::resolved(relation.clone()))
+    Ok(RelationValue::resolved(target.relation.clone()))
 }
 
 pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
