@@ -21,7 +21,7 @@ use elt_core::diagnostics::{Diagnostic, Errors};
 use elt_core::project::ProjectConfig;
 
 pub use hub::hub_url_from_env;
-pub use spec::{Declared, PackageSpec, Source};
+pub use spec::{Declared, PackageSpec, Source, read_declared};
 
 /// The lock file, beside the project file.
 pub const LOCK_FILE: &str = "package-lock.yml";
@@ -44,7 +44,7 @@ pub struct Installed {
 /// ([`hub_url_from_env`]); returns them in install order.
 pub fn install(root: &Path, hub_url: &str) -> Result<Vec<Installed>> {
     let (config, _) = ProjectConfig::load(root)?;
-    let Some(declared) = spec::read_declared(root)? else {
+    let Some(declared) = read_declared(root)? else {
         return Ok(Vec::new());
     };
     let hash = declared.sha1();
@@ -127,7 +127,7 @@ impl Installer {
     fn nested(&self, package: &Installed) -> Result<Vec<Pending>> {
         let folder = self.install_dir.join(&package.dir);
         let folder = std::fs::canonicalize(&folder).unwrap_or(folder);
-        let Some(mut nested) = spec::read_declared(&folder)? else {
+        let Some(mut nested) = read_declared(&folder)? else {
             return Ok(Vec::new());
         };
         nested.file = folder.join(&nested.file);

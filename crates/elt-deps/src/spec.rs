@@ -129,6 +129,33 @@ pub struct Declared {
 }
 
 impl Declared {
+    /// dbt's `warn-unpinned`: a git package without a `revision` (or pinned to `HEAD`, `main`
+    /// or `master`) installs whatever its branch holds that day. A warning each, unless the
+    /// entry says `warn-unpinned: false`.
+    pub fn unpinned_warnings(&self) -> Vec<Diagnostic> {
+        self.packages
+            .iter()
+            .filter(|p| p.entry.get("warn-unpinned") != Some(&Json::Bool(false)))
+            .filter_map(|p| {
+                let Source::Git { url, revision, .. } = &p.source else {
+                    return None;
+                };
+                let what = match revision.as_deref() {
+                    None | Some("HEAD") => "is not pinned: it installs the default branch's latest commit".to_string(),
+                    Some(branch @ ("main" | "master")) => {
+                        format!("is pinned to the branch '{branch}', whose latest commit changes")
+                    }
+                    Some(_) => return None,
+                };
+                Some(
+                    Diagnostic::warning(format!("git package {url} {what}"))
+                        .at_source(&self.file, &self.source, p.line, 1)
+                        .with_help("pin it with `revision:` (a tag or a commit), or set `warn-unpinned: false`"),
+                )
+            })
+            .collect()
+    }
+
     /// The sha1 the lock keeps of the declaration: each entry as Python's
     /// `json.dumps(entry, sort_keys=True)`, sorted, joined by newlines (dbt hashes its own
     /// parsed form of the entries, with defaults filled in, so its hash differs).

@@ -399,3 +399,35 @@ fn a_git_revision_that_does_not_exist_names_its_line() {
     assert!(error.contains("git checkout failed"), "{error}");
     assert!(error.contains("packages.yml:2"), "{error}");
 }
+
+#[test]
+fn unpinned_git_packages_are_warned_about_unless_told_not_to() {
+    let project = hub_project(
+        "packages:\n  - git: \"https://example.com/a.git\"\n  - git: \"https://example.com/b.git\"\n    revision: main\n  - git: \"https://example.com/c.git\"\n    revision: v1.2.0\n  - git: \"https://example.com/d.git\"\n    warn-unpinned: false\n",
+    );
+    let declared = elt_deps::read_declared(project.path())
+        .unwrap()
+        .expect("a declaration");
+    let warnings: Vec<String> = declared
+        .unpinned_warnings()
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("git package https://example.com/a.git is not pinned"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("packages.yml:2"), "{}", warnings[0]);
+    assert!(
+        warnings[1].contains("is pinned to the branch 'main'"),
+        "{}",
+        warnings[1]
+    );
+    assert!(
+        warnings[1].contains("`warn-unpinned: false`"),
+        "{}",
+        warnings[1]
+    );
+}
