@@ -225,15 +225,7 @@ fn build(
     let mut fqn = vec![package.to_string()];
     fqn.extend(folders.iter().cloned());
     fqn.push(name.clone());
-    let mut config = resources
-        .config_tree("tests")
-        .map(|t| t.configs_for(&fqn))
-        .unwrap_or_default();
-    if !resources.is_root
-        && let Some(root_tree) = project.config_tree("tests")
-    {
-        node_config::merge(&mut config, &root_tree.configs_for(&fqn));
-    }
+    let mut config = project.tree_configs(resources, "tests", &fqn);
     let mut inherited = Map::new();
     let mut tags: Vec<String> = attached.tags.to_vec();
     if let Some((_, _, column_tags)) = column {

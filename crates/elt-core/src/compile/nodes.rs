@@ -188,23 +188,15 @@ pub fn tree_kind(kind: ResourceType) -> &'static str {
     }
 }
 
-/// Project-file configs, then the properties YAML (config, docs, columns, tags, meta). A
-/// package's node takes its own project file's configs, then the root project file's (which
-/// win, as in dbt: `models: dbt_utils: +enabled: false`).
+/// Project-file configs (see [`Project::tree_configs`]), then the properties YAML (config,
+/// docs, columns, tags, meta).
 fn apply_configs(
     project: &Project,
     resources: Resources,
     index: &PropertiesIndex,
     node: &mut Node,
 ) {
-    let kind = tree_kind(node.resource_type);
-    let mut config = resources
-        .config_tree(kind)
-        .map(|t| t.configs_for(&node.fqn))
-        .unwrap_or_default();
-    if !resources.is_root {
-        node_config::merge(&mut config, &root_configs(project, node));
-    }
+    let mut config = project.tree_configs(resources, tree_kind(node.resource_type), &node.fqn);
     let key = (resources.package, node.resource_type, node.name.clone());
     if let Some((props, path)) = index.get(&key) {
         node_config::merge(&mut config, &props.described.config);
@@ -229,14 +221,6 @@ fn apply_configs(
     sync_tags_and_meta(node);
 }
 
-/// The root project file's configs for a node.
-fn root_configs(project: &Project, node: &Node) -> Map<String, Json> {
-    project
-        .config_tree(tree_kind(node.resource_type))
-        .map(|t| t.configs_for(&node.fqn))
-        .unwrap_or_default()
-}
-
 /// After a render: the root project file's configs win over a package node's `config()`
 /// calls, as in dbt (so `models: some_package: +enabled: false` disables what the package
 /// enables). Hooks are not merged again: [`apply_configs`] gave them, and they accumulate.
@@ -244,7 +228,10 @@ pub fn reapply_root_configs(project: &Project, node: &mut Node) {
     if node.package_name == project.config.name {
         return;
     }
-    let mut config = root_configs(project, node);
+    let mut config = project
+        .config_tree(tree_kind(node.resource_type))
+        .map(|t| t.configs_for(&node.fqn))
+        .unwrap_or_default();
     config.retain(|k, _| !matches!(k.as_str(), "pre-hook" | "post-hook"));
     node_config::merge(&mut node.config, &config);
     sync_tags_and_meta(node);

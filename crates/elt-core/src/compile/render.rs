@@ -122,6 +122,15 @@ pub(super) fn target_value(project: &Project) -> Value {
     crate::template::json_value(Json::Object(map))
 }
 
+/// The context of a render of `node`: its `model`, its configs so far, and its package.
+pub(super) fn node_context(resolver: Arc<Resolver>, pass: Pass, node: Arc<Node>) -> NodeContext {
+    let config = node.config.clone();
+    let package = node.package_name.clone();
+    let mut ctx = NodeContext::new(resolver, pass, model_value(node), config);
+    ctx.package = package;
+    ctx
+}
+
 /// The `model` variable: the node as a mapping, read lazily (most templates never look).
 pub(super) fn model_value(node: Arc<Node>) -> Value {
     Value::from_object(ModelView(node))
@@ -258,13 +267,7 @@ impl Renders<'_> {
         warehouse: Option<Arc<dyn Introspect>>,
     ) -> (std::result::Result<String, Diagnostic>, RenderRecord) {
         let node = &job.node;
-        let mut ctx = NodeContext::new(
-            resolver.clone(),
-            pass,
-            model_value(node.clone()),
-            node.config.clone(),
-        );
-        ctx.package = node.package_name.clone();
+        let mut ctx = node_context(resolver.clone(), pass, node.clone());
         if pass == Pass::Final {
             ctx.this = node.relation.clone();
             ctx.execute = execute;
@@ -550,14 +553,11 @@ pub(super) fn render_descriptions(
                 || node.columns.values().any(|c| is_templated(&c.description))
         })
         .filter_map(|node| {
-            let mut ctx = NodeContext::new(
+            let ctx = Arc::new(node_context(
                 resolver.clone(),
                 Pass::Final,
-                model_value(Arc::new(Node::clone(node))),
-                node.config.clone(),
-            );
-            ctx.package = node.package_name.clone();
-            let ctx = Arc::new(ctx);
+                Arc::new(Node::clone(node)),
+            ));
             let file = node
                 .patch_path
                 .clone()

@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 
 use super::ephemeral;
 use super::generic_tests::TestCall;
-use super::render::{Job, Renders, model_value, strip_padding, substitute};
+use super::render::{Job, Renders, node_context, strip_padding, substitute};
 use crate::diagnostics::Diagnostic;
 use crate::manifest::{Node, NodeMap};
 use crate::project::ProjectHook;
@@ -125,14 +125,19 @@ impl Runtime {
         is_incremental: bool,
         warehouse: &Arc<dyn Introspect>,
     ) -> Arc<NodeContext> {
-        let (model, config) = match node {
-            Some(node) => (model_value(Arc::new(node.clone())), node.config.clone()),
-            None => (minijinja::Value::UNDEFINED, Default::default()),
+        let resolver = self.resolver.clone();
+        let mut ctx = match node {
+            Some(node) => node_context(resolver, Pass::Final, Arc::new(node.clone())),
+            None => {
+                let undefined = minijinja::Value::UNDEFINED;
+                let mut ctx =
+                    NodeContext::new(resolver, Pass::Final, undefined, Default::default());
+                if let Some(package) = package {
+                    ctx.package = package.to_string();
+                }
+                ctx
+            }
         };
-        let mut ctx = NodeContext::new(self.resolver.clone(), Pass::Final, model, config);
-        if let Some(package) = node.map(|n| n.package_name.as_str()).or(package) {
-            ctx.package = package.to_string();
-        }
         ctx.this = node.and_then(|n| n.relation.clone());
         ctx.is_incremental = is_incremental;
         ctx.warehouse = Some(warehouse.clone());

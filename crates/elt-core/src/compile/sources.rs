@@ -54,15 +54,7 @@ fn package_sources(
                 fqn.extend(folders.iter().cloned());
                 fqn.push(source.name.clone());
                 fqn.push(table.name.clone());
-                let mut config = resources
-                    .config_tree("sources")
-                    .map(|t| t.configs_for(&fqn))
-                    .unwrap_or_default();
-                if !resources.is_root
-                    && let Some(root_tree) = project.config_tree("sources")
-                {
-                    node_config::merge(&mut config, &root_tree.configs_for(&fqn));
-                }
+                let mut config = project.tree_configs(resources, "sources", &fqn);
                 node_config::merge(&mut config, &source.described.config);
                 node_config::merge(&mut config, &table.described.config);
                 let mut tags = as_string_list(config.get("tags"));

@@ -257,6 +257,25 @@ impl Project {
         find_tree(&self.config_trees, kind)
     }
 
+    /// The folder-level configs the project files give a node of `resources`, of a kind
+    /// ("models", "sources", ...) and with this fqn: its own project file's, then for a
+    /// package's node the root project file's, which win (as in dbt: `models: dbt_utils:
+    /// +enabled: false`).
+    pub fn tree_configs(
+        &self,
+        resources: Resources,
+        kind: &str,
+        fqn: &[String],
+    ) -> Map<String, Json> {
+        let configs_for =
+            |tree: Option<&ConfigTree>| tree.map(|t| t.configs_for(fqn)).unwrap_or_default();
+        let mut config = configs_for(resources.config_tree(kind));
+        if !resources.is_root {
+            node_config::merge(&mut config, &configs_for(self.config_tree(kind)));
+        }
+        config
+    }
+
     /// What compiles into nodes: the root project's resources, then each package's.
     pub fn resources(&self) -> Vec<Resources<'_>> {
         let root = Resources {

@@ -74,20 +74,26 @@ impl Resolver {
     /// as dbt does: the named package only; else the root project, `from`, then any package.
     pub fn find_ref(&self, name: &str, package: Option<&str>, from: &str) -> Option<&RefTarget> {
         let candidates = self.refable.get(name)?;
-        let of = |p: &str| candidates.iter().find(|t| t.package == p);
         match package {
-            Some(package) => of(package),
-            None => of(&self.project_name)
-                .or_else(|| of(from))
-                .or_else(|| candidates.first()),
+            Some(package) => candidates.iter().find(|t| t.package == package),
+            None => self.in_search_order(candidates, |t| &t.package, from),
         }
     }
 
-    /// What `source(s, t)` in a node of package `from` points at: the root project's, then
-    /// `from`'s, then any package's (dbt's order, as for `ref`).
+    /// What `source(s, t)` in a node of package `from` points at, in `ref`'s order.
     pub fn find_source(&self, key: &(String, String), from: &str) -> Option<&SourceTarget> {
-        let candidates = self.sources.get(key)?;
-        let of = |p: &str| candidates.iter().find(|t| t.package == p);
+        self.in_search_order(self.sources.get(key)?, |t| &t.package, from)
+    }
+
+    /// dbt's order among what several packages declare under one name: the root project's,
+    /// the caller's package `from`'s, then any package's.
+    fn in_search_order<'a, T>(
+        &self,
+        candidates: &'a [T],
+        package_of: fn(&T) -> &String,
+        from: &str,
+    ) -> Option<&'a T> {
+        let of = |p: &str| candidates.iter().find(|t| package_of(t) == p);
         of(&self.project_name)
             .or_else(|| of(from))
             .or_else(|| candidates.first())
