@@ -129,3 +129,69 @@ fn is_incremental_is_false_at_compile_time() {
     )]);
     assert_eq!(sql(&c, "a"), "select 1 as x");
 }
+
+#[test]
+fn dbt_context_functions_for_data_structures() {
+    let c = compile_files(&[(
+        "models/a.sql",
+        r#"{% set cfg = fromyaml("columns: [a, b]\nowner: Ann") -%}
+{% set diff = diff_of_two_dicts({'T1': ['A', 'b'], 't2': ['c']}, {'t1': ['a']}) -%}
+select '{{ tojson(cfg) }}' as j, '{{ toyaml({'k': 'v'}) | trim }}' as y,
+  '{{ set_strict([1, 1, 2]) | length }}' as s, '{{ set(5) is none }}' as bad_set,
+  '{{ zip_strict([1, 2], ['a', 'b']) | map('join', ':') | join(',') }}' as z,
+  '{{ zip(1, default='none') }}' as bad_zip, '{{ tojson(diff, sort_keys=true) }}' as d,
+  '{{ try_or_compiler_error('bad', fromjson, '[1]') | first }}' as t"#,
+    )]);
+    assert_eq!(
+        sql(&c, "a"),
+        r#"select '{"columns": ["a", "b"], "owner": "Ann"}' as j, 'k: v' as y,
+  '2' as s, 'True' as bad_set,
+  '1:a,2:b' as z,
+  'none' as bad_zip, '{"T1": ["b"], "t2": ["c"]}' as d,
+  '1' as t"#
+    );
+}
+
+#[test]
+fn try_or_compiler_error_says_its_message() {
+    let dir = support::project(&[(
+        "models/a.sql",
+        "select {{ try_or_compiler_error('the list is not JSON', fromjson, '[1') }}",
+    )]);
+    let project = support::load_dir(dir.path(), None);
+    let error = elt_core::compile::compile(&project)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("the list is not JSON"), "{error}");
+    assert!(error.contains("models/a.sql:1"), "{error}");
+}
+
+#[test]
+fn a_project_ref_macro_overrides_ref_through_builtins() {
+    let c = compile_files(&[
+        (
+            "macros/ref.sql",
+            "{% macro ref(model_name) %}{% do return(builtins.ref(model_name).include(database=false)) %}{% endmacro %}",
+        ),
+        ("models/base.sql", "select 1 as id"),
+        ("models/a.sql", "select * from {{ ref('base') }}"),
+    ]);
+    assert_eq!(sql(&c, "a"), "select * from \"analytics\".\"base\"");
+    assert_eq!(
+        c.manifest.nodes["model.t.a"].depends_on_nodes,
+        ["model.t.base"]
+    );
+}
+
+#[test]
+fn dbt_array_and_series_macros() {
+    let c = compile_files(&[(
+        "models/a.sql",
+        "select {{ dbt.array_construct(['1', '2']) }} as a, {{ dbt.array_append('a', '3') }} as b, {{ dbt.array_concat('a', 'b') }} as c, {{ dbt.date(2024, 2, 9) }} as d, {{ dbt.get_powers_of_two(5) }} as p",
+    )]);
+    assert_eq!(
+        sql(&c, "a"),
+        "select [ 1 , 2 ] as a, array_append(a, 3) as b, array_cat(a, b) as c, cast('2024-02-09' as date) as d, 3 as p"
+    );
+}

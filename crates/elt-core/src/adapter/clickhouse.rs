@@ -198,6 +198,18 @@ impl Adapter for ClickHouse {
         }
     }
 
+    /// dbt-clickhouse's type labels.
+    fn translate_type(&self, label: &str) -> String {
+        let name = match label.to_ascii_uppercase().as_str() {
+            "STRING" => "String",
+            "TIMESTAMP" => "DateTime",
+            "FLOAT" => "Float32",
+            "INTEGER" => "Int32",
+            _ => label,
+        };
+        name.to_string()
+    }
+
     /// Made `Nullable` (a record may lack any field). ClickHouse reads SQL type names
     /// (`bigint`, `timestamp`) as its own; timestamps are UTC (loaders write them so): in the
     /// server's time zone, the default, they would be read as its local time.

@@ -255,6 +255,20 @@ pub trait Adapter: Send + Sync {
         }
     }
 
+    /// dbt's `Column.translate_type`: this warehouse's name for a generic type label
+    /// (`integer`, `string`, ...); other names unchanged.
+    fn translate_type(&self, label: &str) -> String {
+        let name = match label.to_ascii_uppercase().as_str() {
+            "STRING" => "TEXT",
+            "TIMESTAMP" => "TIMESTAMP",
+            "FLOAT" => "FLOAT",
+            "INTEGER" => "INT",
+            "BOOLEAN" => "BOOLEAN",
+            _ => label,
+        };
+        name.to_string()
+    }
+
     /// A loader's raw column of a declared type (text when none is declared).
     fn loader_column_type(&self, declared: Option<&str>) -> String {
         declared.map_or_else(|| self.seed_type(SeedType::Text).into(), str::to_string)

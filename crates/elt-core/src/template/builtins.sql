@@ -350,4 +350,120 @@ where parent.to_field is null
 {% macro default__equals(expr1, expr2) %}(({{ expr1 }} = {{ expr2 }}) or ({{ expr1 }} is null and {{ expr2 }} is null)){% endmacro %}
 
 {% macro last_day(date, datepart) %}{{ return(adapter.dispatch('last_day', 'dbt')(date, datepart)) }}{% endmacro %}
-{% macro default__last_day(date, datepart) %}cast({{ dateadd('day', '-1', dateadd(datepart, '1', date_trunc(datepart, date))) }} as date){% endmacro %}
+{% macro default__last_day(date, datepart) %}{{ dbt.default_last_day(date, datepart) }}{% endmacro %}
+{% macro default_last_day(date, datepart) %}cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))) }} as date){% endmacro %}
+{% macro postgres__last_day(date, datepart) -%}
+    {%- if datepart == 'quarter' -%}
+    cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepart, date))) }} as date)
+    {%- else -%}
+    {{ dbt.default_last_day(date, datepart) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro _split_part_negative(string_text, delimiter_text, part_number) -%}
+    split_part({{ string_text }}, {{ delimiter_text }}, length({{ string_text }}) - length(replace({{ string_text }}, {{ delimiter_text }}, '')) + 2 + {{ part_number }})
+{%- endmacro %}
+{% macro postgres__split_part(string_text, delimiter_text, part_number) -%}
+    {%- if part_number >= 0 -%}
+    {{ dbt.default__split_part(string_text, delimiter_text, part_number) }}
+    {%- else -%}
+    {{ dbt._split_part_negative(string_text, delimiter_text, part_number) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Arrays: all inputs of one type, as PostgreSQL requires. -#}
+{% macro array_construct(inputs=[], data_type=api.Column.translate_type('integer')) %}{{ return(adapter.dispatch('array_construct', 'dbt')(inputs, data_type)) }}{% endmacro %}
+{% macro default__array_construct(inputs, data_type) -%}
+    {%- if inputs | length > 0 -%}array[ {{ inputs | join(' , ') }} ]{%- else -%}array[]::{{ data_type }}[]{%- endif -%}
+{%- endmacro %}
+{% macro duckdb__array_construct(inputs, data_type) -%}
+    {%- if inputs | length > 0 -%}[ {{ inputs | join(' , ') }} ]{%- else -%}cast([] as {{ data_type }}[]){%- endif -%}
+{%- endmacro %}
+{% macro clickhouse__array_construct(inputs, data_type) -%}
+    {%- if inputs | length > 0 -%}[ {{ inputs | join(' , ') }} ]{%- else -%}emptyArray{{ data_type }}(){%- endif -%}
+{%- endmacro %}
+
+{% macro array_append(array, new_element) %}{{ return(adapter.dispatch('array_append', 'dbt')(array, new_element)) }}{% endmacro %}
+{% macro default__array_append(array, new_element) %}array_append({{ array }}, {{ new_element }}){% endmacro %}
+{% macro clickhouse__array_append(array, new_element) %}arrayPushBack({{ array }}, {{ new_element }}){% endmacro %}
+
+{% macro array_concat(array_1, array_2) %}{{ return(adapter.dispatch('array_concat', 'dbt')(array_1, array_2)) }}{% endmacro %}
+{% macro default__array_concat(array_1, array_2) %}array_cat({{ array_1 }}, {{ array_2 }}){% endmacro %}
+{% macro clickhouse__array_concat(array_1, array_2) %}arrayConcat({{ array_1 }}, {{ array_2 }}){% endmacro %}
+
+{% macro date(year, month, day) %}{{ return(adapter.dispatch('date', 'dbt')(year, month, day)) }}{% endmacro %}
+{% macro default__date(year, month, day) -%}
+    to_date('{{ modules.datetime.date(year, month, day).strftime('%Y-%m-%d') }}', 'YYYY-MM-DD')
+{%- endmacro %}
+{% macro duckdb__date(year, month, day) -%}
+    cast('{{ modules.datetime.date(year, month, day).strftime('%Y-%m-%d') }}' as date)
+{%- endmacro %}
+{% macro clickhouse__date(year, month, day) -%}
+    toDate('{{ modules.datetime.date(year, month, day).strftime('%Y-%m-%d') }}')
+{%- endmacro %}
+
+{#- Series and spines: the number of intervals is asked of the warehouse while compiling. -#}
+{% macro get_powers_of_two(upper_bound) %}{{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}{% endmacro %}
+{% macro default__get_powers_of_two(upper_bound) -%}
+    {%- if upper_bound <= 0 -%}{{ exceptions.raise_compiler_error("upper bound must be positive") }}{%- endif -%}
+    {%- for _ in range(1, 100) -%}
+        {%- if upper_bound <= 2 ** loop.index -%}{{ return(loop.index) }}{%- endif -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro generate_series(upper_bound) %}{{ return(adapter.dispatch('generate_series', 'dbt')(upper_bound)) }}{% endmacro %}
+{% macro default__generate_series(upper_bound) %}
+    {% set n = dbt.get_powers_of_two(upper_bound) %}
+    with p as (
+        select 0 as generated_number union all select 1
+    ), unioned as (
+    select
+    {% for i in range(n) %}
+    p{{ i }}.generated_number * power(2, {{ i }})
+    {% if not loop.last %} + {% endif %}
+    {% endfor %}
+    + 1
+    as generated_number
+    from
+    {% for i in range(n) %}
+    p as p{{ i }}
+    {% if not loop.last %} cross join {% endif %}
+    {% endfor %}
+    )
+    select *
+    from unioned
+    where generated_number <= {{ upper_bound }}
+    order by generated_number
+{% endmacro %}
+
+{% macro get_intervals_between(start_date, end_date, datepart) %}{{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}{% endmacro %}
+{% macro default__get_intervals_between(start_date, end_date, datepart) -%}
+    {%- call statement('get_intervals_between', fetch_result=True) %}
+        select {{ dbt.datediff(start_date, end_date, datepart) }}
+    {%- endcall -%}
+    {%- set value_list = load_result('get_intervals_between') -%}
+    {%- if value_list and value_list['data'] -%}
+        {{ return(value_list['data'] | map(attribute=0) | list | first) }}
+    {%- else -%}
+        {{ return(1) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro date_spine(datepart, start_date, end_date) %}{{ return(adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date)) }}{% endmacro %}
+{% macro default__date_spine(datepart, start_date, end_date) %}
+    with rawdata as (
+        {{ dbt.generate_series(dbt.get_intervals_between(start_date, end_date, datepart)) }}
+    ),
+    all_periods as (
+        select (
+            {{ dbt.dateadd(datepart, "row_number() over (order by 1) - 1", start_date) }}
+        ) as date_{{ datepart }}
+        from rawdata
+    ),
+    filtered as (
+        select *
+        from all_periods
+        where date_{{ datepart }} <= {{ end_date }}
+    )
+    select * from filtered
+{% endmacro %}

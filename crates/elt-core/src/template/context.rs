@@ -10,8 +10,10 @@ use serde_json::{Map, Value as Json};
 
 use super::introspect::{self, Introspect, RelationType};
 use super::macros::{MacroNamespace, MacroTable, current_package};
+use super::python::PyDict;
 use crate::adapter::{Dialect, Relation};
 use crate::project::node_config;
+use indexmap::IndexMap;
 
 /// The name under which the node context is reachable from every state (also macro states).
 pub const CONTEXT_KEY: &str = "__elt_ctx";
@@ -288,6 +290,22 @@ impl Object for NodeContext {
             }
             "database" => self.resolver.target.get_attr("database").ok()?,
             "schema" => self.resolver.target.get_attr("schema").ok()?,
+            // dbt's own `ref`, `source` and `config`, for a project macro that overrides one.
+            "builtins" => PyDict::value(IndexMap::from([
+                (
+                    Value::from("ref"),
+                    Value::from_function(super::functions::ref_fn),
+                ),
+                (
+                    Value::from("source"),
+                    Value::from_function(super::functions::source_fn),
+                ),
+                (
+                    Value::from("config"),
+                    Value::from_object(ConfigObject(self.clone())),
+                ),
+            ])),
+            "thread_id" => Value::from("MainThread"),
             other => match self.extra.lock().expect("extra lock").get(other) {
                 Some(value) => value.clone(),
                 None if self.resolver.macros.is_namespace(other) => {

@@ -257,22 +257,6 @@ pub fn return_fn(state: &State, value: Option<Value>) -> Result<Value, Error> {
     Err(Error::new(ErrorKind::InvalidOperation, RETURN_SIGNAL))
 }
 
-pub fn tojson(value: Value) -> Result<String, Error> {
-    let json = super::context::to_json(&value)?;
-    Ok(json.to_string())
-}
-
-pub fn fromjson(text: String, default: Option<Value>) -> Result<Value, Error> {
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(json) => Ok(crate::template::json_value(&json)),
-        Err(_) if default.is_some() => Ok(default.unwrap_or_default()),
-        Err(e) => Err(Error::new(
-            ErrorKind::InvalidOperation,
-            format!("fromjson: {e}"),
-        )),
-    }
-}
-
 pub fn local_md5(text: String) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(text.as_bytes()))
@@ -283,8 +267,19 @@ pub fn is_stray_return(error: &Error) -> bool {
     error.detail() == Some(RETURN_SIGNAL)
 }
 
-/// `zip(a, b, ...)`: lists of the i-th items, as long as the shortest input.
-pub fn zip_fn(args: Rest<Value>) -> Result<Value, Error> {
+/// `zip(a, b, ...)`: lists of the i-th items, as long as the shortest input; `default` (a
+/// keyword argument) when an input is not iterable, as dbt's `zip`.
+pub fn zip_fn(args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let default: Option<Value> = kwargs.get("default")?;
+    kwargs.assert_all_used()?;
+    zip_strict(args).or_else(|e| match e.kind() {
+        ErrorKind::InvalidOperation => Ok(default.unwrap_or(Value::from(()))),
+        _ => Err(e),
+    })
+}
+
+/// `zip_strict(a, b, ...)`: as `zip`, but an error when an input is not iterable.
+pub fn zip_strict(args: Rest<Value>) -> Result<Value, Error> {
     let lists: Vec<Vec<Value>> = args
         .iter()
         .map(|a| a.try_iter().map(|it| it.collect()))
@@ -295,4 +290,46 @@ pub fn zip_fn(args: Rest<Value>) -> Result<Value, Error> {
             .map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
             .collect::<Vec<_>>(),
     ))
+}
+
+/// `diff_of_two_dicts(a, b)`: `a`'s lists without the items `b` has under the same key,
+/// keys and items compared without case; keys left with nothing are dropped.
+pub fn diff_of_two_dicts(a: Value, b: Value) -> Result<Value, Error> {
+    let folded = |v: &Value| v.to_string().to_lowercase();
+    let mut theirs = std::collections::HashMap::new();
+    for key in b.try_iter()? {
+        let items: Vec<String> = b.get_item(&key)?.try_iter()?.map(|v| folded(&v)).collect();
+        theirs.insert(folded(&key), items);
+    }
+    let mut diff = indexmap::IndexMap::new();
+    for key in a.try_iter()? {
+        let items = a.get_item(&key)?;
+        match theirs.get(&folded(&key)) {
+            Some(other) => {
+                let left: Vec<Value> = items
+                    .try_iter()?
+                    .filter(|v| !other.contains(&folded(v)))
+                    .collect();
+                if !left.is_empty() {
+                    diff.insert(key, super::python::PyList::value(left));
+                }
+            }
+            None => {
+                diff.insert(key, items);
+            }
+        }
+    }
+    Ok(super::python::PyDict::value(diff))
+}
+
+/// `try_or_compiler_error(message, func, *args, **kwargs)`: `func`'s result, or a compiler
+/// error saying `message` when it fails.
+pub fn try_or_compiler_error(
+    state: &mut State,
+    message: String,
+    func: Value,
+    args: Rest<Value>,
+) -> Result<Value, Error> {
+    func.call(state, &args)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, message).with_source(e))
 }

@@ -188,6 +188,44 @@ fn statement(state: &mut State, args: &[Value], kwargs: Kwargs) -> Result<Value,
     Ok(Value::from(""))
 }
 
+/// `store_result(name, response, agate_table=None)`: keeps a result for `load_result(name)`,
+/// as a materialization does with its main statement's.
+pub fn store_result(
+    state: &State,
+    name: String,
+    response: Value,
+    agate_table: Option<Value>,
+) -> Result<Value, Error> {
+    let table = agate_table.unwrap_or_default();
+    let data = match table.is_none() {
+        true => PyList::value(Vec::new()),
+        false => table.get_attr("rows")?,
+    };
+    let mut entry = indexmap::IndexMap::new();
+    entry.insert(Value::from("response"), response);
+    entry.insert(Value::from("data"), data);
+    entry.insert(Value::from("table"), table);
+    NodeContext::of(state)?.set_statement(name, PyDict::value(entry));
+    Ok(Value::from(""))
+}
+
+/// `store_raw_result(name, message=None, code=None, rows_affected=None, agate_table=None)`:
+/// `store_result` with a response made of its parts.
+pub fn store_raw_result(state: &State, name: String, kwargs: Kwargs) -> Result<Value, Error> {
+    let mut response = indexmap::IndexMap::new();
+    for (field, key) in [
+        ("_message", "message"),
+        ("code", "code"),
+        ("rows_affected", "rows_affected"),
+    ] {
+        let value: Option<Value> = kwargs.get(key)?;
+        response.insert(Value::from(field), value.unwrap_or_default());
+    }
+    let table: Option<Value> = kwargs.get("agate_table")?;
+    kwargs.assert_all_used()?;
+    store_result(state, name, PyDict::value(response), table)
+}
+
 /// `load_result(name)`: what `statement(name)` kept; `none` when it has not run.
 pub fn load_result(state: &State, name: String) -> Result<Value, Error> {
     Ok(NodeContext::of(state)?
@@ -843,6 +881,11 @@ impl Object for ApiColumn {
     ) -> Result<Value, Error> {
         match method {
             "create" => ApiColumn::create(state, args),
+            "translate_type" => {
+                let (label,): (String,) = from_args(args)?;
+                let dialect = NodeContext::of(state)?.resolver.dialect();
+                Ok(Value::from(dialect.translate_type(&label)))
+            }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }

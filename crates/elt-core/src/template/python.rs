@@ -433,8 +433,26 @@ impl Object for PyDict {
     }
 }
 
-/// `set(items)`: the distinct items, in first-seen order, compared as a set.
-pub fn set_fn(items: Option<Value>) -> Result<Value, Error> {
+/// `set(items, default=None)`: the distinct items, in first-seen order, compared as a set;
+/// `default` when `items` is not iterable (dbt's `set`).
+pub fn set_fn(
+    items: Option<Value>,
+    default: Option<Value>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let default = default.or(kwargs.get("default")?);
+    kwargs.assert_all_used()?;
+    set_strict(items).or_else(|e| {
+        if e.kind() == ErrorKind::InvalidOperation {
+            Ok(default.unwrap_or(Value::from(())))
+        } else {
+            Err(e)
+        }
+    })
+}
+
+/// `set_strict(items)`: as `set`, but an error when `items` is not iterable.
+pub fn set_strict(items: Option<Value>) -> Result<Value, Error> {
     let mut set = Vec::new();
     if let Some(items) = items {
         for item in items.try_iter()? {
@@ -499,7 +517,7 @@ impl Object for PySet {
             Ok(items.try_iter()?.collect())
         };
         let mine = self.items().clone();
-        let set = |items: Vec<Value>| set_fn(Some(Value::from(items)));
+        let set = |items: Vec<Value>| set_strict(Some(Value::from(items)));
         match method {
             "add" => {
                 let (item,): (Value,) = from_args(args)?;
