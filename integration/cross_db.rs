@@ -29,10 +29,20 @@ select
 from (select 'c' as letter, 1 as same union all select 'a', 1 union all select 'b', 1) as t
 "#;
 
+/// Dates made from parts, month ends, and a spine whose length is asked of the warehouse
+/// while the model renders.
+const DATES: &str = r#"{{ config(materialized='table') }}
+select
+    cast({{ dbt.date(2024, 2, 9) }} as {{ elt.type_string() }}) as made_date,
+    cast({{ dbt.last_day("cast('2024-02-10' as date)", 'month') }} as {{ elt.type_string() }}) as month_end,
+    (select count(*) from ({{ dbt.date_spine('day', "cast('2024-01-01' as date)", "cast('2024-01-10' as date)") }}) as spine) as spine_days
+"#;
+
 fn cross_database_macros_agree(wh: Wh) {
     let dir = wh.project(&[
         ("models/scalars.sql", SCALARS),
         ("models/aggregates.sql", AGGREGATES),
+        ("models/dates.sql", DATES),
     ]);
     ok(dir.path(), &["run"]);
     assert_eq!(
@@ -52,4 +62,8 @@ fn cross_database_macros_agree(wh: Wh) {
         ]]
     );
     assert_eq!(dir.query("select * from aggregates"), [["a, b, c", "1"]]);
+    assert_eq!(
+        dir.query("select * from dates"),
+        [["2024-02-09", "2024-02-29", "9"]]
+    );
 }

@@ -14,6 +14,7 @@ on_every_warehouse!(
     merge_columns_and_incremental_predicates,
     on_schema_change_policies,
     hooks_and_custom_schemas,
+    on_run_end_sees_results_and_schemas,
     warehouse_errors_name_the_model_file_and_line,
     a_failing_rebuild_leaves_the_previous_table_intact,
 );
@@ -398,6 +399,46 @@ fn hooks_and_custom_schemas(wh: Wh) {
             ["1", "before totals"],
             ["2", "after, 1 rows"],
             ["3", "run ended"]
+        ]
+    );
+}
+
+/// dbt's on-run-end context: `results` (status and node of each result) and the `schemas`
+/// the run built in, as hooks that grant or record runs use them.
+fn on_run_end_sees_results_and_schemas(wh: Wh) {
+    let (create_schema, audit_table) = match wh {
+        Wh::ClickHouse => (
+            "create database if not exists {{ target.schema }}",
+            "create table if not exists {{ target.schema }}.audit (id String, status String) engine = Log",
+        ),
+        _ => (
+            "create schema if not exists {{ target.schema }}",
+            "create table if not exists {{ target.schema }}.audit (id varchar, status varchar)",
+        ),
+    };
+    let record_results = "insert into {{ target.schema }}.audit values {% for r in results %}('{{ r.node.resource_type }}:{{ r.node.name }}', '{{ r.status }}{{ ',timed' if r.execution_time >= 0 and r.node.name == 'totals' }}'){{ ',' if not loop.last }}{% endfor %}";
+    let record_schemas = "insert into {{ target.schema }}.audit values ('schemas', '{{ schemas | sort | join(',') }}')";
+    let project = format!(
+        "name: shop\nprofile: shop\non-run-start:\n  - {create_schema}\n  - {audit_table}\non-run-end:\n  - \"{record_results}\"\n  - \"{record_schemas}\"\nmodels:\n  shop:\n    marts:\n      +schema: marts\n      +materialized: table\n"
+    );
+    let dir = wh.project(&[
+        ("elt_project.yml", &project),
+        ("models/marts/totals.sql", "select 42 as total"),
+        ("models/base.sql", "select 1 as id"),
+        (
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: base\n    columns:\n      - name: id\n        data_tests: [not_null]\n",
+        ),
+    ]);
+    ok(dir.path(), &["build"]);
+    let schema = dir.schema();
+    assert_eq!(
+        dir.query("select id, status from audit order by id"),
+        [
+            vec!["model:base".to_string(), "success".into()],
+            vec!["model:totals".into(), "success,timed".into()],
+            vec!["schemas".into(), format!("{schema},{schema}_marts")],
+            vec!["test:not_null_base_id".into(), "pass".into()],
         ]
     );
 }

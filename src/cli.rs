@@ -43,6 +43,10 @@ pub enum Command {
     Retry(RetryArgs),
     /// Preview the rows of a model or of a query
     Show(ShowArgs),
+    /// Run a macro against the warehouse: `elt run-operation grant_select --args '{role: bi}'`
+    RunOperation(RunOperationArgs),
+    /// Delete the project's clean-targets (the target folder unless configured)
+    Clean(ProjectArgs),
     /// Check the project, the profile and the warehouse connection
     Debug(ProjectArgs),
     /// Generate example raw data: `elt generate ecommerce --out data`
@@ -263,6 +267,17 @@ pub struct RunArgs {
     /// --state run built (e.g. production's), as dbt's --defer does
     #[arg(long, requires = "state")]
     pub defer: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunOperationArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The macro: `name`, or `package.name`
+    pub macro_name: String,
+    /// The macro's keyword arguments, as a YAML mapping, e.g. '{table: orders, days: 7}'
+    #[arg(long)]
+    pub args: Option<String>,
 }
 
 #[derive(Debug, Args)]

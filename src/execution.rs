@@ -176,7 +176,7 @@ pub(crate) fn execute(
         return Ok(());
     }
     let catalog = elt_execute::prepare(&plan, &ids)?;
-    elt_execute::run_project_hooks(&plan, RunHook::Start)?;
+    elt_execute::run_project_hooks(&plan, RunHook::Start, &[])?;
     if !args.quiet {
         println!(
             "Running {} with {} threads\n",
@@ -191,7 +191,7 @@ pub(crate) fn execute(
         "time in the warehouse: {:.3} s",
         elt_warehouse::time_in_warehouse().as_secs_f64()
     );
-    let end_hooks = elt_execute::run_project_hooks(&plan, RunHook::End);
+    let end_hooks = elt_execute::run_project_hooks(&plan, RunHook::End, &results);
     let elapsed = start.elapsed().as_secs_f64();
     results::write(
         &project.target_dir(),

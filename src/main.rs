@@ -10,6 +10,7 @@ mod execution;
 mod generate;
 mod init;
 mod load;
+mod operation;
 mod status;
 mod watch;
 
@@ -83,6 +84,8 @@ fn main() -> ExitCode {
         cli::Command::Build(args) => execution::run(Command::Build, &args),
         cli::Command::Retry(args) => execution::retry(&args),
         cli::Command::Show(args) => execution::show(&args),
+        cli::Command::RunOperation(args) => operation::run(&args),
+        cli::Command::Clean(args) => operation::clean(&args),
         cli::Command::Debug(args) => commands::debug(&args),
         cli::Command::Generate(args) => generate::run(&args),
         cli::Command::Load(args) => load::run(&args),

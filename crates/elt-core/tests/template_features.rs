@@ -195,3 +195,28 @@ fn dbt_array_and_series_macros() {
         "select [ 1 , 2 ] as a, array_append(a, 3) as b, array_cat(a, b) as c, cast('2024-02-09' as date) as d, 3 as p"
     );
 }
+
+#[test]
+fn vars_holding_jinja_render_where_read_and_int_filters_forgive() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "elt_project.yml",
+        "name: t\nprofile: t\nvars:\n  depth: \"{{ 4 if target.type == 'duckdb' else 9 }}\"\n  label: \"{{ target.name }}-{{ var('depth') }}\"\n",
+    );
+    write(
+        dir.path(),
+        "profiles.yml",
+        "t:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n",
+    );
+    write(
+        dir.path(),
+        "models/a.sql",
+        "select {{ var('depth') | int + 1 }} as d, '{{ var('label') }}' as l, {{ 'x' | int }} as bad, {{ '42.7' | int }} as trunc, {{ 'n/a' | float(default=-1) }} as f",
+    );
+    let c = compile_dir(dir.path(), None);
+    assert_eq!(
+        sql(&c, "a"),
+        "select 5 as d, 'dev-4' as l, 0 as bad, 42 as trunc, -1 as f"
+    );
+}

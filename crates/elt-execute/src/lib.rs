@@ -25,6 +25,7 @@ use elt_core::manifest::{Node, ResourceType};
 use elt_core::project::{Project, RunHook};
 use elt_core::template::introspect::Introspect;
 use elt_warehouse::{Session, Warehouse};
+use serde_json::Value as Json;
 
 pub use catalog::Catalog;
 pub use results::{RunResult, Status};
@@ -343,13 +344,59 @@ fn add_test_gates(plan: &Plan, ids: &[String], parents: &mut [Vec<usize>]) {
     }
 }
 
-/// Runs the `on-run-start` or `on-run-end` hooks of the project and its packages. Returns how
-/// many ran.
-pub fn run_project_hooks(plan: &Plan, when: RunHook) -> Result<usize, Diagnostic> {
+/// What dbt gives `on-run-end` hooks besides the usual context: `results` (each node's
+/// result, with its node), and the `schemas` and `database_schemas` the run built in.
+fn run_end_context(plan: &Plan, results: &[RunResult]) -> serde_json::Map<String, Json> {
+    let nodes = &plan.compiled.manifest.nodes;
+    let results: Vec<Json> = results
+        .iter()
+        .map(|r| results::hook_result(r, nodes.get(&r.unique_id).map(|n| &**n)))
+        .collect();
+    let mut database_schemas: Vec<(String, String)> = Vec::new();
+    for result in &results {
+        let node = &result["node"];
+        if node["resource_type"] == "test" || node["config"]["materialized"] == "ephemeral" {
+            continue;
+        }
+        let pair = (
+            node["database"].as_str().unwrap_or_default().to_string(),
+            node["schema"].as_str().unwrap_or_default().to_string(),
+        );
+        if !pair.1.is_empty() && !database_schemas.contains(&pair) {
+            database_schemas.push(pair);
+        }
+    }
+    let mut schemas: Vec<&str> = Vec::new();
+    for (_, schema) in &database_schemas {
+        if !schemas.contains(&schema.as_str()) {
+            schemas.push(schema);
+        }
+    }
+    let mut context = serde_json::Map::new();
+    context.insert("schemas".into(), serde_json::json!(schemas));
+    context.insert(
+        "database_schemas".into(),
+        serde_json::json!(database_schemas),
+    );
+    context.insert("results".into(), Json::Array(results));
+    context
+}
+
+/// Runs the `on-run-start` or `on-run-end` hooks of the project and its packages (the
+/// latter seeing the run's `results`). Returns how many ran.
+pub fn run_project_hooks(
+    plan: &Plan,
+    when: RunHook,
+    results: &[RunResult],
+) -> Result<usize, Diagnostic> {
     let hooks = plan.project.run_hooks(when);
     if hooks.is_empty() {
         return Ok(0);
     }
+    let context = match when {
+        RunHook::Start => serde_json::Map::new(),
+        RunHook::End => run_end_context(plan, results),
+    };
     let which = when.as_str();
     let mut session = plan.warehouse.session().map_err(|e| {
         Diagnostic::error(format!("cannot open a warehouse session: {e}")).at(
@@ -362,7 +409,7 @@ pub fn run_project_hooks(plan: &Plan, when: RunHook) -> Result<usize, Diagnostic
         let sql = plan
             .compiled
             .runtime
-            .run_hook_sql(hook, which, &plan.introspect)?;
+            .run_hook_sql(hook, which, &plan.introspect, &context)?;
         session.execute(&sql).map_err(|e| {
             let source =
                 std::fs::read_to_string(plan.project.root.join(hook.file)).unwrap_or_default();

@@ -92,6 +92,14 @@ pub fn write(
     std::fs::rename(staged, path)
 }
 
+/// A result as `on-run-end` hooks see it in dbt's `results`: its run_results.json entry with
+/// the node (as the manifest writes it) under `node`.
+pub fn hook_result(result: &RunResult, node: Option<&elt_core::manifest::Node>) -> Json {
+    let mut json = result_json(result);
+    json["node"] = node.map_or(Json::Null, elt_core::manifest::json::node_json);
+    json
+}
+
 fn result_json(result: &RunResult) -> Json {
     let mut adapter_response = serde_json::Map::new();
     if let Some(message) = &result.adapter_message {

@@ -191,6 +191,16 @@ impl Session for DuckSession {
     }
 
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
+        if relation.external.is_none() {
+            // DESCRIBE looks one relation up, where information_schema.columns first lists
+            // every column of the database (0.4 ms against 5-10 ms with a thousand tables:
+            // packages' star() asks for hundreds).
+            let sql = format!("select column_name, column_type from (describe {relation})");
+            return match columns_from_query(self, &sql) {
+                Err(e) if e.kind == ErrorKind::MissingRelation => Ok(Vec::new()),
+                columns => columns,
+            };
+        }
         let sql = format!(
             "select column_name, data_type from information_schema.columns where {} order by ordinal_position",
             information_schema_filter(

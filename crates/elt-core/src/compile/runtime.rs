@@ -16,7 +16,7 @@ use crate::diagnostics::Diagnostic;
 use crate::manifest::{Node, NodeMap};
 use crate::project::ProjectHook;
 use crate::template::introspect::Introspect;
-use crate::template::{NodeContext, Pass, Renderer, Resolver, blocks};
+use crate::template::{NodeContext, Pass, Renderer, Resolver, blocks, python};
 
 /// The compile's renderer, kept for run-time renders.
 #[derive(Clone)]
@@ -158,15 +158,58 @@ impl Runtime {
         self.renderer.render(file, hook, &ctx, what)
     }
 
-    /// Renders an `on-run-start`/`on-run-end` hook of the root project or a package.
+    /// Renders an `on-run-start`/`on-run-end` hook of the root project or a package; `globals`
+    /// are added to its context (`results`, `schemas` for on-run-end).
     pub fn run_hook_sql(
         &self,
         hook: &ProjectHook,
         what: &str,
         warehouse: &Arc<dyn Introspect>,
+        globals: &serde_json::Map<String, Json>,
     ) -> Result<String, Diagnostic> {
         let ctx = self.context(None, Some(hook.package), false, warehouse);
+        ctx.extra.lock().expect("extra lock").extend(
+            globals
+                .iter()
+                .map(|(name, value)| (name.clone(), python::from_json(value))),
+        );
         self.renderer.render(hook.file, hook.sql, &ctx, what)
+    }
+
+    /// `elt run-operation`: calls a macro (`name` or `package.name`, found as dbt does: the
+    /// root project's, then any package's, then a built-in) with `args` as its keyword
+    /// arguments. What it runs with `statement`/`run_query` runs; what it renders is dropped.
+    pub fn run_operation(
+        &self,
+        name: &str,
+        args: &serde_json::Map<String, Json>,
+        warehouse: &Arc<dyn Introspect>,
+    ) -> Result<(), Diagnostic> {
+        let (namespace, macro_name) = match name.split_once('.') {
+            Some((package, name)) => (Some(package), name),
+            None => (None, name),
+        };
+        let table = &self.renderer.table;
+        let Some((package, value)) = table.find(namespace, macro_name, &table.root) else {
+            let mut error = Diagnostic::error(format!("no macro named '{name}' to run"));
+            if let Some(close) = crate::diagnostics::closest(macro_name, table.names()) {
+                error = error.with_help(format!("did you mean '{close}'?"));
+            }
+            return Err(error);
+        };
+        let ctx = self.context(None, None, false, warehouse);
+        ctx.extra.lock().expect("extra lock").extend([
+            ("__elt_operation".to_string(), value.clone()),
+            (
+                "__elt_operation_args".to_string(),
+                python::from_json(&Json::Object(args.clone())),
+            ),
+        ]);
+        let call = "{%- do __elt_operation(**__elt_operation_args) -%}";
+        let what = format!("operation '{package}.{macro_name}'");
+        self.renderer
+            .render(Path::new("<run-operation>"), call, &ctx, &what)
+            .map(drop)
     }
 }
 

@@ -77,6 +77,8 @@ pub struct ProjectConfig {
     pub target_path: String,
     /// `packages-install-path`: where `elt deps` installs packages (`dbt_packages`).
     pub packages_install_path: String,
+    /// `clean-targets`: what `elt clean` deletes (the target path when not set).
+    pub clean_targets: Vec<String>,
     /// `require-dbt-version`: version ranges, each with its line.
     pub require_dbt_version: Vec<(String, u32)>,
     pub vars: Map<String, Json>,
@@ -201,6 +203,10 @@ impl ProjectConfig {
             target_path: str_at("target-path")?.unwrap_or_else(|| "target".into()),
             packages_install_path: str_at("packages-install-path")?
                 .unwrap_or_else(|| "dbt_packages".into()),
+            clean_targets: match doc.get("clean-targets") {
+                Some(n) => string_list(&file, &source, "clean-targets", n)?,
+                None => vec![str_at("target-path")?.unwrap_or_else(|| "target".into())],
+            },
             require_dbt_version: version_ranges(&doc),
             vars: mapping(&file, &source, &doc, "vars")?,
             config_trees: [

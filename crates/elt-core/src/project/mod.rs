@@ -345,17 +345,23 @@ impl Project {
 
 /// Parses `--vars` (YAML or JSON mapping).
 pub fn parse_cli_vars(text: Option<&str>) -> Result<Map<String, Json>> {
+    parse_cli_mapping("--vars", text)
+}
+
+/// Parses a command-line option that holds a YAML (or JSON) mapping, such as `--vars`.
+pub fn parse_cli_mapping(option: &str, text: Option<&str>) -> Result<Map<String, Json>> {
     let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
         return Ok(Map::new());
     };
+    let example = format!("pass a mapping, e.g. {option} '{{start_date: 2024-01-01, limit: 10}}'");
     let doc = yaml::parse(text).map_err(|e| {
-        Diagnostic::error(format!("--vars is not valid YAML: {}", e.message))
-            .with_help("pass a mapping, e.g. --vars '{start_date: 2024-01-01, limit: 10}'")
+        Diagnostic::error(format!("{option} is not valid YAML: {}", e.message))
+            .with_help(example.clone())
     })?;
     match doc.to_json() {
         Json::Object(map) => Ok(map),
-        _ => Err(Diagnostic::error("--vars must be a mapping")
-            .with_help("pass a mapping, e.g. --vars '{start_date: 2024-01-01}'")
+        _ => Err(Diagnostic::error(format!("{option} must be a mapping"))
+            .with_help(example)
             .into()),
     }
 }

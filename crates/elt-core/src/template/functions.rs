@@ -187,9 +187,19 @@ pub fn resolve_source(
     Ok(RelationValue::resolved(target.relation.clone()))
 }
 
+/// `var(name, default)`. A text value holding Jinja is rendered where it is read, as dbt
+/// does (`max_depth: "{{ 4 if target.type == 'duckdb' else 9 }}"`).
 pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
     let ctx = NodeContext::of(state)?;
     match (ctx.resolver.vars_of(&ctx.package).get(&name), default) {
+        (Some(serde_json::Value::String(text)), _)
+            if text.contains("{{") || text.contains("{%") =>
+        {
+            let rendered = state
+                .env()
+                .render_str(&super::prepare(text), ctx.render_root())?;
+            Ok(Value::from(rendered))
+        }
         (Some(value), _) => Ok(crate::template::json_value(value)),
         (None, Some(default)) => Ok(default),
         (None, None) => Err(hinted(
@@ -247,8 +257,9 @@ pub fn log_fn(message: Value, info: Option<bool>, kwargs: Kwargs) -> Result<Stri
     Ok(String::new())
 }
 
+/// `print(x)`: to standard output, as dbt's (so `elt run-operation ... > file` keeps it).
 pub fn print_fn(message: Value) -> String {
-    tracing::info!(target: "elt::log", "{message}");
+    println!("{message}");
     String::new()
 }
 

@@ -95,21 +95,28 @@ impl MacroTable {
             .or_else(|| self.get(BUILTIN_PACKAGE, name))
     }
 
-    /// A generic test's macro `test_<name>` for a test of package `from`: the namespace's, or
-    /// for a plain name the root project's, then `from`'s, then any package's (in name
-    /// order), then the built-in.
+    /// A generic test's macro `test_<name>` for a test of package `from` (see [`Self::find`]).
     pub fn test_macro(
         &self,
         namespace: Option<&str>,
         name: &str,
         from: &str,
     ) -> Option<(String, &Value)> {
-        let macro_name = format!("test_{name}");
+        self.find(namespace, &format!("test_{name}"), from)
+    }
+
+    /// A macro named from outside any template (a generic test, `elt run-operation`): the
+    /// namespace's, or for a plain name the root project's, then `from`'s, then any
+    /// package's (in name order), then the built-in. Returns its package too.
+    pub fn find(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        from: &str,
+    ) -> Option<(String, &Value)> {
         if let Some(ns) = namespace {
             let package = canonical(ns);
-            return self
-                .get(package, &macro_name)
-                .map(|v| (package.to_string(), v));
+            return self.get(package, name).map(|v| (package.to_string(), v));
         }
         let mut packages: Vec<&str> = self
             .packages
@@ -122,7 +129,14 @@ impl MacroTable {
             .into_iter()
             .chain(packages)
             .chain([BUILTIN_PACKAGE])
-            .find_map(|p| self.get(p, &macro_name).map(|v| (p.to_string(), v)))
+            .find_map(|p| self.get(p, name).map(|v| (p.to_string(), v)))
+    }
+
+    /// Every macro's name, for "did you mean".
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.packages
+            .values()
+            .flat_map(|macros| macros.keys().map(String::as_str))
     }
 
     /// The names of every generic test, for "did you mean".

@@ -87,6 +87,9 @@ impl Renderer {
         dispatch: Vec<(String, Vec<String>)>,
     ) -> Result<Self, Vec<Diagnostic>> {
         let mut env = Environment::new();
+        // SQL is never escaped; minijinja would escape as JSON in templates named `*.yml`
+        // (a project file's hooks), quoting every value.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_unknown_method_callback(|state, value, method, args| {
             if value.is_undefined() {
                 // Told apart by its kind: see `undefined_namespace`.
@@ -106,6 +109,8 @@ impl Renderer {
         env.add_function(python::DICT_FN, python::dict_fn);
         env.add_function("dict", python::dict_global);
         env.add_filter("list", python::list_filter);
+        env.add_filter("int", python::int_filter);
+        env.add_filter("float", python::float_filter);
         env.set_recursion_limit(200);
         env.add_function("ref", functions::ref_fn);
         env.add_function("source", functions::source_fn);

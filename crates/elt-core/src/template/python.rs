@@ -433,6 +433,52 @@ impl Object for PyDict {
     }
 }
 
+/// Jinja2's `int` filter (dbt's): text or numbers to an integer, `"42.7"` to 42, and
+/// `default` (0) for what is not a number, where minijinja's would fail.
+pub fn int_filter(value: Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let default = default.or(kwargs.get("default")?).unwrap_or(Value::from(0));
+    let base: u32 = kwargs.get::<Option<u32>>("base")?.unwrap_or(10);
+    kwargs.assert_all_used()?;
+    if !(2..=36).contains(&base) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "int: base must be 2 to 36",
+        ));
+    }
+    if let Some(text) = value.as_str() {
+        let text = text.trim().replace('_', "");
+        if let Ok(i) = i64::from_str_radix(text.strip_prefix('+').unwrap_or(&text), base) {
+            return Ok(Value::from(i));
+        }
+        return Ok(match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Value::from(f.trunc() as i64),
+            _ => default,
+        });
+    }
+    match value.kind() {
+        ValueKind::Bool => Ok(Value::from(value.is_true() as i64)),
+        ValueKind::Number => match i64::try_from(value.clone()) {
+            Ok(i) => Ok(Value::from(i)),
+            Err(_) => Ok(f64::try_from(value).map_or(default, |f| Value::from(f.trunc() as i64))),
+        },
+        _ => Ok(default),
+    }
+}
+
+/// Jinja2's `float` filter: `default` (0.0) for what is not a number.
+pub fn float_filter(value: Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let default = default
+        .or(kwargs.get("default")?)
+        .unwrap_or(Value::from(0.0));
+    kwargs.assert_all_used()?;
+    let number = match value.as_str() {
+        Some(text) => text.trim().parse::<f64>().ok(),
+        None if value.kind() == ValueKind::Bool => Some(value.is_true() as i64 as f64),
+        None => f64::try_from(value).ok(),
+    };
+    Ok(number.map_or(default, Value::from))
+}
+
 /// `set(items, default=None)`: the distinct items, in first-seen order, compared as a set;
 /// `default` when `items` is not iterable (dbt's `set`).
 pub fn set_fn(
