@@ -220,3 +220,36 @@ fn vars_holding_jinja_render_where_read_and_int_filters_forgive() {
         "select 5 as d, 'dev-4' as l, 0 as bad, 42 as trunc, -1 as f"
     );
 }
+
+#[test]
+fn macro_defaults_see_earlier_arguments() {
+    let c = compile_files(&[
+        (
+            "macros/m.sql",
+            "{% macro label(schema_name, name=schema_name, upper=name | upper) %}{{ name }}/{{ upper }}{% endmacro %}",
+        ),
+        (
+            "models/a.sql",
+            "select '{{ label('raw') }}' as a, '{{ label('raw', 'x') }}' as b",
+        ),
+    ]);
+    assert_eq!(sql(&c, "a"), "select 'raw/RAW' as a, 'x/X' as b");
+}
+
+#[test]
+fn a_late_default_may_sit_between_other_defaults() {
+    let c = compile_files(&[
+        (
+            "macros/m.sql",
+            "{% macro gen(schema_name, flag=False, name=schema_name, rest=None) %}{{ name }}:{{ flag }}:{{ rest }}{% endmacro %}",
+        ),
+        (
+            "models/a.sql",
+            "select '{{ gen('raw') }}' as a, '{{ gen('raw', name=none) }}' as b",
+        ),
+    ]);
+    assert_eq!(
+        sql(&c, "a"),
+        "select 'raw:False:None' as a, 'None:False:None' as b"
+    );
+}

@@ -65,7 +65,8 @@ impl Relation {
         if schema && !self.schema.is_empty() {
             parts.push(self.part(&self.schema, self.quote_schema));
         }
-        if identifier {
+        // A relation made for a schema (`api.Relation.create(schema=...)`) has no identifier.
+        if identifier && !self.identifier.is_empty() {
             parts.push(self.part(&self.identifier, self.quote_identifier));
         }
         parts.join(".")
@@ -105,5 +106,12 @@ mod tests {
             Relation::bare(Dialect::Postgres, "__dbt__cte__x".into()).to_string(),
             "__dbt__cte__x"
         );
+        let schema_only = Relation::new(
+            Dialect::Postgres,
+            Some("db".into()),
+            "raw".into(),
+            String::new(),
+        );
+        assert_eq!(schema_only.to_string(), "\"db\".\"raw\"");
     }
 }

@@ -246,10 +246,17 @@ pub fn doc_fn(state: &State, name: String) -> Result<Value, Error> {
     }
 }
 
-pub fn log_fn(message: Value, info: Option<bool>, kwargs: Kwargs) -> Result<String, Error> {
+/// `log(message, info=False)`: info messages are printed when the node runs (see
+/// [`speaks`]); others go to the debug log.
+pub fn log_fn(
+    state: &State,
+    message: Value,
+    info: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
     let info = info.or(kwargs.get("info")?).unwrap_or(false);
     kwargs.assert_all_used()?;
-    if info {
+    if info && speaks(state) {
         tracing::info!(target: "elt::log", "{message}");
     } else {
         tracing::debug!(target: "elt::log", "{message}");
@@ -257,9 +264,18 @@ pub fn log_fn(message: Value, info: Option<bool>, kwargs: Kwargs) -> Result<Stri
     Ok(String::new())
 }
 
+/// Whether a render prints what `print()` and `log(info=True)` say: when it runs against the
+/// warehouse (a node run, a hook, `elt run-operation`), as dbt's do when its nodes run; not
+/// while the whole project compiles, which every command does.
+fn speaks(state: &State) -> bool {
+    NodeContext::of(state).map_or(true, |ctx| ctx.warehouse.is_some())
+}
+
 /// `print(x)`: to standard output, as dbt's (so `elt run-operation ... > file` keeps it).
-pub fn print_fn(message: Value) -> String {
-    println!("{message}");
+pub fn print_fn(state: &State, message: Value) -> String {
+    if speaks(state) {
+        println!("{message}");
+    }
     String::new()
 }
 

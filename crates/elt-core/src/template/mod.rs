@@ -8,9 +8,11 @@ pub mod context;
 pub mod formats;
 pub mod functions;
 pub mod introspect;
+mod macro_defaults;
 pub mod macros;
 pub mod modules;
 pub mod python;
+mod walk;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -196,6 +198,7 @@ impl Renderer {
             let template_name = format!("{}#{name}", file.path.display());
             self.template_files
                 .insert(template_name.clone(), (file.path.clone(), text.clone()));
+            let source = macro_defaults::late_defaults(&source);
             let padded = prepare(&blocks::at_line(&source, block.line)).into_owned();
             if let Err(e) = self.env.add_template_owned(template_name.clone(), padded) {
                 errors.push(self.diagnostic(&e, &file.path, &text, &format!("macro '{name}'")));
