@@ -253,3 +253,36 @@ fn a_late_default_may_sit_between_other_defaults() {
         "select 'raw:False:None' as a, 'None:False:None' as b"
     );
 }
+
+#[test]
+fn jinja_nested_in_config_values_renders() {
+    let c = compile_files(&[
+        ("seeds/s.csv", "id,at\n1,2024-01-01\n"),
+        (
+            "seeds/seeds.yml",
+            "version: 2\nseeds:\n  - name: s\n    config:\n      column_types:\n        at: \"{{ 'datetime2' if target.type == 'sqlserver' else 'timestamp' }}\"\n",
+        ),
+        ("models/a.sql", "select 1 as id"),
+        (
+            "models/a.yml",
+            "version: 2\nmodels:\n  - name: a\n    config:\n      persist_docs:\n        relation: '{{ target.type == \"duckdb\" }}'\n",
+        ),
+    ]);
+    let seed = &c.manifest.nodes["seed.t.s"];
+    assert_eq!(seed.config["column_types"]["at"], "timestamp");
+    let model = &c.manifest.nodes["model.t.a"];
+    assert_eq!(model.config["persist_docs"]["relation"], true);
+    // dbt's defaults for what the node leaves unset, as graph and on-run-end results show it.
+    let config = elt_core::manifest::json::config_json(model);
+    assert_eq!(config["full_refresh"], serde_json::Value::Null);
+    assert_eq!(config["on_schema_change"], "ignore");
+}
+
+#[test]
+fn invocation_args_and_metadata_envs_are_mappings() {
+    let c = compile_files(&[(
+        "models/a.sql",
+        "select '{{ invocation_args_dict.target }}' as t, {{ dbt_metadata_envs is mapping }} as m, {{ invocation_args_dict.full_refresh }} as f",
+    )]);
+    assert_eq!(sql(&c, "a"), "select 'dev' as t, True as m, False as f");
+}

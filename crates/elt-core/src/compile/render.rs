@@ -301,15 +301,15 @@ impl Renders<'_> {
         test: Option<&TestCall>,
         what: &str,
     ) -> std::result::Result<(), Diagnostic> {
-        let templated: Vec<(String, String)> = node
+        let templated: Vec<(String, Json)> = node
             .config
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "pre-hook" | "post-hook"))
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .filter(|(_, v)| is_templated(v))
+            .filter(|(_, v)| holds_template(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        for (key, text) in templated {
-            let rendered = self.renderer.render_str(&text, ctx).map_err(|e| {
+        for (key, value) in templated {
+            let rendered = self.render_json(&value, ctx).map_err(|(e, text)| {
                 let file = match test {
                     Some(call) => &call.yaml_file,
                     None => node.patch_path.as_ref().unwrap_or(&node.original_file_path),
@@ -317,9 +317,37 @@ impl Renders<'_> {
                 let what = format!("config '{key}' of {what}");
                 self.locate_in_yaml(self.renderer.diagnostic(&e, file, "", &what), file, &text)
             })?;
-            ctx.record().config.insert(key, native(rendered));
+            ctx.record().config.insert(key, rendered);
         }
         Ok(())
+    }
+
+    /// A config value with the Jinja in its texts rendered, nested ones too
+    /// (`column_types: {at: "{{ 'datetime2' if ... }}"}`). An error comes with its text.
+    fn render_json(
+        &self,
+        value: &Json,
+        ctx: &Arc<NodeContext>,
+    ) -> std::result::Result<Json, (minijinja::Error, String)> {
+        Ok(match value {
+            Json::String(text) if is_templated(text) => native(
+                self.renderer
+                    .render_str(text, ctx)
+                    .map_err(|e| (e, text.clone()))?,
+            ),
+            Json::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|item| self.render_json(item, ctx))
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+            Json::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_json(v, ctx)?)))
+                    .collect::<std::result::Result<_, _>>()?,
+            ),
+            other => other.clone(),
+        })
     }
 
     /// Points a diagnostic about a YAML value at the line that holds `text`.
@@ -593,6 +621,16 @@ pub(super) fn render_descriptions(
 
 pub(super) fn is_templated(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
+}
+
+/// Whether a config value holds Jinja in any of its texts.
+fn holds_template(value: &Json) -> bool {
+    match value {
+        Json::String(text) => is_templated(text),
+        Json::Array(items) => items.iter().any(holds_template),
+        Json::Object(map) => map.values().any(holds_template),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -502,7 +502,6 @@ fn ref_json(r: &RefCall) -> RefJson<'_> {
     }
 }
 
-/// A node's config with dbt's defaults for keys it does not set.
 /// A node's `config` as the manifest writes it (with dbt's defaults), for comparing it with
 /// another run's (`state:modified.configs`).
 pub fn config_json(node: &Node) -> Json {
@@ -522,8 +521,35 @@ impl Serialize for ConfigJson<'_> {
         for (key, value) in node.config_defaults() {
             map.serialize_entry(key, &value)?;
         }
+        // The rest of dbt's NodeConfig, which packages read as attributes of `graph` and
+        // `results` nodes (`node.config.full_refresh is none`).
+        for (key, value) in unset_node_configs() {
+            if !config.contains_key(key) {
+                map.serialize_entry(key, &value)?;
+            }
+        }
         map.end()
     }
+}
+
+/// dbt's NodeConfig fields with their defaults, when a node leaves them unset.
+fn unset_node_configs() -> [(&'static str, Json); 14] {
+    [
+        ("alias", Json::Null),
+        ("schema", Json::Null),
+        ("database", Json::Null),
+        ("group", Json::Null),
+        ("full_refresh", Json::Null),
+        ("unique_key", Json::Null),
+        ("incremental_strategy", Json::Null),
+        ("on_schema_change", Json::from("ignore")),
+        ("on_configuration_change", Json::from("apply")),
+        ("persist_docs", Json::Object(Map::new())),
+        ("quoting", Json::Object(Map::new())),
+        ("column_types", Json::Object(Map::new())),
+        ("grants", Json::Object(Map::new())),
+        ("packages", Json::Array(Vec::new())),
+    ]
 }
 
 struct Columns<'a>(&'a IndexMap<String, Column>);

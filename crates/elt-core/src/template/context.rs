@@ -306,6 +306,33 @@ impl Object for NodeContext {
                 ),
             ])),
             "thread_id" => Value::from("MainThread"),
+            // Environment variables named DBT_ENV_CUSTOM_ENV_<KEY>, by key (dbt's).
+            "dbt_metadata_envs" => PyDict::value(
+                std::env::vars()
+                    .filter_map(|(name, value)| {
+                        let key = name.strip_prefix("DBT_ENV_CUSTOM_ENV_")?;
+                        Some((Value::from(key), Value::from(value)))
+                    })
+                    .collect(),
+            ),
+            // dbt's command arguments as a dict: the ones elt's flags know.
+            "invocation_args_dict" => {
+                let flag = |name: &str| self.resolver.flags.get_attr(name).unwrap_or_default();
+                let which = flag("WHICH");
+                PyDict::value(IndexMap::from([
+                    (Value::from("which"), which.clone()),
+                    (
+                        Value::from("invocation_command"),
+                        Value::from(format!("elt {which}")),
+                    ),
+                    (Value::from("full_refresh"), flag("FULL_REFRESH")),
+                    (Value::from("store_failures"), flag("STORE_FAILURES")),
+                    (
+                        Value::from("target"),
+                        self.resolver.target.get_attr("name").unwrap_or_default(),
+                    ),
+                ]))
+            }
             other => match self.extra.lock().expect("extra lock").get(other) {
                 Some(value) => value.clone(),
                 None if self.resolver.macros.is_namespace(other) => {
