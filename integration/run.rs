@@ -403,8 +403,8 @@ fn hooks_and_custom_schemas(wh: Wh) {
     );
 }
 
-/// dbt's on-run-end context: `results` (status and node of each result) and the `schemas`
-/// the run built in, as hooks that grant or record runs use them.
+/// dbt's on-run-end context: `results` (status and node of each result), the `schemas` the
+/// run built in and `selected_resources`, as hooks that grant or record runs use them.
 fn on_run_end_sees_results_and_schemas(wh: Wh) {
     let (create_schema, audit_table) = match wh {
         Wh::ClickHouse => (
@@ -417,7 +417,7 @@ fn on_run_end_sees_results_and_schemas(wh: Wh) {
         ),
     };
     let record_results = "insert into {{ target.schema }}.audit values {% for r in results %}('{{ r.node.resource_type }}:{{ r.node.name }}', '{{ r.status }}{{ ',timed' if r.execution_time >= 0 and r.node.name == 'totals' }}'){{ ',' if not loop.last }}{% endfor %}";
-    let record_schemas = "insert into {{ target.schema }}.audit values ('schemas', '{{ schemas | sort | join(',') }}')";
+    let record_schemas = "insert into {{ target.schema }}.audit values ('schemas', '{{ schemas | sort | join(',') }}'), ('selected', '{{ selected_resources | length }}')";
     let project = format!(
         "name: shop\nprofile: shop\non-run-start:\n  - {create_schema}\n  - {audit_table}\non-run-end:\n  - \"{record_results}\"\n  - \"{record_schemas}\"\nmodels:\n  shop:\n    marts:\n      +schema: marts\n      +materialized: table\n"
     );
@@ -438,6 +438,7 @@ fn on_run_end_sees_results_and_schemas(wh: Wh) {
             vec!["model:base".to_string(), "success".into()],
             vec!["model:totals".into(), "success,timed".into()],
             vec!["schemas".into(), format!("{schema},{schema}_marts")],
+            vec!["selected".into(), "3".into()],
             vec!["test:not_null_base_id".into(), "pass".into()],
         ]
     );

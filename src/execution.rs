@@ -164,6 +164,7 @@ pub(crate) fn execute(
         options,
     };
     let ids = elt_execute::runnable(&plan, selected);
+    compiled.runtime.set_selected(&ids);
     let nodes: Vec<&Node> = ids.iter().map(|id| &*compiled.manifest.nodes[id]).collect();
     write_artifacts(project, compiled, &nodes)?;
     if nodes.is_empty() {

@@ -88,6 +88,7 @@ pub(super) fn first_pass_resolver(
             "STORE_FAILURES": project.flags.store_failures,
         })),
         graph: super::flat_graph::empty(),
+        selected_resources: Default::default(),
     }
 }
 

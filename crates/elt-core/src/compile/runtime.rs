@@ -52,6 +52,16 @@ impl Runtime {
         }
     }
 
+    /// Tells run-time renders which nodes the run selected (`selected_resources`); the first
+    /// call counts.
+    pub fn set_selected(&self, unique_ids: &[String]) {
+        let ids: Vec<minijinja::Value> = unique_ids.iter().map(minijinja::Value::from).collect();
+        let _ = self
+            .resolver
+            .selected_resources
+            .set(minijinja::Value::from(ids));
+    }
+
     /// The SQL a node runs, when it differs from its compiled SQL: rendered again with
     /// `is_incremental()` true, or with the warehouse for a node that queries it while
     /// compiling. `None`: the compiled SQL stands.

@@ -65,6 +65,9 @@ pub struct Resolver {
     pub flags: Value,
     /// dbt's `graph`: the project's nodes and sources (complete in the final pass).
     pub graph: Value,
+    /// dbt's `selected_resources`: the unique ids a run selected, once it has (empty while
+    /// the project compiles).
+    pub selected_resources: Arc<std::sync::OnceLock<Value>>,
 }
 
 impl Resolver {
@@ -306,6 +309,12 @@ impl Object for NodeContext {
                 ),
             ])),
             "thread_id" => Value::from("MainThread"),
+            "selected_resources" => self
+                .resolver
+                .selected_resources
+                .get()
+                .cloned()
+                .unwrap_or_else(|| Value::from(Vec::<Value>::new())),
             // Environment variables named DBT_ENV_CUSTOM_ENV_<KEY>, by key (dbt's).
             "dbt_metadata_envs" => PyDict::value(
                 std::env::vars()
