@@ -286,3 +286,17 @@ fn invocation_args_and_metadata_envs_are_mappings() {
     )]);
     assert_eq!(sql(&c, "a"), "select 'dev' as t, True as m, False as f");
 }
+
+#[test]
+fn dates_subtract_to_timedeltas_and_timedeltas_live_in_variables() {
+    let c = compile_files(&[(
+        "models/a.sql",
+        "{% set start = modules.datetime.date(2024, 1, 1) %}{% set end = modules.datetime.date(2024, 3, 1) %}{% set lag = modules.datetime.timedelta(days=2) %}{% set n = 5 %}\
+select {{ (end - start).days }} as days, '{{ end - lag }}' as shifted, '{{ lag + start }}' as flipped, \
+{{ n - 2 }} as n, '{{ 'x' + 'y' }}' as s, {{ ([1] + [2]) | length }} as l, {{ (modules.datetime.datetime(2024, 1, 2, 6) - modules.datetime.datetime(2024, 1, 1)).total_seconds() | int }} as secs",
+    )]);
+    assert_eq!(
+        sql(&c, "a"),
+        "select 60 as days, '2024-02-28' as shifted, '2024-01-03' as flipped, 3 as n, 'xy' as s, 2 as l, 108000 as secs"
+    );
+}

@@ -1,9 +1,12 @@
-//! Date arithmetic in templates: `modules.datetime.date.today() - modules.datetime.timedelta(7)`.
+//! Date arithmetic in templates: `modules.datetime.date.today() - modules.datetime.timedelta(7)`,
+//! `(end - start).days`, `run_started_at + lag` with `lag` a timedelta.
 //!
-//! minijinja's `+` and `-` cannot be given to objects, so a `+` or `-` whose right operand is
-//! a call of `timedelta(...)` is compiled as a call of [`ADD_FN`] or [`SUB_FN`] (see
-//! [`modules`](super::modules)), found with minijinja's own parser. Other `+` and `-` are
-//! left to minijinja.
+//! minijinja's `+` and `-` cannot be given to objects, so in a template that names
+//! `timedelta`, `datetime` or `run_started_at`, a `+` or `-` is compiled as a call of
+//! [`ADD_FN`] or [`SUB_FN`] (see [`modules`](super::modules)), found with minijinja's own
+//! parser; those do minijinja's arithmetic for anything but dates. Left alone: `+` and `-` of
+//! two constants, and those with a parenthesis between their operands (`(a) - (b)`), whose
+//! text this cannot rewrite, unless the right one is a `timedelta(...)` call.
 
 use std::borrow::Cow;
 
@@ -16,10 +19,13 @@ use super::walk::walk_stmt;
 pub const ADD_FN: &str = "__elt_date_add";
 pub const SUB_FN: &str = "__elt_date_sub";
 
-/// Rewrites `x - timedelta(...)` to `__elt_date_sub(x, timedelta(...))` (and `+` alike).
+/// Words that say a template may do date arithmetic.
+const DATE_WORDS: [&str; 3] = ["timedelta", "datetime", "run_started_at"];
+
+/// Rewrites `x - y` to `__elt_date_sub(x, y)` (and `+` alike) in a template that names dates.
 /// Lines are unchanged. A template that does not parse is returned as is.
-pub fn timedelta_arithmetic(source: &str) -> Cow<'_, str> {
-    if !source.contains("timedelta") {
+pub fn date_arithmetic(source: &str) -> Cow<'_, str> {
+    if !DATE_WORDS.iter().any(|word| source.contains(word)) {
         return Cow::Borrowed(source);
     }
     let Ok(template) = parse(source, "<template>", SyntaxConfig::default()) else {
@@ -35,12 +41,16 @@ pub fn timedelta_arithmetic(source: &str) -> Cow<'_, str> {
             BinOpKind::Sub => SUB_FN,
             _ => return,
         };
-        if !is_timedelta_call(&op.right) {
+        let (left_end, right_start) = (op.left.span().end_offset as usize, start_of(&op.right));
+        let plain_gap = source
+            .get(left_end..right_start)
+            .is_some_and(|gap| gap.trim() == "+" || gap.trim() == "-");
+        let constants = matches!(op.left, Expr::Const(_)) && matches!(op.right, Expr::Const(_));
+        if !is_timedelta_call(&op.right) && (constants || !plain_gap) {
             return;
         }
         depth += 1;
-        let (start, left_end) = (start_of(&op.left), op.left.span().end_offset as usize);
-        let (right_start, end) = (start_of(&op.right), op.right.span().end_offset as usize);
+        let (start, end) = (start_of(&op.left), op.right.span().end_offset as usize);
         // At one offset: closing parentheses (innermost first), then the operator, then
         // opening calls (outermost first). Expressions are walked outermost first.
         edits.push((start, 2_000_000 + depth, 0, format!("{function}(")));
@@ -103,7 +113,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plus_and_minus_a_timedelta_become_calls_and_nothing_else_changes() {
+    fn plus_and_minus_in_templates_with_dates_become_calls() {
         let cases = [
             (
                 "{{ d - modules.datetime.timedelta(1) }}",
@@ -117,11 +127,15 @@ mod tests {
                 "{{ (t - m.timedelta(hours=7)).isoformat() }} {{ 3 - 1 }}",
                 "{{ (__elt_date_sub(t, m.timedelta(hours=7))).isoformat() }} {{ 3 - 1 }}",
             ),
-            ("{{ a - b }} timedelta", "{{ a - b }} timedelta"),
+            (
+                "{{ (end - start).days }} {{ (a) - (b) }} datetime",
+                "{{ (__elt_date_sub(end, start)).days }} {{ (a) - (b) }} datetime",
+            ),
+            ("{{ a - b }} no dates", "{{ a - b }} no dates"),
             ("{{ unclosed - timedelta(1) ", "{{ unclosed - timedelta(1) "),
         ];
         for (source, expected) in cases {
-            assert_eq!(timedelta_arithmetic(source), expected);
+            assert_eq!(date_arithmetic(source), expected);
         }
     }
 }

@@ -45,7 +45,7 @@ pub fn json_value<T: serde::Serialize>(value: T) -> Value {
 /// A template's text as the environment compiles it: date arithmetic and list and dict
 /// literals made what dbt's Jinja has (see [`arithmetic`] and [`python`]).
 fn prepare(source: &str) -> std::borrow::Cow<'_, str> {
-    match arithmetic::timedelta_arithmetic(source) {
+    match arithmetic::date_arithmetic(source) {
         std::borrow::Cow::Borrowed(source) => python::mutable_literals(source),
         std::borrow::Cow::Owned(rewritten) => {
             std::borrow::Cow::Owned(python::mutable_literals(&rewritten).into_owned())

@@ -748,15 +748,66 @@ impl Object for PyTimedelta {
     }
 }
 
-/// `date ± timedelta` (see [`super::arithmetic`]): a date or datetime moved by the timedelta,
-/// or two timedeltas added.
+/// `a + b` in a template that names dates (see [`super::arithmetic`]): a date or datetime
+/// moved by a timedelta (on either side), two timedeltas added, else minijinja's `+`.
 pub fn date_add(a: Value, b: Value) -> Result<Value, Error> {
-    shift(&a, &b, 1, "+")
+    if is_timedelta(&b) && (is_date(&a) || is_timedelta(&a)) {
+        return shift(&a, &b, 1, "+");
+    }
+    if is_timedelta(&a) && is_date(&b) {
+        return shift(&b, &a, 1, "+");
+    }
+    plain("a + b", a, b)
 }
 
-/// `date - timedelta`.
+/// `a - b` likewise: a date or datetime moved back by a timedelta, the timedelta between two
+/// dates or two datetimes, else minijinja's `-`.
 pub fn date_sub(a: Value, b: Value) -> Result<Value, Error> {
-    shift(&a, &b, -1, "-")
+    if is_timedelta(&b) && (is_date(&a) || is_timedelta(&a)) {
+        return shift(&a, &b, -1, "-");
+    }
+    if let (Some(x), Some(y)) = (
+        a.downcast_object_ref::<PyDate>(),
+        b.downcast_object_ref::<PyDate>(),
+    ) {
+        return Ok(Value::from_object(PyTimedelta(x.0 - y.0)));
+    }
+    if let (Some(x), Some(y)) = (
+        a.downcast_object_ref::<PyDateTime>(),
+        b.downcast_object_ref::<PyDateTime>(),
+    ) {
+        let utc = |d: &PyDateTime| {
+            d.naive
+                - d.offset.map_or(Duration::zero(), |o| {
+                    Duration::seconds(o.local_minus_utc().into())
+                })
+        };
+        if x.offset.is_some() != y.offset.is_some() {
+            return Err(invalid(format!(
+                "{a} - {b}: cannot subtract a datetime with a time zone and one without"
+            )));
+        }
+        return Ok(Value::from_object(PyTimedelta(utc(x) - utc(y))));
+    }
+    plain("a - b", a, b)
+}
+
+fn is_date(value: &Value) -> bool {
+    value.downcast_object_ref::<PyDate>().is_some()
+        || value.downcast_object_ref::<PyDateTime>().is_some()
+}
+
+fn is_timedelta(value: &Value) -> bool {
+    value.downcast_object_ref::<PyTimedelta>().is_some()
+}
+
+/// minijinja's own `+` or `-` of two values that are not dates.
+fn plain(expression: &'static str, a: Value, b: Value) -> Result<Value, Error> {
+    static PLAIN: std::sync::LazyLock<minijinja::Environment<'static>> =
+        std::sync::LazyLock::new(minijinja::Environment::new);
+    PLAIN
+        .compile_expression(expression)?
+        .eval(minijinja::context! { a, b })
 }
 
 fn shift(a: &Value, b: &Value, sign: i32, op: &str) -> Result<Value, Error> {
