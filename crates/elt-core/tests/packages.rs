@@ -574,3 +574,22 @@ fn a_source_declared_by_the_project_and_a_package_is_the_projects_first() {
     );
     assert!(sql(&c, "theirs").contains("\"root_raw\".\"events\""));
 }
+
+#[test]
+fn a_package_names_its_own_nodes_with_its_generate_schema_name() {
+    let dir = with_package(
+        &[("models/mine.sql", "select 1 as id")],
+        &[
+            ("models/theirs.sql", "select 2 as id"),
+            (
+                "macros/naming.sql",
+                "{% macro generate_schema_name(custom_schema_name, node) %}tools_{{ custom_schema_name or target.schema }}{% endmacro %}",
+            ),
+        ],
+    );
+    let c = compile_dir(dir.path(), None);
+    let theirs = node(&c, "model.tools.theirs").relation.as_ref().unwrap();
+    assert_eq!(theirs.schema, "tools_main");
+    let mine = node(&c, "model.shop.mine").relation.as_ref().unwrap();
+    assert_eq!(mine.schema, "main");
+}

@@ -2,7 +2,8 @@
 //! `generate_database_name`, `generate_schema_name` and `generate_alias_name`.
 //!
 //! The built-in versions are computed natively; a project that overrides one of them (directly
-//! or with an adapter-specific `default__`/`<adapter>__` variant) gets its macro called instead.
+//! or with an adapter-specific `default__`/`<adapter>__` variant) gets its macro called instead,
+//! and a package that defines one names its own nodes with it.
 
 use std::sync::Arc;
 
@@ -103,6 +104,14 @@ impl<'a> Namer<'a> {
         node: &Node,
         default: impl Fn() -> Option<String>,
     ) -> Result<String, Diagnostic> {
+        // A package's own generate_x_name names its nodes (dbt's find_generate_macro_by_name
+        // with the imported package), before the root project's.
+        let package = &node.package_name;
+        if *package != self.resolver.project_name
+            && self.resolver.macros.get(package, macro_name).is_some()
+        {
+            return self.call_macro(&format!("{package}.{macro_name}"), custom, node);
+        }
         if custom_macro {
             return self.call_macro(macro_name, custom, node);
         }
