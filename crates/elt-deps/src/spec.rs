@@ -126,9 +126,28 @@ pub struct Declared {
     pub file: PathBuf,
     pub source: String,
     pub packages: Vec<PackageSpec>,
+    /// `projects:` of dependencies.yml (dbt Mesh's cross-project dependencies), by name and
+    /// line.
+    pub projects: Vec<(String, u32)>,
 }
 
 impl Declared {
+    /// Cross-project dependencies need the other project's published manifest (dbt Cloud, or
+    /// a plugin such as dbt-loom); elt resolves none, so a `ref()` into one fails. Said once
+    /// each, at its line.
+    pub fn project_warnings(&self) -> Vec<Diagnostic> {
+        self.projects
+            .iter()
+            .map(|(name, line)| {
+                Diagnostic::warning(format!(
+                    "project '{name}' is a cross-project dependency, which elt does not resolve: a ref('{name}', ...) will fail"
+                ))
+                .at_source(&self.file, &self.source, *line, 1)
+                .with_help("install it as a package instead (packages: with local:, git: or a hub name), or remove it")
+            })
+            .collect()
+    }
+
     /// dbt's `warn-unpinned`: a git package without a `revision` (or pinned to `HEAD`, `main`
     /// or `master`) installs whatever its branch holds that day. A warning each, unless the
     /// entry says `warn-unpinned: false`.
@@ -206,22 +225,35 @@ pub fn read_declared(root: &Path) -> Result<Option<Declared>> {
         };
         let file = PathBuf::from(name);
         let doc = parse(&file, &source)?;
-        let Some(list) = doc.get("packages").filter(|n| !n.is_null()) else {
+        let list = |key: &str| -> Result<Option<&[YNode]>> {
+            let Some(list) = doc.get(key).filter(|n| !n.is_null()) else {
+                return Ok(None);
+            };
+            list.as_seq().map(Some).ok_or_else(|| {
+                Diagnostic::error(format!("'{key}' must be a list"))
+                    .at_source(&file, &source, list.line, list.col)
+                    .into()
+            })
+        };
+        let (packages, projects) = (list("packages")?, list("projects")?);
+        if packages.is_none() && projects.is_none() {
             continue;
-        };
-        let Some(items) = list.as_seq() else {
-            return Err(Diagnostic::error("'packages' must be a list")
-                .at_source(&file, &source, list.line, list.col)
-                .into());
-        };
-        let packages = items
+        }
+        let packages = packages
+            .unwrap_or_default()
             .iter()
             .map(|item| PackageSpec::parse(item, &file, &source))
             .collect::<Result<Vec<_>>>()?;
+        let projects = projects
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| Some((item.get("name")?.as_str()?.to_string(), item.line)))
+            .collect();
         return Ok(Some(Declared {
             file,
             source,
             packages,
+            projects,
         }));
     }
     Ok(None)

@@ -431,3 +431,35 @@ fn unpinned_git_packages_are_warned_about_unless_told_not_to() {
         warnings[1]
     );
 }
+
+#[test]
+fn cross_project_dependencies_are_warned_about_and_install_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "dbt_project.yml", "name: shop\n");
+    write(
+        dir.path(),
+        "dependencies.yml",
+        "projects:\n  - name: core_platform\n",
+    );
+    let declared = elt_deps::read_declared(dir.path())
+        .unwrap()
+        .expect("a declaration");
+    assert!(declared.packages.is_empty());
+    let warnings: Vec<String> = declared
+        .project_warnings()
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("project 'core_platform' is a cross-project dependency"),
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        warnings[0].contains("dependencies.yml:2"),
+        "{}",
+        warnings[0]
+    );
+    assert!(elt_deps::install(dir.path(), NO_HUB).unwrap().is_empty());
+}
