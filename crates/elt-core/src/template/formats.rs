@@ -14,13 +14,10 @@ use crate::project::yaml;
 
 /// `tojson(value, default=None, sort_keys=False)`: `{"a": 1, "b": [1, 2]}`, non-ASCII escaped.
 pub fn tojson(value: Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-    let (default, sort_keys) = options(default, &kwargs)?;
-    let json = match to_json(&value) {
+    let json = match dumpable(&value, default, &kwargs)? {
         Ok(json) => json,
-        Err(_) if default.is_some() => return Ok(default.unwrap_or_default()),
-        Err(e) => return Err(e),
+        Err(default) => return Ok(default),
     };
-    let json = if sort_keys { sorted(json) } else { json };
     let mut out = Vec::new();
     let mut writer = serde_json::Serializer::with_formatter(&mut out, PythonJson);
     serde::Serialize::serialize(&json, &mut writer)
@@ -43,13 +40,10 @@ pub fn fromjson(text: Value, default: Option<Value>, kwargs: Kwargs) -> Result<V
 
 /// `toyaml(value, default=None, sort_keys=False)`: block style, as `yaml.safe_dump`.
 pub fn toyaml(value: Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
-    let (default, sort_keys) = options(default, &kwargs)?;
-    let json = match to_json(&value) {
+    let json = match dumpable(&value, default, &kwargs)? {
         Ok(json) => json,
-        Err(_) if default.is_some() => return Ok(default.unwrap_or_default()),
-        Err(e) => return Err(e),
+        Err(default) => return Ok(default),
     };
-    let json = if sort_keys { sorted(json) } else { json };
     let mut text = String::new();
     YamlEmitter::new(&mut text)
         .dump(&to_yaml(&json))
@@ -72,6 +66,21 @@ pub fn fromyaml(text: Value, default: Option<Value>, kwargs: Kwargs) -> Result<V
             ErrorKind::InvalidOperation,
             format!("fromyaml: {}", e.message),
         )),
+    }
+}
+
+/// What `tojson` and `toyaml` write: the value as JSON (keys sorted when asked), or
+/// `Err(default)` when it has none and a default was given.
+fn dumpable(
+    value: &Value,
+    default: Option<Value>,
+    kwargs: &Kwargs,
+) -> Result<std::result::Result<Json, Value>, Error> {
+    let (default, sort_keys) = options(default, kwargs)?;
+    match (to_json(value), default) {
+        (Ok(json), _) => Ok(Ok(if sort_keys { sorted(json) } else { json })),
+        (Err(_), Some(default)) => Ok(Err(default)),
+        (Err(e), None) => Err(e),
     }
 }
 
