@@ -75,7 +75,7 @@ fn dumpable(
     value: &Value,
     default: Option<Value>,
     kwargs: &Kwargs,
-) -> Result<std::result::Result<Json, Value>, Error> {
+) -> Result<Result<Json, Value>, Error> {
     let (default, sort_keys) = options(default, kwargs)?;
     match (to_json(value), default) {
         (Ok(json), _) => Ok(Ok(if sort_keys { sorted(json) } else { json })),
