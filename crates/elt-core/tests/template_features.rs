@@ -300,3 +300,21 @@ select {{ (end - start).days }} as days, '{{ end - lag }}' as shifted, '{{ lag +
         "select 60 as days, '2024-02-28' as shifted, '2024-01-03' as flipped, 3 as n, 'xy' as s, 2 as l, 108000 as secs"
     );
 }
+
+#[test]
+fn unit_tests_that_elt_does_not_run_are_said() {
+    let c = compile_files(&[
+        ("models/a.sql", "select 1 as id"),
+        (
+            "models/a.yml",
+            "version: 2\nunit_tests:\n  - name: t1\n    model: a\n    given: []\n    expect: {rows: [{id: 1}]}\n",
+        ),
+    ]);
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    let warning = c.warnings[0].to_string();
+    assert!(
+        warning.contains("1 unit test(s) here are not run: elt does not run unit tests yet"),
+        "{warning}"
+    );
+    assert!(warning.contains("models/a.yml:2"), "{warning}");
+}

@@ -281,6 +281,17 @@ pub fn parse(path: &Path, source: &str) -> Result<(PropertiesFile, Vec<Diagnosti
                     file.macros.push(parser.macro_properties(item)?);
                 }
             }
+            // Said, not skipped in silence: a dbt user would take them for passing.
+            "unit_tests" if value.as_seq().is_some_and(|tests| !tests.is_empty()) => {
+                let count = value.as_seq().map_or(0, <[YNode]>::len);
+                parser.warnings.push(
+                    Diagnostic::warning(format!(
+                        "{count} unit test(s) here are not run: elt does not run unit tests yet"
+                    ))
+                    .at_source(parser.path, parser.source, key.line, key.col)
+                    .with_help("elt runs the data tests; run these with dbt until elt does"),
+                );
+            }
             other if IGNORED_SECTIONS.contains(&other) => {}
             other => parser.warn_unknown(key, other, TOP_KEYS, "a properties file"),
         }
