@@ -5,15 +5,17 @@ use elt_core::diagnostics::Errors;
 use crate::cli::ProjectArgs;
 
 pub fn run(args: &ProjectArgs) -> Result<(), Errors> {
-    let declared = elt_deps::read_declared(&args.project_dir)?;
-    if let Some(declared) = &declared {
-        let mut warnings = declared.unpinned_warnings();
-        warnings.extend(declared.project_warnings());
-        crate::report_warnings(&warnings, false, false)?;
-    }
-    let installed = elt_deps::install(&args.project_dir, &elt_deps::hub_url_from_env())?;
+    let Some(declared) = elt_deps::read_declared(&args.project_dir)? else {
+        println!("No packages to install: packages.yml declares none.");
+        return Ok(());
+    };
+    let mut warnings = declared.unpinned_warnings();
+    warnings.extend(declared.project_warnings());
+    crate::report_warnings(&warnings, false, false)?;
+    let file = declared.file.display().to_string();
+    let hub_url = elt_deps::hub_url_from_env();
+    let installed = elt_deps::install_declared(&args.project_dir, declared, &hub_url)?;
     if installed.is_empty() {
-        let file = declared.map_or("packages.yml".into(), |d| d.file.display().to_string());
         println!("No packages to install: {file} declares none.");
         return Ok(());
     }

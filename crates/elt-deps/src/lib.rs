@@ -43,10 +43,15 @@ pub struct Installed {
 /// Installs the packages of the project at `root`, hub packages from the hub at `hub_url`
 /// ([`hub_url_from_env`]); returns them in install order.
 pub fn install(root: &Path, hub_url: &str) -> Result<Vec<Installed>> {
+    match read_declared(root)? {
+        Some(declared) => install_declared(root, declared, hub_url),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// [`install`] of a declaration already read with [`read_declared`].
+pub fn install_declared(root: &Path, declared: Declared, hub_url: &str) -> Result<Vec<Installed>> {
     let (config, _) = ProjectConfig::load(root)?;
-    let Some(declared) = read_declared(root)? else {
-        return Ok(Vec::new());
-    };
     let hash = declared.sha1();
     let locked = spec::read_lock(root)?.filter(|lock| lock.sha1_hash == hash);
     let pinned: Vec<PackageSpec> = match locked {

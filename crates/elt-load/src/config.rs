@@ -286,7 +286,7 @@ impl Values<'_> {
             Json::Bool(b) => b.to_string(),
             _ => return Err(format!("`{key}` must be text")),
         };
-        let rendered = if text.contains("{{") || text.contains("{%") {
+        let rendered = if elt_core::template::is_templated(&text) {
             profile::render(&text, self.vars).map_err(|e| format!("`{key}`: {e}"))?
         } else {
             text

@@ -18,7 +18,8 @@ use crate::template::context::{PLACEHOLDER, RefTarget, SourceTarget};
 use crate::template::introspect::Introspect;
 use crate::template::python::{PyDict, PyList};
 use crate::template::{
-    NodeContext, Pass, RenderRecord, Renderer, Resolver, blocks, functions, test_call_template,
+    NodeContext, Pass, RenderRecord, Renderer, Resolver, blocks, functions, is_templated,
+    test_call_template,
 };
 
 use super::generic_tests::{AttachedTo, TestCall};
@@ -618,10 +619,6 @@ pub(super) fn render_descriptions(
     } else {
         Err(Errors(errors).sorted())
     }
-}
-
-pub(super) fn is_templated(text: &str) -> bool {
-    text.contains("{{") || text.contains("{%")
 }
 
 /// Whether a config value holds Jinja in any of its texts.

@@ -135,7 +135,7 @@ fn rendered(
     project: &Project,
     vars: &Map<String, Json>,
 ) -> std::result::Result<String, String> {
-    if !text.contains("{{") && !text.contains("{%") {
+    if !crate::template::is_templated(text) {
         return Ok(text.to_string());
     }
     let target = super::render::target_value(project);

@@ -272,7 +272,7 @@ fn at(path: &Path, source: &str, node: &YNode, message: impl Into<String>) -> Di
 /// Renders `{{ env_var(...) }}` and `{{ var(...) }}` inside every string of a JSON value.
 fn render_json(value: Json, vars: &Map<String, Json>) -> std::result::Result<Json, String> {
     Ok(match value {
-        Json::String(s) if s.contains("{{") || s.contains("{%") => Json::String(render(&s, vars)?),
+        Json::String(s) if crate::template::is_templated(&s) => Json::String(render(&s, vars)?),
         Json::Array(items) => Json::Array(
             items
                 .into_iter()

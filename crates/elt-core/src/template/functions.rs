@@ -192,9 +192,7 @@ pub fn resolve_source(
 pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
     let ctx = NodeContext::of(state)?;
     match (ctx.resolver.vars_of(&ctx.package).get(&name), default) {
-        (Some(serde_json::Value::String(text)), _)
-            if text.contains("{{") || text.contains("{%") =>
-        {
+        (Some(serde_json::Value::String(text)), _) if super::is_templated(text) => {
             let rendered = state
                 .env()
                 .render_str(&super::prepare(text), ctx.render_root())?;
@@ -299,10 +297,7 @@ pub fn is_stray_return(error: &Error) -> bool {
 pub fn zip_fn(args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let default: Option<Value> = kwargs.get("default")?;
     kwargs.assert_all_used()?;
-    zip_strict(args).or_else(|e| match e.kind() {
-        ErrorKind::InvalidOperation => Ok(default.unwrap_or(Value::from(()))),
-        _ => Err(e),
-    })
+    super::python::or_default(zip_strict(args), default)
 }
 
 /// `zip_strict(a, b, ...)`: as `zip`, but an error when an input is not iterable.

@@ -42,6 +42,11 @@ pub fn json_value<T: serde::Serialize>(value: T) -> Value {
     }
 }
 
+/// Whether a text holds Jinja (`{{ ... }}` or `{% ... %}`); other text renders as itself.
+pub fn is_templated(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
 /// A template's text as the environment compiles it: date arithmetic and list and dict
 /// literals made what dbt's Jinja has (see [`arithmetic`] and [`python`]).
 fn prepare(source: &str) -> std::borrow::Cow<'_, str> {

@@ -6,7 +6,7 @@
 //! `date - timedelta(1)` is an error; comparisons work.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone,
@@ -757,7 +757,7 @@ pub fn date_add(a: Value, b: Value) -> Result<Value, Error> {
     if is_timedelta(&a) && is_date(&b) {
         return shift(&b, &a, 1, "+");
     }
-    plain("a + b", a, b)
+    plain(Op::Add, a, b)
 }
 
 /// `a - b` likewise: a date or datetime moved back by a timedelta, the timedelta between two
@@ -789,7 +789,7 @@ pub fn date_sub(a: Value, b: Value) -> Result<Value, Error> {
         }
         return Ok(Value::from_object(PyTimedelta(utc(x) - utc(y))));
     }
-    plain("a - b", a, b)
+    plain(Op::Sub, a, b)
 }
 
 fn is_date(value: &Value) -> bool {
@@ -801,13 +801,32 @@ fn is_timedelta(value: &Value) -> bool {
     value.downcast_object_ref::<PyTimedelta>().is_some()
 }
 
-/// minijinja's own `+` or `-` of two values that are not dates.
-fn plain(expression: &'static str, a: Value, b: Value) -> Result<Value, Error> {
-    static PLAIN: std::sync::LazyLock<minijinja::Environment<'static>> =
-        std::sync::LazyLock::new(minijinja::Environment::new);
-    PLAIN
-        .compile_expression(expression)?
-        .eval(minijinja::context! { a, b })
+enum Op {
+    Add,
+    Sub,
+}
+
+/// minijinja's own `+` or `-` of two values that are not dates, each expression compiled
+/// once: every `+` and `-` of a template that names dates comes here.
+fn plain(op: Op, a: Value, b: Value) -> Result<Value, Error> {
+    type Compiled = minijinja::Expression<'static, 'static>;
+    static PLAIN: LazyLock<minijinja::Environment<'static>> =
+        LazyLock::new(minijinja::Environment::new);
+    static ADD: LazyLock<Compiled> = LazyLock::new(|| {
+        PLAIN
+            .compile_expression("a + b")
+            .expect("a valid expression")
+    });
+    static SUB: LazyLock<Compiled> = LazyLock::new(|| {
+        PLAIN
+            .compile_expression("a - b")
+            .expect("a valid expression")
+    });
+    let expression = match op {
+        Op::Add => &ADD,
+        Op::Sub => &SUB,
+    };
+    expression.eval(minijinja::context! { a, b })
 }
 
 fn shift(a: &Value, b: &Value, sign: i32, op: &str) -> Result<Value, Error> {

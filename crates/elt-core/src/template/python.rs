@@ -488,12 +488,18 @@ pub fn set_fn(
 ) -> Result<Value, Error> {
     let default = default.or(kwargs.get("default")?);
     kwargs.assert_all_used()?;
-    set_strict(items).or_else(|e| {
-        if e.kind() == ErrorKind::InvalidOperation {
-            Ok(default.unwrap_or(Value::from(())))
-        } else {
-            Err(e)
-        }
+    or_default(set_strict(items), default)
+}
+
+/// The forgiving form of a strict function's result (dbt's `set` and `zip`): `default`, else
+/// `none`, where the strict one found its input not iterable.
+pub(super) fn or_default(
+    strict: Result<Value, Error>,
+    default: Option<Value>,
+) -> Result<Value, Error> {
+    strict.or_else(|e| match e.kind() {
+        ErrorKind::InvalidOperation => Ok(default.unwrap_or(Value::from(()))),
+        _ => Err(e),
     })
 }
 
