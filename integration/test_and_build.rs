@@ -8,6 +8,7 @@ use support::{Wh, elt, ok, status_of, statuses, stderr, stdout, write};
 on_every_warehouse!(
     generic_custom_and_singular_tests_pass_and_fail,
     test_configs_thresholds_limit_and_stored_failures,
+    a_broken_test_errors_alone_among_the_tests_of_its_model,
     build_runs_in_graph_order_and_skips_downstream_of_failures,
     snapshots_record_history_with_both_strategies,
     show_previews_rows,
@@ -126,6 +127,42 @@ fn test_configs_thresholds_limit_and_stored_failures(wh: Wh) {
     assert_eq!(
         failing["failures"], 1,
         "limit 1 caps the failing rows counted"
+    );
+}
+
+/// The tests of one model run as one query; when one of them cannot run, the others still
+/// get their own verdicts and only the broken one errors, with its own message.
+fn a_broken_test_errors_alone_among_the_tests_of_its_model(wh: Wh) {
+    let dir = tested_project(
+        wh,
+        "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: id\n        tests: [unique, is_even]\n      - name: no_such_column\n        tests: [not_null]\n      - name: amount\n        tests:\n          - not_null:\n              config:\n                severity: warn\n",
+    );
+    ok(dir.path(), &["run"]);
+    let output = elt(dir.path(), &["test"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let results = statuses(dir.path());
+    let status = |name: &str| {
+        results
+            .iter()
+            .find(|(id, _)| id.starts_with(&format!("test.shop.{name}.")))
+            .map(|(_, s)| s.as_str())
+            .unwrap_or_else(|| panic!("no result for {name}"))
+    };
+    assert_eq!(status("unique_orders_id"), "pass");
+    assert_eq!(status("is_even_orders_id"), "fail");
+    assert_eq!(status("not_null_orders_amount"), "warn");
+    assert_eq!(status("not_null_orders_no_such_column"), "error");
+    let printed = stdout(&output);
+    assert!(printed.contains("FAIL 2 is_even_orders_id"), "{printed}");
+    assert!(
+        printed.contains("WARN 1 not_null_orders_amount"),
+        "{printed}"
+    );
+    let errors = stderr(&output);
+    assert!(errors.contains("no_such_column"), "{errors}");
+    assert!(
+        !errors.contains("cross join"),
+        "each error is its own test's, not the batched query's: {errors}"
     );
 }
 

@@ -187,55 +187,88 @@ pub fn execute(
             plan.warehouse.session(),
         )
     };
-    let work = |(thread, session): &mut (usize, elt_warehouse::Result<Box<dyn Session>>),
-                job: usize,
-                skipped_by: Option<usize>| {
-        let node = nodes[job];
-        let index = started.fetch_add(1, Ordering::SeqCst) + 1;
-        let start = Utc::now();
-        let stopped = match first_failure.load(Ordering::SeqCst) {
-            0 => None,
-            failed => Some(failed - 1),
+    let work =
+        |(thread, session): &mut (usize, elt_warehouse::Result<Box<dyn Session>>),
+         jobs: &[scheduler::Job]| {
+            let start = Utc::now();
+            let stopped = match first_failure.load(Ordering::SeqCst) {
+                0 => None,
+                failed => Some(failed - 1),
+            };
+            let indices: Vec<usize> = jobs
+                .iter()
+                .map(|_| started.fetch_add(1, Ordering::SeqCst) + 1)
+                .collect();
+            let members: Vec<&Node> = jobs.iter().map(|job| nodes[job.index]).collect();
+            let outcomes: Vec<nodes::Outcome> =
+                match (jobs[0].skipped_by.or(stopped), session) {
+                    (Some(cause), _) => jobs.iter().map(|_| skipped(nodes[cause])).collect(),
+                    (None, Ok(session)) => {
+                        for (node, &index) in members.iter().zip(&indices) {
+                            reporter.started(node, index, total);
+                        }
+                        if let [node] = members.as_slice() {
+                            vec![nodes::run(plan, catalog, session.as_mut(), node)]
+                        } else {
+                            nodes::tests_together(plan, session.as_mut(), &members)
+                        }
+                    }
+                    (None, Err(e)) => members
+                        .iter()
+                        .map(|node| {
+                            nodes::Outcome::error(
+                                Diagnostic::error(format!("cannot open a warehouse session: {e}"))
+                                    .at(&node.original_file_path, 0, 0),
+                            )
+                        })
+                        .collect(),
+                };
+            let completed = Utc::now();
+            jobs.iter()
+                .zip(outcomes)
+                .zip(indices)
+                .map(|((job, outcome), index)| {
+                    let node = nodes[job.index];
+                    let blocks = blocks_downstream(node, outcome.status);
+                    if plan.options.fail_fast && blocks && outcome.status != Status::Skipped {
+                        let _ = first_failure.compare_exchange(
+                            0,
+                            job.index + 1,
+                            Ordering::SeqCst,
+                            Ordering::SeqCst,
+                        );
+                    }
+                    let result = RunResult {
+                        unique_id: node.unique_id.clone(),
+                        status: outcome.status,
+                        message: outcome.message,
+                        failures: outcome.failures,
+                        adapter_message: outcome.built.as_ref().map(|b| b.message()),
+                        rows_affected: outcome.built.as_ref().and_then(|b| b.rows),
+                        started_at: start,
+                        completed_at: completed,
+                        thread: *thread,
+                        compiled_code: outcome.sql.or_else(|| node.compiled_code.clone()),
+                        relation_name: node.relation.as_ref().map(|r| r.to_string()),
+                        diagnostic: outcome.diagnostic,
+                    };
+                    reporter.finished(node, &result, index, total);
+                    scheduler::Finished {
+                        value: result,
+                        blocks,
+                    }
+                })
+                .collect()
         };
-        let outcome = match (skipped_by.or(stopped), session) {
-            (Some(cause), _) => skipped(nodes[cause]),
-            (None, Ok(session)) => {
-                reporter.started(node, index, total);
-                nodes::run(plan, catalog, session.as_mut(), node)
-            }
-            (None, Err(e)) => nodes::Outcome::error(
-                Diagnostic::error(format!("cannot open a warehouse session: {e}")).at(
-                    &node.original_file_path,
-                    0,
-                    0,
-                ),
-            ),
-        };
-        let blocks = blocks_downstream(node, outcome.status);
-        if plan.options.fail_fast && blocks && outcome.status != Status::Skipped {
-            let _ = first_failure.compare_exchange(0, job + 1, Ordering::SeqCst, Ordering::SeqCst);
-        }
-        let result = RunResult {
-            unique_id: node.unique_id.clone(),
-            status: outcome.status,
-            message: outcome.message,
-            failures: outcome.failures,
-            adapter_message: outcome.built.as_ref().map(|b| b.message()),
-            rows_affected: outcome.built.as_ref().and_then(|b| b.rows),
-            started_at: start,
-            completed_at: Utc::now(),
-            thread: *thread,
-            compiled_code: outcome.sql.or_else(|| node.compiled_code.clone()),
-            relation_name: node.relation.as_ref().map(|r| r.to_string()),
-            diagnostic: outcome.diagnostic,
-        };
-        reporter.finished(node, &result, index, total);
-        scheduler::Finished {
-            value: result,
-            blocks,
-        }
-    };
-    scheduler::run(&parents, plan.options.threads.max(1), init, work)
+    let batch = |job: usize| test_batch(nodes[job]);
+    scheduler::run(&parents, plan.options.threads.max(1), batch, init, work)
+}
+
+/// Tests of the same nodes run as one query (see [`nodes::tests_together`]), all but those
+/// that query the warehouse while they compile: their key is the nodes they test.
+fn test_batch(node: &Node) -> Option<&[String]> {
+    (node.resource_type == ResourceType::Test && !node.introspective)
+        .then_some(node.depends_on_nodes.as_slice())
 }
 
 fn skipped(cause: &Node) -> nodes::Outcome {

@@ -358,19 +358,7 @@ fn snapshot(plan: &Plan, session: &mut dyn Session, node: &Node) -> Run<Outcome>
 }
 
 fn test(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
-    // config_value fills in dbt's defaults; TestConfig's cover values that are not text.
-    let text = |key: &str| {
-        node.config_value(key)
-            .and_then(|v| v.as_str().map(str::to_string))
-    };
-    let defaults = TestConfig::default();
-    let config = TestConfig {
-        fail_calc: text("fail_calc").unwrap_or(defaults.fail_calc),
-        warn_if: text("warn_if").unwrap_or(defaults.warn_if),
-        error_if: text("error_if").unwrap_or(defaults.error_if),
-        limit: node.config.get("limit").and_then(Json::as_u64),
-    };
-    let severity_is_warn = text("severity").is_some_and(|s| s.eq_ignore_ascii_case("warn"));
+    let config = test_config(node);
     let runtime = &plan.compiled.runtime;
     let run_sql =
         match runtime.sql_to_run(node, &plan.compiled.manifest.nodes, false, &plan.introspect) {
@@ -378,7 +366,59 @@ fn test(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
             Err(diagnostic) => return Outcome::error(diagnostic),
         };
     let sql = run_sql.as_deref().unwrap_or(sql_of(node));
-    let verdict = match data_test::run(session, sql, &config) {
+    let verdict = data_test::run(session, sql, &config);
+    judge(plan, session, node, &config, run_sql, verdict)
+}
+
+/// Judges tests whose SQL was compiled ahead of the run (none queries the warehouse while it
+/// compiles) from one query; when that query fails, each test runs alone, so that each error
+/// is its own test's.
+pub fn tests_together(plan: &Plan, session: &mut dyn Session, nodes: &[&Node]) -> Vec<Outcome> {
+    let configs: Vec<TestConfig> = nodes.iter().map(|node| test_config(node)).collect();
+    let tests: Vec<(&str, &TestConfig)> = nodes
+        .iter()
+        .zip(&configs)
+        .map(|(node, config)| (sql_of(node), config))
+        .collect();
+    match data_test::run_together(session, &tests) {
+        Ok(verdicts) => nodes
+            .iter()
+            .zip(&configs)
+            .zip(verdicts)
+            .map(|((node, config), verdict)| judge(plan, session, node, config, None, Ok(verdict)))
+            .collect(),
+        Err(_) => nodes.iter().map(|node| test(plan, session, node)).collect(),
+    }
+}
+
+fn test_config(node: &Node) -> TestConfig {
+    // config_value fills in dbt's defaults; TestConfig's cover values that are not text.
+    let defaults = TestConfig::default();
+    TestConfig {
+        fail_calc: config_text(node, "fail_calc").unwrap_or(defaults.fail_calc),
+        warn_if: config_text(node, "warn_if").unwrap_or(defaults.warn_if),
+        error_if: config_text(node, "error_if").unwrap_or(defaults.error_if),
+        limit: node.config.get("limit").and_then(Json::as_u64),
+    }
+}
+
+fn config_text(node: &Node, key: &str) -> Option<String> {
+    node.config_value(key)
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// A test's outcome from its verdict: stores its failing rows where configured, and says
+/// what failed or warned and where to look.
+fn judge(
+    plan: &Plan,
+    session: &mut dyn Session,
+    node: &Node,
+    config: &TestConfig,
+    run_sql: Option<String>,
+    verdict: elt_warehouse::Result<data_test::TestVerdict>,
+) -> Outcome {
+    let sql = run_sql.as_deref().unwrap_or(sql_of(node));
+    let verdict = match verdict {
         Ok(verdict) => verdict,
         Err(e) => {
             let mut outcome = Outcome::error(warehouse_error(plan.project, node, &e, Some(sql)));
@@ -386,6 +426,8 @@ fn test(plan: &Plan, session: &mut dyn Session, node: &Node) -> Outcome {
             return outcome;
         }
     };
+    let severity_is_warn =
+        config_text(node, "severity").is_some_and(|s| s.eq_ignore_ascii_case("warn"));
     let store = node
         .config
         .get("store_failures")

@@ -1,6 +1,7 @@
 //! Runs a dependency graph of jobs on a fixed number of threads: a job starts once all of its
 //! parents have finished. When a job fails in a way that blocks, every job downstream of it is
-//! handed to the worker as skipped (with the failed job's id) instead of being run.
+//! handed to the worker as skipped (with the failed job's id) instead of being run. Ready jobs
+//! of one batch (the caller's key) are handed to a worker together, to run as one.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
@@ -20,16 +21,31 @@ struct State {
     finished: usize,
 }
 
+/// A job handed to a worker: its index and, when it is skipped, the failed job upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Job {
+    pub index: usize,
+    pub skipped_by: Option<usize>,
+}
+
 /// Runs jobs `0..parents.len()`; `parents[i]` are the jobs that job `i` waits for. Each thread
 /// makes its own state with `init` (e.g. a warehouse session) and passes it to `work` with the
-/// job's index and, when the job is skipped, the index of the failed job upstream. Jobs start
-/// in index order where the graph allows, so callers order them topologically. Returns the
-/// values in job order.
-pub fn run<S, T, I, W>(parents: &[Vec<usize>], threads: usize, init: I, work: W) -> Vec<T>
+/// jobs to run: one, or every ready job of its batch (`batch` gives jobs that may run together
+/// the same key), and `work` returns one [`Finished`] per job. Jobs start in index order where
+/// the graph allows, so callers order them topologically. Returns the values in job order.
+pub fn run<S, T, K, B, I, W>(
+    parents: &[Vec<usize>],
+    threads: usize,
+    batch: B,
+    init: I,
+    work: W,
+) -> Vec<T>
 where
     T: Send,
+    K: PartialEq,
+    B: Fn(usize) -> Option<K> + Sync,
     I: Fn() -> S + Sync,
-    W: Fn(&mut S, usize, Option<usize>) -> Finished<T> + Sync,
+    W: Fn(&mut S, &[Job]) -> Vec<Finished<T>> + Sync,
 {
     let total = parents.len();
     let mut children = vec![Vec::new(); total];
@@ -50,11 +66,11 @@ where
     let worker = || {
         let mut own = init();
         loop {
-            let (job, skipped_by) = {
+            let jobs = {
                 let mut state = state.lock().expect("scheduler lock");
                 loop {
-                    if let Some(job) = state.ready.pop_front() {
-                        break (job, state.blocked_by[job]);
+                    if let Some(first) = state.ready.pop_front() {
+                        break take_batch(&mut state, first, &batch);
                     }
                     if state.finished == total {
                         return;
@@ -62,18 +78,21 @@ where
                     state = wake.wait(state).expect("scheduler lock");
                 }
             };
-            let finished = work(&mut own, job, skipped_by);
-            *results[job].lock().expect("result slot") = Some(finished.value);
+            let finished = work(&mut own, &jobs);
+            assert_eq!(finished.len(), jobs.len(), "one result per job");
             let mut state = state.lock().expect("scheduler lock");
-            state.finished += 1;
-            let cause = skipped_by.or(finished.blocks.then_some(job));
-            for &child in &children[job] {
-                if state.blocked_by[child].is_none() {
-                    state.blocked_by[child] = cause;
-                }
-                state.waiting_on[child] -= 1;
-                if state.waiting_on[child] == 0 {
-                    state.ready.push_back(child);
+            for (job, finished) in jobs.iter().zip(finished) {
+                *results[job.index].lock().expect("result slot") = Some(finished.value);
+                state.finished += 1;
+                let cause = job.skipped_by.or(finished.blocks.then_some(job.index));
+                for &child in &children[job.index] {
+                    if state.blocked_by[child].is_none() {
+                        state.blocked_by[child] = cause;
+                    }
+                    state.waiting_on[child] -= 1;
+                    if state.waiting_on[child] == 0 {
+                        state.ready.push_back(child);
+                    }
                 }
             }
             wake.notify_all();
@@ -94,6 +113,33 @@ where
         .collect()
 }
 
+/// `first` and the ready jobs of its batch that share its fate (skipped by the same job, or
+/// not skipped), taken off the ready queue.
+fn take_batch<K: PartialEq>(
+    state: &mut State,
+    first: usize,
+    batch: &impl Fn(usize) -> Option<K>,
+) -> Vec<Job> {
+    let fate = state.blocked_by[first];
+    let mut indices = vec![first];
+    if let Some(key) = batch(first) {
+        let blocked_by = &state.blocked_by;
+        let (together, rest): (VecDeque<usize>, VecDeque<usize>) = state
+            .ready
+            .drain(..)
+            .partition(|&other| blocked_by[other] == fate && batch(other).as_ref() == Some(&key));
+        state.ready = rest;
+        indices.extend(together);
+    }
+    indices
+        .into_iter()
+        .map(|index| Job {
+            index,
+            skipped_by: fate,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,13 +153,18 @@ mod tests {
         let out = run(
             &parents,
             3,
+            |_| None::<()>,
             || (),
-            |_, job, skipped_by| {
-                let at = clock.fetch_add(1, Ordering::SeqCst);
-                Finished {
-                    value: (job, at, skipped_by),
-                    blocks: job == 1,
-                }
+            |_, jobs| {
+                jobs.iter()
+                    .map(|job| {
+                        let at = clock.fetch_add(1, Ordering::SeqCst);
+                        Finished {
+                            value: (job.index, at, job.skipped_by),
+                            blocks: job.index == 1,
+                        }
+                    })
+                    .collect()
             },
         );
         let at = |job: usize| out[job].1;
@@ -129,14 +180,51 @@ mod tests {
         let out = run(
             &parents,
             2,
+            |_| None::<()>,
             || (),
-            |_, job, skipped_by| Finished {
-                value: skipped_by,
-                blocks: job == 0,
+            |_, jobs| {
+                jobs.iter()
+                    .map(|job| Finished {
+                        value: job.skipped_by,
+                        blocks: job.index == 0,
+                    })
+                    .collect()
             },
         );
         assert_eq!(out, vec![None, Some(0), Some(0)]);
-        let none: Vec<u8> = run(&[], 4, || (), |_, _, _| unreachable!());
+        let none: Vec<u8> = run(&[], 4, |_| None::<()>, || (), |_, _| unreachable!());
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn ready_jobs_of_one_batch_run_together_and_others_alone() {
+        // 0 -> {1, 2, 3}, 1 and 2 in batch 'a', 3 in none; 4 -> 5, in batch 'b'.
+        let parents = vec![vec![], vec![0], vec![0], vec![0], vec![], vec![4]];
+        let batch = |job: usize| match job {
+            1 | 2 => Some('a'),
+            5 => Some('b'),
+            _ => None,
+        };
+        let calls = Mutex::new(Vec::new());
+        run(
+            &parents,
+            1,
+            batch,
+            || (),
+            |_, jobs| {
+                let indices: Vec<usize> = jobs.iter().map(|j| j.index).collect();
+                calls.lock().unwrap().push(indices);
+                jobs.iter()
+                    .map(|_| Finished {
+                        value: (),
+                        blocks: false,
+                    })
+                    .collect()
+            },
+        );
+        let calls = calls.into_inner().unwrap();
+        assert!(calls.contains(&vec![1, 2]), "{calls:?}");
+        assert!(calls.contains(&vec![3]), "{calls:?}");
+        assert_eq!(calls.iter().map(Vec::len).sum::<usize>(), 6);
     }
 }

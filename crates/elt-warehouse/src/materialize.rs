@@ -63,8 +63,12 @@ impl MergeColumns {
 
 /// `create table ... as (select)`, with the table's storage clauses.
 pub(crate) fn create_table_as(relation: &Relation, sql: &str, storage: &Storage) -> String {
+    create_table_as_with(relation, sql, storage, "create table")
+}
+
+fn create_table_as_with(relation: &Relation, sql: &str, storage: &Storage, create: &str) -> String {
     format!(
-        "create table {relation}{} as (\n{}\n)",
+        "{create} {relation}{} as (\n{}\n)",
         relation.dialect.table_clauses(storage),
         body(sql)
     )
@@ -155,7 +159,11 @@ pub fn ensure_schema(session: &mut dyn Session, relation: &Relation) -> Result<(
 
 /// Runs statements in one transaction, rolling back on failure. Where the warehouse has no
 /// transactions (ClickHouse) they run one by one, and callers keep each step safe on its own.
+/// One statement runs alone: it commits atomically by itself.
 pub(crate) fn in_transaction(session: &mut dyn Session, statements: &[String]) -> Result<()> {
+    if let [statement] = statements {
+        return session.execute(statement);
+    }
     atomically(session, |session| {
         statements.iter().try_for_each(|s| session.execute(s))
     })
@@ -236,7 +244,8 @@ fn build_view(
 
 /// Builds the new table beside the old one, then swaps it in. On DuckDB and PostgreSQL the
 /// build and the swap are one transaction: one commit per table, and a crash never leaves the
-/// staged table behind.
+/// staged table behind. Where one statement is enough (a new table, or a table the warehouse
+/// replaces in place), that statement alone: it is atomic by itself.
 pub(crate) fn build_table(
     session: &mut dyn Session,
     relation: &Relation,
@@ -245,7 +254,18 @@ pub(crate) fn build_table(
     existing: Option<RelationKind>,
 ) -> Result<Built> {
     let staged = beside(relation, "__dbt_tmp");
-    let rows = if !relation.dialect.has_transactions() {
+    let dialect = relation.dialect;
+    let one_statement = match existing {
+        None => Some("create table"),
+        Some(RelationKind::Table) if dialect.replaces_tables_in_place() => {
+            Some("create or replace table")
+        }
+        Some(_) => None,
+    }
+    .filter(|_| dialect.has_transactions());
+    let rows = if let Some(create) = one_statement {
+        session.execute_counting(&create_table_as_with(relation, sql, storage, create))?
+    } else if !dialect.has_transactions() {
         session.execute(&format!("drop table if exists {staged}"))?;
         let rows = session
             .execute_counting(&create_table_as(&staged, sql, storage))

@@ -16,6 +16,10 @@ impl Adapter for DuckDb {
         true
     }
 
+    fn replaces_tables_in_place(&self) -> bool {
+        true
+    }
+
     fn sql_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect + Send + Sync> {
         Box::new(sqlparser::dialect::DuckDbDialect {})
     }

@@ -66,6 +66,12 @@ pub trait Adapter: Send + Sync {
         true
     }
 
+    /// Whether `create or replace table ... as` replaces a table in one atomic statement (no
+    /// staged table and rename needed).
+    fn replaces_tables_in_place(&self) -> bool {
+        false
+    }
+
     /// Whether a source may be read from an `external_location` (a file or table function)
     /// instead of a table.
     fn reads_external_locations(&self) -> bool {
