@@ -75,11 +75,20 @@ fn describe(node: &Node, result: &RunResult) -> (String, String) {
         ResourceType::Seed => format!("seed file {relation}"),
         ResourceType::Snapshot => format!("snapshot {relation}"),
         ResourceType::Test => node.name.clone(),
+        // dbt's `model::test`.
+        ResourceType::UnitTest => match node.unique_id.split('.').nth(2) {
+            Some(model) => format!("{model}::{}", node.name),
+            None => node.name.clone(),
+        },
         _ => format!("sql {} model {relation}", node.materialized()),
+    };
+    let kind = match node.resource_type {
+        ResourceType::UnitTest => ResourceType::Test,
+        other => other,
     };
     let adapter = result.adapter_message.as_deref().unwrap_or("OK");
     let failures = result.failures.unwrap_or(0);
-    match (node.resource_type, result.status) {
+    match (kind, result.status) {
         (_, Status::Skipped) => (format!("SKIP {what}"), "SKIP".into()),
         (ResourceType::Test, Status::Pass) => (format!("PASS {what}"), format!("PASS {seconds}")),
         (ResourceType::Test, Status::Warn) => (
@@ -115,6 +124,7 @@ pub fn what_ran(nodes: &[&Node]) -> String {
         let kind = match node.resource_type {
             ResourceType::Model => format!("{} model", node.materialized()),
             ResourceType::Test => "data test".into(),
+            ResourceType::UnitTest => "unit test".into(),
             other => other.as_str().to_string(),
         };
         *counts.entry(kind).or_default() += 1;

@@ -13,6 +13,7 @@ mod errors;
 mod nodes;
 pub mod results;
 pub mod scheduler;
+mod unit_tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -69,12 +70,15 @@ impl Command {
         let kind = node.resource_type;
         match self {
             Command::Run => kind == ResourceType::Model && !node.is_ephemeral(),
-            Command::Test => kind == ResourceType::Test,
+            Command::Test => matches!(kind, ResourceType::Test | ResourceType::UnitTest),
             Command::Seed => kind == ResourceType::Seed,
             Command::Snapshot => kind == ResourceType::Snapshot,
             Command::Build => match kind {
                 ResourceType::Model => !node.is_ephemeral(),
-                ResourceType::Test | ResourceType::Seed | ResourceType::Snapshot => true,
+                ResourceType::Test
+                | ResourceType::UnitTest
+                | ResourceType::Seed
+                | ResourceType::Snapshot => true,
                 _ => false,
             },
         }
@@ -290,7 +294,10 @@ fn skipped(cause: &Node) -> nodes::Outcome {
 fn blocks_downstream(node: &Node, status: Status) -> bool {
     match status {
         Status::Error | Status::Skipped => true,
-        Status::Fail => node.resource_type == ResourceType::Test,
+        Status::Fail => matches!(
+            node.resource_type,
+            ResourceType::Test | ResourceType::UnitTest
+        ),
         _ => false,
     }
 }
@@ -309,8 +316,13 @@ fn job_parents(plan: &Plan, ids: &[String]) -> Vec<Vec<usize>> {
     let mut parents: Vec<Vec<usize>> = ids
         .iter()
         .map(|id| {
+            // A unit test runs before its model is built: it waits for what the model reads.
+            let read = match unit_test_model(manifest, id) {
+                Some(model) => manifest.parents(model),
+                None => manifest.parents(id),
+            };
             let mut found = Vec::new();
-            for parent in manifest.parents(id) {
+            for parent in read {
                 found.extend(nearest_jobs(manifest, parent, &position, &mut nearest));
             }
             found.sort_unstable();
@@ -320,8 +332,22 @@ fn job_parents(plan: &Plan, ids: &[String]) -> Vec<Vec<usize>> {
         .collect();
     if plan.command == Command::Build {
         add_test_gates(plan, ids, &mut parents);
+        // A model waits for its unit tests; a failing one skips it.
+        for (job, id) in ids.iter().enumerate() {
+            if let Some(&model) = unit_test_model(manifest, id).and_then(|m| position.get(m)) {
+                parents[model].push(job);
+            }
+        }
     }
     parents
+}
+
+/// The model a unit test tests, when `id` is a unit test.
+fn unit_test_model<'a>(manifest: &'a elt_core::manifest::Manifest, id: &str) -> Option<&'a str> {
+    let node = manifest.nodes.get(id)?;
+    (node.resource_type == ResourceType::UnitTest)
+        .then(|| node.depends_on_nodes.first().map(String::as_str))
+        .flatten()
 }
 
 /// The jobs nearest to `id` going up the graph: `id` itself if it is a job.

@@ -60,6 +60,7 @@ pub fn run(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Nod
         ResourceType::Seed => seed(plan, catalog, session, node),
         ResourceType::Snapshot => snapshot(plan, session, node),
         ResourceType::Test => return test(plan, session, node),
+        ResourceType::UnitTest => return crate::unit_tests::run(plan, session, node),
         other => Err(Diagnostic::error(format!(
             "{} nodes do not run",
             other.as_str()

@@ -213,6 +213,15 @@ impl Session for DuckSession {
         columns_from_query(self, &sql)
     }
 
+    /// DESCRIBE names the query's column types in SQL (the rows' Arrow types would not).
+    fn query_columns(&mut self, sql: &str) -> Result<Vec<ColumnInfo>> {
+        let sql = format!(
+            "select column_name, column_type from (describe (\n{}\n))",
+            crate::materialize::body(sql)
+        );
+        columns_from_query(self, &sql)
+    }
+
     fn schema_columns(
         &mut self,
         database: Option<&str>,

@@ -165,6 +165,21 @@ pub trait Session: Send {
     /// The columns of an existing relation, in order.
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>>;
 
+    /// The columns a query returns, with their types as SQL can name them in a cast
+    /// (dbt's `get_columns_in_query`). The query reads no rows.
+    fn query_columns(&mut self, sql: &str) -> Result<Vec<ColumnInfo>> {
+        let table = self.query(&format!(
+            "select * from (\n{}\n) elt_query_columns limit 0",
+            materialize::body(sql)
+        ))?;
+        Ok(table
+            .columns
+            .into_iter()
+            .zip(table.types)
+            .map(|(name, data_type)| ColumnInfo { name, data_type })
+            .collect())
+    }
+
     /// Every column of every table and view in a schema, by table and then position: the
     /// docs catalog reads a schema in one query (one per relation would be 10,000 queries).
     fn schema_columns(

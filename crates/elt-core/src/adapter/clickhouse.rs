@@ -119,6 +119,29 @@ impl Adapter for ClickHouse {
         out
     }
 
+    /// Only `Nullable` types hold NULL; arrays, maps and tuples cannot be, and take their
+    /// empty value instead.
+    fn typed_null(&self, data_type: &str) -> String {
+        let literal = self.string_literal(data_type);
+        if data_type.starts_with("Nullable(") || data_type.starts_with("LowCardinality(Nullable(") {
+            format!("cast(null, {literal})")
+        } else if let Some(inner) = data_type
+            .strip_prefix("LowCardinality(")
+            .and_then(|t| t.strip_suffix(')'))
+        {
+            let nullable = self.string_literal(&format!("LowCardinality(Nullable({inner}))"));
+            format!("cast(null, {nullable})")
+        } else if ["Array(", "Map(", "Tuple("]
+            .iter()
+            .any(|p| data_type.starts_with(p))
+        {
+            format!("defaultValueOfTypeName({literal})")
+        } else {
+            let nullable = self.string_literal(&format!("Nullable({data_type})"));
+            format!("cast(null, {nullable})")
+        }
+    }
+
     fn rename_table(&self, from: &Relation, to: &Relation) -> String {
         format!("rename table {from} to {to}")
     }

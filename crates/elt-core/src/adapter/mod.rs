@@ -66,6 +66,11 @@ pub trait Adapter: Send + Sync {
         true
     }
 
+    /// A NULL of `data_type` (unit tests' rows that leave a column out).
+    fn typed_null(&self, data_type: &str) -> String {
+        format!("cast(null as {data_type})")
+    }
+
     /// Whether `create or replace table ... as` replaces a table in one atomic statement (no
     /// staged table and rename needed).
     fn replaces_tables_in_place(&self) -> bool {

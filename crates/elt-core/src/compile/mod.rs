@@ -17,6 +17,7 @@ mod relations;
 mod render;
 mod runtime;
 mod sources;
+mod unit_tests;
 mod validate;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,7 +36,8 @@ use crate::template::{Pass, Renderer};
 
 pub use generic_tests::synthesize_names;
 pub use relations::EPHEMERAL_PREFIX;
-pub use runtime::{Hook, Runtime, hooks};
+pub use runtime::{Hook, Runtime, UnitTestRun, hooks};
+pub use unit_tests::{Rows, UnitInput, UnitTestSpec};
 
 use docs::{docs, unmatched_properties};
 use ephemeral::inject_ephemerals;
@@ -228,6 +230,11 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     let (mut enabled, disabled) = split_disabled(all_nodes, &final_resolver);
     check_unique_relations(&enabled)?;
     link(project, &mut enabled, &disabled, &final_resolver)?;
+    let mut unit_test_specs = HashMap::new();
+    for (node, spec) in unit_tests::unit_tests(project, &enabled, &final_resolver)? {
+        unit_test_specs.insert(node.unique_id.clone(), spec);
+        enabled.insert(node.unique_id.clone(), Box::new(node));
+    }
     let parents: Vec<(&str, &[String])> = enabled
         .values()
         .map(|n| (n.unique_id.as_str(), n.depends_on_nodes.as_slice()))
@@ -270,6 +277,7 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
             final_resolver,
             runtime_tests,
             runtime_yaml,
+            unit_test_specs,
         ),
     })
 }

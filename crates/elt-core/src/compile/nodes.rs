@@ -183,6 +183,7 @@ pub fn tree_kind(kind: ResourceType) -> &'static str {
         ResourceType::Seed => "seeds",
         ResourceType::Snapshot => "snapshots",
         ResourceType::Test => "tests",
+        ResourceType::UnitTest => "unit_tests",
         ResourceType::Analysis => "analyses",
         ResourceType::Source => "sources",
     }

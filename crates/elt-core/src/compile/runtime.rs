@@ -12,11 +12,13 @@ use serde_json::Value as Json;
 use super::ephemeral;
 use super::generic_tests::TestCall;
 use super::render::{Job, Renders, node_context, strip_padding, substitute};
+use super::unit_tests::UnitTestSpec;
+use crate::adapter::Relation;
 use crate::diagnostics::Diagnostic;
 use crate::manifest::{Node, NodeMap};
 use crate::project::ProjectHook;
 use crate::template::introspect::Introspect;
-use crate::template::{NodeContext, Pass, Renderer, Resolver, blocks, python};
+use crate::template::{NodeContext, Pass, Renderer, Resolver, UnitTestScope, blocks, python};
 
 /// The compile's renderer, kept for run-time renders.
 #[derive(Clone)]
@@ -27,6 +29,27 @@ pub struct Runtime {
     tests: Arc<HashMap<String, TestCall>>,
     /// The properties files of those tests, for error locations.
     yaml_sources: Arc<HashMap<PathBuf, String>>,
+    /// What each unit test runs with, by unique id.
+    unit_tests: Arc<HashMap<String, UnitTestSpec>>,
+}
+
+/// A unit test ready to run, but for its rows: the spec, the model under test, and the
+/// model's SQL reading the inputs' CTEs (to be put in front with [`UnitTestRun::with_ctes`]).
+pub struct UnitTestRun<'a> {
+    pub spec: &'a UnitTestSpec,
+    pub model: &'a Node,
+    pub sql: String,
+}
+
+impl UnitTestRun<'_> {
+    /// The model's SQL with the inputs' CTEs, given as `(cte name, select)`, in front.
+    pub fn with_ctes(&self, ctes: &[(String, String)]) -> String {
+        let ctes: Vec<(String, String)> = ctes
+            .iter()
+            .map(|(name, sql)| (name.clone(), format!(" {name} as (\n{sql}\n)")))
+            .collect();
+        ephemeral::inject(&self.sql, &ctes)
+    }
 }
 
 /// A hook as configured: its SQL template and whether dbt would run it inside the model's
@@ -43,13 +66,74 @@ impl Runtime {
         resolver: Arc<Resolver>,
         tests: HashMap<String, TestCall>,
         yaml_sources: HashMap<PathBuf, String>,
+        unit_tests: HashMap<String, UnitTestSpec>,
     ) -> Self {
         Runtime {
             renderer,
             resolver,
             tests: Arc::new(tests),
             yaml_sources: Arc::new(yaml_sources),
+            unit_tests: Arc::new(unit_tests),
         }
+    }
+
+    /// Renders the model of unit test `unit_test` as the test sees it: its refs, sources and
+    /// `this` read the given inputs' CTEs, and the test's overrides of vars, env vars and
+    /// macros (`is_incremental` among them) apply.
+    pub fn unit_test_run<'a>(
+        &'a self,
+        unit_test: &Node,
+        nodes: &'a NodeMap,
+        warehouse: &Arc<dyn Introspect>,
+    ) -> Result<UnitTestRun<'a>, Diagnostic> {
+        let spec = self.unit_tests.get(&unit_test.unique_id).ok_or_else(|| {
+            Diagnostic::error(format!("{} is not a unit test", unit_test.unique_id))
+        })?;
+        let model = nodes.get(&spec.model).ok_or_else(|| {
+            Diagnostic::error(format!(
+                "the model of unit test '{}' is gone",
+                unit_test.name
+            ))
+        })?;
+        let dialect = model
+            .relation
+            .as_ref()
+            .map_or(self.resolver.dialect(), |r| r.dialect);
+        let overrides = &spec.overrides;
+        let is_incremental = overrides
+            .macros
+            .get("is_incremental")
+            .is_some_and(|v| v.as_bool() == Some(true));
+        let ctx = self.context(Some(model), None, is_incremental, warehouse);
+        let mut ctx = Arc::try_unwrap(ctx).expect("a new context has one owner");
+        let mut inputs = HashMap::new();
+        for input in &spec.inputs {
+            let cte = Relation::bare(dialect, input.cte.clone());
+            if input.key == "this" {
+                ctx.this = Some(cte);
+            } else {
+                inputs.insert(input.key.clone(), cte);
+            }
+        }
+        ctx.unit_test = Some(UnitTestScope {
+            inputs,
+            vars: overrides.vars.clone(),
+            env_vars: overrides.env_vars.clone(),
+        });
+        ctx.extra.lock().expect("extra lock").extend(
+            overrides
+                .macros
+                .iter()
+                .filter(|(name, _)| *name != "is_incremental")
+                .map(|(name, value)| (name.clone(), returns(python::from_json(value)))),
+        );
+        let what = format!("unit test '{}' of model '{}'", unit_test.name, model.name);
+        let source = blocks::at_line(&model.raw_code, model.raw_line);
+        let sql = self
+            .renderer
+            .render(&model.original_file_path, &source, &Arc::new(ctx), &what)
+            .map(|out| strip_padding(out, model.raw_line))?;
+        Ok(UnitTestRun { spec, model, sql })
     }
 
     /// Tells run-time renders which nodes the run selected (`selected_resources`); the first
@@ -221,6 +305,11 @@ impl Runtime {
             .render(Path::new("<run-operation>"), call, &ctx, &what)
             .map(drop)
     }
+}
+
+/// A function that returns `value` whatever it is called with: an overridden macro.
+fn returns(value: minijinja::Value) -> minijinja::Value {
+    minijinja::Value::from_function(move |_args: &[minijinja::Value]| value.clone())
 }
 
 /// The hooks of a node's `pre-hook` or `post-hook` config, in order.

@@ -280,7 +280,10 @@ impl Selector<'_> {
                 let Some(node) = self.manifest.nodes.get(child) else {
                     continue;
                 };
-                if node.resource_type != ResourceType::Test {
+                if !matches!(
+                    node.resource_type,
+                    ResourceType::Test | ResourceType::UnitTest
+                ) {
                     continue;
                 }
                 let parents = &node.depends_on_nodes;
@@ -393,7 +396,9 @@ impl Selector<'_> {
                         "invalid selector '{}': unknown resource type '{}'",
                         c.raw, c.value
                     ))
-                    .with_help("resource types: model, seed, snapshot, test, analysis, source")
+                    .with_help(
+                        "resource types: model, seed, snapshot, test, unit_test, analysis, source",
+                    )
                     .into());
                 };
                 if kind == ResourceType::Source {
@@ -409,11 +414,16 @@ impl Selector<'_> {
                 .filter(|n| config_matches(n, &c.method_args, &c.value))
                 .map(|n| n.unique_id.clone())
                 .collect(),
+            // dbt 1.8: `data` is every data test, generic or singular; `unit` the unit tests.
             "test_type" => nodes
-                .filter(|n| n.resource_type == ResourceType::Test)
-                .filter(|n| match c.value.as_str() {
-                    "generic" | "schema" => n.test.is_some(),
-                    "singular" | "data" => n.test.is_none(),
+                .filter(|n| match (c.value.as_str(), n.resource_type) {
+                    ("unit", ResourceType::UnitTest) => true,
+                    (_, ResourceType::Test) => match c.value.as_str() {
+                        "generic" | "schema" => n.test.is_some(),
+                        "singular" => n.test.is_none(),
+                        "data" => true,
+                        _ => false,
+                    },
                     _ => false,
                 })
                 .map(|n| n.unique_id.clone())

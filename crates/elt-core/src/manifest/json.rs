@@ -83,14 +83,10 @@ fn write_to(
     field(out, "disabled", &Disabled(&manifest.disabled))?;
     field(out, "parent_map", parent_map)?;
     field(out, "child_map", child_map)?;
-    for empty in [
-        "group_map",
-        "saved_queries",
-        "semantic_models",
-        "unit_tests",
-    ] {
+    for empty in ["group_map", "saved_queries", "semantic_models"] {
         field(out, empty, &Empty)?;
     }
+    field(out, "unit_tests", &UnitTests(&manifest.nodes))?;
     out.write_all(b"}")
 }
 
@@ -102,7 +98,10 @@ fn field(out: &mut impl Write, key: &str, value: &impl Serialize) -> std::io::Re
 
 fn write_nodes(out: &mut impl Write, nodes: &NodeMap) -> std::io::Result<()> {
     const CHUNK: usize = 1024;
-    let entries: Vec<(&String, &Box<Node>)> = nodes.iter().collect();
+    let entries: Vec<(&String, &Box<Node>)> = nodes
+        .iter()
+        .filter(|(_, node)| node.resource_type != ResourceType::UnitTest)
+        .collect();
     out.write_all(b"{")?;
     for (i, chunk) in entries.chunks(CHUNK).enumerate() {
         let texts: Vec<Vec<u8>> = chunk
@@ -159,6 +158,43 @@ struct Metadata<'a> {
 }
 
 struct Disabled<'a>(&'a NodeMap);
+struct UnitTests<'a>(&'a NodeMap);
+
+/// Unit tests as dbt writes them under `unit_tests`: the node's origin, and its model, given,
+/// expect and overrides as written (kept in the node's `extra`).
+impl Serialize for UnitTests<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let unit_tests = self
+            .0
+            .values()
+            .filter(|node| node.resource_type == ResourceType::UnitTest);
+        s.collect_map(unit_tests.map(|node| {
+            let mut json = serde_json::json!({
+                "name": node.name,
+                "resource_type": "unit_test",
+                "package_name": node.package_name,
+                "path": node.path,
+                "original_file_path": node.file_in_package(),
+                "unique_id": node.unique_id,
+                "fqn": node.fqn,
+                "description": node.description,
+                "config": {
+                    "tags": node.tags,
+                    "meta": node.config.get("meta").cloned().unwrap_or_else(|| serde_json::json!({})),
+                    "enabled": true,
+                },
+                "depends_on": {"macros": [], "nodes": node.depends_on_nodes},
+                "schema": node.relation.as_ref().map(|r| r.schema.clone()),
+                "versions": null,
+                "version": null,
+            });
+            for (key, value) in &node.extra {
+                json[key] = value.clone();
+            }
+            (node.unique_id.clone(), json)
+        }))
+    }
+}
 struct Sources<'a>(&'a BTreeMap<String, SourceNode>);
 struct Macros<'a>(&'a BTreeMap<String, MacroNode>);
 struct Docs<'a>(&'a BTreeMap<String, DocNode>);

@@ -19,6 +19,8 @@ pub enum ResourceType {
     Seed,
     Snapshot,
     Test,
+    /// A unit test (dbt 1.8): the model run on given rows, compared with expected rows.
+    UnitTest,
     Analysis,
     Source,
 }
@@ -30,6 +32,7 @@ impl ResourceType {
             Self::Seed => "seed",
             Self::Snapshot => "snapshot",
             Self::Test => "test",
+            Self::UnitTest => "unit_test",
             Self::Analysis => "analysis",
             Self::Source => "source",
         }
@@ -41,6 +44,7 @@ impl ResourceType {
             "seed" => Self::Seed,
             "snapshot" => Self::Snapshot,
             "test" | "data_test" => Self::Test,
+            "unit_test" => Self::UnitTest,
             "analysis" => Self::Analysis,
             "source" => Self::Source,
             _ => return None,

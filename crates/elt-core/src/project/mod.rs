@@ -19,7 +19,7 @@ pub use files::{ProjectFile, ProjectFiles};
 pub use node_config::ConfigTree;
 pub use packages::Package;
 pub use profile::Target;
-pub use properties::PropertiesFile;
+pub use properties::{PropertiesFile, UnitTestOverrides, UnitTestProperties, UnitTestRows};
 
 use crate::diagnostics::{Diagnostic, Errors, Result};
 

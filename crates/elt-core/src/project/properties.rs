@@ -36,7 +36,6 @@ const IGNORED_SECTIONS: &[&str] = &[
     "semantic_models",
     "saved_queries",
     "groups",
-    "unit_tests",
     "functions",
 ];
 const NODE_KEYS: &[&str] = &[
@@ -107,6 +106,18 @@ const SOURCE_TABLE_KEYS: &[&str] = &[
     "event_time",
 ];
 const MACRO_KEYS: &[&str] = &["name", "description", "docs", "meta", "arguments", "config"];
+const UNIT_TEST_KEYS: &[&str] = &[
+    "name",
+    "model",
+    "description",
+    "given",
+    "expect",
+    "overrides",
+    "config",
+    "versions",
+];
+const UNIT_INPUT_KEYS: &[&str] = &["input", "rows", "format", "fixture"];
+const OVERRIDE_KEYS: &[&str] = &["macros", "vars", "env_vars"];
 
 /// The contents of one properties file.
 #[derive(Debug, Clone, Default)]
@@ -116,6 +127,7 @@ pub struct PropertiesFile {
     pub nodes: Vec<NodeProperties>,
     pub sources: Vec<SourceProperties>,
     pub macros: Vec<MacroProperties>,
+    pub unit_tests: Vec<UnitTestProperties>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +220,48 @@ pub struct MacroProperties {
     pub arguments: Vec<Json>,
 }
 
+/// A unit test as written under `unit_tests:`: the model run on given rows, its output
+/// compared with the expected rows.
+#[derive(Debug, Clone)]
+pub struct UnitTestProperties {
+    pub name: String,
+    pub model: String,
+    pub line: u32,
+    /// Description and `config` (tags, meta, enabled).
+    pub described: Described,
+    pub given: Vec<UnitTestInput>,
+    pub expect: UnitTestRows,
+    pub overrides: UnitTestOverrides,
+}
+
+/// One `given:` entry: `ref('x')`, `source('s', 't')` or `this`, and its rows.
+#[derive(Debug, Clone)]
+pub struct UnitTestInput {
+    pub input: String,
+    pub line: u32,
+    pub rows: UnitTestRows,
+}
+
+/// Rows as a unit test gives or expects them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitTestRows {
+    /// `dict` (a list of mappings), `csv` or `sql`.
+    pub format: String,
+    /// The rows as written (`rows:`); `None` with a `fixture:` file instead.
+    pub rows: Option<Json>,
+    /// A file of `tests/fixtures/` (without extension) holding the rows.
+    pub fixture: Option<String>,
+    pub line: u32,
+}
+
+/// What a unit test changes in the model's render.
+#[derive(Debug, Clone, Default)]
+pub struct UnitTestOverrides {
+    pub macros: Map<String, Json>,
+    pub vars: Map<String, Json>,
+    pub env_vars: Map<String, Json>,
+}
+
 /// A data test as written under `tests:`/`data_tests:`.
 #[derive(Debug, Clone)]
 pub struct TestDefinition {
@@ -281,16 +335,10 @@ pub fn parse(path: &Path, source: &str) -> Result<(PropertiesFile, Vec<Diagnosti
                     file.macros.push(parser.macro_properties(item)?);
                 }
             }
-            // Said, not skipped in silence: a dbt user would take them for passing.
-            "unit_tests" if value.as_seq().is_some_and(|tests| !tests.is_empty()) => {
-                let count = value.as_seq().map_or(0, <[YNode]>::len);
-                parser.warnings.push(
-                    Diagnostic::warning(format!(
-                        "{count} unit test(s) here are not run: elt does not run unit tests yet"
-                    ))
-                    .at_source(parser.path, parser.source, key.line, key.col)
-                    .with_help("elt runs the data tests; run these with dbt until elt does"),
-                );
+            "unit_tests" => {
+                for item in parser.list(value, "unit_tests")? {
+                    file.unit_tests.push(parser.unit_test(item)?);
+                }
             }
             other if IGNORED_SECTIONS.contains(&other) => {}
             other => parser.warn_unknown(key, other, TOP_KEYS, "a properties file"),
@@ -598,6 +646,119 @@ impl Parser<'_> {
             }
         }
         Ok(table)
+    }
+
+    fn unit_test(&mut self, item: &YNode) -> Result<UnitTestProperties> {
+        let name = self.name(item, "unit test")?;
+        let context = format!("unit test '{name}'");
+        let mut model = None;
+        let mut given = Vec::new();
+        let mut expect = None;
+        let mut described = Described::default();
+        let mut overrides = UnitTestOverrides::default();
+        for (key, value) in item.as_map().unwrap_or_default() {
+            let key_name = key.key_text();
+            if self.described(&mut described, &key_name, value)? {
+                continue;
+            }
+            match key_name.as_str() {
+                "name" | "versions" => {}
+                "model" => model = Some(self.string(value, "model")?),
+                "given" => {
+                    for input in self.list(value, "given")? {
+                        given.push(self.unit_input(input, &context)?);
+                    }
+                }
+                "expect" => expect = Some(self.unit_rows(value, &context, "expect")?),
+                "overrides" => {
+                    for (key, value) in self.map(value, "'overrides'")? {
+                        let which = key.key_text();
+                        let map = self.json_map(value, &which)?;
+                        match which.as_str() {
+                            "macros" => overrides.macros = map,
+                            "vars" => overrides.vars = map,
+                            "env_vars" => overrides.env_vars = map,
+                            other => self.warn_unknown(key, other, OVERRIDE_KEYS, &context),
+                        }
+                    }
+                }
+                other => self.warn_unknown(key, other, UNIT_TEST_KEYS, &context),
+            }
+        }
+        let missing = |what: &str| {
+            self.error(item, format!("{context} has no '{what}'"))
+                .with_help(format!(
+                    "a unit test names its `model`, the rows it is `given` and the rows it should `expect`; add `{what}:`"
+                ))
+        };
+        Ok(UnitTestProperties {
+            model: model.ok_or_else(|| missing("model"))?,
+            expect: expect.ok_or_else(|| missing("expect"))?,
+            name,
+            line: item.line,
+            described,
+            given,
+            overrides,
+        })
+    }
+
+    fn unit_input(&mut self, item: &YNode, context: &str) -> Result<UnitTestInput> {
+        let entries = self.map(item, "each 'given' entry")?;
+        let input = entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("input"))
+            .map(|(_, v)| self.string(v, "input"))
+            .transpose()?
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                self.error(item, format!("a 'given' entry of {context} has no 'input'"))
+                    .with_help("name what the rows stand for: `input: ref('model')`, `input: source('source', 'table')` or `input: this`")
+            })?;
+        let rows = self.unit_rows(item, context, "given")?;
+        Ok(UnitTestInput {
+            input: input.trim().to_string(),
+            line: item.line,
+            rows,
+        })
+    }
+
+    /// The `rows`/`format`/`fixture` of a `given` entry or of `expect`.
+    fn unit_rows(&mut self, item: &YNode, context: &str, section: &str) -> Result<UnitTestRows> {
+        let mut rows = UnitTestRows {
+            format: "dict".into(),
+            rows: None,
+            fixture: None,
+            line: item.line,
+        };
+        for (key, value) in self.map(item, &format!("'{section}'"))? {
+            match key.key_text().as_str() {
+                "input" if section == "given" => {}
+                "rows" => rows.rows = Some(value.to_json()),
+                "fixture" => rows.fixture = Some(self.string(value, "fixture")?),
+                "format" => {
+                    let format = self.string(value, "format")?;
+                    if !["dict", "csv", "sql"].contains(&format.as_str()) {
+                        return Err(self
+                            .error(
+                                value,
+                                format!("unknown rows format '{format}' in {context}"),
+                            )
+                            .with_help("use dict (the default), csv or sql")
+                            .into());
+                    }
+                    rows.format = format;
+                }
+                other => {
+                    let valid: &[&str] = if section == "given" {
+                        UNIT_INPUT_KEYS
+                    } else {
+                        &UNIT_INPUT_KEYS[1..]
+                    };
+                    self.warn_unknown(key, other, valid, context)
+                }
+            }
+        }
+        Ok(rows)
     }
 
     fn macro_properties(&mut self, item: &YNode) -> Result<MacroProperties> {

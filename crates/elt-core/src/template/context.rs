@@ -166,6 +166,32 @@ pub struct NodeContext {
     pub warehouse: Option<Arc<dyn Introspect>>,
     /// Results of `{% call statement(name) %}`, for `load_result(name)`.
     statements: Mutex<HashMap<String, Value>>,
+    /// Set when a unit test renders its model: inputs read from CTEs, vars and env vars
+    /// overridden.
+    pub unit_test: Option<UnitTestScope>,
+}
+
+/// A unit test's changes to its model's render.
+#[derive(Debug, Default)]
+pub struct UnitTestScope {
+    /// The CTE standing for each input, by key: `ref:<name>` or `source:<source>.<table>`.
+    pub inputs: HashMap<String, Relation>,
+    pub vars: Map<String, Json>,
+    pub env_vars: Map<String, Json>,
+}
+
+impl UnitTestScope {
+    /// What `ref()` or `source()` returns for input `key` (`written` is the call, for the
+    /// error when the test gives no rows for it).
+    pub fn input(&self, key: &str, written: &str) -> Result<Value, Error> {
+        match self.inputs.get(key) {
+            Some(cte) => Ok(RelationValue::resolved(cte.clone())),
+            None => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("the unit test gives no rows for {written}, which the model reads"),
+            )),
+        }
+    }
 }
 
 impl NodeContext {
@@ -191,6 +217,7 @@ impl NodeContext {
             execute: pass == Pass::Final,
             warehouse: None,
             statements: Mutex::new(HashMap::new()),
+            unit_test: None,
         }
     }
 

@@ -90,6 +90,10 @@ pub fn resolve_ref(
             }
         }
     };
+    if let Some(scope) = &ctx.unit_test {
+        let name = &ctx.record().refs[index].name.clone();
+        return scope.input(&format!("ref:{name}"), &format!("ref('{name}')"));
+    }
     Ok(match (&target.relation, ctx.pass) {
         (Some(relation), Pass::Final) => RelationValue::resolved(relation.clone()),
         _ => RelationValue::placeholder(ctx, format!("R{index}")),
@@ -184,6 +188,12 @@ pub fn resolve_source(
     if !record.sources.contains(&key) {
         record.sources.push(key);
     }
+    if let Some(scope) = &ctx.unit_test {
+        return scope.input(
+            &format!("source:{source_name}.{table_name}"),
+            &format!("source('{source_name}', '{table_name}')"),
+        );
+    }
     Ok(RelationValue::resolved(target.relation.clone()))
 }
 
@@ -191,7 +201,14 @@ pub fn resolve_source(
 /// does (`max_depth: "{{ 4 if target.type == 'duckdb' else 9 }}"`).
 pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
     let ctx = NodeContext::of(state)?;
-    match (ctx.resolver.vars_of(&ctx.package).get(&name), default) {
+    let overridden = ctx
+        .unit_test
+        .as_ref()
+        .and_then(|scope| scope.vars.get(&name));
+    match (
+        overridden.or(ctx.resolver.vars_of(&ctx.package).get(&name)),
+        default,
+    ) {
         (Some(serde_json::Value::String(text)), _) if super::is_templated(text) => {
             let rendered = state
                 .env()
@@ -209,8 +226,18 @@ pub fn var_fn(state: &State, name: String, default: Option<Value>) -> Result<Val
     }
 }
 
-pub fn env_var(name: String, default: Option<Value>) -> Result<Value, Error> {
-    match (std::env::var(&name), default) {
+pub fn env_var(state: &State, name: String, default: Option<Value>) -> Result<Value, Error> {
+    let overridden = NodeContext::of(state).ok().and_then(|ctx| {
+        let value = ctx.unit_test.as_ref()?.env_vars.get(&name)?.clone();
+        Some(match value {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        })
+    });
+    match (
+        overridden.ok_or(()).or_else(|()| std::env::var(&name)),
+        default,
+    ) {
         (Ok(value), _) => Ok(Value::from(value)),
         (Err(_), Some(default)) => Ok(default),
         (Err(_), None) => Err(hinted(

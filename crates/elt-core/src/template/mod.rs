@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use minijinja::{Environment, Error, ErrorKind, Value};
 
-pub use context::{NodeContext, Pass, RefCall, RelationValue, RenderRecord, Resolver};
+pub use context::{
+    NodeContext, Pass, RefCall, RelationValue, RenderRecord, Resolver, UnitTestScope,
+};
 pub use macros::{BUILTIN_PACKAGE, MacroTable};
 
 use crate::diagnostics::{Diagnostic, line_col};
