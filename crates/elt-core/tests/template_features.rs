@@ -302,19 +302,17 @@ select {{ (end - start).days }} as days, '{{ end - lag }}' as shifted, '{{ lag +
 }
 
 #[test]
-fn unit_tests_that_elt_does_not_run_are_said() {
+fn unit_tests_become_nodes_of_their_model() {
     let c = compile_files(&[
         ("models/a.sql", "select 1 as id"),
         (
             "models/a.yml",
-            "version: 2\nunit_tests:\n  - name: t1\n    model: a\n    given: []\n    expect: {rows: [{id: 1}]}\n",
+            "version: 2\nunit_tests:\n  - name: t1\n    model: a\n    given: []\n    expect: {rows: [{id: 1}]}\n    config:\n      tags: \"{{ 'skip' if target.type == 'duckdb' else 'run' }}\"\n",
         ),
     ]);
-    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
-    let warning = c.warnings[0].to_string();
-    assert!(
-        warning.contains("1 unit test(s) here are not run: elt does not run unit tests yet"),
-        "{warning}"
-    );
-    assert!(warning.contains("models/a.yml:2"), "{warning}");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let node = &c.manifest.nodes["unit_test.t.a.t1"];
+    assert_eq!(node.depends_on_nodes, ["model.t.a"]);
+    assert_eq!(node.tags, ["skip"], "the config's Jinja is rendered");
+    assert_eq!(node.raw_line, 3);
 }

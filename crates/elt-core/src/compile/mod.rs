@@ -231,7 +231,8 @@ pub fn compile_with_cache(project: &Project, valid_sql: &sql::ValidSqlCache) -> 
     check_unique_relations(&enabled)?;
     link(project, &mut enabled, &disabled, &final_resolver)?;
     let mut unit_test_specs = HashMap::new();
-    for (node, spec) in unit_tests::unit_tests(project, &enabled, &final_resolver)? {
+    for (mut node, spec) in unit_tests::unit_tests(project, &enabled, &final_resolver)? {
+        renders.render_unit_test_config(&final_resolver, &mut node)?;
         unit_test_specs.insert(node.unique_id.clone(), spec);
         enabled.insert(node.unique_id.clone(), Box::new(node));
     }

@@ -324,6 +324,32 @@ impl Renders<'_> {
         Ok(())
     }
 
+    /// Renders the Jinja in a unit test's config (`tags: "{{ 'skip' if ... }}"`), then takes
+    /// its tags from it.
+    pub(super) fn render_unit_test_config(
+        &self,
+        resolver: &Arc<Resolver>,
+        node: &mut Node,
+    ) -> std::result::Result<(), Diagnostic> {
+        let ctx = Arc::new(node_context(
+            resolver.clone(),
+            Pass::Final,
+            Arc::new(node.clone()),
+        ));
+        let what = format!("unit test '{}'", node.name);
+        self.render_config_values(&ctx, node, None, &what)?;
+        node.config = std::mem::take(&mut ctx.record().config);
+        node.tags = match node.config.get("tags") {
+            Some(Json::Array(tags)) => tags
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect(),
+            Some(Json::String(tag)) => vec![tag.clone()],
+            _ => Vec::new(),
+        };
+        Ok(())
+    }
+
     /// A config value with the Jinja in its texts rendered, nested ones too
     /// (`column_types: {at: "{{ 'datetime2' if ... }}"}`). An error comes with its text.
     fn render_json(

@@ -115,18 +115,26 @@ impl Runtime {
                 inputs.insert(input.key.clone(), cte);
             }
         }
+        let macros: HashMap<String, minijinja::Value> = overrides
+            .macros
+            .iter()
+            .filter(|(name, _)| *name != "is_incremental")
+            .map(|(name, value)| (name.clone(), python::from_json(value)))
+            .collect();
+        // Plain names shadow the macros for the model's template; `package.name` overrides
+        // are found by the package's namespace (see UnitTestScope::macro_override).
+        ctx.extra.lock().expect("extra lock").extend(
+            macros
+                .iter()
+                .filter(|(name, _)| !name.contains('.'))
+                .map(|(name, value)| (name.clone(), returns(value.clone()))),
+        );
         ctx.unit_test = Some(UnitTestScope {
             inputs,
             vars: overrides.vars.clone(),
             env_vars: overrides.env_vars.clone(),
+            macros,
         });
-        ctx.extra.lock().expect("extra lock").extend(
-            overrides
-                .macros
-                .iter()
-                .filter(|(name, _)| *name != "is_incremental")
-                .map(|(name, value)| (name.clone(), returns(python::from_json(value)))),
-        );
         let what = format!("unit test '{}' of model '{}'", unit_test.name, model.name);
         let source = blocks::at_line(&model.raw_code, model.raw_line);
         let sql = self

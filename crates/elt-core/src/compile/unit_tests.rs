@@ -217,15 +217,8 @@ impl UnitTestMaker<'_> {
             checksum: String::new(),
         });
         node.description = test.described.description.clone();
+        // Tags are taken from the config once its Jinja is rendered.
         node.config = test.described.config.clone();
-        node.tags = match node.config.get("tags") {
-            Some(Json::Array(tags)) => tags
-                .iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect(),
-            Some(Json::String(tag)) => vec![tag.clone()],
-            _ => Vec::new(),
-        };
         node.depends_on_nodes = vec![model.unique_id.clone()];
         let rows_json = |rows: &UnitTestRows| serde_json::json!({"rows": rows.rows, "format": rows.format, "fixture": rows.fixture});
         let given: Vec<Json> = test

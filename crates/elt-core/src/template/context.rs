@@ -178,9 +178,20 @@ pub struct UnitTestScope {
     pub inputs: HashMap<String, Relation>,
     pub vars: Map<String, Json>,
     pub env_vars: Map<String, Json>,
+    /// Overridden macros' values, by name as written: `name` or `package.name`.
+    pub macros: HashMap<String, Value>,
 }
 
 impl UnitTestScope {
+    /// The value that replaces macro `name` of `package` when called through the package's
+    /// name (`dbt.x` and a plain `x` override each other, as in dbt).
+    pub fn macro_override(&self, package: &str, name: &str) -> Option<Value> {
+        let found = self.macros.get(&format!("{package}.{name}"));
+        found
+            .or_else(|| (package == "dbt").then(|| self.macros.get(name)).flatten())
+            .cloned()
+    }
+
     /// What `ref()` or `source()` returns for input `key` (`written` is the call, for the
     /// error when the test gives no rows for it).
     pub fn input(&self, key: &str, written: &str) -> Result<Value, Error> {

@@ -416,6 +416,13 @@ impl Object for MacroNamespace {
         args: &[Value],
     ) -> Result<Value, Error> {
         let ctx = NodeContext::of(state)?;
+        if let Some(value) = ctx
+            .unit_test
+            .as_ref()
+            .and_then(|s| s.macro_override(&self.0, method))
+        {
+            return Ok(value);
+        }
         let found = ctx.resolver.macros.get(&self.0, method).cloned();
         match found {
             Some(found) => found.call(state, args).map_err(shielded),
