@@ -334,6 +334,8 @@ pub enum ResourceTypeArg {
     Seed,
     Snapshot,
     Test,
+    #[value(name = "unit_test")]
+    UnitTest,
     Analysis,
     Source,
     All,

@@ -212,6 +212,7 @@ pub fn list(args: &ListArgs) -> Result<()> {
                             | (ResourceTypeArg::Seed, ResourceType::Seed)
                             | (ResourceTypeArg::Snapshot, ResourceType::Snapshot)
                             | (ResourceTypeArg::Test, ResourceType::Test)
+                            | (ResourceTypeArg::UnitTest, ResourceType::UnitTest)
                             | (ResourceTypeArg::Analysis, ResourceType::Analysis)
                             | (ResourceTypeArg::Source, ResourceType::Source)
                     )

@@ -428,6 +428,20 @@ impl Selector<'_> {
                 })
                 .map(|n| n.unique_id.clone())
                 .collect(),
+            // A unit test by name, or by `model.test` / `package.model.test`.
+            "unit_test" => {
+                let m = glob(&c.value)?;
+                nodes
+                    .filter(|n| n.resource_type == ResourceType::UnitTest)
+                    .filter(|n| {
+                        let parts = &n.fqn[n.fqn.len().saturating_sub(2)..];
+                        m.is_match(&n.name)
+                            || m.is_match(parts.join("."))
+                            || m.is_match(format!("{}.{}", n.package_name, parts.join(".")))
+                    })
+                    .map(|n| n.unique_id.clone())
+                    .collect()
+            }
             "test_name" => {
                 let m = glob(&c.value)?;
                 nodes
@@ -487,7 +501,7 @@ impl Selector<'_> {
                     "selector method '{other}:' is not supported yet (in '{}')",
                     c.raw
                 ))
-                .with_help("use names, tag:, path:, file:, source:, resource_type:, config.<key>:, test_type:, test_name:, package:")
+                .with_help("use names, tag:, path:, file:, source:, resource_type:, config.<key>:, test_type:, test_name:, unit_test:, package:")
                 .into());
             }
         };
