@@ -314,8 +314,10 @@ pub(crate) fn swap_in(
 ) -> Result<()> {
     let swapped = exchange(session, relation, staged, existing);
     // After an exchange `staged` holds the previous version; after a failure, the new.
-    let _ = session.execute(&format!("drop table if exists {staged}"));
-    swapped
+    let dropped = session.execute(&format!("drop table if exists {staged}"));
+    // A swap whose leftover could not be dropped fails the node: reported as built, it would
+    // not be run again (`elt retry`), and the leftover would stay.
+    swapped.and(dropped)
 }
 
 /// The swap without a transaction: the adapter's exchange of two tables (atomic), or where
@@ -583,6 +585,88 @@ mod tests {
             name: name.into(),
             data_type: data_type.into(),
         }
+    }
+
+    /// Records statements and fails the one that starts with `fail_on`, the `nth` time.
+    struct Scripted {
+        statements: Vec<String>,
+        fail_on: &'static str,
+        nth: usize,
+    }
+
+    impl Session for Scripted {
+        fn dialect(&self) -> Dialect {
+            Dialect::ClickHouse
+        }
+        fn execute(&mut self, sql: &str) -> Result<()> {
+            self.statements.push(sql.to_string());
+            let seen = self
+                .statements
+                .iter()
+                .filter(|s| s.starts_with(self.fail_on))
+                .count();
+            if sql.starts_with(self.fail_on) && seen == self.nth {
+                return Err(WarehouseError::new("lost the connection"));
+            }
+            Ok(())
+        }
+        fn query(&mut self, _sql: &str) -> Result<crate::Table> {
+            Ok(crate::Table::default())
+        }
+        fn execute_counting(&mut self, sql: &str) -> Result<usize> {
+            self.execute(sql).map(|()| 0)
+        }
+        fn relations_in(
+            &mut self,
+            _: Option<&str>,
+            _: &str,
+        ) -> Result<Vec<(String, RelationKind)>> {
+            Ok(Vec::new())
+        }
+        fn columns(&mut self, _relation: &Relation) -> Result<Vec<ColumnInfo>> {
+            Ok(Vec::new())
+        }
+        fn schema_columns(
+            &mut self,
+            _: Option<&str>,
+            _: &str,
+        ) -> Result<Vec<crate::CatalogColumn>> {
+            Ok(Vec::new())
+        }
+        fn insert_text_rows(
+            &mut self,
+            _: &Relation,
+            _: &[String],
+            _: &crate::TextRows,
+        ) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The ClickHouse leftover of issue 28: killed after the exchange, before the previous
+    /// version (now under the staged name) is dropped, the model was reported built, so that
+    /// `elt retry` did not run it again and the `__dbt_tmp` table stayed.
+    #[test]
+    fn a_swap_whose_leftover_is_not_dropped_fails() {
+        let table = Relation::new(Dialect::ClickHouse, None, "shop".into(), "orders".into());
+        let mut session = Scripted {
+            statements: Vec::new(),
+            fail_on: "drop table if exists",
+            nth: 2,
+        };
+        let built = build_table(
+            &mut session,
+            &table,
+            "select 1 as id",
+            &Storage::default(),
+            Some(RelationKind::Table),
+        );
+        assert!(built.is_err(), "{:?}", session.statements);
+        assert!(
+            session.statements[2].starts_with("exchange tables"),
+            "{:?}",
+            session.statements
+        );
     }
 
     #[test]
