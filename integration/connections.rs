@@ -5,10 +5,21 @@ mod support;
 
 use support::{Wh, closed_port, elt, ok, project, stderr};
 
-on_every_warehouse!(debug_reports_the_server_version);
+on_every_warehouse!(debug_reports_the_server_version_and_leftovers);
 
-fn debug_reports_the_server_version(wh: Wh) {
-    let dir = wh.project(&[("models/one.sql", "select 1 as id")]);
+/// `elt debug` names the server, and the staged tables an interrupted build left behind,
+/// which the next run of their model drops.
+fn debug_reports_the_server_version_and_leftovers(wh: Wh) {
+    let dir = wh.project(&[
+        (
+            "models/one.sql",
+            "{{ config(materialized='table', order_by='id') }}\nselect 1 as id",
+        ),
+        (
+            "macros/leave.sql",
+            "{% macro leave() %}{% do run_query('create table ' ~ target.schema ~ '.one__dbt_tmp' ~ (' engine = Memory' if target.type == 'clickhouse' else '') ~ ' as select 1 as id') %}{% endmacro %}",
+        ),
+    ]);
     let printed = ok(dir.path(), &["debug"]);
     let version = match wh {
         Wh::DuckDb => "connection: OK (DuckDB v",
@@ -16,6 +27,19 @@ fn debug_reports_the_server_version(wh: Wh) {
         Wh::ClickHouse => "connection: OK (ClickHouse 26.9.",
     };
     assert!(printed.contains(version), "{printed}");
+    assert!(printed.contains("leftovers: none"), "{printed}");
+    ok(dir.path(), &["run"]);
+    ok(dir.path(), &["run-operation", "leave"]);
+    let printed = ok(dir.path(), &["debug"]);
+    assert!(
+        printed.contains(&format!(
+            "leftovers of interrupted builds (the next run of their model drops them): {}.one__dbt_tmp",
+            dir.schema()
+        )),
+        "{printed}"
+    );
+    ok(dir.path(), &["run"]);
+    assert!(ok(dir.path(), &["debug"]).contains("leftovers: none"));
 }
 
 /// `elt debug` and `elt run` with a profile whose target `dev` is `output` both fail with

@@ -353,7 +353,52 @@ pub fn debug(args: &ProjectArgs) -> Result<()> {
         .version()
         .map_err(|e| connection_error(target, &e))?;
     println!("connection: OK ({version} at {})", warehouse.location());
+    let leftovers = leftovers(&project, warehouse.as_ref());
+    if leftovers.is_empty() {
+        println!("leftovers: none");
+    } else {
+        println!(
+            "leftovers of interrupted builds (the next run of their model drops them): {}",
+            leftovers.join(", ")
+        );
+    }
     Ok(())
+}
+
+/// Staged (`__dbt_tmp`) and backup (`__dbt_backup`) tables that an interrupted build left in
+/// the schemas the project builds in (the target's alone when the project does not compile).
+fn leftovers(project: &Project, warehouse: &dyn elt_warehouse::Warehouse) -> Vec<String> {
+    let target = &project.target;
+    let mut schemas: Vec<(Option<String>, String)> =
+        vec![(Some(target.database.clone()), target.schema.clone())];
+    if let Ok(compiled) = elt_core::compile::compile(project) {
+        for relation in compiled
+            .manifest
+            .nodes
+            .values()
+            .filter_map(|n| n.relation.as_ref())
+        {
+            let schema = (relation.database.clone(), relation.schema.clone());
+            if !relation.identifier.starts_with("__dbt__cte__") && !schemas.contains(&schema) {
+                schemas.push(schema);
+            }
+        }
+    }
+    let Ok(mut session) = warehouse.session() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (database, schema) in &schemas {
+        let database = database
+            .as_deref()
+            .filter(|_| target.dialect.has_database());
+        for (name, _) in session.relations_in(database, schema).unwrap_or_default() {
+            if name.ends_with("__dbt_tmp") || name.ends_with("__dbt_backup") {
+                found.push(format!("{schema}.{name}"));
+            }
+        }
+    }
+    found
 }
 
 pub(crate) fn connection_error(

@@ -264,6 +264,8 @@ pub(crate) fn build_table(
     }
     .filter(|_| dialect.has_transactions());
     let rows = if let Some(create) = one_statement {
+        // A staged table left by something else would otherwise stay for good.
+        session.execute(&format!("drop table if exists {staged}"))?;
         session.execute_counting(&create_table_as_with(relation, sql, storage, create))?
     } else if !dialect.has_transactions() {
         session.execute(&format!("drop table if exists {staged}"))?;
