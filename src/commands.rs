@@ -367,7 +367,7 @@ pub fn debug(args: &ProjectArgs) -> Result<()> {
 
 /// Staged (`__dbt_tmp`) and backup (`__dbt_backup`) tables that an interrupted build left in
 /// the schemas the project builds in (the target's alone when the project does not compile).
-fn leftovers(project: &Project, warehouse: &dyn elt_warehouse::Warehouse) -> Vec<String> {
+fn leftovers(project: &Project, warehouse: &dyn Warehouse) -> Vec<String> {
     let target = &project.target;
     let mut schemas: Vec<(Option<String>, String)> =
         vec![(Some(target.database.clone()), target.schema.clone())];
