@@ -99,6 +99,12 @@ fn model(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node)
     )?;
     let sql = run_sql.as_deref().unwrap_or(sql_of(node));
     run_hooks(plan, session, node, "pre-hook")?;
+    // A staged table an interrupted build left goes first: a build in one statement would
+    // not meet it, and it would stay for good.
+    if catalog.kind(&materialize::staged(relation)).is_some() {
+        materialize::drop_staged(session, relation)
+            .map_err(|e| warehouse_error(plan.project, node, &e, None))?;
+    }
     let built = materialize::build(
         session,
         relation,

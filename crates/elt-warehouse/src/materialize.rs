@@ -191,6 +191,17 @@ pub(crate) fn body(sql: &str) -> &str {
     sql.trim().trim_end_matches(';').trim_end()
 }
 
+/// The name a table is built under before it is swapped in (dbt's `__dbt_tmp`).
+pub fn staged(relation: &Relation) -> Relation {
+    beside(relation, "__dbt_tmp")
+}
+
+/// Drops a staged table that an interrupted build left (see [`staged`]); callers that know the
+/// schema's relations call it only when there is one.
+pub fn drop_staged(session: &mut dyn Session, relation: &Relation) -> Result<()> {
+    session.execute(&format!("drop table if exists {}", staged(relation)))
+}
+
 /// Drops a relation being replaced.
 fn drop_statement(relation: &Relation, kind: RelationKind) -> String {
     relation
@@ -253,7 +264,7 @@ pub(crate) fn build_table(
     storage: &Storage,
     existing: Option<RelationKind>,
 ) -> Result<Built> {
-    let staged = beside(relation, "__dbt_tmp");
+    let staged = staged(relation);
     let dialect = relation.dialect;
     let one_statement = match existing {
         None => Some("create table"),
@@ -264,8 +275,6 @@ pub(crate) fn build_table(
     }
     .filter(|_| dialect.has_transactions());
     let rows = if let Some(create) = one_statement {
-        // A staged table left by something else would otherwise stay for good.
-        session.execute(&format!("drop table if exists {staged}"))?;
         session.execute_counting(&create_table_as_with(relation, sql, storage, create))?
     } else if !dialect.has_transactions() {
         session.execute(&format!("drop table if exists {staged}"))?;
