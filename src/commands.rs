@@ -372,14 +372,14 @@ fn leftovers(project: &Project, warehouse: &dyn Warehouse) -> Vec<String> {
     let mut schemas: Vec<(Option<String>, String)> =
         vec![(Some(target.database.clone()), target.schema.clone())];
     if let Ok(compiled) = elt_core::compile::compile(project) {
-        for relation in compiled
+        let built = compiled
             .manifest
             .nodes
             .values()
-            .filter_map(|n| n.relation.as_ref())
-        {
+            .filter(|n| !n.is_ephemeral());
+        for relation in built.filter_map(|n| n.relation.as_ref()) {
             let schema = (relation.database.clone(), relation.schema.clone());
-            if !relation.identifier.starts_with("__dbt__cte__") && !schemas.contains(&schema) {
+            if !schemas.contains(&schema) {
                 schemas.push(schema);
             }
         }

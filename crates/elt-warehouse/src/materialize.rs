@@ -277,11 +277,11 @@ pub(crate) fn build_table(
     let rows = if let Some(create) = one_statement {
         session.execute_counting(&create_table_as_with(relation, sql, storage, create))?
     } else if !dialect.has_transactions() {
-        session.execute(&format!("drop table if exists {staged}"))?;
+        drop_staged(session, relation)?;
         let rows = session
             .execute_counting(&create_table_as(&staged, sql, storage))
             .inspect_err(|_| {
-                let _ = session.execute(&format!("drop table if exists {staged}"));
+                let _ = drop_staged(session, relation);
             })?;
         swap_in(session, relation, &staged, existing)?;
         rows

@@ -30,11 +30,14 @@ fn collect(
         }
         collect(parent, nodes, seen, out);
         let body = parent.compiled_code.as_deref().unwrap_or_default();
-        out.push((
-            parent_id.clone(),
-            format!(" {EPHEMERAL_PREFIX}{} as (\n{body}\n)", parent.name),
-        ));
+        let name = format!("{EPHEMERAL_PREFIX}{}", parent.name);
+        out.push((parent_id.clone(), cte(&name, body)));
     }
+}
+
+/// A CTE as [`inject`] takes it: ` name as (\nbody\n)`.
+pub fn cte(name: &str, body: &str) -> String {
+    format!(" {name} as (\n{body}\n)")
 }
 
 /// Inserts CTEs into `sql` like dbt: after a leading `with` (before the query's own CTEs), or

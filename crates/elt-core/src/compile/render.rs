@@ -325,7 +325,7 @@ impl Renders<'_> {
     }
 
     /// Renders the Jinja in a unit test's config (`tags: "{{ 'skip' if ... }}"`), then takes
-    /// its tags from it.
+    /// its tags and meta from it.
     pub(super) fn render_unit_test_config(
         &self,
         resolver: &Arc<Resolver>,
@@ -339,14 +339,7 @@ impl Renders<'_> {
         let what = format!("unit test '{}'", node.name);
         self.render_config_values(&ctx, node, None, &what)?;
         node.config = std::mem::take(&mut ctx.record().config);
-        node.tags = match node.config.get("tags") {
-            Some(Json::Array(tags)) => tags
-                .iter()
-                .filter_map(|t| t.as_str().map(str::to_string))
-                .collect(),
-            Some(Json::String(tag)) => vec![tag.clone()],
-            _ => Vec::new(),
-        };
+        nodes::sync_tags_and_meta(node);
         Ok(())
     }
 

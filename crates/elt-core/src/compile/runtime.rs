@@ -46,7 +46,7 @@ impl UnitTestRun<'_> {
     pub fn with_ctes(&self, ctes: &[(String, String)]) -> String {
         let ctes: Vec<(String, String)> = ctes
             .iter()
-            .map(|(name, sql)| (name.clone(), format!(" {name} as (\n{sql}\n)")))
+            .map(|(name, sql)| (name.clone(), ephemeral::cte(name, sql)))
             .collect();
         ephemeral::inject(&self.sql, &ctes)
     }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
+use super::relations::EPHEMERAL_PREFIX;
 use crate::adapter::Relation;
 use crate::diagnostics::{Diagnostic, Errors, Result};
 use crate::manifest::{Node, NodeMap, NodeOrigin, ResourceType};
@@ -55,12 +56,7 @@ pub(super) fn unit_tests(
     for resources in project.resources() {
         let fixtures = fixture_dirs(project, resources.dir, resources.is_root);
         for file in resources.properties {
-            let source = resources
-                .files
-                .properties
-                .iter()
-                .find(|f| f.path == file.path)
-                .map_or("", |f| f.contents.as_str());
+            let source = super::nodes::source_of(project, &file.path);
             for test in &file.unit_tests {
                 let at = |line: u32, message: String| {
                     Diagnostic::error(message).at_source(&file.path, source, line, 0)
@@ -415,13 +411,13 @@ fn written_key(key: &str) -> String {
     }
 }
 
-/// The CTE an input becomes (dbt's `__dbt__cte__` names).
+/// The CTE an input becomes (named as dbt names ephemeral models' CTEs).
 fn cte_name(key: &str) -> String {
     let base = key
         .replace("ref:", "")
         .replace("source:", "")
         .replace('.', "__");
-    format!("__dbt__cte__{base}")
+    format!("{EPHEMERAL_PREFIX}{base}")
 }
 
 #[cfg(test)]

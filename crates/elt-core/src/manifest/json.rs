@@ -180,7 +180,7 @@ impl Serialize for UnitTests<'_> {
                 "description": node.description,
                 "config": {
                     "tags": node.tags,
-                    "meta": node.config.get("meta").cloned().unwrap_or_else(|| serde_json::json!({})),
+                    "meta": node.meta,
                     "enabled": true,
                 },
                 "depends_on": {"macros": [], "nodes": node.depends_on_nodes},
