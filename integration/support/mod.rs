@@ -100,18 +100,22 @@ pub fn stderr(output: &Output) -> String {
 /// Rows of a query on a DuckDB file, every value as text (NULL as `NULL`).
 pub fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
     let connection = duckdb::Connection::open(db).expect("open the DuckDB file");
-    let mut statement = connection.prepare(sql).expect("prepare");
-    let mut rows = statement.query([]).expect("query");
+    duck_rows(&connection, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn duck_rows(connection: &duckdb::Connection, sql: &str) -> duckdb::Result<Vec<Vec<String>>> {
+    let mut statement = connection.prepare(sql)?;
+    let mut rows = statement.query([])?;
     let mut out = Vec::new();
-    while let Some(row) = rows.next().expect("row") {
+    while let Some(row) = rows.next()? {
         let count = row.as_ref().column_count();
         out.push(
             (0..count)
-                .map(|i| text(row.get_ref(i).expect("value").to_owned()))
-                .collect(),
+                .map(|i| row.get_ref(i).map(|v| text(v.to_owned())))
+                .collect::<duckdb::Result<_>>()?,
         );
     }
-    out
+    Ok(out)
 }
 
 fn text(value: duckdb::types::Value) -> String {
@@ -442,6 +446,55 @@ impl WhProject {
                     .collect()
             }
         }
+    }
+
+    /// Makes this project's warehouse a copy of `template`'s: DuckDB its file, PostgreSQL its
+    /// database (`create database ... template`, so no session may be open on it). False
+    /// where the warehouse cannot copy a database (ClickHouse).
+    pub fn copy_warehouse_of(&self, template: &WhProject) -> bool {
+        match (self.wh, &self.database, &template.database) {
+            (Wh::DuckDb, _, _) => {
+                std::fs::copy(
+                    template.path().join("warehouse.duckdb"),
+                    self.path().join("warehouse.duckdb"),
+                )
+                .expect("copy the DuckDB file");
+                true
+            }
+            (Wh::Postgres, Some(database), Some(template)) => {
+                let sql = format!(
+                    "drop database {database}; create database {database} template {template}"
+                );
+                for statement in sql.split("; ") {
+                    psql("elt", "", statement).unwrap_or_else(|e| panic!("{statement}: {e}"));
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The rows of each query, or its error: on DuckDB through one connection (opening the
+    /// file is what takes the time).
+    pub fn query_each(&self, queries: &[&str]) -> Vec<Result<Vec<Vec<String>>, String>> {
+        if self.wh == Wh::DuckDb {
+            let connection = duckdb::Connection::open(self.path().join("warehouse.duckdb"))
+                .expect("open the DuckDB file");
+            return queries
+                .iter()
+                .map(|sql| duck_rows(&connection, sql).map_err(|e| e.to_string()))
+                .collect();
+        }
+        queries
+            .iter()
+            .map(|sql| {
+                std::panic::catch_unwind(|| self.query(sql)).map_err(|e| {
+                    e.downcast_ref::<String>()
+                        .cloned()
+                        .unwrap_or_else(|| format!("{sql} failed"))
+                })
+            })
+            .collect()
     }
 
     /// On PostgreSQL, cuts elt's connections to the project's database (the server ends

@@ -9,6 +9,7 @@
 #![allow(clippy::result_large_err)]
 
 mod catalog;
+mod crash_point;
 mod errors;
 mod nodes;
 pub mod results;
@@ -212,7 +213,11 @@ pub fn execute(
                             reporter.started(node, index, total);
                         }
                         if let [node] = members.as_slice() {
-                            vec![nodes::run(plan, catalog, session.as_mut(), node)]
+                            vec![crash_point::around(
+                                &node.unique_id,
+                                session.as_mut(),
+                                |session| nodes::run(plan, catalog, session, node),
+                            )]
                         } else {
                             nodes::tests_together(plan, session.as_mut(), &members)
                         }
