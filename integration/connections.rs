@@ -33,7 +33,7 @@ fn debug_reports_the_server_version_and_leftovers(wh: Wh) {
     let printed = ok(dir.path(), &["debug"]);
     assert!(
         printed.contains(&format!(
-            "leftovers of interrupted builds (the next run of their model drops them): {}.one__dbt_tmp",
+            "leftovers of interrupted builds (the next run of their model drops them, or completes a pending increment): {}.one__dbt_tmp",
             dir.schema()
         )),
         "{printed}"

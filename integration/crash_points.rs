@@ -259,6 +259,7 @@ fn sweep(wh: Wh, how: Crash) -> usize {
         assert!(rows.is_ok(), "{node}: {rows:?}");
     }
     let mut cases = 0;
+    let mut recoverable = 0;
     let mut summary = Vec::new();
     for (node, _) in nodes(wh) {
         let steps = steps(&template, node, &new);
@@ -273,14 +274,15 @@ fn sweep(wh: Wh, how: Crash) -> usize {
                 Crash::Cut => format!("{node}:{}:pause", index + 1),
             };
             let case = format!("{wh:?}, {how:?} at {at}, before: {}", step.call);
-            crash_case(&template, &case, (at, how), &old, &new);
+            crash_case(&template, &case, (at, how), &old, &new, &mut recoverable);
             run += 1;
         }
         summary.push(format!("{node}: {} steps, {run} cases", steps.len()));
         cases += run;
     }
     println!(
-        "crash-point sweep on {wh:?} ({how:?}): {cases} cases passed\n  {}",
+        "crash-point sweep on {wh:?} ({how:?}): {cases} cases passed, {recoverable} of them \
+         with an increment pending that the next run completed\n  {}",
         summary.join("\n  ")
     );
     cases
@@ -294,6 +296,7 @@ fn crash_case(
     crash: (String, Crash),
     old: &Contents,
     new: &Contents,
+    recoverable: &mut usize,
 ) {
     let how = crash.1;
     let project = first_version(template);
@@ -308,7 +311,16 @@ fn crash_case(
         Crash::Cut => assert_eq!(crashed.status.code(), Some(1), "{case}: {said}"),
     }
     assert!(!said.contains("panicked"), "{case}: {said}");
+    // Without transactions (ClickHouse) an increment applied by several statements is
+    // half-applied between them: then it is pending, for the next run to complete.
+    let left = leftovers(&project);
     for (node, rows) in &contents(&project) {
+        let name = node.rsplit('.').next().expect("a name");
+        let pending = left.contains(&format!("{name}__elt_pending"));
+        if pending && project.wh == Wh::ClickHouse {
+            *recoverable += 1;
+            continue;
+        }
         assert!(
             *rows == old[node] || *rows == new[node],
             "{case}: {node} is neither its old nor its new version: {rows:?}\nold: {:?}\nnew: {:?}",
@@ -352,4 +364,25 @@ fn retry(project: &WhProject) -> Output {
 #[test]
 fn duckdb_killed_at_every_step() {
     assert!(sweep(Wh::DuckDb, Crash::Kill) > 0);
+}
+
+#[test]
+fn postgres_killed_at_every_step() {
+    if Wh::Postgres.available() {
+        assert!(sweep(Wh::Postgres, Crash::Kill) > 0);
+    }
+}
+
+#[test]
+fn postgres_cut_off_at_every_step() {
+    if Wh::Postgres.available() {
+        assert!(sweep(Wh::Postgres, Crash::Cut) > 0);
+    }
+}
+
+#[test]
+fn clickhouse_killed_at_every_step() {
+    if Wh::ClickHouse.available() {
+        assert!(sweep(Wh::ClickHouse, Crash::Kill) > 0);
+    }
 }

@@ -1,8 +1,11 @@
 //! The warehouse server goes away in the middle of a build: elt fails clearly, leaves no table
-//! half-built, and `elt retry` finishes the build once the server is back.
+//! half-built, and `elt retry` finishes the build once the server is back. The server goes at
+//! a crash point (`ELT_CRASH_AT`, see `crates/elt-execute/src/crash_point.rs`): in the middle
+//! of the third model's build, always the same step.
 
 mod support;
 
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -142,8 +145,8 @@ fn private_server() -> Option<PrivateServer> {
     }
 }
 
-/// A chain of six tables, each taking a moment (its `configs` hold a sleeping pre-hook), the
-/// first selecting `id` from `first`, on the target `output`; built once, as version 1.
+/// A chain of six tables with `configs`, the first selecting `id` from `first`, on the target
+/// `output`; built once, as version 1.
 fn chain_project(first: &str, configs: &str, output: &str) -> tempfile::TempDir {
     let models: Vec<(String, String)> = (0..6)
         .map(|i| {
@@ -172,22 +175,43 @@ fn chain_project(first: &str, configs: &str, output: &str) -> tempfile::TempDir 
     dir
 }
 
-/// Starts `elt build` of version 2, lets two models finish, then `crash`es the server under
-/// the third; returns what elt did and how long it took to end after the crash.
+/// Runs `elt build` of version 2 and `crash`es the server when the third model's build is at
+/// its third warehouse call (PostgreSQL: inside the transaction that builds and swaps it;
+/// ClickHouse: the staged table built, not exchanged yet); returns what elt did and how long
+/// it took to end after the crash.
 fn build_crashed_midway(dir: &Path, crash: impl FnOnce()) -> (std::process::Output, Duration) {
-    let child = Command::new(env!("CARGO_BIN_EXE_elt"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elt"))
         .args(["build", "--vars", "{version: 2}"])
         .current_dir(dir)
         .env("HOME", dir)
+        .env("ELT_CRASH_AT", "model.shop.step_2:3:pause")
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start elt");
-    std::thread::sleep(Duration::from_millis(1100));
+    let mut errors = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    while errors.read_line(&mut said).is_ok_and(|n| n > 0) {
+        if said.contains("elt: crash point") {
+            break;
+        }
+    }
+    assert!(said.contains("elt: crash point"), "{said}");
     crash();
     let crashed = Instant::now();
-    let output = child.wait_with_output().expect("elt ends");
-    (output, crashed.elapsed())
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"\n")
+        .expect("let elt go on");
+    let mut output = child.wait_with_output().expect("elt ends");
+    let after_crash = crashed.elapsed();
+    let mut rest = String::new();
+    errors.read_to_string(&mut rest).expect("stderr");
+    output.stderr = rest.into_bytes();
+    (output, after_crash)
 }
 
 #[test]
@@ -197,7 +221,7 @@ fn postgres_stopped_mid_build_then_retry_completes() {
     };
     let dir = chain_project(
         "generate_series(1, 1000) as r(id)",
-        "pre_hook='select pg_sleep(0.4)'",
+        "tags=['chain']",
         &format!(
             "type: postgres\n      host: 127.0.0.1\n      port: {}\n      user: postgres\n      dbname: postgres\n      schema: main",
             server.port
@@ -220,19 +244,15 @@ fn postgres_stopped_mid_build_then_retry_completes() {
     );
 
     server.start().expect("restart the server");
-    // Every table is whole, in one version: the old or the new.
-    let mut new = 0;
+    // Every table is whole: the two built before the crash new, the rest old.
     for i in 0..6 {
         let versions = server.query(&format!(
             "select version || ':' || count(*) from main.step_{i} group by version"
         ));
-        assert!(
-            versions == ["1:1000"] || versions == ["2:1000"],
-            "step_{i}: {versions:?}"
-        );
-        new += usize::from(versions == ["2:1000"]);
+        let expected = if i < 2 { "2:1000" } else { "1:1000" };
+        assert_eq!(versions, [expected], "step_{i}");
     }
-    assert!(new < 6, "the crash came after the build");
+    assert_eq!(status_of(dir.path(), "model.shop.step_2"), "error");
     assert_eq!(
         status_of(dir.path(), "model.shop.step_5"),
         "skipped",
@@ -362,7 +382,7 @@ fn clickhouse_stopped_mid_build_then_retry_completes() {
     let mut server = server;
     let dir = chain_project(
         "(select number as id from numbers(1000))",
-        "order_by='id', pre_hook='select sleep(0.4)'",
+        "order_by='id'",
         &format!(
             "type: clickhouse\n      host: 127.0.0.1\n      port: {}\n      schema: shop",
             server.port
@@ -388,17 +408,12 @@ fn clickhouse_stopped_mid_build_then_retry_completes() {
             ))
             .expect("query the engine")
     };
-    // Every table is whole, in one version: the old or the new.
-    let mut new = 0;
+    // Every table is whole: the two built before the crash new, the rest old.
     for i in 0..6 {
-        let found = versions(i);
-        assert!(
-            found == ["1:1000"] || found == ["2:1000"],
-            "step_{i}: {found:?}"
-        );
-        new += usize::from(found == ["2:1000"]);
+        let expected = if i < 2 { "2:1000" } else { "1:1000" };
+        assert_eq!(versions(i), [expected], "step_{i}");
     }
-    assert!(new < 6, "the crash came after the build");
+    assert_eq!(status_of(dir.path(), "model.shop.step_2"), "error");
     assert_eq!(status_of(dir.path(), "model.shop.step_5"), "skipped");
 
     let printed = ok(dir.path(), &["retry"]);

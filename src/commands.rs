@@ -16,6 +16,7 @@ use elt_core::sql::ValidSqlCache;
 use elt_core::stopwatch::Stopwatch;
 use elt_warehouse::Warehouse;
 use elt_warehouse::introspect::Introspector;
+use elt_warehouse::materialize::LEFTOVER_SUFFIXES;
 use serde_json::{Map, Value as Json, json};
 
 use crate::cli::{
@@ -358,15 +359,15 @@ pub fn debug(args: &ProjectArgs) -> Result<()> {
         println!("leftovers: none");
     } else {
         println!(
-            "leftovers of interrupted builds (the next run of their model drops them): {}",
+            "leftovers of interrupted builds (the next run of their model drops them, or completes a pending increment): {}",
             leftovers.join(", ")
         );
     }
     Ok(())
 }
 
-/// Staged (`__dbt_tmp`) and backup (`__dbt_backup`) tables that an interrupted build left in
-/// the schemas the project builds in (the target's alone when the project does not compile).
+/// Tables that an interrupted build left in the schemas the project builds in (the target's
+/// alone when the project does not compile): see `materialize::LEFTOVER_SUFFIXES`.
 fn leftovers(project: &Project, warehouse: &dyn Warehouse) -> Vec<String> {
     let target = &project.target;
     let mut schemas: Vec<(Option<String>, String)> =
@@ -393,7 +394,10 @@ fn leftovers(project: &Project, warehouse: &dyn Warehouse) -> Vec<String> {
             .as_deref()
             .filter(|_| target.dialect.has_database());
         for (name, _) in session.relations_in(database, schema).unwrap_or_default() {
-            if name.ends_with("__dbt_tmp") || name.ends_with("__dbt_backup") {
+            if LEFTOVER_SUFFIXES
+                .iter()
+                .any(|suffix| name.ends_with(suffix))
+            {
                 found.push(format!("{schema}.{name}"));
             }
         }

@@ -88,6 +88,22 @@ fn model(plan: &Plan, catalog: &Catalog, session: &mut dyn Session, node: &Node)
         .and_then(Json::as_bool)
         .unwrap_or(plan.options.full_refresh);
     let existing = catalog.kind(relation);
+    // An increment an interrupted run left half-applied is completed before the model's SQL
+    // is rendered: the model may read its own table.
+    if catalog.kind(&materialize::pending(relation)).is_some() {
+        materialize::complete_pending(session, relation, &materialization, full_refresh, existing)
+            .map_err(|e| {
+                let e = elt_warehouse::WarehouseError {
+                    message: format!(
+                        "completing the increment an interrupted run left half-applied failed: {}",
+                        e.message
+                    ),
+                    hint: Some("`--full-refresh` rebuilds the table instead".into()),
+                    ..e
+                };
+                warehouse_error(plan.project, node, &e, None)
+            })?;
+    }
     let incremental = matches!(materialization, Materialization::Incremental(_))
         && !full_refresh
         && existing == Some(RelationKind::Table);

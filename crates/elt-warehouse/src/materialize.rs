@@ -6,7 +6,7 @@
 //! `EXCHANGE TABLES`), so a failure (or a kill) leaves the previous version intact and
 //! queryable.
 
-use elt_core::adapter::{IncrementalSql, Relation};
+use elt_core::adapter::{IncrementalSql, PartitionSql, Relation};
 pub use elt_core::adapter::{Storage, Strategy};
 
 use crate::{ColumnInfo, ErrorKind, RelationKind, Result, Session, WarehouseError};
@@ -32,6 +32,19 @@ pub struct Incremental {
     /// Which columns a merge updates on a match (`merge_update_columns`, or every column but
     /// `merge_exclude_columns`).
     pub merge_columns: MergeColumns,
+}
+
+impl Incremental {
+    /// Whether applying the same increment twice gives the same table: true of the strategies
+    /// that replace what they write (delete+insert and merge by a unique key,
+    /// insert_overwrite), not of appends.
+    pub fn reapplies(&self) -> bool {
+        match self.strategy {
+            Strategy::InsertOverwrite => true,
+            Strategy::DeleteInsert | Strategy::Merge => !self.unique_key.is_empty(),
+            Strategy::Append => false,
+        }
+    }
 }
 
 /// The columns a merge updates on a match.
@@ -191,6 +204,13 @@ pub(crate) fn body(sql: &str) -> &str {
     sql.trim().trim_end_matches(';').trim_end()
 }
 
+/// The suffixes of the tables that a build makes beside a model and drops when it is done;
+/// an interrupted one can leave them: staged (`__dbt_tmp`) and backup (`__dbt_backup`)
+/// tables, a seed's raw text (`__elt_raw`), which the model's next build drops, and a
+/// [`pending`] increment, which it completes.
+pub const LEFTOVER_SUFFIXES: [&str; 4] =
+    ["__dbt_tmp", "__dbt_backup", "__elt_raw", "__elt_pending"];
+
 /// The name a table is built under before it is swapped in (dbt's `__dbt_tmp`).
 pub fn staged(relation: &Relation) -> Relation {
     beside(relation, "__dbt_tmp")
@@ -200,6 +220,18 @@ pub fn staged(relation: &Relation) -> Relation {
 /// schema's relations call it only when there is one.
 pub fn drop_staged(session: &mut dyn Session, relation: &Relation) -> Result<()> {
     session.execute(&format!("drop table if exists {}", staged(relation)))
+}
+
+/// Drops `table`, which a build made beside the model, once the build is done (`built`). A
+/// drop that fails fails a build that succeeded: reported as built, the model would not run
+/// again (`elt retry`), and the table would stay.
+pub(crate) fn drop_after<T>(
+    session: &mut dyn Session,
+    table: &Relation,
+    built: Result<T>,
+) -> Result<T> {
+    let dropped = session.execute(&format!("drop table if exists {table}"));
+    built.and_then(|out| dropped.map(|()| out))
 }
 
 /// Drops a relation being replaced.
@@ -236,17 +268,18 @@ fn build_view(
     // transaction instead.
     let replace_view =
         existing == Some(RelationKind::View) && relation.dialect.replaces_views_in_place();
-    let mut statements = Vec::new();
-    if let Some(kind) = existing.filter(|_| !replace_view) {
-        statements.push(drop_statement(relation, kind));
-    }
     let create = if replace_view {
         "create or replace view"
     } else {
         "create view"
     };
-    statements.push(format!("{create} {relation} as (\n{}\n)", body(sql)));
-    in_transaction(session, &statements)?;
+    let create = format!("{create} {relation} as (\n{}\n)", body(sql));
+    match existing.filter(|_| !replace_view) {
+        Some(kind) => atomically(session, |session| {
+            replace_keeping_views(session, relation, kind, |session| session.execute(&create))
+        })?,
+        None => session.execute(&create)?,
+    }
     Ok(Built {
         code: "CREATE VIEW",
         rows: None,
@@ -308,11 +341,50 @@ fn create_and_swap(
 ) -> Result<usize> {
     session.execute(&format!("drop table if exists {staged}"))?;
     let rows = session.execute_counting(&create_table_as(staged, sql, storage))?;
-    if let Some(kind) = existing {
-        session.execute(&drop_statement(relation, kind))?;
+    let rename = relation.dialect.rename_table(staged, relation);
+    match existing {
+        Some(kind) => {
+            replace_keeping_views(session, relation, kind, |session| session.execute(&rename))?
+        }
+        None => session.execute(&rename)?,
     }
-    session.execute(&relation.dialect.rename_table(staged, relation))?;
     Ok(rows)
+}
+
+/// Inside the caller's transaction: drops `relation` and has `replace` put the new version in
+/// its place. Views that the drop takes with it (PostgreSQL) are created again as they were;
+/// one that no longer fits the new version (a column it reads is gone) stays dropped, as dbt
+/// leaves it, until its own model is built.
+fn replace_keeping_views(
+    session: &mut dyn Session,
+    relation: &Relation,
+    kind: RelationKind,
+    replace: impl FnOnce(&mut dyn Session) -> Result<()>,
+) -> Result<()> {
+    let views = match relation.dialect.dependent_views(relation) {
+        Some(sql) => session.query(&sql)?.rows,
+        None => Vec::new(),
+    };
+    session.execute(&drop_statement(relation, kind))?;
+    replace(session)?;
+    for view in views {
+        let [Some(schema), Some(name), Some(definition)] = view.as_slice() else {
+            continue;
+        };
+        let view = Relation {
+            schema: schema.clone(),
+            identifier: name.clone(),
+            ..relation.clone()
+        };
+        session.execute("savepoint elt_view")?;
+        let created = session.execute(&format!("create view {view} as {}", body(definition)));
+        let end = match created {
+            Ok(()) => "release savepoint elt_view",
+            Err(_) => "rollback to savepoint elt_view",
+        };
+        session.execute(end)?;
+    }
+    Ok(())
 }
 
 /// Without transactions: replaces `relation` with the table `staged` (see [`exchange`]) and
@@ -325,10 +397,7 @@ pub(crate) fn swap_in(
 ) -> Result<()> {
     let swapped = exchange(session, relation, staged, existing);
     // After an exchange `staged` holds the previous version; after a failure, the new.
-    let dropped = session.execute(&format!("drop table if exists {staged}"));
-    // A swap whose leftover could not be dropped fails the node: reported as built, it would
-    // not be run again (`elt retry`), and the leftover would stay.
-    swapped.and(dropped)
+    drop_after(session, staged, swapped)
 }
 
 /// The swap without a transaction: the adapter's exchange of two tables (atomic), or where
@@ -371,7 +440,10 @@ fn rename_through_backup(
     session.execute(&format!("drop table {backup}"))
 }
 
-/// Adds the model's new rows to an existing incremental table.
+/// Adds the model's new rows to an existing incremental table. The rows are staged first.
+/// Where the warehouse has no transactions, an increment that can be applied twice (see
+/// [`Incremental::reapplies`]) is renamed to [`pending`] before it is applied: a run
+/// interrupted midway leaves it for the next to complete ([`complete_pending`]).
 fn insert_incremental(
     session: &mut dyn Session,
     relation: &Relation,
@@ -379,51 +451,97 @@ fn insert_incremental(
     config: &Incremental,
     storage: &Storage,
 ) -> Result<Built> {
-    let staged = beside(relation, "__dbt_tmp");
+    let staged = staged(relation);
     session.execute(&format!("drop table if exists {staged}"))?;
-    if config.strategy == Strategy::InsertOverwrite {
-        let replaced = replace_partitions(session, relation, &staged, sql, storage);
-        let _ = session.execute(&format!("drop table if exists {staged}"));
-        return Ok(Built {
-            code: "INSERT",
-            rows: replaced?,
-        });
+    let via_pending = !relation.dialect.has_transactions() && config.reapplies();
+    let source = if via_pending {
+        pending(relation)
+    } else {
+        staged.clone()
+    };
+    let prepared = stage_increment(session, relation, &staged, sql, config, storage)
+        .and_then(|()| match via_pending {
+            true => session.execute(&relation.dialect.rename_table(&staged, &source)),
+            false => Ok(()),
+        })
+        .and_then(|()| increment_statements(session, relation, &source, config));
+    let (statements, rows) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            let _ = session.execute(&format!("drop table if exists {staged}"));
+            let _ = session.execute(&format!("drop table if exists {source}"));
+            return Err(e);
+        }
+    };
+    if via_pending {
+        apply_pending(session, &source, &statements)?;
+    } else {
+        let applied = in_transaction(session, &statements);
+        drop_after(session, &staged, applied)?;
     }
-    session.execute(&create_table_as(&staged, sql, &Storage::default()))?;
-    let result = (|| {
-        let source = session.columns(&staged)?;
-        let target = session.columns(relation)?;
-        let (changes, columns) =
-            schema_changes(relation, &source, &target, config.on_schema_change)?;
-        let mut statements = changes;
-        statements.extend(strategy_statements(relation, &staged, &columns, config));
-        let rows = count_rows(session, &staged)?;
-        in_transaction(session, &statements)?;
-        Ok(rows)
-    })();
-    let _ = session.execute(&format!("drop table if exists {staged}"));
     Ok(Built {
         code: "INSERT",
-        rows: result?,
+        rows,
     })
 }
 
-/// insert_overwrite (ClickHouse): the new rows go into a table of the same structure and
-/// partitioning, and each partition they fall in replaces the target's, atomically per
-/// partition; partitions without new rows are kept.
-fn replace_partitions(
+/// The table an increment is applied from while it is being applied, where that takes several
+/// statements that do not commit together (see [`insert_incremental`]).
+pub fn pending(relation: &Relation) -> Relation {
+    beside(relation, "__elt_pending")
+}
+
+/// Completes the increment that an interrupted run left under the [`pending`] name, before
+/// the model's next build: each strategy's statements give the same table when run again
+/// (delete+insert deletes what it inserted; a partition is replaced by the same one). Where
+/// the next build is not an incremental one over the existing table, the pending rows are
+/// only dropped.
+pub fn complete_pending(
+    session: &mut dyn Session,
+    relation: &Relation,
+    materialization: &Materialization,
+    full_refresh: bool,
+    existing: Option<RelationKind>,
+) -> Result<()> {
+    let pending = pending(relation);
+    match materialization {
+        Materialization::Incremental(config)
+            if !full_refresh && existing == Some(RelationKind::Table) =>
+        {
+            let statements = increment_statements(session, relation, &pending, config)?.0;
+            apply_pending(session, &pending, &statements)
+        }
+        _ => session.execute(&format!("drop table if exists {pending}")),
+    }
+}
+
+/// Runs the statements that apply a pending increment, then drops it. A statement that fails
+/// leaves it for the next run to complete.
+fn apply_pending(
+    session: &mut dyn Session,
+    pending: &Relation,
+    statements: &[String],
+) -> Result<()> {
+    for statement in statements {
+        session.execute(statement)?;
+    }
+    session.execute(&format!("drop table if exists {pending}"))
+}
+
+/// Writes the model's new rows into `staged`: a table like the model's for insert_overwrite
+/// (its partitions replace the model's), else one made by the select.
+fn stage_increment(
     session: &mut dyn Session,
     relation: &Relation,
     staged: &Relation,
     sql: &str,
+    config: &Incremental,
     storage: &Storage,
-) -> Result<Option<usize>> {
-    let Some(partitions) = relation.dialect.partitions() else {
-        return Err(WarehouseError::new(
-            "this warehouse has no partitions for insert_overwrite to replace",
-        )
-        .of_kind(ErrorKind::Unsupported));
-    };
+) -> Result<()> {
+    if config.strategy != Strategy::InsertOverwrite {
+        return session.execute(&create_table_as(staged, sql, &Storage::default()));
+    }
+    let partitions = partitions(relation)?;
     if storage.partition_by.is_empty() {
         return Err(WarehouseError::new(
             "insert_overwrite replaces partitions: set partition_by on this model",
@@ -439,13 +557,47 @@ fn replace_partitions(
     session.execute(&format!(
         "insert into {staged} ({list}) select {list} from (\n{}\n)",
         body(sql)
-    ))?;
-    let ids = session.query(&partitions.partition_ids(staged))?;
-    for id in ids.rows.iter().filter_map(|r| r[0].as_deref()) {
-        let id = relation.dialect.string_literal(id);
-        session.execute(&partitions.replace_partition(relation, &id, staged))?;
+    ))
+}
+
+/// insert_overwrite's partitions (ClickHouse): each partition that new rows fall in replaces
+/// the model's, atomically per partition; partitions without new rows are kept.
+fn partitions(relation: &Relation) -> Result<&'static dyn PartitionSql> {
+    relation.dialect.partitions().ok_or_else(|| {
+        WarehouseError::new("this warehouse has no partitions for insert_overwrite to replace")
+            .of_kind(ErrorKind::Unsupported)
+    })
+}
+
+/// The statements that apply the increment in `source` to `relation` (the schema changes
+/// `on_schema_change` asks for, then the strategy's), and its number of rows.
+fn increment_statements(
+    session: &mut dyn Session,
+    relation: &Relation,
+    source: &Relation,
+    config: &Incremental,
+) -> Result<(Vec<String>, Option<usize>)> {
+    let rows = count_rows(session, source)?;
+    if config.strategy == Strategy::InsertOverwrite {
+        let partitions = partitions(relation)?;
+        let ids = session.query(&partitions.partition_ids(source))?;
+        let statements = ids
+            .rows
+            .iter()
+            .filter_map(|r| r[0].as_deref())
+            .map(|id| {
+                let id = relation.dialect.string_literal(id);
+                partitions.replace_partition(relation, &id, source)
+            })
+            .collect();
+        return Ok((statements, rows));
     }
-    count_rows(session, staged)
+    let source_columns = session.columns(source)?;
+    let target = session.columns(relation)?;
+    let (mut statements, columns) =
+        schema_changes(relation, &source_columns, &target, config.on_schema_change)?;
+    statements.extend(strategy_statements(relation, source, &columns, config));
+    Ok((statements, rows))
 }
 
 /// The `alter table` statements that `on_schema_change` asks for, and the columns to insert.

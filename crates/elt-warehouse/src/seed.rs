@@ -7,7 +7,7 @@ use std::path::Path;
 use elt_core::adapter::Relation;
 pub use elt_core::adapter::SeedType;
 
-use crate::materialize::{Storage, beside, build_table, create_table_with};
+use crate::materialize::{Storage, beside, build_table, create_table_with, drop_after};
 use crate::{RelationKind, Result, Session, TextRows, WarehouseError};
 
 /// Whether `value` (not null) can be read as `seed_type`.
@@ -112,8 +112,7 @@ pub fn load_seed(
         let select = format!("select {} from {raw}", casts.join(", "));
         build_table(session, relation, &select, storage, existing)
     })();
-    let _ = session.execute(&format!("drop table if exists {raw}"));
-    loaded.map(|_| seed.rows.len())
+    drop_after(session, &raw, loaded).map(|_| seed.rows.len())
 }
 
 /// Fails on the first value that its column's type cannot hold, where a cast would turn such

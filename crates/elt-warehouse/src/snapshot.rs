@@ -8,7 +8,8 @@
 use elt_core::adapter::{Dialect, Relation};
 
 use crate::materialize::{
-    Built, Storage, add_column, beside, body, count_rows, create_table_as, in_transaction, swap_in,
+    Built, Storage, add_column, beside, body, count_rows, create_table_as, drop_after,
+    in_transaction, swap_in,
 };
 use crate::{ColumnInfo, RelationKind, Result, Session, WarehouseError};
 
@@ -126,10 +127,9 @@ pub fn snapshot(
         in_transaction(session, &statements)?;
         Ok(rows)
     })();
-    let _ = session.execute(&format!("drop table if exists {staged}"));
     Ok(Built {
         code: "INSERT",
-        rows: result?,
+        rows: drop_after(session, &staged, result)?,
     })
 }
 

@@ -151,6 +151,14 @@ pub trait Adapter: Send + Sync {
         format!("drop {kind} if exists {relation}")
     }
 
+    /// Where dropping a relation drops the views that select from it (PostgreSQL's
+    /// `cascade`): a query of those views, directly or through other views, as rows of
+    /// schema, name and definition, in an order they can be created in. A swap creates them
+    /// again over the new version in the same transaction.
+    fn dependent_views(&self, _relation: &Relation) -> Option<String> {
+        None
+    }
+
     /// What follows a table's name in `create table`: its engine and storage clauses.
     fn table_clauses(&self, _storage: &Storage) -> String {
         String::new()

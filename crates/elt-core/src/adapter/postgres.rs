@@ -1,5 +1,5 @@
 //! PostgreSQL's SQL: schemas named without their database, `merge into`, views dropped with
-//! what depends on them, and text that cannot hold U+0000.
+//! what depends on them (and found, to be created again), and text that cannot hold U+0000.
 
 use super::{
     Adapter, AdvisoryLockSql, IncrementalSql, LoadFence, Relation, RowTrial, SeedType,
@@ -57,6 +57,28 @@ impl Adapter for Postgres {
     fn drop_relation(&self, relation: &Relation, view: bool) -> String {
         let kind = if view { "view" } else { "table" };
         format!("drop {kind} if exists {relation} cascade")
+    }
+
+    /// Views bound to the relation through `pg_rewrite` rules, and the views bound to those;
+    /// each at its longest distance from the relation, so that a view comes after the views
+    /// it reads.
+    fn dependent_views(&self, relation: &Relation) -> Option<String> {
+        let schema = self.string_literal(&relation.schema);
+        let name = self.string_literal(&relation.identifier);
+        Some(format!(
+            "with recursive dependents(oid, depth) as (\
+             select r.ev_class, 1 from pg_depend d join pg_rewrite r on r.oid = d.objid \
+             where d.classid = 'pg_rewrite'::regclass and r.ev_class <> d.refobjid \
+             and d.refobjid = (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+             where n.nspname = {schema} and c.relname = {name}) \
+             union all \
+             select r.ev_class, dependents.depth + 1 from dependents \
+             join pg_depend d on d.refobjid = dependents.oid join pg_rewrite r on r.oid = d.objid \
+             where d.classid = 'pg_rewrite'::regclass and r.ev_class <> d.refobjid) \
+             select n.nspname, c.relname, pg_get_viewdef(c.oid) from dependents \
+             join pg_class c on c.oid = dependents.oid join pg_namespace n on n.oid = c.relnamespace \
+             where c.relkind = 'v' group by n.nspname, c.relname, c.oid order by max(dependents.depth), 1, 2"
+        ))
     }
 
     fn merge(&self, sql: &IncrementalSql) -> Vec<String> {
