@@ -1,18 +1,20 @@
 //! The crash-point sweep: elt is stopped at every step of every materialization, one step at
 //! a time, on every warehouse (`ELT_CRASH_AT`, see `crates/elt-execute/src/crash_point.rs`):
-//! killed there with SIGKILL, and on PostgreSQL also left running with its connections cut.
+//! killed there with SIGKILL, and on PostgreSQL and ClickHouse also left running with its
+//! connections cut.
 //! After each crash every relation holds exactly its old or its new version; the next run
 //! completes, leaves no staged or backup table, and gives the same tables as a run that was
 //! never interrupted.
 
 mod support;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output, Stdio};
 
-use support::{Wh, WhProject, stderr, stdout, write};
+use support::{PrivateClickHouse, Wh, WhProject, stderr, stdout, write};
 
 /// What a case does at its crash point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +23,41 @@ enum Crash {
     Kill,
     /// Cut the process's warehouse connections (the server ends them) and let it go on.
     Cut,
+}
+
+/// The warehouse a sweep runs on: the shared server, or (to cut ClickHouse's connections) an
+/// engine of the sweep's own, killed while elt waits at the crash point and started again
+/// once it has ended.
+struct On {
+    wh: Wh,
+    engine: Option<RefCell<PrivateClickHouse>>,
+}
+
+impl On {
+    fn shared(wh: Wh) -> Self {
+        On { wh, engine: None }
+    }
+
+    fn project(&self, files: &[(&str, &str)]) -> WhProject {
+        match &self.engine {
+            Some(engine) => self.wh.project_on(&engine.borrow().url(), files),
+            None => self.wh.project(files),
+        }
+    }
+
+    /// Cuts elt's connections: the server ends them (PostgreSQL), or goes (ClickHouse).
+    fn cut(&self, project: &WhProject) {
+        match &self.engine {
+            Some(engine) => engine.borrow_mut().crash(),
+            None => assert!(project.cut_connections() > 0, "no connection to cut"),
+        }
+    }
+
+    fn restore(&self) {
+        if let Some(engine) = &self.engine {
+            engine.borrow_mut().start().expect("restart the engine");
+        }
+    }
 }
 
 const SEED_V1: &str =
@@ -61,7 +98,8 @@ fn nodes(wh: Wh) -> Vec<(&'static str, String)> {
 
 /// A project with a seed, a view, a table over an ephemeral model, an incremental model per
 /// strategy the warehouse has, and a snapshot per strategy; not built yet.
-fn project(wh: Wh) -> WhProject {
+fn project(on: &On) -> WhProject {
+    let wh = on.wh;
     // New rows are those updated after the newest already there: running an increment twice
     // adds nothing (as real incremental models are written).
     let incremental = |config: &str| {
@@ -117,22 +155,22 @@ fn project(wh: Wh) -> WhProject {
         files.push(("models/items_merge.sql", merge));
     }
     let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
-    wh.project(&files)
+    on.project(&files)
 }
 
 /// The project built from the first version of its seed: a copy of `template`'s warehouse
 /// where the warehouse can copy one, else built.
-fn first_version(template: &WhProject) -> WhProject {
-    let project = project(template.wh);
+fn first_version(on: &On, template: &WhProject) -> WhProject {
+    let project = project(on);
     if !project.copy_warehouse_of(template) {
-        build(&project, 1, None).expect_success();
+        build(on, &project, 1, None).expect_success();
     }
     project
 }
 
 /// Runs `elt build` of `version` on one thread, with `ELT_CRASH_AT` set to `crash` when given
 /// (with `Crash::Cut` the process pauses there while its connections are cut).
-fn build(project: &WhProject, version: u32, crash: Option<(String, Crash)>) -> Output {
+fn build(on: &On, project: &WhProject, version: u32, crash: Option<(String, Crash)>) -> Output {
     if version == 2 {
         write(project.path(), "seeds/items.csv", SEED_V2);
     }
@@ -157,7 +195,7 @@ fn build(project: &WhProject, version: u32, crash: Option<(String, Crash)>) -> O
         let mut seen = String::new();
         while errors.read_line(&mut seen).is_ok_and(|n| n > 0) {
             if seen.contains("elt: crash point") {
-                project.cut_connections();
+                on.cut(project);
                 break;
             }
         }
@@ -165,6 +203,7 @@ fn build(project: &WhProject, version: u32, crash: Option<(String, Crash)>) -> O
         let _ = input.write_all(b"\n");
         drop(input);
         let mut output = child.wait_with_output().expect("elt ends");
+        on.restore();
         let mut rest = Vec::new();
         std::io::Read::read_to_end(&mut errors, &mut rest).expect("read stderr");
         output.stderr = [seen.into_bytes(), rest].concat();
@@ -221,9 +260,9 @@ struct Step {
 }
 
 /// The warehouse calls of `node` when it builds the second version over a copy of `template`.
-fn steps(template: &WhProject, node: &str, new: &Contents) -> Vec<Step> {
-    let project = first_version(template);
-    let listed = build(&project, 2, Some((format!("{node}:list"), Crash::Kill)));
+fn steps(on: &On, template: &WhProject, node: &str, new: &Contents) -> Vec<Step> {
+    let project = first_version(on, template);
+    let listed = build(on, &project, 2, Some((format!("{node}:list"), Crash::Kill)));
     listed.expect_success();
     assert_eq!(
         &contents(&project),
@@ -245,15 +284,17 @@ fn steps(template: &WhProject, node: &str, new: &Contents) -> Vec<Step> {
         .collect()
 }
 
-/// Runs the crash points of every node on `wh`; returns how many cases ran. Killed, a crash
-/// before a step that follows a read leaves the warehouse as the crash before that read
-/// did: that case is not run again.
-fn sweep(wh: Wh, how: Crash) -> usize {
-    let template = project(wh);
-    build(&template, 1, None).expect_success();
+/// Runs the crash points of every node; returns how many cases ran. A crash before a step
+/// that follows a read leaves the warehouse as the crash before that read did: where elt
+/// cannot go on after it (killed, or its ClickHouse engine gone), that case is not run again.
+fn sweep(on: &On, how: Crash) -> usize {
+    let wh = on.wh;
+    let every_step = how == Crash::Cut && on.engine.is_none();
+    let template = project(on);
+    build(on, &template, 1, None).expect_success();
     let old = contents(&template);
-    let reference = first_version(&template);
-    build(&reference, 2, None).expect_success();
+    let reference = first_version(on, &template);
+    build(on, &reference, 2, None).expect_success();
     let new = contents(&reference);
     for (node, rows) in &new {
         assert!(rows.is_ok(), "{node}: {rows:?}");
@@ -262,11 +303,11 @@ fn sweep(wh: Wh, how: Crash) -> usize {
     let mut recoverable = 0;
     let mut summary = Vec::new();
     for (node, _) in nodes(wh) {
-        let steps = steps(&template, node, &new);
+        let steps = steps(on, &template, node, &new);
         assert!(!steps.is_empty(), "{node} made no warehouse call");
         let mut run = 0;
         for (index, step) in steps.iter().enumerate() {
-            if how == Crash::Kill && index > 0 && !steps[index - 1].writes {
+            if !every_step && index > 0 && !steps[index - 1].writes {
                 continue;
             }
             let at = match how {
@@ -274,7 +315,15 @@ fn sweep(wh: Wh, how: Crash) -> usize {
                 Crash::Cut => format!("{node}:{}:pause", index + 1),
             };
             let case = format!("{wh:?}, {how:?} at {at}, before: {}", step.call);
-            crash_case(&template, &case, (at, how), &old, &new, &mut recoverable);
+            crash_case(
+                on,
+                &template,
+                &case,
+                (at, how),
+                &old,
+                &new,
+                &mut recoverable,
+            );
             run += 1;
         }
         summary.push(format!("{node}: {} steps, {run} cases", steps.len()));
@@ -291,6 +340,7 @@ fn sweep(wh: Wh, how: Crash) -> usize {
 /// Builds the second version over a copy of `template`, crashing at `crash`; checks that
 /// every relation is whole, then that the next run completes as an uninterrupted one.
 fn crash_case(
+    on: &On,
     template: &WhProject,
     case: &str,
     crash: (String, Crash),
@@ -299,8 +349,8 @@ fn crash_case(
     recoverable: &mut usize,
 ) {
     let how = crash.1;
-    let project = first_version(template);
-    let crashed = build(&project, 2, Some(crash));
+    let project = first_version(on, template);
+    let crashed = build(on, &project, 2, Some(crash));
     let said = stderr(&crashed);
     assert!(
         said.contains("elt: crash point"),
@@ -329,7 +379,7 @@ fn crash_case(
         );
     }
     let rerun = match how {
-        Crash::Kill => build(&project, 2, None),
+        Crash::Kill => build(on, &project, 2, None),
         Crash::Cut => retry(&project),
     };
     assert!(
@@ -363,26 +413,45 @@ fn retry(project: &WhProject) -> Output {
 
 #[test]
 fn duckdb_killed_at_every_step() {
-    assert!(sweep(Wh::DuckDb, Crash::Kill) > 0);
+    assert!(sweep(&On::shared(Wh::DuckDb), Crash::Kill) > 0);
 }
 
 #[test]
 fn postgres_killed_at_every_step() {
     if Wh::Postgres.available() {
-        assert!(sweep(Wh::Postgres, Crash::Kill) > 0);
+        assert!(sweep(&On::shared(Wh::Postgres), Crash::Kill) > 0);
     }
 }
 
 #[test]
 fn postgres_cut_off_at_every_step() {
     if Wh::Postgres.available() {
-        assert!(sweep(Wh::Postgres, Crash::Cut) > 0);
+        assert!(sweep(&On::shared(Wh::Postgres), Crash::Cut) > 0);
     }
 }
 
 #[test]
 fn clickhouse_killed_at_every_step() {
     if Wh::ClickHouse.available() {
-        assert!(sweep(Wh::ClickHouse, Crash::Kill) > 0);
+        assert!(sweep(&On::shared(Wh::ClickHouse), Crash::Kill) > 0);
     }
+}
+
+#[test]
+fn clickhouse_cut_off_at_every_step() {
+    let engine = match PrivateClickHouse::create() {
+        Ok(engine) => engine,
+        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("cannot start a private ClickHouse engine under CI: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+    let on = On {
+        wh: Wh::ClickHouse,
+        engine: Some(RefCell::new(engine)),
+    };
+    assert!(sweep(&on, Crash::Cut) > 0);
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{ok, project, status_of, stderr, stdout};
+use support::{PrivateClickHouse, ok, project, status_of, stderr, stdout};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -276,95 +276,6 @@ fn postgres_stopped_mid_build_then_retry_completes() {
         ),
         ["0"]
     );
-}
-
-/// The ClickHouse engine of the test's own (the shared one must stay up for the other tests):
-/// `scripts/clickhouse_front.py` over a temporary data folder, on a free port, with the Python
-/// that `scripts/services.sh start clickhouse` installed chdb into.
-struct PrivateClickHouse {
-    data: tempfile::TempDir,
-    port: u16,
-    process: Option<std::process::Child>,
-}
-
-impl PrivateClickHouse {
-    fn python() -> PathBuf {
-        let state = std::env::var("ELT_SERVICES_DIR")
-            .unwrap_or_else(|_| "/var/cache/elt/services".to_string());
-        Path::new(&state).join("venv/bin/python")
-    }
-
-    fn create() -> Result<Self, String> {
-        if !Self::python().exists() {
-            return Err("chdb is not installed (run scripts/services.sh start clickhouse)".into());
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let mut server = PrivateClickHouse {
-            data: tempfile::tempdir().map_err(|e| e.to_string())?,
-            port,
-            process: None,
-        };
-        server.start()?;
-        Ok(server)
-    }
-
-    fn start(&mut self) -> Result<(), String> {
-        let front = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/clickhouse_front.py");
-        let child = Command::new(Self::python())
-            .arg(front)
-            .args(["--port", &self.port.to_string(), "--data"])
-            .arg(self.data.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        self.process = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if self.query("select 1").is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Err("the private ClickHouse engine did not start within 60 s".into())
-    }
-
-    /// Kills the engine's process: requests in flight are cut, as in a crash.
-    fn crash(&mut self) {
-        if let Some(mut child) = self.process.take() {
-            child.kill().expect("SIGKILL the engine");
-            child.wait().expect("reap the engine");
-        }
-    }
-
-    fn query(&self, sql: &str) -> Result<Vec<String>, String> {
-        let output = Command::new("curl")
-            .args([
-                "-sS",
-                "--fail-with-body",
-                "--max-time",
-                "30",
-                "--data-binary",
-                sql,
-            ])
-            .arg(format!("http://127.0.0.1:{}/", self.port))
-            .output()
-            .map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        if !output.status.success() {
-            return Err(text);
-        }
-        Ok(text.lines().map(str::to_string).collect())
-    }
-}
-
-impl Drop for PrivateClickHouse {
-    fn drop(&mut self) {
-        self.crash();
-    }
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //! `elt` binary, and the compiler called as a library.
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 // The compiler's test helpers and fixture projects, shared with elt-core's own tests.
 #[path = "../../crates/elt-core/tests/support/mod.rs"]
@@ -46,7 +47,7 @@ impl Drop for Running {
 /// `elt docs serve --port 0` in `dir`: the server and the site's URL.
 pub fn serve_docs(dir: &Path) -> (Running, String) {
     use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_elt"))
         .args(["docs", "serve", "--port", "0"])
         .current_dir(dir)
         .env("HOME", dir)
@@ -67,7 +68,7 @@ pub fn serve_docs(dir: &Path) -> (Running, String) {
 
 /// Runs `elt` with `args` in `dir`.
 pub fn elt(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+    Command::new(env!("CARGO_BIN_EXE_elt"))
         .args(args)
         .current_dir(dir)
         .env_remove("ELT_PROFILES_DIR")
@@ -180,6 +181,8 @@ pub enum Wh {
 pub struct WhProject {
     pub wh: Wh,
     dir: tempfile::TempDir,
+    /// The ClickHouse server's URL.
+    ch_url: String,
     /// The PostgreSQL database, or the ClickHouse database (= schema) of this project.
     database: Option<String>,
 }
@@ -192,10 +195,19 @@ fn ch_url() -> String {
 /// returns its output, or the error.
 /// `settings` are more, as `name=value&...`.
 fn clickhouse(database: Option<&str>, settings: &str, sql: &str) -> Result<String, String> {
+    clickhouse_on(&ch_url(), database, settings, sql)
+}
+
+/// [`clickhouse`] on the server at `server`.
+fn clickhouse_on(
+    server: &str,
+    database: Option<&str>,
+    settings: &str,
+    sql: &str,
+) -> Result<String, String> {
     let mut url = format!(
-        "{}/?default_format=JSONCompactEachRow&output_format_json_quote_64bit_integers=1\
-         &output_format_json_quote_decimals=1&join_use_nulls=1&cast_keep_nullable=1",
-        ch_url()
+        "{server}/?default_format=JSONCompactEachRow&output_format_json_quote_64bit_integers=1\
+         &output_format_json_quote_decimals=1&join_use_nulls=1&cast_keep_nullable=1"
     );
     if let Some(database) = database {
         url.push_str(&format!("&database={database}"));
@@ -203,7 +215,7 @@ fn clickhouse(database: Option<&str>, settings: &str, sql: &str) -> Result<Strin
     if !settings.is_empty() {
         url.push_str(&format!("&{settings}"));
     }
-    let output = std::process::Command::new("curl")
+    let output = Command::new("curl")
         .args([
             "-sS",
             "--fail-with-body",
@@ -265,8 +277,8 @@ fn psql(database: &str, options: &str, sql: &str) -> Result<String, String> {
 }
 
 /// psql running `sql` in `database` as the test user.
-fn psql_command(database: &str, sql: &str) -> std::process::Command {
-    let mut command = std::process::Command::new("psql");
+fn psql_command(database: &str, sql: &str) -> Command {
+    let mut command = Command::new("psql");
     command
         // Fields and rows apart by control characters, so that values may hold newlines.
         .args([
@@ -356,6 +368,15 @@ impl Wh {
     /// Writes a profile for this warehouse (DuckDB file `warehouse.duckdb`; on PostgreSQL a
     /// new database) into the project folder `dir`.
     pub fn profiled(self, dir: tempfile::TempDir, profile: &str) -> WhProject {
+        self.profiled_on(dir, profile, &ch_url())
+    }
+
+    /// A project of `files` on the ClickHouse server at `ch_url` (a [`PrivateClickHouse`]).
+    pub fn project_on(self, ch_url: &str, files: &[(&str, &str)]) -> WhProject {
+        self.profiled_on(project(files), "shop", ch_url)
+    }
+
+    fn profiled_on(self, dir: tempfile::TempDir, profile: &str, ch_url: &str) -> WhProject {
         let (output, database) = match self {
             Wh::DuckDb => (
                 "type: duckdb\n      path: warehouse.duckdb".to_string(),
@@ -380,13 +401,10 @@ impl Wh {
                 // Created up front (as on PostgreSQL) so that it can be queried even when
                 // every model builds into a custom schema.
                 let database = format!("elt_test_{}", uuid::Uuid::new_v4().simple());
-                clickhouse(None, "", &format!("create database {database}"))
+                clickhouse_on(ch_url, None, "", &format!("create database {database}"))
                     .unwrap_or_else(|e| panic!("create the test database: {e}"));
                 (
-                    format!(
-                        "type: clickhouse\n      url: {}\n      schema: {database}",
-                        ch_url()
-                    ),
+                    format!("type: clickhouse\n      url: {ch_url}\n      schema: {database}"),
                     Some(database),
                 )
             }
@@ -401,6 +419,7 @@ impl Wh {
         WhProject {
             wh: self,
             dir,
+            ch_url: ch_url.to_string(),
             database,
         }
     }
@@ -430,7 +449,7 @@ impl WhProject {
         match self.wh {
             Wh::DuckDb => query(&self.path().join("warehouse.duckdb"), sql),
             Wh::ClickHouse => clickhouse_rows(
-                &clickhouse(Some(self.schema()), "", sql)
+                &clickhouse_on(&self.ch_url, Some(self.schema()), "", sql)
                     .unwrap_or_else(|e| panic!("query {sql}: {e}")),
             ),
             Wh::Postgres => {
@@ -553,7 +572,8 @@ impl Drop for WhProject {
             }
             // The project's database and its custom schemas' (`<database>_<custom>`).
             (Wh::ClickHouse, Some(database)) => {
-                let names = clickhouse(
+                let names = clickhouse_on(
+                    &self.ch_url,
                     None,
                     "",
                     &format!(
@@ -563,7 +583,12 @@ impl Drop for WhProject {
                 .map(|out| clickhouse_rows(&out))
                 .unwrap_or_default();
                 for name in names.into_iter().flatten() {
-                    let _ = clickhouse(None, "", &format!("drop database if exists `{name}`"));
+                    let _ = clickhouse_on(
+                        &self.ch_url,
+                        None,
+                        "",
+                        &format!("drop database if exists `{name}`"),
+                    );
                 }
             }
             _ => {}
@@ -599,4 +624,101 @@ macro_rules! on_every_warehouse {
             })*
         }
     };
+}
+
+/// A ClickHouse engine of a test's own, which it may kill (the shared one must stay up for the
+/// other tests):
+/// `scripts/clickhouse_front.py` over a temporary data folder, on a free port, with the Python
+/// that `scripts/services.sh start clickhouse` installed chdb into.
+pub struct PrivateClickHouse {
+    data: tempfile::TempDir,
+    pub port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl PrivateClickHouse {
+    fn python() -> PathBuf {
+        let state = std::env::var("ELT_SERVICES_DIR")
+            .unwrap_or_else(|_| "/var/cache/elt/services".to_string());
+        Path::new(&state).join("venv/bin/python")
+    }
+
+    pub fn create() -> Result<Self, String> {
+        if !Self::python().exists() {
+            return Err("chdb is not installed (run scripts/services.sh start clickhouse)".into());
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let mut server = PrivateClickHouse {
+            data: tempfile::tempdir().map_err(|e| e.to_string())?,
+            port,
+            process: None,
+        };
+        server.start()?;
+        Ok(server)
+    }
+
+    pub fn start(&mut self) -> Result<(), String> {
+        let front = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/clickhouse_front.py");
+        let child = Command::new(Self::python())
+            .arg(front)
+            .args(["--port", &self.port.to_string(), "--data"])
+            .arg(self.data.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        self.process = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if self.query("select 1").is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err("the private ClickHouse engine did not start within 60 s".into())
+    }
+
+    /// Kills the engine's process: requests in flight are cut, as in a crash.
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            child.kill().expect("SIGKILL the engine");
+            child.wait().expect("reap the engine");
+        }
+    }
+
+    pub fn query(&self, sql: &str) -> Result<Vec<String>, String> {
+        let output = Command::new("curl")
+            .args([
+                "-sS",
+                "--fail-with-body",
+                "--max-time",
+                "30",
+                "--data-binary",
+                sql,
+            ])
+            .arg(format!("http://127.0.0.1:{}/", self.port))
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            return Err(text);
+        }
+        Ok(text.lines().map(str::to_string).collect())
+    }
+}
+
+impl Drop for PrivateClickHouse {
+    fn drop(&mut self) {
+        self.crash();
+    }
+}
+
+impl PrivateClickHouse {
+    /// Its URL, for [`Wh::project_on`].
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
 }
