@@ -9,7 +9,6 @@
 #![allow(clippy::result_large_err)]
 
 mod catalog;
-mod crash_point;
 mod errors;
 mod nodes;
 pub mod results;
@@ -213,7 +212,7 @@ pub fn execute(
                             reporter.started(node, index, total);
                         }
                         if let [node] = members.as_slice() {
-                            vec![crash_point::around(
+                            vec![elt_warehouse::crash_point::around(
                                 &node.unique_id,
                                 session.as_mut(),
                                 |session| nodes::run(plan, catalog, session, node),

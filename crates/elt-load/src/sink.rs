@@ -11,7 +11,7 @@ use std::sync::mpsc::Receiver;
 
 use elt_core::adapter::{Dialect, Relation};
 use elt_warehouse::materialize::{Storage, atomically, create_table_with, ensure_schema};
-use elt_warehouse::{ErrorKind, Result, Session, TextRows, Warehouse, WarehouseError};
+use elt_warehouse::{ErrorKind, Result, Session, TextRows, Warehouse, WarehouseError, crash_point};
 
 use rayon::prelude::*;
 
@@ -180,7 +180,8 @@ impl Sink {
         };
         let state = beside(STATE_TABLE);
         let dead = beside(DEAD_LETTER_TABLE);
-        let mut session = warehouse.session()?;
+        // The crash-point sweep stops a load at its steps by this name.
+        let mut session = crash_point::guard(&format!("load:{name}"), warehouse.session()?);
         ensure_schema(session.as_mut(), raw)?;
         let fence = Fence::take(warehouse, session.as_mut(), raw, name)?;
         let existing = session.relations_in(raw.database.as_deref(), &raw.schema)?;

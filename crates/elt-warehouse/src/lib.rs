@@ -10,6 +10,7 @@
 mod arrow_rows;
 mod canonical;
 mod clickhouse;
+pub mod crash_point;
 pub mod data_test;
 mod duck;
 pub mod introspect;

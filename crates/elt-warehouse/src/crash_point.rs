@@ -1,9 +1,10 @@
-//! Crash points: elt stops on purpose at one step of one node's run, so that a test can crash
-//! it at every step of every materialization, one by one, instead of killing it at a random
-//! moment (the crash-point sweep, `integration/crash_points.rs`).
+//! Crash points: elt stops on purpose at one step of one node's run (or of one table's load),
+//! so that a test can crash it at every step of every materialization, one by one, instead of
+//! killing it at a random moment (the crash-point sweep, `integration/crash_points.rs`).
 //!
 //! `ELT_CRASH_AT=<unique_id>:<step>[:pause]` names the node and the step: its `step`th
-//! warehouse call (1-based, in the order the node's run makes them). Instead of making that
+//! warehouse call (1-based, in the order the node's run makes them). A load of a source
+//! table is named `load:<source>.<table>`, its steps counted over the whole load. Instead of making that
 //! call, elt prints `elt: crash point <unique_id>:<step> before: <first line of the call>` to
 //! stderr and kills itself with SIGKILL; with `pause` it prints the same line and waits for a
 //! line on stdin (meanwhile the test cuts the warehouse's connection), then goes on with the
@@ -13,11 +14,13 @@
 //! `elt: step <unique_id>:<step> reads|writes: <first line of the call>`, so that a sweep
 //! knows the steps there are, and which leave the warehouse as the step before did.
 
+use std::borrow::BorrowMut;
 use std::io::BufRead;
 use std::sync::OnceLock;
 
 use elt_core::adapter::{Dialect, Relation};
-use elt_warehouse::{CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows};
+
+use crate::{CatalogColumn, ColumnInfo, RelationKind, Result, Session, Table, TextRows};
 
 /// Where `ELT_CRASH_AT` says to stop.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,18 +76,23 @@ pub fn around<T>(
     work: impl FnOnce(&mut dyn Session) -> T,
 ) -> T {
     match configured().filter(|at| at.node == node) {
-        Some(at) => work(&mut Counting {
-            inner: session,
-            at,
-            calls: 0,
-        }),
+        Some(at) => work(&mut Counting::new(session, at)),
         None => work(session),
     }
 }
 
+/// `session`, through the crash point when `ELT_CRASH_AT` names `name`: for a session that
+/// outlives one call (a load's).
+pub fn guard(name: &str, session: Box<dyn Session>) -> Box<dyn Session> {
+    match configured().filter(|at| at.node == name) {
+        Some(at) => Box::new(Counting::new(session, at)),
+        None => session,
+    }
+}
+
 /// A session that counts the calls made through it and stops before the configured one.
-struct Counting<'a> {
-    inner: &'a mut dyn Session,
+struct Counting<S> {
+    inner: S,
     at: &'static CrashAt,
     calls: usize,
 }
@@ -96,7 +104,19 @@ enum Call {
     Writes,
 }
 
-impl Counting<'_> {
+impl<'a, S: BorrowMut<dyn Session + 'a>> Counting<S> {
+    fn new(inner: S, at: &'static CrashAt) -> Self {
+        Counting {
+            inner,
+            at,
+            calls: 0,
+        }
+    }
+
+    fn inner(&mut self) -> &mut (dyn Session + 'a) {
+        self.inner.borrow_mut()
+    }
+
     fn step(&mut self, call: Call, what: &str) {
         self.calls += 1;
         let (node, step) = (&self.at.node, self.calls);
@@ -122,24 +142,24 @@ impl Counting<'_> {
     }
 }
 
-impl Session for Counting<'_> {
+impl<'a, S: BorrowMut<dyn Session + 'a> + Send> Session for Counting<S> {
     fn dialect(&self) -> Dialect {
-        self.inner.dialect()
+        self.inner.borrow().dialect()
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {
         self.step(Call::Writes, sql);
-        self.inner.execute(sql)
+        self.inner().execute(sql)
     }
 
     fn query(&mut self, sql: &str) -> Result<Table> {
         self.step(Call::Reads, sql);
-        self.inner.query(sql)
+        self.inner().query(sql)
     }
 
     fn execute_counting(&mut self, sql: &str) -> Result<usize> {
         self.step(Call::Writes, sql);
-        self.inner.execute_counting(sql)
+        self.inner().execute_counting(sql)
     }
 
     fn relations_in(
@@ -148,22 +168,22 @@ impl Session for Counting<'_> {
         schema: &str,
     ) -> Result<Vec<(String, RelationKind)>> {
         self.step(Call::Reads, &format!("list the relations of {schema}"));
-        self.inner.relations_in(database, schema)
+        self.inner().relations_in(database, schema)
     }
 
     fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>> {
         self.step(Call::Reads, &format!("look up {relation}"));
-        self.inner.relation_kind(relation)
+        self.inner().relation_kind(relation)
     }
 
     fn columns(&mut self, relation: &Relation) -> Result<Vec<ColumnInfo>> {
         self.step(Call::Reads, &format!("read the columns of {relation}"));
-        self.inner.columns(relation)
+        self.inner().columns(relation)
     }
 
     fn query_columns(&mut self, sql: &str) -> Result<Vec<ColumnInfo>> {
         self.step(Call::Reads, &format!("read the columns of a query: {sql}"));
-        self.inner.query_columns(sql)
+        self.inner().query_columns(sql)
     }
 
     fn schema_columns(
@@ -172,7 +192,7 @@ impl Session for Counting<'_> {
         schema: &str,
     ) -> Result<Vec<CatalogColumn>> {
         self.step(Call::Reads, &format!("read the columns of {schema}"));
-        self.inner.schema_columns(database, schema)
+        self.inner().schema_columns(database, schema)
     }
 
     fn insert_text_rows(
@@ -185,7 +205,7 @@ impl Session for Counting<'_> {
             Call::Writes,
             &format!("insert {} rows into {table}", rows.len()),
         );
-        self.inner.insert_text_rows(table, columns, rows)
+        self.inner().insert_text_rows(table, columns, rows)
     }
 
     fn insert_text_rows_once(
@@ -199,7 +219,7 @@ impl Session for Counting<'_> {
             Call::Writes,
             &format!("insert {} rows into {table} once", rows.len()),
         );
-        self.inner
+        self.inner()
             .insert_text_rows_once(table, columns, rows, token)
     }
 }
