@@ -717,6 +717,21 @@ impl Drop for PrivateClickHouse {
 }
 
 impl PrivateClickHouse {
+    /// A started engine; where it cannot start, a failure under CI, else `None` (the test
+    /// says why and skips).
+    pub fn for_test() -> Option<Self> {
+        match Self::create() {
+            Ok(engine) => Some(engine),
+            Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("cannot start a private ClickHouse engine under CI: {reason}")
+            }
+            Err(reason) => {
+                eprintln!("skipped: {reason}");
+                None
+            }
+        }
+    }
+
     /// Its URL, for [`Wh::project_on`].
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
