@@ -1,5 +1,5 @@
 //! The crash-point sweep: elt is stopped at every step of every materialization, one step at
-//! a time, on every warehouse (`ELT_CRASH_AT`, see `crates/elt-execute/src/crash_point.rs`):
+//! a time, on every warehouse (`ELT_CRASH_AT`, see `crates/elt-warehouse/src/crash_point.rs`):
 //! killed there with SIGKILL, and on PostgreSQL and ClickHouse also left running with its
 //! connections cut.
 //! After each crash every relation holds exactly its old or its new version; the next run
@@ -10,11 +10,13 @@ mod support;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use support::{PrivateClickHouse, Wh, WhProject, stderr, stdout, write};
+use support::{
+    PrivateClickHouse, Step, Wh, WhProject, listed_steps, new_state_before, run_past_crash_point,
+    stderr, stdout, write,
+};
 
 /// What a case does at its crash point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,36 +182,21 @@ fn build(on: &On, project: &WhProject, version: u32, crash: Option<(String, Cras
         .arg(format!("{{version: {version}}}"))
         .current_dir(project.path())
         .env("HOME", project.path())
-        .env_remove("ELT_CRASH_AT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env_remove("ELT_CRASH_AT");
     let Some((at, how)) = crash else {
         return command.output().expect("run elt");
     };
     command.env("ELT_CRASH_AT", at);
-    let mut child = command.spawn().expect("start elt");
-    if how == Crash::Cut {
-        // At the crash point elt says so and waits for a line: cut its connections then.
-        let mut errors = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut seen = String::new();
-        while errors.read_line(&mut seen).is_ok_and(|n| n > 0) {
-            if seen.contains("elt: crash point") {
-                on.cut(project);
-                break;
-            }
+    // Paused at the crash point, elt has its connections cut, then goes on.
+    let output = run_past_crash_point(&mut command, || {
+        if how == Crash::Cut {
+            on.cut(project);
         }
-        let mut input = child.stdin.take().expect("stdin");
-        let _ = input.write_all(b"\n");
-        drop(input);
-        let mut output = child.wait_with_output().expect("elt ends");
+    });
+    if how == Crash::Cut {
         on.restore();
-        let mut rest = Vec::new();
-        std::io::Read::read_to_end(&mut errors, &mut rest).expect("read stderr");
-        output.stderr = [seen.into_bytes(), rest].concat();
-        return output;
     }
-    child.wait_with_output().expect("elt ends")
+    output
 }
 
 trait Succeeded {
@@ -253,12 +240,6 @@ fn leftovers(project: &WhProject) -> Vec<String> {
         .collect()
 }
 
-/// One warehouse call of a node's run, as `ELT_CRASH_AT=<node>:list` prints it.
-struct Step {
-    call: String,
-    writes: bool,
-}
-
 /// The warehouse calls of `node` when it builds the second version over a copy of `template`.
 fn steps(on: &On, template: &WhProject, node: &str, new: &Contents) -> Vec<Step> {
     let project = first_version(on, template);
@@ -269,19 +250,7 @@ fn steps(on: &On, template: &WhProject, node: &str, new: &Contents) -> Vec<Step>
         new,
         "listing the steps changed the build"
     );
-    let prefix = "elt: step ";
-    stderr(&listed)
-        .lines()
-        .filter_map(|line| line.strip_prefix(prefix))
-        .map(|line| {
-            let (_, call) = line.split_once(' ').expect("a step and its call");
-            let (kind, call) = call.split_once(": ").expect("reads or writes");
-            Step {
-                call: call.to_string(),
-                writes: kind == "writes",
-            }
-        })
-        .collect()
+    listed_steps(&stderr(&listed), node)
 }
 
 /// Runs the crash points of every node; returns how many cases ran. A crash before a step
@@ -307,7 +276,7 @@ fn sweep(on: &On, how: Crash) -> usize {
         assert!(!steps.is_empty(), "{node} made no warehouse call");
         let mut run = 0;
         for (index, step) in steps.iter().enumerate() {
-            if !every_step && index > 0 && !steps[index - 1].writes {
+            if !every_step && !new_state_before(&steps, index) {
                 continue;
             }
             let at = match how {

@@ -1,16 +1,18 @@
 //! The warehouse server goes away in the middle of a build: elt fails clearly, leaves no table
 //! half-built, and `elt retry` finishes the build once the server is back. The server goes at
-//! a crash point (`ELT_CRASH_AT`, see `crates/elt-execute/src/crash_point.rs`): in the middle
+//! a crash point (`ELT_CRASH_AT`, see `crates/elt-warehouse/src/crash_point.rs`): in the middle
 //! of the third model's build, always the same step.
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{PrivateClickHouse, ok, project, status_of, stderr, stdout};
+use support::{
+    PrivateClickHouse, ok, project, run_past_crash_point, started_or_skipped, status_of, stderr,
+    stdout,
+};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -133,16 +135,7 @@ fn as_postgres(command: &str, as_root: bool) -> Result<(), String> {
 }
 
 fn private_server() -> Option<PrivateServer> {
-    match PrivateServer::create() {
-        Ok(server) => Some(server),
-        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("cannot start a private PostgreSQL server under CI: {reason}")
-        }
-        Err(reason) => {
-            eprintln!("skipped: {reason}");
-            None
-        }
-    }
+    started_or_skipped("a private PostgreSQL server", PrivateServer::create)
 }
 
 /// A chain of six tables with `configs`, the first selecting `id` from `first`, on the target
@@ -180,38 +173,27 @@ fn chain_project(first: &str, configs: &str, output: &str) -> tempfile::TempDir 
 /// ClickHouse: the staged table built, not exchanged yet); returns what elt did and how long
 /// it took to end after the crash.
 fn build_crashed_midway(dir: &Path, crash: impl FnOnce()) -> (std::process::Output, Duration) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_elt"))
-        .args(["build", "--vars", "{version: 2}"])
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("ELT_CRASH_AT", "model.shop.step_2:3:pause")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start elt");
-    let mut errors = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut said = String::new();
-    while errors.read_line(&mut said).is_ok_and(|n| n > 0) {
-        if said.contains("elt: crash point") {
-            break;
-        }
-    }
-    assert!(said.contains("elt: crash point"), "{said}");
-    crash();
-    let crashed = Instant::now();
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"\n")
-        .expect("let elt go on");
-    let mut output = child.wait_with_output().expect("elt ends");
-    let after_crash = crashed.elapsed();
-    let mut rest = String::new();
-    errors.read_to_string(&mut rest).expect("stderr");
-    output.stderr = rest.into_bytes();
-    (output, after_crash)
+    let mut crashed = None;
+    let mut output = run_past_crash_point(
+        Command::new(env!("CARGO_BIN_EXE_elt"))
+            .args(["build", "--vars", "{version: 2}"])
+            .current_dir(dir)
+            .env("HOME", dir)
+            .env("ELT_CRASH_AT", "model.shop.step_2:3:pause"),
+        || {
+            crash();
+            crashed = Some(Instant::now());
+        },
+    );
+    let crashed = crashed.expect("the crash point is reached");
+    // What elt said after the crash.
+    let said = stderr(&output);
+    let (_, after) = said
+        .split_once("elt: crash point")
+        .and_then(|(_, rest)| rest.split_once('\n'))
+        .expect("the crash point's line");
+    output.stderr = after.as_bytes().to_vec();
+    (output, crashed.elapsed())
 }
 
 #[test]

@@ -6,7 +6,10 @@ mod support;
 
 use std::os::unix::process::ExitStatusExt;
 
-use support::{Running, Wh, WhProject, elt, ok, stderr, stdout, write};
+use support::{
+    Running, Step, Wh, WhProject, elt, listed_steps, new_state_before, ok, run_past_crash_point,
+    stderr, stdout, write,
+};
 
 on_every_warehouse!(
     files_load_exactly_once_with_dead_letters,
@@ -1107,42 +1110,23 @@ fn sweep_objects() -> Vec<(String, String)> {
 /// `settles` may leave the last records to the load after it.
 fn killed_at_every_step(wh: Wh, settles: bool, fresh: &dyn Fn() -> WhProject) {
     let load = |p: &WhProject, crash_at: &str| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
-            .arg("load")
-            .current_dir(p.path())
-            .env("HOME", p.path())
-            .env("ELT_CRASH_AT", crash_at)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start elt load");
-        let mut errors = std::io::BufReader::new(child.stderr.take().expect("stderr"));
-        let mut said = String::new();
-        while std::io::BufRead::read_line(&mut errors, &mut said).is_ok_and(|n| n > 0) {
-            if crash_at.ends_with(":pause") && said.contains("elt: crash point") {
-                assert!(p.cut_connections() > 0, "no connection to cut");
-                break;
-            }
-        }
-        // A line lets a paused load go on; elt reads none otherwise.
-        let _ = std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"\n");
-        let mut output = child.wait_with_output().expect("elt load ends");
-        std::io::Read::read_to_string(&mut errors, &mut said).expect("stderr");
-        output.stderr = said.into_bytes();
-        output
+        run_past_crash_point(
+            std::process::Command::new(env!("CARGO_BIN_EXE_elt"))
+                .arg("load")
+                .current_dir(p.path())
+                .env("HOME", p.path())
+                .env("ELT_CRASH_AT", crash_at),
+            || {
+                if crash_at.ends_with(":pause") {
+                    assert!(p.cut_connections() > 0, "no connection to cut");
+                }
+            },
+        )
     };
     let listed = load(&fresh(), "load:shop.orders:list");
     assert!(listed.status.success(), "{}", stderr(&listed));
-    let steps: Vec<(bool, String)> = stderr(&listed)
-        .lines()
-        .filter_map(|line| line.strip_prefix("elt: step load:shop.orders:"))
-        .map(|line| {
-            let (_, call) = line.split_once(' ').expect("a step and its call");
-            (call.starts_with("writes"), call.to_string())
-        })
-        .collect();
-    assert!(steps.len() > 3, "{steps:?}");
+    let steps = listed_steps(&stderr(&listed), "load:shop.orders");
+    assert!(steps.len() > 3, "{} steps", steps.len());
     let ways: &[&str] = match wh {
         Wh::Postgres => &["", ":pause"],
         _ => &[""],
@@ -1152,8 +1136,8 @@ fn killed_at_every_step(wh: Wh, settles: bool, fresh: &dyn Fn() -> WhProject) {
     // apart, its load checked all the same.
     let (mut cases, mut unreached) = (0, 0);
     for way in ways {
-        for (index, (_, call)) in steps.iter().enumerate() {
-            if way.is_empty() && index > 0 && !steps[index - 1].0 {
+        for (index, Step { call, .. }) in steps.iter().enumerate() {
+            if way.is_empty() && !new_state_before(&steps, index) {
                 continue;
             }
             let p = fresh();

@@ -137,6 +137,78 @@ fn text(value: duckdb::types::Value) -> String {
     }
 }
 
+/// Runs `command` (elt with `ELT_CRASH_AT=...:pause`, or a crash point that kills it) to its
+/// end. When elt says it reached the crash point and waits, `at_crash` runs (a test cuts the
+/// connections then), and elt goes on. The output's stderr is all elt wrote to it.
+pub fn run_past_crash_point(command: &mut Command, at_crash: impl FnOnce()) -> Output {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start elt");
+    let mut errors = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    while errors.read_line(&mut said).is_ok_and(|n| n > 0) {
+        if said.contains("elt: crash point") {
+            at_crash();
+            break;
+        }
+    }
+    // A paused elt goes on at a line; one that is not paused reads none.
+    let _ = child.stdin.take().expect("stdin").write_all(b"\n");
+    let mut output = child.wait_with_output().expect("elt ends");
+    errors.read_to_string(&mut said).expect("read stderr");
+    output.stderr = said.into_bytes();
+    output
+}
+
+/// One warehouse call of a node's run (or a load's), as `ELT_CRASH_AT=<name>:list` prints it.
+pub struct Step {
+    pub call: String,
+    pub writes: bool,
+}
+
+/// The steps of `name` that elt printed to `stderr` under `ELT_CRASH_AT=<name>:list`.
+pub fn listed_steps(stderr: &str, name: &str) -> Vec<Step> {
+    let prefix = format!("elt: step {name}:");
+    stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .map(|line| {
+            let (_, call) = line.split_once(' ').expect("a step and its call");
+            let (kind, call) = call.split_once(": ").expect("reads or writes");
+            Step {
+                call: call.to_string(),
+                writes: kind == "writes",
+            }
+        })
+        .collect()
+}
+
+/// Whether a crash before step `index` (0-based) of `steps` leaves a warehouse that no crash
+/// before an earlier step does: the first step, and each that follows a write (one that
+/// follows a read leaves the warehouse as the crash before that read did).
+pub fn new_state_before(steps: &[Step], index: usize) -> bool {
+    index == 0 || steps[index - 1].writes
+}
+
+/// What `create` started, for a test that needs it: where it could not start, a failure under
+/// CI, else `None` (the test says why and skips).
+pub fn started_or_skipped<T>(what: &str, create: impl FnOnce() -> Result<T, String>) -> Option<T> {
+    match create() {
+        Ok(started) => Some(started),
+        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("cannot start {what} under CI: {reason}")
+        }
+        Err(reason) => {
+            eprintln!("skipped: {reason}");
+            None
+        }
+    }
+}
+
 /// `target/run_results.json`: each result's unique id and status, in file order.
 pub fn statuses(dir: &Path) -> Vec<(String, String)> {
     let text =
@@ -720,16 +792,7 @@ impl PrivateClickHouse {
     /// A started engine; where it cannot start, a failure under CI, else `None` (the test
     /// says why and skips).
     pub fn for_test() -> Option<Self> {
-        match Self::create() {
-            Ok(engine) => Some(engine),
-            Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("cannot start a private ClickHouse engine under CI: {reason}")
-            }
-            Err(reason) => {
-                eprintln!("skipped: {reason}");
-                None
-            }
-        }
+        started_or_skipped("a private ClickHouse engine", Self::create)
     }
 
     /// Its URL, for [`Wh::project_on`].

@@ -3,12 +3,12 @@
 //! killing it at a random moment (the crash-point sweep, `integration/crash_points.rs`).
 //!
 //! `ELT_CRASH_AT=<unique_id>:<step>[:pause]` names the node and the step: its `step`th
-//! warehouse call (1-based, in the order the node's run makes them). A load of a source
-//! table is named `load:<source>.<table>`, its steps counted over the whole load. Instead of making that
-//! call, elt prints `elt: crash point <unique_id>:<step> before: <first line of the call>` to
-//! stderr and kills itself with SIGKILL; with `pause` it prints the same line and waits for a
-//! line on stdin (meanwhile the test cuts the warehouse's connection), then goes on with the
-//! call. A node whose run makes fewer calls than `step` runs as usual.
+//! warehouse call (1-based, in the order the node's run makes them). A load of a source table
+//! is named `load:<source>.<table>`, its steps counted over the whole load. Instead of making
+//! that call, elt prints `elt: crash point <unique_id>:<step> before: <first line of the
+//! call>` to stderr and kills itself with SIGKILL; with `pause` it prints the same line and
+//! waits for a line on stdin (meanwhile the test cuts the warehouse's connection), then goes
+//! on with the call. A node whose run makes fewer calls than `step` runs as usual.
 //!
 //! `ELT_CRASH_AT=<unique_id>:list` stops nowhere: it prints each of the node's calls as
 //! `elt: step <unique_id>:<step> reads|writes: <first line of the call>`, so that a sweep

@@ -452,7 +452,7 @@ fn insert_incremental(
     storage: &Storage,
 ) -> Result<Built> {
     let staged = staged(relation);
-    session.execute(&format!("drop table if exists {staged}"))?;
+    drop_staged(session, relation)?;
     let via_pending = !relation.dialect.has_transactions() && config.reapplies();
     let source = if via_pending {
         pending(relation)
@@ -468,8 +468,10 @@ fn insert_incremental(
     let (statements, rows) = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
-            let _ = session.execute(&format!("drop table if exists {staged}"));
-            let _ = session.execute(&format!("drop table if exists {source}"));
+            let _ = drop_staged(session, relation);
+            if via_pending {
+                let _ = session.execute(&format!("drop table if exists {source}"));
+            }
             return Err(e);
         }
     };
